@@ -1,0 +1,33 @@
+# Two entry points, both usable on a fresh machine with only Python 3.11:
+#   make demo   set everything up, then run the offline end-to-end demo on Cranfield
+#   make test   set everything up, then run lint, type checks and every test of all three packages
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.rankwise-installed
+
+.PHONY: setup demo test lint typecheck pytest bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml integrations/langchain/pyproject.toml integrations/llama-index/pyproject.toml scripts/setup.sh
+	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/setup.sh
+	touch $(STAMP)
+
+demo: setup
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m rankwise eval cranfield --plot rankwise-cranfield.png
+
+test: setup
+	VENV=$(VENV) bash scripts/test.sh
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+pytest: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,147 @@
+"""The reranker contract every backend implements.
+
+A backend only says how to score ``(query, document)`` pairs (``_score`` and, where it has a
+native async client, ``_ascore``); validation, ordering, ``top_k`` and id/metadata carry-through
+live here once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from rankwise.types import Metadata, RerankResult
+
+
+def validate_rerank_input(query: object, documents: object, top_k: object) -> None:
+    """Raise ValueError naming the argument that is wrong."""
+    if not isinstance(query, str):
+        raise ValueError(f"query must be a string, got {type(query).__name__}")
+    if not query.strip():
+        raise ValueError("query must be a non-empty string")
+    if isinstance(documents, str) or not isinstance(documents, Sequence):
+        raise ValueError("documents must be a sequence of strings, not " + type(documents).__name__)
+    for i, doc in enumerate(documents):
+        if not isinstance(doc, str):
+            raise ValueError(f"documents[{i}] must be a string, got {type(doc).__name__}")
+    if top_k is not None and (
+        isinstance(top_k, bool) or not isinstance(top_k, int) or top_k <= 0
+    ):
+        raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}")
+
+
+def rank_scores(
+    documents: Sequence[str],
+    scores: Sequence[float],
+    top_k: int | None,
+    ids: Sequence[str] | None = None,
+    metadatas: Sequence[Metadata | None] | None = None,
+) -> list[RerankResult]:
+    """Order documents by score, best first; ties keep input order."""
+    if len(scores) != len(documents):
+        raise ValueError(f"got {len(scores)} scores for {len(documents)} documents")
+    order = sorted(range(len(documents)), key=lambda i: (-float(scores[i]), i))
+    if top_k is not None:
+        order = order[:top_k]
+    return [
+        RerankResult(
+            text=documents[i],
+            score=float(scores[i]),
+            index=i,
+            id=None if ids is None else ids[i],
+            metadata=None if metadatas is None else metadatas[i],
+        )
+        for i in order
+    ]
+
+
+class BaseReranker(ABC):
+    """Scores documents against a query and returns them best first."""
+
+    #: Short label of the backend and model, e.g. ``"cohere:rerank-v3.5"``.
+    @property
+    @abstractmethod
+    def name(self) -> str: ...
+
+    @abstractmethod
+    def _score(self, query: str, documents: list[str]) -> list[float]:
+        """One score per document, in input order."""
+
+    async def _ascore(self, query: str, documents: list[str]) -> list[float]:
+        """Async scoring; local models run in a worker thread so the event loop stays free."""
+        return await asyncio.to_thread(self._score, query, documents)
+
+    def _check_extras(
+        self,
+        documents: Sequence[str],
+        ids: Sequence[str] | None,
+        metadatas: Sequence[Metadata | None] | None,
+    ) -> None:
+        if ids is not None and len(ids) != len(documents):
+            raise ValueError(f"ids has {len(ids)} entries for {len(documents)} documents")
+        if metadatas is not None and len(metadatas) != len(documents):
+            raise ValueError(
+                f"metadatas has {len(metadatas)} entries for {len(documents)} documents"
+            )
+
+    def rerank(
+        self,
+        query: str,
+        documents: Sequence[str],
+        top_k: int | None = None,
+        *,
+        ids: Sequence[str] | None = None,
+        metadatas: Sequence[Metadata | None] | None = None,
+    ) -> list[RerankResult]:
+        """Rerank ``documents`` for ``query``; ``top_k`` keeps only the best ones."""
+        validate_rerank_input(query, documents, top_k)
+        self._check_extras(documents, ids, metadatas)
+        if not documents:
+            return []
+        scores = self._score(query, list(documents))
+        return rank_scores(documents, scores, top_k, ids, metadatas)
+
+    def __call__(
+        self,
+        query: str,
+        documents: Sequence[str],
+        top_k: int | None = None,
+        **kwargs: Any,
+    ) -> list[RerankResult]:
+        return self.rerank(query, documents, top_k, **kwargs)
+
+    async def arerank(
+        self,
+        query: str,
+        documents: Sequence[str],
+        top_k: int | None = None,
+        *,
+        ids: Sequence[str] | None = None,
+        metadatas: Sequence[Metadata | None] | None = None,
+    ) -> list[RerankResult]:
+        """Async twin of :meth:`rerank`."""
+        validate_rerank_input(query, documents, top_k)
+        self._check_extras(documents, ids, metadatas)
+        if not documents:
+            return []
+        scores = await self._ascore(query, list(documents))
+        return rank_scores(documents, scores, top_k, ids, metadatas)
+
+    def rerank_many(
+        self,
+        queries: Sequence[str],
+        documents_per_query: Sequence[Sequence[str]],
+        top_k: int | None = None,
+    ) -> list[list[RerankResult]]:
+        """Rerank several (query, documents) pairs; one result list per query."""
+        if len(queries) != len(documents_per_query):
+            raise ValueError(
+                f"queries has {len(queries)} entries but documents_per_query has "
+                f"{len(documents_per_query)}"
+            )
+        return [self.rerank(q, docs, top_k) for q, docs in zip(queries, documents_per_query)]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
