@@ -42,7 +42,7 @@ def reciprocal_rank_fusion(
     fused: dict[K, float] = {}
     first_seen: dict[K, int] = {}
     order = 0
-    for ranking, weight in zip(rankings, ws):
+    for ranking, weight in zip(rankings, ws, strict=True):
         seen: set[K] = set()
         rank = 0
         for key in ranking:
@@ -69,7 +69,7 @@ def min_max_fusion(
     fused: dict[K, float] = {}
     first_seen: dict[K, int] = {}
     order = 0
-    for scored, weight in zip(scored_lists, ws):
+    for scored, weight in zip(scored_lists, ws, strict=True):
         best: dict[K, float] = {}
         for key, score in scored:
             if key not in best or score > best[key]:

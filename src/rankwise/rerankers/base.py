@@ -26,9 +26,7 @@ def validate_rerank_input(query: object, documents: object, top_k: object) -> No
     for i, doc in enumerate(documents):
         if not isinstance(doc, str):
             raise ValueError(f"documents[{i}] must be a string, got {type(doc).__name__}")
-    if top_k is not None and (
-        isinstance(top_k, bool) or not isinstance(top_k, int) or top_k <= 0
-    ):
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k <= 0):
         raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}")
 
 
@@ -141,7 +139,10 @@ class BaseReranker(ABC):
                 f"queries has {len(queries)} entries but documents_per_query has "
                 f"{len(documents_per_query)}"
             )
-        return [self.rerank(q, docs, top_k) for q, docs in zip(queries, documents_per_query)]
+        return [
+            self.rerank(q, docs, top_k)
+            for q, docs in zip(queries, documents_per_query, strict=True)
+        ]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
