@@ -1,0 +1,253 @@
+"""``RankwiseBM25Retriever``: BM25 full-text retrieval over any rankwise ``TextStore``."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables.config import run_in_executor
+from pydantic import ConfigDict, Field, field_validator
+
+from langchain_rankwise._utils import check_positive_int, check_query
+from rankwise.types import Filter, Hit, Metadata, TextStore
+
+if TYPE_CHECKING:
+    from rankwise.bm25 import BM25Index
+
+#: File written next to the index by :meth:`RankwiseBM25Retriever.save`.
+CONFIG_FILE = "langchain_rankwise.json"
+_FORMAT_VERSION = 1
+
+
+def _new_index(**index_params: Any) -> BM25Index:
+    from rankwise.bm25 import BM25Index
+
+    return BM25Index(**index_params)
+
+
+def _empty_index() -> TextStore:
+    return _new_index(show_progress=False)
+
+
+class RankwiseBM25Retriever(BaseRetriever):
+    """BM25 retriever over the embedded rankwise index, or any other ``TextStore``
+    (e.g. ``rankwise.milvus.MilvusBM25Store``).
+
+    Each returned ``Document`` has ``id`` set and its BM25 score in ``metadata["score"]``;
+    documents that share no term with the query (score 0) are never returned.
+
+    Example:
+        ```python
+        from langchain_rankwise import RankwiseBM25Retriever
+
+        retriever = RankwiseBM25Retriever.from_texts(["BM25 ranks by term statistics", ...], k=4)
+        retriever.invoke("term statistics", k=2, filter={"lang": "en"})
+        ```
+    """
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    store: TextStore = Field(default_factory=_empty_index)
+    """The full-text backend: a ``rankwise.BM25Index`` (default: an empty one) or any other
+    ``rankwise.types.TextStore`` such as ``rankwise.milvus.MilvusBM25Store``."""
+
+    k: int = 4
+    """How many documents to return; ``invoke(query, k=...)`` overrides it per call."""
+
+    filter: Filter | None = None
+    """Default filter: a dict of metadata equalities, a predicate over the metadata dict, or
+    a set of allowed ids. ``invoke(query, filter=...)`` overrides it per call."""
+
+    @field_validator("k")
+    @classmethod
+    def _check_k(cls, value: int) -> int:
+        return check_positive_int(value, "k")
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def from_texts(
+        cls,
+        texts: Iterable[str],
+        metadatas: Iterable[Metadata | None] | None = None,
+        ids: Iterable[str] | None = None,
+        *,
+        k: int = 4,
+        filter: Filter | None = None,
+        **index_params: Any,
+    ) -> RankwiseBM25Retriever:
+        """Build a new ``rankwise.BM25Index`` from ``texts`` and wrap it.
+
+        ``index_params`` go to ``BM25Index`` (``analyzer``, ``k1``, ``b``,
+        ``inverted_index_algo``, ``show_progress``).
+        """
+        index = _new_index(**index_params)
+        retriever = cls(store=index, k=k, filter=filter)
+        index.add(list(texts), ids=None if ids is None else list(ids), metadatas=metadatas)
+        return retriever
+
+    @classmethod
+    def from_documents(
+        cls,
+        documents: Iterable[Document],
+        *,
+        k: int = 4,
+        filter: Filter | None = None,
+        **index_params: Any,
+    ) -> RankwiseBM25Retriever:
+        """Build a new ``rankwise.BM25Index`` from LangChain documents.
+
+        ``Document.id`` becomes the index id; documents without one get a fresh UUID.
+        """
+        docs = list(documents)
+        return cls.from_texts(
+            [d.page_content for d in docs],
+            [dict(d.metadata) for d in docs],
+            _ids_for(docs),
+            k=k,
+            filter=filter,
+            **index_params,
+        )
+
+    # -- mutation -----------------------------------------------------------------------
+
+    def add_documents(
+        self, documents: Sequence[Document], ids: Sequence[str] | None = None
+    ) -> list[str]:
+        """Add (or replace, for ids already present) documents; returns their ids.
+
+        Ids come from ``ids``, else ``Document.id``, else a fresh UUID.
+        """
+        docs = list(documents)
+        if ids is not None and len(ids) != len(docs):
+            raise ValueError(f"ids has {len(ids)} entries for {len(docs)} documents")
+        doc_ids = list(ids) if ids is not None else _ids_for(docs)
+        if not docs:
+            return []
+        return self.store.upsert(
+            [d.page_content for d in docs], doc_ids, [dict(d.metadata) for d in docs]
+        )
+
+    def add_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: Iterable[Metadata | None] | None = None,
+        ids: Iterable[str] | None = None,
+    ) -> list[str]:
+        """Add texts to the store; returns their ids."""
+        return self.store.add(texts, ids=ids, metadatas=metadatas)
+
+    def delete(self, ids: Iterable[str]) -> int:
+        """Delete documents by id; returns how many were removed."""
+        return self.store.delete(ids)
+
+    def get_by_ids(self, ids: Sequence[str]) -> list[Document]:
+        """The stored documents with these ids (unknown ids are skipped)."""
+        return [_to_document(hit, with_score=False) for hit in self.store.get(ids)]
+
+    # -- persistence (no pickle) --------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        """Save the index and this retriever's settings to the directory ``path``.
+
+        Only the embedded ``rankwise.BM25Index`` is saved here; a Milvus store persists
+        itself. A callable ``filter`` is not saved.
+        """
+        from rankwise.bm25 import BM25Index
+
+        if not isinstance(self.store, BM25Index):
+            raise TypeError(
+                f"save() needs the embedded rankwise.BM25Index store, not "
+                f"{type(self.store).__name__} (that backend persists itself)"
+            )
+        directory = Path(path)
+        self.store.save(directory)
+        config: dict[str, Any] = {"format": _FORMAT_VERSION, "k": self.k}
+        if isinstance(self.filter, (set, frozenset)):
+            config["filter_ids"] = sorted(self.filter)
+        elif isinstance(self.filter, dict):
+            config["filter"] = self.filter
+        (directory / CONFIG_FILE).write_text(json.dumps(config), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path, *, mmap: bool = True, **kwargs: Any) -> RankwiseBM25Retriever:
+        """Load a retriever saved with :meth:`save`; ``kwargs`` override saved settings."""
+        from rankwise.bm25 import BM25Index
+
+        directory = Path(path)
+        settings: dict[str, Any] = {}
+        config_path = directory / CONFIG_FILE
+        if config_path.exists():
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+            settings["k"] = config.get("k", 4)
+            if "filter_ids" in config:
+                settings["filter"] = frozenset(config["filter_ids"])
+            elif "filter" in config:
+                settings["filter"] = config["filter"]
+        settings.update(kwargs)
+        return cls(store=BM25Index.load(directory, mmap=mmap), **settings)
+
+    # -- retrieval ----------------------------------------------------------------------
+
+    def _search(self, query: str, k: int | None, filter: Filter | None) -> list[Hit]:
+        check_query(query)
+        n = self.k if k is None else check_positive_int(k, "k")
+        return self.store.search(query, k=n, filter=self.filter if filter is None else filter)
+
+    def _get_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+        filter: Filter | None = None,
+    ) -> list[Document]:
+        return _to_documents(self._search(query, k, filter))
+
+    async def _aget_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: AsyncCallbackManagerForRetrieverRun,
+        k: int | None = None,
+        filter: Filter | None = None,
+    ) -> list[Document]:
+        asearch = getattr(self.store, "asearch", None)
+        if asearch is not None and inspect.iscoroutinefunction(asearch):
+            check_query(query)
+            n = self.k if k is None else check_positive_int(k, "k")
+            hits: list[Hit] = await asearch(
+                query, k=n, filter=self.filter if filter is None else filter
+            )
+        else:
+            # The embedded index and the sync Milvus client block: run them in a thread.
+            hits = await run_in_executor(None, self._search, query, k, filter)
+        return _to_documents(hits)
+
+
+def _ids_for(docs: Sequence[Document]) -> list[str]:
+    return [d.id if d.id else uuid.uuid4().hex for d in docs]
+
+
+def _to_document(hit: Hit, *, with_score: bool = True) -> Document:
+    metadata = dict(hit.metadata)
+    if with_score:
+        metadata["score"] = float(hit.score)
+    return Document(page_content=hit.text, metadata=metadata, id=hit.id)
+
+
+def _to_documents(hits: Iterable[Hit]) -> list[Document]:
+    return [_to_document(hit) for hit in hits if hit.score > 0]
+
+
+__all__ = ["RankwiseBM25Retriever"]

@@ -1,0 +1,235 @@
+"""``RankwiseHybridRetriever``: fuse several retrievers, optionally rerank the fused list."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Hashable, Sequence
+from typing import Any, Literal
+
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
+from langchain_core.documents import BaseDocumentCompressor, Document
+from langchain_core.retrievers import BaseRetriever, RetrieverLike
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import ContextThreadPoolExecutor
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from langchain_rankwise._utils import check_positive_int, check_query, with_metadata
+from langchain_rankwise.rerank import RankwiseRerank
+from rankwise.fusion import DEFAULT_RRF_C, min_max_fusion, reciprocal_rank_fusion
+from rankwise.rerankers.base import BaseReranker
+
+DocKey = tuple[str, Hashable]
+
+
+class RankwiseHybridRetriever(BaseRetriever):
+    """Hybrid retrieval: run several retrievers concurrently and fuse their rankings.
+
+    Typically a vector-store retriever plus a ``RankwiseBM25Retriever``. Fusion is weighted
+    reciprocal-rank fusion (``weight / (c + rank)``, rank from 1) or weighted min-max score
+    fusion. Duplicates are merged by ``Document.id`` (else by content); a document that one
+    retriever returns twice counts once. Each result carries ``metadata["fused_score"]``.
+    With ``reranker=...`` the best ``fetch_k`` fused candidates are reranked and the best
+    ``k`` returned, each also carrying ``metadata["relevance_score"]``.
+
+    Example:
+        ```python
+        from langchain_rankwise import RankwiseBM25Retriever, RankwiseHybridRetriever
+
+        hybrid = RankwiseHybridRetriever(
+            retrievers=[vectorstore.as_retriever(search_kwargs={"k": 20}),
+                        RankwiseBM25Retriever.from_documents(docs, k=20)],
+            weights=[0.5, 0.5],
+            k=5,
+            reranker="cross-encoder:cross-encoder/ms-marco-MiniLM-L6-v2",
+        )
+        hybrid.invoke("how does bm25 saturate term frequency?")
+        ```
+    """
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    retrievers: list[RetrieverLike]
+    """The retrievers (any runnable from query string to a list of documents) to fuse."""
+
+    weights: list[float] | None = None
+    """One non-negative weight per retriever; equal weights when unset."""
+
+    fusion: Literal["rrf", "min_max"] = "rrf"
+    """``"rrf"``: weighted reciprocal-rank fusion. ``"min_max"``: each retriever's scores
+    (``metadata[score_key]``) scaled to [0, 1], then weighted and summed."""
+
+    c: float = DEFAULT_RRF_C
+    """The RRF constant in ``weight / (c + rank)``."""
+
+    k: int = 4
+    """How many fused documents to return; ``invoke(query, k=...)`` overrides it per call."""
+
+    fetch_k: int = 20
+    """How many fused candidates the reranker sees (at least ``k``); unused without one."""
+
+    reranker: BaseDocumentCompressor | None = None
+    """Optional second stage: a ``RankwiseRerank``, a rankwise ``BaseReranker``, a spec string
+    for ``rankwise.rerankers.load`` (e.g. ``"cohere:rerank-v3.5"``), or any LangChain document
+    compressor."""
+
+    id_key: str | None = None
+    """Metadata key to de-duplicate on before ``Document.id`` and content (optional)."""
+
+    score_key: str = "score"
+    """Metadata key holding each child's score, for ``fusion="min_max"``."""
+
+    max_concurrency: int | None = Field(default=None)
+    """Most child retrievers run at once in the sync path (default: all of them)."""
+
+    @field_validator("retrievers")
+    @classmethod
+    def _check_retrievers(cls, value: list[RetrieverLike]) -> list[RetrieverLike]:
+        if not value:
+            raise ValueError("retrievers must contain at least one retriever")
+        return value
+
+    @field_validator("k", "fetch_k")
+    @classmethod
+    def _check_counts(cls, value: int, info: Any) -> int:
+        return check_positive_int(value, info.field_name)
+
+    @field_validator("max_concurrency")
+    @classmethod
+    def _check_concurrency(cls, value: int | None) -> int | None:
+        return None if value is None else check_positive_int(value, "max_concurrency")
+
+    @field_validator("c")
+    @classmethod
+    def _check_c(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError(f"c must be >= 0, got {value}")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _wrap_reranker(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("reranker"), (str, BaseReranker)):
+            data = dict(data)
+            data["reranker"] = RankwiseRerank(reranker=data["reranker"], top_n=None)
+        return data
+
+    @model_validator(mode="after")
+    def _check_weights(self) -> RankwiseHybridRetriever:
+        if self.weights is not None:
+            if len(self.weights) != len(self.retrievers):
+                raise ValueError(
+                    f"weights has {len(self.weights)} entries for {len(self.retrievers)} retrievers"
+                )
+            if any(w < 0 for w in self.weights):
+                raise ValueError(f"weights must be non-negative, got {self.weights}")
+        return self
+
+    # -- fusion -------------------------------------------------------------------------
+
+    def _key(self, doc: Document) -> DocKey:
+        if self.id_key is not None and doc.metadata.get(self.id_key) is not None:
+            return ("meta", doc.metadata[self.id_key])
+        if doc.id:
+            return ("id", doc.id)
+        return ("content", doc.page_content)
+
+    def _fuse(self, results: Sequence[Sequence[Document]]) -> list[Document]:
+        first: dict[DocKey, Document] = {}
+        rankings: list[list[DocKey]] = []
+        for docs in results:
+            keys = []
+            for doc in docs:
+                key = self._key(doc)
+                first.setdefault(key, doc)
+                keys.append(key)
+            rankings.append(keys)
+        if self.fusion == "rrf":
+            fused = reciprocal_rank_fusion(rankings, self.weights, c=self.c)
+        else:
+            scored = [
+                [(key, self._score_of(doc, i)) for key, doc in zip(keys, docs, strict=True)]
+                for i, (keys, docs) in enumerate(zip(rankings, results, strict=True))
+            ]
+            fused = min_max_fusion(scored, self.weights)
+        return [with_metadata(first[key], fused_score=float(score)) for key, score in fused]
+
+    def _score_of(self, doc: Document, retriever_index: int) -> float:
+        score = doc.metadata.get(self.score_key)
+        if isinstance(score, bool) or not isinstance(score, (int, float)):
+            raise ValueError(
+                f'fusion="min_max" needs a numeric metadata[{self.score_key!r}] on every '
+                f"document, but retrievers[{retriever_index}] returned one without it; "
+                'use fusion="rrf" or a retriever that reports scores (see score_key)'
+            )
+        return float(score)
+
+    def _candidates(self, fused: list[Document], k: int) -> list[Document]:
+        if self.reranker is None:
+            return fused[:k]
+        return fused[: max(self.fetch_k, k)]
+
+    def _k(self, k: int | None) -> int:
+        return self.k if k is None else check_positive_int(k, "k")
+
+    # -- retrieval ----------------------------------------------------------------------
+
+    def _get_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+    ) -> list[Document]:
+        check_query(query)
+        n = self._k(k)
+        configs: list[RunnableConfig] = [
+            {"callbacks": run_manager.get_child(tag=f"retriever_{i + 1}")}
+            for i in range(len(self.retrievers))
+        ]
+        if len(self.retrievers) == 1:
+            results = [self.retrievers[0].invoke(query, configs[0])]
+        else:
+            workers = self.max_concurrency or len(self.retrievers)
+            with ContextThreadPoolExecutor(max_workers=workers) as pool:
+                futures = [
+                    pool.submit(r.invoke, query, cfg)
+                    for r, cfg in zip(self.retrievers, configs, strict=True)
+                ]
+                results = [f.result() for f in futures]
+        candidates = self._candidates(self._fuse(results), n)
+        if self.reranker is None or not candidates:
+            return candidates
+        callbacks = run_manager.get_child(tag="reranker")
+        if isinstance(self.reranker, RankwiseRerank):
+            return self.reranker._rerank(candidates, query, n)
+        return list(self.reranker.compress_documents(candidates, query, callbacks))[:n]
+
+    async def _aget_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: AsyncCallbackManagerForRetrieverRun,
+        k: int | None = None,
+    ) -> list[Document]:
+        check_query(query)
+        n = self._k(k)
+        results = await asyncio.gather(
+            *(
+                r.ainvoke(query, {"callbacks": run_manager.get_child(tag=f"retriever_{i + 1}")})
+                for i, r in enumerate(self.retrievers)
+            )
+        )
+        candidates = self._candidates(self._fuse(results), n)
+        if self.reranker is None or not candidates:
+            return candidates
+        callbacks = run_manager.get_child(tag="reranker")
+        if isinstance(self.reranker, RankwiseRerank):
+            return await self.reranker._arerank(candidates, query, n)
+        docs = await self.reranker.acompress_documents(candidates, query, callbacks)
+        return list(docs)[:n]
+
+
+__all__ = ["RankwiseHybridRetriever"]

@@ -1,0 +1,126 @@
+"""``RankwiseRerank``: any rankwise reranker as a LangChain document compressor."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.callbacks import Callbacks
+from langchain_core.documents import BaseDocumentCompressor, Document
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from langchain_rankwise._utils import check_positive_int
+from rankwise.rerankers.base import BaseReranker
+from rankwise.types import RerankResult
+
+
+class RankwiseRerank(BaseDocumentCompressor):
+    """Rerank retrieved documents with a rankwise reranker (local model or rerank API).
+
+    Returns copies of the input documents, best first, that keep ``id`` and all metadata and
+    add the reranker's score as ``metadata["relevance_score"]``.
+
+    Example:
+        ```python
+        from langchain_rankwise import RankwiseRerank
+
+        compressor = RankwiseRerank(reranker="cross-encoder:cross-encoder/ms-marco-MiniLM-L6-v2")
+        best = compressor.compress_documents(docs, "what is bm25?")
+        ```
+    """
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    reranker: BaseReranker
+    """The rankwise reranker. A spec string such as ``"cohere:rerank-v3.5"`` or
+    ``"cross-encoder:<name-or-path>"`` is loaded with ``rankwise.rerankers.load``."""
+
+    top_n: int | None = 3
+    """How many documents to return; ``None`` returns all of them, reranked."""
+
+    score_threshold: float | None = None
+    """If set, documents whose relevance score is below it are dropped."""
+
+    reranker_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Keyword arguments for ``rankwise.rerankers.load`` when ``reranker`` is a spec string
+    (e.g. ``batch_size``, ``device``, ``base_url``)."""
+
+    api_key: SecretStr | None = None
+    """API key for an API reranker given as a spec string. When unset, the backend reads its
+    provider's environment variable (e.g. ``COHERE_API_KEY``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _load_spec(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("reranker"), str):
+            data = dict(data)
+            data["reranker"] = _load_reranker(
+                data["reranker"], data.get("reranker_kwargs"), data.get("api_key")
+            )
+        return data
+
+    @field_validator("top_n")
+    @classmethod
+    def _check_top_n(cls, value: int | None) -> int | None:
+        return None if value is None else check_positive_int(value, "top_n")
+
+    def _select(self, documents: Sequence[Document], results: list[RerankResult]) -> list[Document]:
+        out = []
+        for res in results:
+            if self.score_threshold is not None and res.score < self.score_threshold:
+                continue
+            doc = documents[res.index]
+            out.append(
+                doc.model_copy(
+                    update={"metadata": {**doc.metadata, "relevance_score": float(res.score)}}
+                )
+            )
+        return out
+
+    def _rerank(
+        self, documents: Sequence[Document], query: str, top_n: int | None
+    ) -> list[Document]:
+        if not documents:
+            return []
+        texts = [doc.page_content for doc in documents]
+        return self._select(documents, self.reranker.rerank(query, texts, top_k=top_n))
+
+    async def _arerank(
+        self, documents: Sequence[Document], query: str, top_n: int | None
+    ) -> list[Document]:
+        if not documents:
+            return []
+        texts = [doc.page_content for doc in documents]
+        return self._select(documents, await self.reranker.arerank(query, texts, top_k=top_n))
+
+    def compress_documents(
+        self,
+        documents: Sequence[Document],
+        query: str,
+        callbacks: Callbacks | None = None,
+    ) -> Sequence[Document]:
+        """Rerank ``documents`` for ``query``; best first, at most ``top_n`` of them."""
+        return self._rerank(documents, query, self.top_n)
+
+    async def acompress_documents(
+        self,
+        documents: Sequence[Document],
+        query: str,
+        callbacks: Callbacks | None = None,
+    ) -> Sequence[Document]:
+        """Async twin of :meth:`compress_documents`, on the reranker's async path."""
+        return await self._arerank(documents, query, self.top_n)
+
+
+def _load_reranker(spec: str, kwargs: Any, api_key: Any) -> BaseReranker:
+    from rankwise.rerankers import load
+
+    kw: dict[str, Any] = dict(kwargs or {})
+    if api_key is not None:
+        kw["api_key"] = (
+            api_key.get_secret_value() if isinstance(api_key, SecretStr) else str(api_key)
+        )
+    return load(spec, **kw)
+
+
+__all__ = ["RankwiseRerank"]
