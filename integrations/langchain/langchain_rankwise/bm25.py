@@ -68,9 +68,9 @@ class RankwiseBM25Retriever(BaseRetriever):
     """Default filter: a dict of metadata equalities, a predicate over the metadata dict, or
     a set of allowed ids. ``invoke(query, filter=...)`` overrides it per call."""
 
-    @field_validator("k")
+    @field_validator("k", mode="before")
     @classmethod
-    def _check_k(cls, value: int) -> int:
+    def _check_k(cls, value: object) -> int:
         return check_positive_int(value, "k")
 
     # -- construction -------------------------------------------------------------------

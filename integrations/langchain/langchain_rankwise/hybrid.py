@@ -91,14 +91,14 @@ class RankwiseHybridRetriever(BaseRetriever):
             raise ValueError("retrievers must contain at least one retriever")
         return value
 
-    @field_validator("k", "fetch_k")
+    @field_validator("k", "fetch_k", mode="before")
     @classmethod
-    def _check_counts(cls, value: int, info: Any) -> int:
+    def _check_counts(cls, value: object, info: Any) -> int:
         return check_positive_int(value, info.field_name)
 
-    @field_validator("max_concurrency")
+    @field_validator("max_concurrency", mode="before")
     @classmethod
-    def _check_concurrency(cls, value: int | None) -> int | None:
+    def _check_concurrency(cls, value: object) -> int | None:
         return None if value is None else check_positive_int(value, "max_concurrency")
 
     @field_validator("c")

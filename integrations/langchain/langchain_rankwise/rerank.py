@@ -59,9 +59,9 @@ class RankwiseRerank(BaseDocumentCompressor):
             )
         return data
 
-    @field_validator("top_n")
+    @field_validator("top_n", mode="before")
     @classmethod
-    def _check_top_n(cls, value: int | None) -> int | None:
+    def _check_top_n(cls, value: object) -> int | None:
         return None if value is None else check_positive_int(value, "top_n")
 
     def _select(self, documents: Sequence[Document], results: list[RerankResult]) -> list[Document]:

@@ -14,6 +14,7 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
+from langchain_rankwise import RankwiseBM25Retriever
 from pydantic import Field
 
 from rankwise.rerankers.base import BaseReranker
@@ -189,3 +190,30 @@ def docs_with_ids(texts: Sequence[str], prefix: str = "d") -> list[Document]:
 @pytest.fixture
 def toy_store() -> ToyStore:
     return ToyStore()
+
+
+CORPUS = [
+    "BM25 ranks documents by term frequency and inverse document frequency",
+    "A cross-encoder reranker scores each query and document pair jointly",
+    "Reciprocal rank fusion merges ranked lists from several retrievers",
+    "Milvus stores sparse vectors and runs full text search with BM25",
+    "The automobile needs maintenance every ten thousand kilometres",
+    "Salmon and trout live in cold rivers and the ocean",
+    "Part number XJ9000 fits the rear axle assembly",
+    "Dense embeddings capture meaning beyond exact word overlap",
+]
+
+
+def corpus_documents() -> list[Document]:
+    return [
+        Document(page_content=t, id=f"doc{i}", metadata={"n": i, "even": i % 2 == 0})
+        for i, t in enumerate(CORPUS)
+    ]
+
+
+def make_bm25(docs: Sequence[Document] | None = None, k: int = 4) -> RankwiseBM25Retriever:
+    docs = corpus_documents() if docs is None else list(docs)
+    store = ToyStore()
+    retriever = RankwiseBM25Retriever(store=store, k=k)
+    retriever.add_documents(docs)
+    return retriever
