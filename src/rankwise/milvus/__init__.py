@@ -1,0 +1,29 @@
+"""rankwise on Milvus: the ``TextStore`` interface over Milvus full-text search (BM25 function).
+
+``MilvusBM25Store`` stores documents in a Milvus collection and searches them with Milvus's own
+BM25 function; ``uri="./file.db"`` runs embedded Milvus Lite, ``http://host:19530`` (or a
+Zilliz Cloud URI + token) a server — same code. Install with ``pip install "rankwise[milvus]"``.
+
+Importing this package does not import pymilvus: it is loaded (through
+``rankwise._optional.require``, which names the extra to install) when a store or a sparse
+collection is created.
+"""
+
+from __future__ import annotations
+
+from rankwise.milvus.analyzers import analyzer_params_for, encode_tokens, is_lite_uri
+from rankwise.milvus.filters import filter_to_expr, quote
+from rankwise.milvus.schema import CollectionSpec, SchemaMismatchError
+from rankwise.milvus.store import MilvusBM25Store, rerank
+
+__all__ = [
+    "CollectionSpec",
+    "MilvusBM25Store",
+    "SchemaMismatchError",
+    "analyzer_params_for",
+    "encode_tokens",
+    "filter_to_expr",
+    "is_lite_uri",
+    "quote",
+    "rerank",
+]

@@ -1,0 +1,104 @@
+"""Translate rankwise search filters into Milvus boolean expressions.
+
+A metadata filter ``{"lang": "en", "year": 2024}`` becomes
+``metadata["lang"] == "en" and metadata["year"] == 2024``; an allowed-id set becomes
+``id in ["a", "b"]``. Every key and value is written as a quoted, escaped literal, so a filter
+value such as ``x" or id != "`` stays one string literal and can never change the expression.
+
+Predicates (callables) cannot run inside Milvus and are rejected with a ``ValueError``.
+Nothing here imports pymilvus.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["filter_to_expr", "ids_expr", "metadata_expr", "quote"]
+
+#: Escapes understood by both the Milvus server's expression grammar and Milvus Lite's parser.
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+
+
+def quote(value: str) -> str:
+    """``value`` as a double-quoted Milvus string literal, with every special character escaped."""
+    if not isinstance(value, str):
+        raise ValueError(f"quote() takes a string, got {type(value).__name__}")
+    return '"' + "".join(_ESCAPES.get(ch, ch) for ch in value) + '"'
+
+
+def _literal(value: Any, *, where: str) -> str:
+    if isinstance(value, bool):  # before int: bool is an int subclass
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return quote(value)
+    if isinstance(value, int):
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise ValueError(f"{where}: integer {value} does not fit in 64 bits")
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{where}: {value!r} cannot be compared in a Milvus filter")
+        return repr(value)
+    raise ValueError(
+        f"{where}: unsupported value type {type(value).__name__}; metadata filters compare "
+        "str, int, float, bool or None"
+    )
+
+
+def _field(field: str, key: str) -> str:
+    return f"{field}[{quote(key)}]"
+
+
+def metadata_expr(filter: Mapping[str, Any], field: str = "metadata") -> str:
+    """Expression matching documents whose metadata equals every ``key: value`` of ``filter``.
+
+    ``None`` matches a missing key or a JSON null. An empty mapping gives ``""`` (no filter).
+    """
+    parts: list[str] = []
+    for key, value in filter.items():
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"filter keys must be non-empty strings, got {key!r}")
+        where = f"filter[{key!r}]"
+        if value is None:
+            parts.append(f"{_field(field, key)} is null")
+        else:
+            parts.append(f"{_field(field, key)} == {_literal(value, where=where)}")
+    return " and ".join(parts)
+
+
+def ids_expr(ids: Iterable[str], field: str = "id") -> str:
+    """Expression matching documents whose primary key is one of ``ids`` (sorted, deduplicated)."""
+    values = set(ids)
+    for value in values:
+        if not isinstance(value, str):
+            raise ValueError(f"filter ids must be strings, got {type(value).__name__}")
+    return f"{field} in [{', '.join(quote(v) for v in sorted(values))}]"
+
+
+def filter_to_expr(
+    filter: object, *, id_field: str = "id", metadata_field: str = "metadata"
+) -> str:
+    """Translate a rankwise ``Filter`` (or ``None``) into a Milvus expression; ``""`` = no filter.
+
+    An empty id set yields ``id in []``, which matches nothing (as the embedded index does).
+    """
+    if filter is None:
+        return ""
+    if isinstance(filter, (set, frozenset)):
+        return ids_expr(filter, field=id_field)
+    if isinstance(filter, Mapping):
+        return metadata_expr(filter, field=metadata_field)
+    if callable(filter):
+        raise ValueError(
+            "filter: a callable predicate cannot run inside Milvus; pass a dict of metadata "
+            "equalities or a set of allowed ids instead"
+        )
+    raise ValueError(
+        "filter must be a dict of metadata equalities, a set of allowed ids or None, "
+        f"got {type(filter).__name__}"
+    )
