@@ -1,0 +1,526 @@
+"""A LlamaIndex BM25 retriever over rankwise's embedded BM25 index or any ``TextStore``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.callbacks.base import CallbackManager
+from llama_index.core.constants import DEFAULT_SIMILARITY_TOP_K
+from llama_index.core.indices.base import BaseIndex
+from llama_index.core.schema import (
+    BaseNode,
+    IndexNode,
+    MetadataMode,
+    NodeWithScore,
+    QueryBundle,
+    QueryType,
+    TextNode,
+)
+from llama_index.core.settings import Settings
+from llama_index.core.storage.docstore.types import BaseDocumentStore
+from llama_index.core.storage.docstore.utils import doc_to_json, json_to_doc
+from llama_index.core.vector_stores.types import MetadataFilters
+from llama_index.postprocessor.rankwise.base import copy_node
+from llama_index.retrievers.rankwise.filters import to_store_filter
+
+from rankwise.types import Hit, TextStore
+
+if TYPE_CHECKING:
+    from rankwise.bm25 import BM25Index
+
+CONFIG_FILE = "retriever.json"
+NODES_FILE = "nodes.json"
+INDEX_DIR = "bm25_index"
+FORMAT = "llama-index-rankwise/bm25-retriever"
+FORMAT_VERSION = 1
+
+DEFAULT_ANALYZER = "english"
+DEFAULT_K1 = 1.2
+DEFAULT_B = 0.75
+DEFAULT_ALGO = "DAAT_MAXSCORE"
+
+# Per-call filters given to ``retrieve(..., filters=...)``: (retriever id, filters).
+_CALL_FILTERS: ContextVar[tuple[int, MetadataFilters] | None] = ContextVar(
+    "rankwise_llama_index_call_filters", default=None
+)
+
+
+def _check_top_k(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"similarity_top_k must be a positive integer, got {value!r}")
+    return value
+
+
+def _check_filters(filters: object) -> MetadataFilters | None:
+    if filters is None or isinstance(filters, MetadataFilters):
+        if filters is not None:
+            to_store_filter(filters)  # validate every leaf now, not at query time
+        return filters
+    raise ValueError(f"filters must be llama_index MetadataFilters, got {type(filters).__name__}")
+
+
+def _check_nodes(nodes: object, argument: str = "nodes") -> list[BaseNode]:
+    if isinstance(nodes, (str, bytes, BaseNode)) or not isinstance(nodes, Iterable):
+        raise ValueError(f"{argument} must be a sequence of llama_index nodes")
+    out = list(nodes)
+    seen: set[str] = set()
+    for i, node in enumerate(out):
+        if not isinstance(node, BaseNode):
+            raise ValueError(
+                f"{argument}[{i}] must be a llama_index node, got {type(node).__name__}"
+            )
+        if node.node_id in seen:
+            raise ValueError(f"{argument} contains the node id {node.node_id!r} twice")
+        seen.add(node.node_id)
+    return out
+
+
+def _check_ids(node_ids: object) -> list[str]:
+    if isinstance(node_ids, (str, bytes)) or not isinstance(node_ids, Iterable):
+        raise ValueError("node_ids must be a sequence of node id strings, not a single string")
+    out = list(node_ids)
+    for i, node_id in enumerate(out):
+        if not isinstance(node_id, str):
+            raise ValueError(f"node_ids[{i}] must be a string, got {type(node_id).__name__}")
+    return out
+
+
+def _atomic_write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False)
+    os.replace(tmp, path)
+
+
+def _bm25_index_class() -> type[BM25Index]:
+    from rankwise.bm25 import BM25Index
+
+    return BM25Index
+
+
+class RankwiseBM25Retriever(BaseRetriever):
+    """BM25 full-text retrieval for LlamaIndex, on rankwise's embedded index or any store.
+
+    Build it with :meth:`from_defaults` from nodes, a docstore or an index. Results carry the
+    BM25 score on ``NodeWithScore.score`` and are copies of the stored nodes, so downstream
+    postprocessors can't alter the retriever's nodes.
+
+    Args:
+        nodes: nodes to index (optional with ``store=``, whose contents are then searched as is).
+        store: a ``rankwise.types.TextStore`` backend, e.g. ``rankwise.milvus.MilvusBM25Store``;
+            default: a new embedded ``rankwise.bm25.BM25Index``.
+        similarity_top_k: how many nodes one query returns (LlamaIndex's default, 2).
+        filters: default ``MetadataFilters`` applied inside the top-k of every query;
+            ``retrieve(query, filters=...)`` overrides them for one call.
+        analyzer, k1, b, inverted_index_algo: settings of the embedded index (analyzer:
+            ``"english"``, an analyzer config dict, a callable, or a ``rankwise.bm25.Analyzer``).
+            A ``store=`` has its own settings, so these can't be combined with it.
+        text_metadata_mode: which content of a node is indexed; ``MetadataMode.NONE`` (the
+            default) indexes the text only, ``MetadataMode.EMBED`` adds its embed metadata.
+        show_progress: show progress bars while indexing.
+    """
+
+    def __init__(
+        self,
+        nodes: Sequence[BaseNode] | None = None,
+        *,
+        store: TextStore | None = None,
+        similarity_top_k: int = DEFAULT_SIMILARITY_TOP_K,
+        filters: MetadataFilters | None = None,
+        analyzer: Any = None,
+        k1: float | None = None,
+        b: float | None = None,
+        inverted_index_algo: str | None = None,
+        text_metadata_mode: MetadataMode | str = MetadataMode.NONE,
+        show_progress: bool = False,
+        callback_manager: CallbackManager | None = None,
+        objects: list[IndexNode] | None = None,
+        object_map: dict[str, Any] | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self._similarity_top_k = _check_top_k(similarity_top_k)
+        self._filters = _check_filters(filters)
+        try:
+            self._text_metadata_mode = MetadataMode(text_metadata_mode)
+        except ValueError:
+            raise ValueError(
+                f"text_metadata_mode must be one of {[m.value for m in MetadataMode]}, "
+                f"got {text_metadata_mode!r}"
+            ) from None
+        self._show_progress = bool(show_progress)
+        self._lock = threading.RLock()
+        self._nodes: dict[str, BaseNode] = {}
+        node_list = _check_nodes(nodes) if nodes is not None else []
+
+        index_settings = {
+            "analyzer": analyzer,
+            "k1": k1,
+            "b": b,
+            "inverted_index_algo": inverted_index_algo,
+        }
+        if store is not None:
+            given = [name for name, value in index_settings.items() if value is not None]
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)} configure the embedded BM25 index; a store= "
+                    "backend has its own settings, so give one or the other"
+                )
+            if not isinstance(store, TextStore):
+                raise ValueError(
+                    "store must implement rankwise.types.TextStore "
+                    "(add/upsert/delete/get/search/__len__), "
+                    f"got {type(store).__name__}"
+                )
+            self._store: TextStore = store
+            if node_list:
+                self._write(node_list, fresh=False)
+        else:
+            self._store = _bm25_index_class()(
+                analyzer=DEFAULT_ANALYZER if analyzer is None else analyzer,
+                k1=DEFAULT_K1 if k1 is None else k1,
+                b=DEFAULT_B if b is None else b,
+                inverted_index_algo=DEFAULT_ALGO
+                if inverted_index_algo is None
+                else inverted_index_algo,
+                show_progress=self._show_progress,
+            )
+            if node_list:
+                self._write(node_list, fresh=True)
+        super().__init__(
+            callback_manager=callback_manager or Settings.callback_manager,
+            object_map=object_map,
+            objects=objects,
+            verbose=verbose,
+        )
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_defaults(
+        cls,
+        index: BaseIndex[Any] | None = None,
+        nodes: Sequence[BaseNode] | None = None,
+        docstore: BaseDocumentStore | None = None,
+        *,
+        store: TextStore | None = None,
+        similarity_top_k: int = DEFAULT_SIMILARITY_TOP_K,
+        filters: MetadataFilters | None = None,
+        analyzer: Any = None,
+        k1: float | None = None,
+        b: float | None = None,
+        inverted_index_algo: str | None = None,
+        text_metadata_mode: MetadataMode | str = MetadataMode.NONE,
+        show_progress: bool = False,
+        callback_manager: CallbackManager | None = None,
+        objects: list[IndexNode] | None = None,
+        object_map: dict[str, Any] | None = None,
+        verbose: bool = False,
+    ) -> RankwiseBM25Retriever:
+        """Index the nodes of exactly one of ``index``, ``nodes`` or ``docstore``.
+
+        With ``store=`` none is needed: the store's existing documents are searched.
+        """
+        sources = [
+            name
+            for name, value in (("index", index), ("nodes", nodes), ("docstore", docstore))
+            if value is not None
+        ]
+        if len(sources) > 1:
+            raise ValueError(f"give only one of index, nodes, docstore (got {', '.join(sources)})")
+        if not sources and store is None:
+            raise ValueError("give one of index, nodes or docstore (or a store= to search)")
+        node_list: list[BaseNode] | None = None
+        if index is not None:
+            if not isinstance(index, BaseIndex):
+                raise ValueError(f"index must be a llama_index index, got {type(index).__name__}")
+            node_list = list(index.docstore.docs.values())
+            if not node_list:
+                raise ValueError(
+                    "index has no nodes in its docstore (its vector store keeps the text); "
+                    "pass nodes= instead"
+                )
+        elif docstore is not None:
+            if not isinstance(docstore, BaseDocumentStore):
+                raise ValueError(
+                    f"docstore must be a llama_index document store, got {type(docstore).__name__}"
+                )
+            node_list = list(docstore.docs.values())
+        elif nodes is not None:
+            node_list = _check_nodes(nodes)
+        return cls(
+            node_list,
+            store=store,
+            similarity_top_k=similarity_top_k,
+            filters=filters,
+            analyzer=analyzer,
+            k1=k1,
+            b=b,
+            inverted_index_algo=inverted_index_algo,
+            text_metadata_mode=text_metadata_mode,
+            show_progress=show_progress,
+            callback_manager=callback_manager,
+            objects=objects,
+            object_map=object_map,
+            verbose=verbose,
+        )
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def store(self) -> TextStore:
+        """The full-text backend (the embedded ``BM25Index`` unless ``store=`` was given)."""
+        return self._store
+
+    @property
+    def similarity_top_k(self) -> int:
+        return self._similarity_top_k
+
+    @similarity_top_k.setter
+    def similarity_top_k(self, value: int) -> None:
+        self._similarity_top_k = _check_top_k(value)
+
+    @property
+    def filters(self) -> MetadataFilters | None:
+        """Default filters of every query."""
+        return self._filters
+
+    @filters.setter
+    def filters(self, value: MetadataFilters | None) -> None:
+        self._filters = _check_filters(value)
+
+    @property
+    def text_metadata_mode(self) -> MetadataMode:
+        return self._text_metadata_mode
+
+    @property
+    def node_ids(self) -> list[str]:
+        """Ids of the nodes this retriever holds (in insertion order)."""
+        with self._lock:
+            return list(self._nodes)
+
+    def get_nodes(self, node_ids: Sequence[str] | None = None) -> list[BaseNode]:
+        """Copies of the held nodes (all, or those of ``node_ids`` that exist)."""
+        with self._lock:
+            if node_ids is None:
+                return [copy_node(n) for n in self._nodes.values()]
+            ids = _check_ids(node_ids)
+            return [copy_node(self._nodes[i]) for i in ids if i in self._nodes]
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    # ------------------------------------------------------------------ updates
+    def _text(self, node: BaseNode) -> str:
+        return node.get_content(metadata_mode=self._text_metadata_mode)
+
+    def _write(self, nodes: list[BaseNode], *, fresh: bool) -> None:
+        texts = [self._text(n) for n in nodes]
+        ids = [n.node_id for n in nodes]
+        metadatas = [dict(n.metadata) for n in nodes]
+        with self._lock:
+            if fresh:
+                self._store.add(texts, ids=ids, metadatas=metadatas)
+            else:
+                self._store.upsert(texts, ids, metadatas)
+            for node in nodes:
+                self._nodes.pop(node.node_id, None)
+                self._nodes[node.node_id] = copy_node(node)
+
+    def insert(self, nodes: Sequence[BaseNode]) -> None:
+        """Add ``nodes`` to the index (replacing nodes with the same id), without a rebuild."""
+        node_list = _check_nodes(nodes)
+        if node_list:
+            self._write(node_list, fresh=False)
+
+    def delete(self, node_ids: Sequence[str]) -> int:
+        """Remove the nodes with these ids, without a rebuild; returns how many were removed."""
+        ids = _check_ids(node_ids)
+        if not ids:
+            return 0
+        with self._lock:
+            removed = self._store.delete(ids)
+            for node_id in ids:
+                self._nodes.pop(node_id, None)
+        return removed
+
+    def delete_ref_doc(self, ref_doc_id: str) -> int:
+        """Remove every node that came from the source document ``ref_doc_id``."""
+        if not isinstance(ref_doc_id, str):
+            raise ValueError(f"ref_doc_id must be a string, got {type(ref_doc_id).__name__}")
+        with self._lock:
+            ids = [i for i, n in self._nodes.items() if n.ref_doc_id == ref_doc_id]
+        return self.delete(ids)
+
+    # ------------------------------------------------------------------ retrieval
+    def retrieve(
+        self, str_or_query_bundle: QueryType, filters: MetadataFilters | None = None
+    ) -> list[NodeWithScore]:
+        """Retrieve nodes; ``filters`` (if given) replace the default filters for this call."""
+        if filters is None:
+            return super().retrieve(str_or_query_bundle)
+        token = _CALL_FILTERS.set((id(self), self._validated(filters)))
+        try:
+            return super().retrieve(str_or_query_bundle)
+        finally:
+            _CALL_FILTERS.reset(token)
+
+    async def aretrieve(
+        self, str_or_query_bundle: QueryType, filters: MetadataFilters | None = None
+    ) -> list[NodeWithScore]:
+        """Async :meth:`retrieve`; the search runs in a worker thread."""
+        if filters is None:
+            return await super().aretrieve(str_or_query_bundle)
+        token = _CALL_FILTERS.set((id(self), self._validated(filters)))
+        try:
+            return await super().aretrieve(str_or_query_bundle)
+        finally:
+            _CALL_FILTERS.reset(token)
+
+    @staticmethod
+    def _validated(filters: MetadataFilters) -> MetadataFilters:
+        checked = _check_filters(filters)
+        assert checked is not None
+        return checked
+
+    def _active_filters(self) -> MetadataFilters | None:
+        call = _CALL_FILTERS.get()
+        if call is not None and call[0] == id(self):
+            return call[1]
+        return self._filters
+
+    def _to_node(self, hit: Hit) -> NodeWithScore:
+        node = self._nodes.get(hit.id)
+        if node is None:
+            # A document the store holds but this retriever never saw (e.g. a Milvus
+            # collection filled elsewhere): rebuild a text node from the hit.
+            node = TextNode(id_=hit.id, text=hit.text, metadata=dict(hit.metadata))
+        else:
+            node = copy_node(node)
+        return NodeWithScore(node=node, score=float(hit.score))
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        query = query_bundle.query_str
+        if not isinstance(query, str):
+            raise ValueError(f"query must be a string, got {type(query).__name__}")
+        if not query.strip():
+            return []
+        store_filter = to_store_filter(self._active_filters())
+        hits = self._store.search(query, k=self._similarity_top_k, filter=store_filter)
+        return [self._to_node(hit) for hit in hits]
+
+    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return await asyncio.to_thread(self._retrieve, query_bundle)
+
+    # ------------------------------------------------------------------ persistence
+    def _index_config(self) -> dict[str, Any] | None:
+        store = self._store
+        if not isinstance(store, _bm25_index_class()):
+            return None
+        return {
+            "analyzer": store.analyzer.config,
+            "k1": store.k1,
+            "b": store.b,
+            "inverted_index_algo": store.inverted_index_algo,
+        }
+
+    def persist(self, persist_dir: str | os.PathLike[str]) -> None:
+        """Save settings, nodes (as JSON) and the embedded index under ``persist_dir``.
+
+        With an external ``store=`` (e.g. Milvus) the store keeps its own data; the settings
+        and nodes are saved, and :meth:`from_persist_dir` needs the store again.
+        """
+        path = Path(persist_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            index_config = self._index_config()
+            if index_config is not None:
+                self._store.save(path / INDEX_DIR)  # type: ignore[attr-defined]
+            nodes = [doc_to_json(n) for n in self._nodes.values()]
+            config = {
+                "format": FORMAT,
+                "version": FORMAT_VERSION,
+                "similarity_top_k": self._similarity_top_k,
+                "text_metadata_mode": self._text_metadata_mode.value,
+                "filters": None if self._filters is None else self._filters.model_dump(mode="json"),
+                "store": {
+                    "kind": "embedded" if index_config is not None else "external",
+                    "class": f"{type(self._store).__module__}.{type(self._store).__qualname__}",
+                    "index": index_config,
+                },
+            }
+        _atomic_write_json(path / NODES_FILE, nodes)
+        _atomic_write_json(path / CONFIG_FILE, config)
+
+    @classmethod
+    def from_persist_dir(
+        cls,
+        persist_dir: str | os.PathLike[str],
+        *,
+        store: TextStore | None = None,
+        mmap: bool = True,
+        callback_manager: CallbackManager | None = None,
+        objects: list[IndexNode] | None = None,
+        object_map: dict[str, Any] | None = None,
+        verbose: bool = False,
+    ) -> RankwiseBM25Retriever:
+        """Load a retriever saved by :meth:`persist`, with every setting it had.
+
+        ``store=`` is required when it was saved with an external store, and replaces the
+        saved embedded index otherwise.
+        """
+        path = Path(persist_dir)
+        config_path = path / CONFIG_FILE
+        if not config_path.is_file():
+            raise ValueError(f"persist_dir {str(path)!r} has no {CONFIG_FILE}")
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        if config.get("format") != FORMAT:
+            raise ValueError(f"persist_dir {str(path)!r} does not hold a RankwiseBM25Retriever")
+        if config.get("version") != FORMAT_VERSION:
+            raise ValueError(f"unsupported persisted format version {config.get('version')!r}")
+        store_config = config["store"]
+        if store is None:
+            if store_config["kind"] != "embedded":
+                raise ValueError(
+                    f"this retriever was saved with an external store ({store_config['class']}); "
+                    "pass it as store="
+                )
+            index = _bm25_index_class().load(path / INDEX_DIR, mmap=mmap)
+            expected = store_config["index"]
+            actual = {
+                "analyzer": index.analyzer.config,
+                "k1": index.k1,
+                "b": index.b,
+                "inverted_index_algo": index.inverted_index_algo,
+            }
+            if json.loads(json.dumps(actual)) != expected:
+                raise ValueError(
+                    f"the saved index settings {actual} differ from the retriever's {expected}"
+                )
+            store = index
+        nodes_data = json.loads((path / NODES_FILE).read_text(encoding="utf-8"))
+        filters = (
+            None if config["filters"] is None else MetadataFilters.model_validate(config["filters"])
+        )
+        retriever = cls(
+            store=store,
+            similarity_top_k=config["similarity_top_k"],
+            filters=filters,
+            text_metadata_mode=config["text_metadata_mode"],
+            callback_manager=callback_manager,
+            objects=objects,
+            object_map=object_map,
+            verbose=verbose,
+        )
+        for item in nodes_data:
+            node = json_to_doc(item)
+            retriever._nodes[node.node_id] = node
+        return retriever
+
+
+__all__ = ["RankwiseBM25Retriever"]

@@ -1,0 +1,214 @@
+"""Fuse several LlamaIndex retrievers (dense + BM25, ...) without an LLM, then optionally rerank."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal
+
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.callbacks.base import CallbackManager
+from llama_index.core.constants import DEFAULT_SIMILARITY_TOP_K
+from llama_index.core.postprocessor.types import BaseNodePostprocessor
+from llama_index.core.schema import IndexNode, NodeWithScore, QueryBundle
+from llama_index.core.settings import Settings
+from llama_index.postprocessor.rankwise.base import RankwiseRerank, copy_node
+
+from rankwise.fusion import DEFAULT_RRF_C, min_max_fusion, reciprocal_rank_fusion
+from rankwise.rerankers.base import BaseReranker
+
+FusionMode = Literal["rrf", "relative_score"]
+_MODES = ("rrf", "relative_score")
+
+
+def _check_optional_k(value: object, argument: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{argument} must be a positive integer or None, got {value!r}")
+    return value
+
+
+class RankwiseHybridRetriever(BaseRetriever):
+    """Hybrid retrieval: run several retrievers, fuse their rankings, optionally rerank.
+
+    Unlike ``QueryFusionRetriever`` it needs no LLM (no query generation), honours weights in
+    reciprocal-rank fusion, ranks from 1, and runs the retrievers concurrently (a thread pool
+    in ``retrieve``, ``asyncio.gather`` in ``aretrieve``).
+
+    Args:
+        retrievers: the LlamaIndex retrievers to fuse, e.g. ``index.as_retriever()`` and a
+            ``RankwiseBM25Retriever``. Give each enough ``similarity_top_k`` to feed fusion.
+        weights: one non-negative weight per retriever (default: all 1).
+        mode: ``"rrf"`` — weighted reciprocal-rank fusion, ``sum(w / (c + rank))`` — or
+            ``"relative_score"`` — each list's scores min-max scaled to [0, 1], weighted, summed.
+        c: the RRF constant (60, as in the RRF paper and Milvus's ``RRFRanker``).
+        similarity_top_k: how many fused nodes to return (LlamaIndex's default, 2; ``None``
+            returns every fused node).
+        reranker: an optional last stage: a rankwise ``BaseReranker``, a spec string for
+            ``rankwise.rerankers.load``, or any LlamaIndex node postprocessor (such as
+            ``RankwiseRerank``). It sees the fused candidates and the result is cut to
+            ``similarity_top_k``.
+        candidate_k: how many fused candidates the reranker sees (default: all of them).
+        max_workers: threads for the synchronous path (default: one per retriever).
+
+    A fused node is a copy of the node as the first retriever returned it, with the fused
+    score on ``NodeWithScore.score``; nodes are matched across retrievers by ``node_id``.
+    """
+
+    def __init__(
+        self,
+        retrievers: Sequence[BaseRetriever],
+        *,
+        weights: Sequence[float] | None = None,
+        mode: FusionMode = "rrf",
+        c: float = DEFAULT_RRF_C,
+        similarity_top_k: int | None = DEFAULT_SIMILARITY_TOP_K,
+        reranker: BaseReranker | BaseNodePostprocessor | str | None = None,
+        candidate_k: int | None = None,
+        max_workers: int | None = None,
+        callback_manager: CallbackManager | None = None,
+        objects: list[IndexNode] | None = None,
+        object_map: dict[str, Any] | None = None,
+        verbose: bool = False,
+    ) -> None:
+        if isinstance(retrievers, BaseRetriever) or not isinstance(retrievers, Sequence):
+            raise ValueError("retrievers must be a sequence of llama_index retrievers")
+        if not retrievers:
+            raise ValueError("retrievers must hold at least one retriever")
+        for i, r in enumerate(retrievers):
+            if not isinstance(r, BaseRetriever):
+                raise ValueError(
+                    f"retrievers[{i}] must be a llama_index BaseRetriever, got {type(r).__name__}"
+                )
+        self._retrievers = list(retrievers)
+        if weights is None:
+            self._weights = [1.0] * len(self._retrievers)
+        else:
+            if isinstance(weights, (str, bytes)) or not isinstance(weights, Sequence):
+                raise ValueError("weights must be a sequence of numbers")
+            if len(weights) != len(self._retrievers):
+                raise ValueError(
+                    f"weights has {len(weights)} entries for {len(self._retrievers)} retrievers"
+                )
+            checked: list[float] = []
+            for w in weights:
+                if isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0:
+                    raise ValueError(f"weights must be non-negative numbers, got {list(weights)}")
+                checked.append(float(w))
+            if not any(checked):
+                raise ValueError("weights must not all be zero")
+            self._weights = checked
+        if mode not in _MODES:
+            raise ValueError(f"mode must be one of {list(_MODES)}, got {mode!r}")
+        self._mode: FusionMode = mode
+        if isinstance(c, bool) or not isinstance(c, (int, float)) or not c >= 0:
+            raise ValueError(f"c must be a non-negative number, got {c!r}")
+        self._c = float(c)
+        self._similarity_top_k = _check_optional_k(similarity_top_k, "similarity_top_k")
+        self._candidate_k = _check_optional_k(candidate_k, "candidate_k")
+        if max_workers is not None and (
+            isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers <= 0
+        ):
+            raise ValueError(f"max_workers must be a positive integer or None, got {max_workers!r}")
+        self._max_workers = max_workers
+        self._reranker = self._make_reranker(reranker)
+        if self._candidate_k is not None and self._reranker is None:
+            raise ValueError("candidate_k only applies with a reranker")
+        super().__init__(
+            callback_manager=callback_manager or Settings.callback_manager,
+            object_map=object_map,
+            objects=objects,
+            verbose=verbose,
+        )
+
+    def _make_reranker(self, reranker: object) -> BaseNodePostprocessor | None:
+        if reranker is None or isinstance(reranker, BaseNodePostprocessor):
+            return reranker
+        if isinstance(reranker, (BaseReranker, str)):
+            # Keep every candidate here; the cut to similarity_top_k happens after.
+            top_n = self._similarity_top_k or self._candidate_k or 10_000
+            return RankwiseRerank(reranker, top_n=top_n)
+        raise ValueError(
+            "reranker must be a rankwise BaseReranker, a spec string or a llama_index node "
+            f"postprocessor, got {type(reranker).__name__}"
+        )
+
+    @property
+    def retrievers(self) -> list[BaseRetriever]:
+        return list(self._retrievers)
+
+    @property
+    def weights(self) -> list[float]:
+        return list(self._weights)
+
+    @property
+    def mode(self) -> FusionMode:
+        return self._mode
+
+    @property
+    def reranker(self) -> BaseNodePostprocessor | None:
+        return self._reranker
+
+    # ------------------------------------------------------------------ fusion
+    def fuse(self, results: Sequence[Sequence[NodeWithScore]]) -> list[NodeWithScore]:
+        """Fuse one result list per retriever into one list, best first (no top-k cut)."""
+        if len(results) != len(self._retrievers):
+            raise ValueError(
+                f"results has {len(results)} lists for {len(self._retrievers)} retrievers"
+            )
+        first: dict[str, NodeWithScore] = {}
+        for nodes in results:
+            for n in nodes:
+                first.setdefault(n.node.node_id, n)
+        fused: list[tuple[str, float]]
+        if self._mode == "rrf":
+            rankings = [[n.node.node_id for n in nodes] for nodes in results]
+            fused = reciprocal_rank_fusion(rankings, self._weights, c=self._c)
+        else:
+            scored = [
+                [(n.node.node_id, 0.0 if n.score is None else float(n.score)) for n in nodes]
+                for nodes in results
+            ]
+            fused = min_max_fusion(scored, self._weights)
+        return [
+            NodeWithScore(node=copy_node(first[node_id].node), score=score)
+            for node_id, score in fused
+        ]
+
+    def _cut(self, nodes: list[NodeWithScore], k: int | None) -> list[NodeWithScore]:
+        return nodes if k is None else nodes[:k]
+
+    # ------------------------------------------------------------------ retrieval
+    def _run_children(self, query_bundle: QueryBundle) -> list[list[NodeWithScore]]:
+        if len(self._retrievers) == 1:
+            return [self._retrievers[0].retrieve(query_bundle)]
+        workers = min(len(self._retrievers), self._max_workers or len(self._retrievers))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rankwise-hybrid") as pool:
+            # Each child runs in a copy of the caller's context, so instrumentation spans
+            # and callbacks nest under this retrieval.
+            futures = [
+                pool.submit(contextvars.copy_context().run, r.retrieve, query_bundle)
+                for r in self._retrievers
+            ]
+            return [f.result() for f in futures]
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        fused = self.fuse(self._run_children(query_bundle))
+        if self._reranker is not None and fused:
+            candidates = self._cut(fused, self._candidate_k)
+            fused = self._reranker.postprocess_nodes(candidates, query_bundle)
+        return self._cut(fused, self._similarity_top_k)
+
+    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        results = await asyncio.gather(*(r.aretrieve(query_bundle) for r in self._retrievers))
+        fused = self.fuse(results)
+        if self._reranker is not None and fused:
+            candidates = self._cut(fused, self._candidate_k)
+            fused = await self._reranker.apostprocess_nodes(candidates, query_bundle)
+        return self._cut(fused, self._similarity_top_k)
+
+
+__all__ = ["FusionMode", "RankwiseHybridRetriever"]
