@@ -1,0 +1,242 @@
+"""What the Cohere, Voyage and Jina rerankers share: keys, limits, splitting, validation.
+
+A subclass implements one request (``_request`` / ``_arequest``: documents in, one score per
+document out, in input order) and ``_classify`` (provider exception -> :class:`AttemptFailure`).
+This base adds the API key lookup, the retry policy, splitting of large document lists into
+several requests (merged into one global ranking by the absolute relevance scores), bounded
+concurrency for the async path, and strict validation of every response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+from abc import abstractmethod
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rankwise.rerankers._retry import (
+    AttemptFailure,
+    RetryPolicy,
+    is_retryable_status,
+    parse_retry_after,
+    run_with_retry,
+    run_with_retry_async,
+)
+from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers.errors import RerankError
+
+__all__ = ["ApiReranker", "MalformedResponse", "resolve_api_key", "scores_from_results"]
+
+
+class MalformedResponse(AttemptFailure):
+    """A 2xx answer that cannot be trusted (never retried)."""
+
+    def __init__(self, message: str, status: int | None = 200) -> None:
+        super().__init__(status=status, message=f"malformed response: {message}")
+
+
+def resolve_api_key(api_key: str | None, env_var: str, provider: str) -> str:
+    """The key from the argument, else from ``env_var``; ValueError when neither is set."""
+    if api_key is not None and not isinstance(api_key, str):
+        raise ValueError(f"api_key must be a string, got {type(api_key).__name__}")
+    key = api_key or os.environ.get(env_var)
+    if not key or not key.strip():
+        raise ValueError(
+            f"{provider} reranker needs an API key: pass api_key=... or set the {env_var} "
+            "environment variable"
+        )
+    return key.strip()
+
+
+def scores_from_results(results: Iterable[Any], n_documents: int) -> list[float]:
+    """Scores in input order from ``[{index, relevance_score}, ...]`` (dicts or objects).
+
+    Every document must appear exactly once with a finite numeric score; anything else
+    raises :class:`MalformedResponse` rather than returning a partial or misordered result.
+    """
+    if results is None:
+        raise MalformedResponse("no results in the response body")
+    scores: list[float | None] = [None] * n_documents
+    count = 0
+    for item in results:
+        count += 1
+        if isinstance(item, dict):
+            index, score = item.get("index"), item.get("relevance_score")
+        else:
+            index = getattr(item, "index", None)
+            score = getattr(item, "relevance_score", None)
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise MalformedResponse(f"result index {index!r} is not an integer")
+        if not 0 <= index < n_documents:
+            raise MalformedResponse(
+                f"result index {index} out of range for {n_documents} documents"
+            )
+        if scores[index] is not None:
+            raise MalformedResponse(f"document {index} appears twice in the results")
+        if (
+            isinstance(score, bool)
+            or not isinstance(score, (int, float))
+            or not math.isfinite(score)
+        ):
+            raise MalformedResponse(
+                f"relevance_score {score!r} of document {index} is not a number"
+            )
+        scores[index] = float(score)
+    if count != n_documents:
+        raise MalformedResponse(f"{count} results for {n_documents} documents")
+    return [s for s in scores if s is not None]
+
+
+def failure_from_status(status: int | None, message: str, headers: Any = None) -> AttemptFailure:
+    """Classify an HTTP failure; reads ``Retry-After`` from ``headers`` when present."""
+    retry_after = None
+    if headers is not None:
+        try:
+            value = headers.get("retry-after") or headers.get("Retry-After")
+        except AttributeError:
+            value = None
+        retry_after = parse_retry_after(value) if isinstance(value, str) else None
+    return AttemptFailure(
+        status=status,
+        message=message,
+        retry_after=retry_after,
+        retryable=is_retryable_status(status),
+    )
+
+
+def message_from_body(body: Any) -> str:
+    """The provider's own error message out of a decoded (or raw) error body."""
+    if isinstance(body, dict):
+        for key in ("message", "detail", "error"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value
+            if isinstance(value, dict):
+                inner = value.get("message")
+                if isinstance(inner, str):
+                    return inner
+        return str(body)[:500]
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    text = str(body or "").strip()
+    return text[:500] if text else "(empty body)"
+
+
+def _check_positive(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+class ApiReranker(BaseReranker):
+    """Base of the HTTP API rerankers. ``score`` is the provider's ``relevance_score``."""
+
+    provider: str = "api"
+    env_var: str = ""
+    default_max_documents: int = 1000
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        max_documents_per_request: int | None = None,
+        max_concurrency: int = 4,
+    ) -> None:
+        if not isinstance(model, str) or not model.strip():
+            raise ValueError("model must be a non-empty string")
+        if not (isinstance(timeout, (int, float)) and timeout > 0):
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        limit = (
+            self.default_max_documents
+            if max_documents_per_request is None
+            else max_documents_per_request
+        )
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+            raise ValueError(f"max_documents_per_request must be a positive integer, got {limit!r}")
+        if (
+            isinstance(max_concurrency, bool)
+            or not isinstance(max_concurrency, int)
+            or max_concurrency <= 0
+        ):
+            raise ValueError(f"max_concurrency must be a positive integer, got {max_concurrency!r}")
+        self.model = model
+        self._api_key = resolve_api_key(api_key, self.env_var, self.provider)
+        self.base_url = base_url
+        self.timeout = float(timeout)
+        self.retry = retry or RetryPolicy()
+        self.max_documents_per_request = limit
+        self.max_concurrency = max_concurrency
+
+    @property
+    def name(self) -> str:
+        return f"{self.provider}:{self.model}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r}, "
+            f"timeout={self.timeout!r})"
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        raise TypeError(f"{type(self).__name__} holds an API key and cannot be pickled")
+
+    # provider hooks --------------------------------------------------------------------
+    @abstractmethod
+    def _request(self, query: str, documents: list[str]) -> list[float]:
+        """One API call; one score per document in input order."""
+
+    @abstractmethod
+    async def _arequest(self, query: str, documents: list[str]) -> list[float]:
+        """Async twin of :meth:`_request` on the provider's async client."""
+
+    @abstractmethod
+    def _classify(self, exc: BaseException) -> AttemptFailure | None:
+        """Map a provider/transport exception to a failure; None re-raises it unchanged."""
+
+    # scoring ---------------------------------------------------------------------------
+    def _chunks(self, documents: Sequence[str]) -> list[list[str]]:
+        size = self.max_documents_per_request
+        return [list(documents[i : i + size]) for i in range(0, len(documents), size)]
+
+    def _score(self, query: str, documents: list[str]) -> list[float]:
+        scores: list[float] = []
+        for chunk in self._chunks(documents):
+
+            def call(chunk: list[str] = chunk) -> list[float]:
+                return self._checked(self._request(query, chunk), len(chunk))
+
+            scores.extend(
+                run_with_retry(
+                    self.provider, call, self._classify, self.retry, secret=self._api_key
+                )
+            )
+        return scores
+
+    async def _ascore(self, query: str, documents: list[str]) -> list[float]:
+        semaphore = asyncio.Semaphore(self.max_concurrency)
+
+        async def one(chunk: list[str]) -> list[float]:
+            async def call() -> list[float]:
+                return self._checked(await self._arequest(query, chunk), len(chunk))
+
+            async with semaphore:
+                return await run_with_retry_async(
+                    self.provider, call, self._classify, self.retry, secret=self._api_key
+                )
+
+        parts = await asyncio.gather(*(one(c) for c in self._chunks(documents)))
+        return [s for part in parts for s in part]
+
+    @staticmethod
+    def _checked(scores: list[float], n: int) -> list[float]:
+        if len(scores) != n:
+            raise MalformedResponse(f"{len(scores)} scores for {n} documents")
+        return scores
+
+    def _error(self, message: str, status: int | None = None, attempts: int = 1) -> RerankError:
+        return RerankError(self.provider, message, status=status, attempts=attempts)

@@ -1,0 +1,336 @@
+"""Local cross-encoders on ``transformers`` directly.
+
+Score convention: ``score`` is the model's raw relevance logit (e.g. 6.25 / -2.95 for
+``ms-marco-MiniLM-L-6-v2``), the same numbers as a plain ``AutoModelForSequenceClassification``
+loop. For 2-logit classifiers it is the positive-class log-odds ``logit[1] - logit[0]``, so
+``activation="sigmoid"`` gives exactly the softmax probability of the positive class. With
+``activation="sigmoid"`` a 1-logit model's score is ``sigmoid(logit)`` in (0, 1).
+
+Speed: the pairs of a call are tokenized once (one batched fast-tokenizer call), sorted by
+token length and cut into batches that minimise padding (see ``_batching.plan_batches``);
+inference runs under ``torch.inference_mode``. ``fast=True`` (opt-in, CPU only) applies
+dynamic int8 quantization to the linear layers: faster, but the scores change (the order
+mostly holds; measure with ``benchmarks/rerank_throughput.py``). It is never the default.
+
+Truncation: only the document is truncated (``truncation="only_second"``); the query is kept
+whole unless it alone is longer than ``query_max_length`` tokens (default 3/4 of
+``max_length``, FlagEmbedding's rule), when it is cut to that. ``long_documents="window"``
+scores documents longer than the room left by the query as overlapping windows
+(``window_overlap`` tokens shared) and keeps the best window's score.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from rankwise._optional import require
+from rankwise.rerankers._batching import plan_batches, window_spans
+from rankwise.rerankers.base import BaseReranker
+
+__all__ = ["CrossEncoderReranker"]
+
+Activation = Literal["sigmoid"] | None
+LongDocuments = Literal["truncate", "window"]
+
+#: Progress bars appear by default only for calls with at least this many pairs.
+PROGRESS_MIN_PAIRS = 1000
+
+_DTYPES = {
+    "float32": "float32",
+    "fp32": "float32",
+    "float16": "float16",
+    "fp16": "float16",
+    "half": "float16",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+}
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def resolve_device(device: str | None) -> str:
+    """``None`` -> ``"cuda"`` when available, else ``"cpu"``."""
+    torch = require("torch", "transformers", feature="local rerankers")
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not isinstance(device, str) or not device:
+        raise ValueError(f"device must be a string like 'cpu' or 'cuda:0', got {device!r}")
+    return device
+
+
+def resolve_dtype(dtype: Any, device: str) -> Any:
+    """``None`` -> float32 on CPU, float16 on CUDA; accepts names or ``torch.dtype``."""
+    torch = require("torch", "transformers", feature="local rerankers")
+    if dtype is None:
+        return torch.float16 if device.startswith("cuda") else torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if isinstance(dtype, str) and dtype.lower() in _DTYPES:
+        return getattr(torch, _DTYPES[dtype.lower()])
+    raise ValueError(
+        f"dtype must be None, 'float32', 'float16', 'bfloat16' or a torch.dtype, got {dtype!r}"
+    )
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+class CrossEncoderReranker(BaseReranker):
+    """A cross-encoder (``AutoModelForSequenceClassification``) scoring (query, document) pairs.
+
+    Args:
+        model_name: hub name or local path.
+        device: ``None`` picks CUDA when present.
+        batch_size: most pairs per forward call.
+        max_length: most tokens per pair (query + document + special tokens).
+        activation: ``None`` (raw logit, the default) or ``"sigmoid"``.
+        dtype: ``None`` (fp32 on CPU, fp16 on CUDA), ``"float16"``, ``"bfloat16"``, ...
+        show_progress: ``None`` shows a bar only for calls of >= 1000 pairs.
+        long_documents: ``"truncate"`` (default) or ``"window"`` (max over windows).
+        window_overlap: tokens shared by consecutive windows.
+        fast: opt-in dynamic int8 quantization (CPU only); changes the scores slightly.
+        batch_overhead: cost of one forward call in token-equivalents for batch planning
+            (``None``: 64 on CPU, where small padding-free batches pay; on GPU effectively
+            fixed-size length-sorted batches).
+        query_max_length: longest query in tokens (default ``max_length * 3 // 4``).
+    """
+
+    _label = "cross-encoder"
+
+    def __init__(
+        self,
+        model_name: str = "cross-encoder/ms-marco-MiniLM-L-6-v2",
+        *,
+        device: str | None = None,
+        batch_size: int = 32,
+        max_length: int = 512,
+        activation: Activation = None,
+        dtype: Any = None,
+        show_progress: bool | None = None,
+        long_documents: LongDocuments = "truncate",
+        window_overlap: int = 64,
+        fast: bool = False,
+        batch_overhead: float | None = None,
+        query_max_length: int | None = None,
+        trust_remote_code: bool = False,
+        model: Any = None,
+        tokenizer: Any = None,
+    ) -> None:
+        if not isinstance(model_name, str) or not model_name:
+            raise ValueError("model_name must be a non-empty string")
+        self.batch_size = _positive_int("batch_size", batch_size)
+        self.max_length = _positive_int("max_length", max_length)
+        if activation not in (None, "sigmoid"):
+            raise ValueError(f"activation must be None or 'sigmoid', got {activation!r}")
+        if long_documents not in ("truncate", "window"):
+            raise ValueError(
+                f"long_documents must be 'truncate' or 'window', got {long_documents!r}"
+            )
+        if (
+            isinstance(window_overlap, bool)
+            or not isinstance(window_overlap, int)
+            or window_overlap < 0
+        ):
+            raise ValueError(
+                f"window_overlap must be a non-negative integer, got {window_overlap!r}"
+            )
+        if query_max_length is not None:
+            _positive_int("query_max_length", query_max_length)
+        if show_progress not in (None, True, False):
+            raise ValueError(f"show_progress must be None, True or False, got {show_progress!r}")
+        torch = require("torch", "transformers", feature=type(self).__name__)
+        transformers = require("transformers", "transformers", feature=type(self).__name__)
+        self.model_name = model_name
+        self.activation: Activation = activation
+        self.long_documents: LongDocuments = long_documents
+        self.window_overlap = window_overlap
+        self.show_progress = show_progress
+        self.query_max_length = query_max_length or max(1, self.max_length * 3 // 4)
+        self.device = resolve_device(device)
+        self.fast = bool(fast)
+        if self.fast and not self.device.startswith("cpu"):
+            raise ValueError(
+                "fast=True (dynamic int8 quantization) runs on CPU only; use dtype on GPU"
+            )
+        self.dtype = torch.float32 if self.fast else resolve_dtype(dtype, self.device)
+        if batch_overhead is None:
+            batch_overhead = 64.0 if self.device.startswith("cpu") else float("inf")
+        self.batch_overhead = float(batch_overhead)
+
+        self.tokenizer = tokenizer or transformers.AutoTokenizer.from_pretrained(
+            model_name, trust_remote_code=trust_remote_code
+        )
+        if not getattr(self.tokenizer, "is_fast", False):
+            raise ValueError(f"{model_name}: a fast (Rust) tokenizer is required")
+        net = model or transformers.AutoModelForSequenceClassification.from_pretrained(
+            model_name, trust_remote_code=trust_remote_code
+        )
+        num_labels = int(getattr(net.config, "num_labels", 1))
+        if num_labels not in (1, 2):
+            raise ValueError(f"{model_name} has {num_labels} labels; a reranker needs 1 or 2")
+        self.num_labels = num_labels
+        net.eval()
+        net.to(device=self.device, dtype=self.dtype)
+        if self.fast:
+            with warnings.catch_warnings():  # torch marks eager quantization as deprecated
+                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore", UserWarning)
+                net = torch.ao.quantization.quantize_dynamic(
+                    net, {torch.nn.Linear}, dtype=torch.qint8
+                )
+        self.model = net
+        self._input_names = self._model_inputs()
+        self._pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        self._pair_specials = self._count_pair_specials()
+
+    # ----------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return f"{self._label}:{self.model_name}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.model_name!r}, device={self.device!r}, "
+            f"activation={self.activation!r}, fast={self.fast})"
+        )
+
+    def _model_inputs(self) -> tuple[str, ...]:
+        names = ["input_ids", "attention_mask"]
+        tok_names = getattr(self.tokenizer, "model_input_names", [])
+        uses_types = int(getattr(self.model.config, "type_vocab_size", 0) or 0) > 1
+        if "token_type_ids" in tok_names and uses_types:
+            names.append("token_type_ids")
+        return tuple(names)
+
+    def _count_pair_specials(self) -> int:
+        with_specials = self.tokenizer("a", "a", add_special_tokens=True)["input_ids"]
+        without = self.tokenizer("a", "a", add_special_tokens=False)["input_ids"]
+        return len(with_specials) - len(without)
+
+    # ----------------------------------------------------------------------------------
+    def _prepare_query(self, query: str) -> tuple[str, int]:
+        """The query text to pair (cut to ``query_max_length`` tokens) and its token count."""
+        ids = self.tokenizer(query, add_special_tokens=False)["input_ids"]
+        if len(ids) <= self.query_max_length:
+            return query, len(ids)
+        cut = ids[: self.query_max_length]
+        return self.tokenizer.decode(cut, skip_special_tokens=False), len(cut)
+
+    def _pieces(self, query_tokens: int, documents: list[str]) -> tuple[list[str], list[int]]:
+        """Text pieces to score and the document each belongs to (windows when asked)."""
+        if self.long_documents == "truncate":
+            return documents, list(range(len(documents)))
+        room = max(1, self.max_length - query_tokens - self._pair_specials)
+        enc = self.tokenizer(documents, add_special_tokens=False, return_offsets_mapping=True)
+        pieces: list[str] = []
+        owner: list[int] = []
+        for i, (doc, offsets) in enumerate(zip(documents, enc["offset_mapping"], strict=True)):
+            if len(offsets) <= room:
+                pieces.append(doc)
+                owner.append(i)
+                continue
+            for start, end in window_spans(offsets, room, self.window_overlap):
+                pieces.append(doc[start:end])
+                owner.append(i)
+        return pieces, owner
+
+    def _encode(self, query: str, pieces: list[str]) -> dict[str, list[list[int]]]:
+        return dict(
+            self.tokenizer(
+                [query] * len(pieces),
+                pieces,
+                truncation="only_second",
+                max_length=self.max_length,
+                padding=False,
+                return_attention_mask=False,
+                return_token_type_ids="token_type_ids" in self._input_names,
+            )
+        )
+
+    def _forward(
+        self, encoded: dict[str, list[list[int]]], batches: list[list[int]]
+    ) -> list[float]:
+        """Raw scores for every encoded pair (input order)."""
+        import numpy as np
+
+        torch = require("torch", "transformers")
+        ids = encoded["input_ids"]
+        types = encoded.get("token_type_ids")
+        out = [0.0] * len(ids)
+        show = self.show_progress
+        if show is None:
+            show = len(ids) >= PROGRESS_MIN_PAIRS
+        iterator: Any = batches
+        if show:
+            from tqdm.auto import tqdm
+
+            iterator = tqdm(batches, desc=f"rerank {self.model_name}", unit="batch")
+        with torch.inference_mode():
+            for batch in iterator:
+                width = max(len(ids[i]) for i in batch)
+                arr = np.full((len(batch), width), self._pad_id, dtype=np.int64)
+                mask = np.zeros((len(batch), width), dtype=np.int64)
+                tt = np.zeros((len(batch), width), dtype=np.int64) if types is not None else None
+                for row, i in enumerate(batch):
+                    n = len(ids[i])
+                    arr[row, :n] = ids[i]
+                    mask[row, :n] = 1
+                    if tt is not None and types is not None:
+                        tt[row, :n] = types[i]
+                inputs = {
+                    "input_ids": torch.from_numpy(arr).to(self.device),
+                    "attention_mask": torch.from_numpy(mask).to(self.device),
+                }
+                if tt is not None:
+                    inputs["token_type_ids"] = torch.from_numpy(tt).to(self.device)
+                logits = self.model(**inputs).logits.float()
+                scores = logits[:, 1] - logits[:, 0] if self.num_labels == 2 else logits[:, 0]
+                for row, value in zip(batch, scores.cpu().tolist(), strict=True):
+                    out[row] = float(value)
+        return out
+
+    def _raw_scores(self, query: str, documents: list[str]) -> list[float]:
+        q_text, q_tokens = self._prepare_query(query)
+        pieces, owner = self._pieces(q_tokens, documents)
+        encoded = self._encode(q_text, pieces)
+        lengths = [len(x) for x in encoded["input_ids"]]
+        batches = plan_batches(lengths, self.batch_size, self.batch_overhead)
+        piece_scores = self._forward(encoded, batches)
+        if len(pieces) == len(documents):
+            return piece_scores
+        best = [-math.inf] * len(documents)
+        for o, s in zip(owner, piece_scores, strict=True):
+            if s > best[o]:
+                best[o] = s
+        return best
+
+    def _score(self, query: str, documents: list[str]) -> list[float]:
+        raw = self._raw_scores(query, documents)
+        if self.activation == "sigmoid":
+            return [_sigmoid(s) for s in raw]
+        return raw
+
+    def plan(self, query: str, documents: Sequence[str]) -> dict[str, int]:
+        """Token accounting of one call (for benchmarks): real and padded token slots."""
+        q_text, q_tokens = self._prepare_query(query)
+        pieces, _ = self._pieces(q_tokens, list(documents))
+        lengths = [len(x) for x in self._encode(q_text, pieces)["input_ids"]]
+        batches = plan_batches(lengths, self.batch_size, self.batch_overhead)
+        padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
+        return {
+            "pairs": len(lengths),
+            "batches": len(batches),
+            "tokens": sum(lengths),
+            "padded_tokens": padded,
+        }
