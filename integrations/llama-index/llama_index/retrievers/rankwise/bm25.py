@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,9 @@ DEFAULT_ANALYZER = "english"
 DEFAULT_K1 = 1.2
 DEFAULT_B = 0.75
 DEFAULT_ALGO = "DAAT_MAXSCORE"
+
+#: Deepest ranking fetched to apply a predicate filter client-side (Milvus caps top-k at 16384).
+MAX_POST_FILTER_FETCH = 16_384
 
 # Per-call filters given to ``retrieve(..., filters=...)``: (retriever id, filters).
 _CALL_FILTERS: ContextVar[tuple[int, MetadataFilters] | None] = ContextVar(
@@ -104,6 +108,13 @@ def _bm25_index_class() -> type[BM25Index]:
     from rankwise.bm25 import BM25Index
 
     return BM25Index
+
+
+def _is_embedded_index(store: object) -> bool:
+    # Without importing the BM25 engine: a store can only be a BM25Index once it's imported.
+    module = sys.modules.get("rankwise.bm25")
+    index_class = getattr(module, "BM25Index", None)
+    return isinstance(index_class, type) and isinstance(store, index_class)
 
 
 class RankwiseBM25Retriever(BaseRetriever):
@@ -411,8 +422,33 @@ class RankwiseBM25Retriever(BaseRetriever):
         if not query.strip():
             return []
         store_filter = to_store_filter(self._active_filters())
-        hits = self._store.search(query, k=self._similarity_top_k, filter=store_filter)
+        k = self._similarity_top_k
+        if callable(store_filter) and not self._predicates_pushed_down():
+            hits = self._search_post_filtered(query, k, store_filter)
+        else:
+            hits = self._store.search(query, k=k, filter=store_filter)
         return [self._to_node(hit) for hit in hits]
+
+    def _predicates_pushed_down(self) -> bool:
+        # The embedded index runs predicate filters inside its top-k; other stores (Milvus)
+        # take only equality mappings and id sets, so predicates are applied here.
+        return _is_embedded_index(self._store)
+
+    def _search_post_filtered(
+        self, query: str, k: int, predicate: Callable[[dict[str, Any]], bool]
+    ) -> list[Hit]:
+        """Exact filtered top-k over a store that can't run the predicate itself.
+
+        Fetch a deeper unfiltered ranking until k hits pass or the store runs out: the first
+        k passing hits of a ranking prefix are the filtered top-k.
+        """
+        fetch = max(4 * k, 32)
+        while True:
+            hits = self._store.search(query, k=fetch)
+            passed = [h for h in hits if predicate(dict(h.metadata))]
+            if len(passed) >= k or len(hits) < fetch or fetch >= MAX_POST_FILTER_FETCH:
+                return passed[:k]
+            fetch = min(fetch * 4, MAX_POST_FILTER_FETCH)
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         return await asyncio.to_thread(self._retrieve, query_bundle)
@@ -420,8 +456,9 @@ class RankwiseBM25Retriever(BaseRetriever):
     # ------------------------------------------------------------------ persistence
     def _index_config(self) -> dict[str, Any] | None:
         store = self._store
-        if not isinstance(store, _bm25_index_class()):
+        if not _is_embedded_index(store):
             return None
+        assert isinstance(store, _bm25_index_class())
         return {
             "analyzer": store.analyzer.config,
             "k1": store.k1,
