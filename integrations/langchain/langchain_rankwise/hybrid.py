@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Hashable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForRetrieverRun,
@@ -83,6 +83,26 @@ class RankwiseHybridRetriever(BaseRetriever):
 
     max_concurrency: int | None = Field(default=None)
     """Most child retrievers run at once in the sync path (default: all of them)."""
+
+    if TYPE_CHECKING:
+        # What callers may pass: ``reranker`` also takes a rankwise reranker or a spec string,
+        # which a validator wraps in ``RankwiseRerank``.
+        def __init__(
+            self,
+            *,
+            retrievers: Sequence[RetrieverLike],
+            weights: Sequence[float] | None = None,
+            fusion: Literal["rrf", "min_max"] = "rrf",
+            c: float = DEFAULT_RRF_C,
+            k: int = 4,
+            fetch_k: int = 20,
+            reranker: BaseDocumentCompressor | BaseReranker | str | None = None,
+            id_key: str | None = None,
+            score_key: str = "score",
+            max_concurrency: int | None = None,
+            tags: list[str] | None = None,
+            metadata: dict[str, Any] | None = None,
+        ) -> None: ...
 
     @field_validator("retrievers")
     @classmethod

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
@@ -49,6 +49,19 @@ class RankwiseRerank(BaseDocumentCompressor):
     """API key for an API reranker given as a spec string. When unset, the backend reads its
     provider's environment variable (e.g. ``COHERE_API_KEY``)."""
 
+    if TYPE_CHECKING:
+        # What callers may pass (validators turn a spec string into a reranker and a str
+        # into a SecretStr); the fields above are what the model holds.
+        def __init__(
+            self,
+            *,
+            reranker: BaseReranker | str,
+            top_n: int | None = 3,
+            score_threshold: float | None = None,
+            reranker_kwargs: dict[str, Any] | None = None,
+            api_key: SecretStr | str | None = None,
+        ) -> None: ...
+
     @model_validator(mode="before")
     @classmethod
     def _load_spec(cls, data: Any) -> Any:
@@ -58,6 +71,11 @@ class RankwiseRerank(BaseDocumentCompressor):
                 data["reranker"], data.get("reranker_kwargs"), data.get("api_key")
             )
         return data
+
+    @field_validator("reranker_kwargs", mode="before")
+    @classmethod
+    def _none_kwargs(cls, value: object) -> object:
+        return {} if value is None else value
 
     @field_validator("top_n", mode="before")
     @classmethod

@@ -1,0 +1,144 @@
+"""RankwiseBM25Retriever over a store that is not the embedded index (the ``store=`` wiring
+that also takes rankwise.milvus.MilvusBM25Store)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from conftest import ToyStore
+from langchain_core.documents import Document
+from langchain_rankwise import RankwiseBM25Retriever
+
+from rankwise.types import Filter, Hit
+
+TEXTS = [
+    "red apples and green apples",
+    "green grass",
+    "blue sky over the sea",
+    "red wine",
+]
+
+
+@pytest.fixture
+def retriever(toy_store: ToyStore) -> RankwiseBM25Retriever:
+    toy_store.add(TEXTS, ids=["a", "g", "s", "w"], metadatas=[{"c": "red"}, {}, {}, {"c": "red"}])
+    return RankwiseBM25Retriever(store=toy_store, k=2)
+
+
+def test_documents_carry_id_score_and_metadata(retriever: RankwiseBM25Retriever) -> None:
+    out = retriever.invoke("red apples")
+    assert [d.id for d in out] == ["a", "w"]
+    assert out[0].metadata == {"c": "red", "score": 3.0}
+    assert out[1].metadata["score"] == 1.0
+
+
+def test_zero_score_documents_are_not_returned(retriever: RankwiseBM25Retriever) -> None:
+    # the toy store returns zero-score hits; the retriever drops them
+    out = retriever.invoke("grass", k=4)
+    assert [d.id for d in out] == ["g"]
+    assert retriever.invoke("zebra") == []
+
+
+def test_k_kwarg_and_filter_per_call(retriever: RankwiseBM25Retriever, toy_store: ToyStore) -> None:
+    assert len(retriever.invoke("red green")) == 2
+    assert toy_store.searches[-1] == ("red green", 2)
+    assert len(retriever.invoke("red green", k=3)) == 3
+    assert toy_store.searches[-1] == ("red green", 3)
+    assert [d.id for d in retriever.invoke("red green", k=4, filter={"c": "red"})] == ["a", "w"]
+    assert [d.id for d in retriever.invoke("red green", k=4, filter={"g", "w"})] == ["g", "w"]
+    only_empty: Filter = lambda meta: not meta  # noqa: E731
+    assert [d.id for d in retriever.invoke("red green", k=4, filter=only_empty)] == ["g"]
+
+
+def test_default_filter_field(toy_store: ToyStore) -> None:
+    toy_store.add(TEXTS, ids=["a", "g", "s", "w"], metadatas=[{"c": "red"}, {}, {}, {"c": "red"}])
+    retriever = RankwiseBM25Retriever(store=toy_store, k=4, filter=frozenset({"w"}))
+    assert [d.id for d in retriever.invoke("red")] == ["w"]
+    # a per-call filter replaces the default one
+    assert [d.id for d in retriever.invoke("red", filter={"c": "red"})] == ["a", "w"]
+
+
+def test_add_documents_get_and_delete(retriever: RankwiseBM25Retriever) -> None:
+    ids = retriever.add_documents(
+        [Document(page_content="purple apples", id="p"), Document(page_content="apples pie")]
+    )
+    assert ids[0] == "p"
+    assert len(ids[1]) == 32
+    assert {d.id for d in retriever.invoke("apples", k=10)} == {"a", "p", ids[1]}
+    # same id again replaces the document
+    retriever.add_documents([Document(page_content="purple plums", id="p")])
+    assert retriever.get_by_ids(["p"])[0].page_content == "purple plums"
+    assert retriever.delete(["p", "missing"]) == 1
+    assert "p" not in {d.id for d in retriever.invoke("purple apples", k=10)}
+    with pytest.raises(ValueError, match="ids"):
+        retriever.add_documents([Document(page_content="x")], ids=["1", "2"])
+
+
+@pytest.mark.parametrize("query", ["", " \n"])
+def test_empty_query_raises(retriever: RankwiseBM25Retriever, query: str) -> None:
+    with pytest.raises(ValueError, match="query"):
+        retriever.invoke(query)
+
+
+@pytest.mark.parametrize("k", [0, -3])
+async def test_bad_k_raises(retriever: RankwiseBM25Retriever, k: int) -> None:
+    with pytest.raises(ValueError, match="k"):
+        retriever.invoke("red", k=k)
+    with pytest.raises(ValueError, match="k"):
+        await retriever.ainvoke("red", k=k)
+    with pytest.raises(ValueError, match="k"):
+        RankwiseBM25Retriever(store=ToyStore(), k=k)
+
+
+def test_save_needs_the_embedded_index(retriever: RankwiseBM25Retriever, tmp_path: object) -> None:
+    with pytest.raises(TypeError, match="BM25Index"):
+        retriever.save(str(tmp_path))
+
+
+class SlowStore(ToyStore):
+    def search(self, query: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
+        time.sleep(0.3)
+        return super().search(query, k, filter)
+
+
+async def test_async_path_does_not_block_the_event_loop() -> None:
+    store = SlowStore()
+    store.add(TEXTS)
+    retriever = RankwiseBM25Retriever(store=store)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.02)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    start = time.perf_counter()
+    results = await asyncio.gather(retriever.ainvoke("red"), retriever.ainvoke("green"))
+    elapsed = time.perf_counter() - start
+    task.cancel()
+    assert [len(r) for r in results] == [2, 2]
+    assert elapsed < 0.55, f"two 0.3 s searches took {elapsed:.2f}s"
+    assert ticks >= 5, "the event loop was blocked during the search"
+
+
+class AsyncStore(ToyStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.async_calls = 0
+
+    async def asearch(self, query: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
+        self.async_calls += 1
+        return self.search(query, k, filter)
+
+
+async def test_native_async_store_is_awaited() -> None:
+    store = AsyncStore()
+    store.add(TEXTS, ids=["a", "g", "s", "w"])
+    retriever = RankwiseBM25Retriever(store=store, k=1)
+    out = await retriever.ainvoke("red apples")
+    assert [d.id for d in out] == ["a"]
+    assert store.async_calls == 1
