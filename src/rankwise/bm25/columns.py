@@ -1,0 +1,52 @@
+"""Append-only per-document columns that may start from a memory-mapped saved block."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import numpy.typing as npt
+
+
+class TextColumn:
+    """Strings ``0..n-1``: a UTF-8 blob + offsets (possibly mmapped) followed by a Python list.
+
+    Only appends mutate it, so a reader that remembers a length sees a stable prefix.
+    """
+
+    __slots__ = ("_data", "_extra", "_n_base", "_offsets")
+
+    def __init__(
+        self,
+        data: npt.NDArray[np.uint8] | None = None,
+        offsets: npt.NDArray[np.int64] | None = None,
+    ) -> None:
+        self._data = data
+        self._offsets = offsets
+        self._n_base = 0 if offsets is None else int(offsets.size - 1)
+        self._extra: list[str] = []
+
+    def __len__(self) -> int:
+        return self._n_base + len(self._extra)
+
+    def __getitem__(self, i: int) -> str:
+        if i < self._n_base:
+            assert self._data is not None
+            assert self._offsets is not None
+            lo = int(self._offsets[i])
+            hi = int(self._offsets[i + 1])
+            return self._data[lo:hi].tobytes().decode("utf-8")
+        return self._extra[i - self._n_base]
+
+    def __iter__(self) -> Iterator[str]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def append(self, text: str) -> None:
+        self._extra.append(text)
+
+    def extend(self, texts: list[str]) -> None:
+        self._extra.extend(texts)
+
+
+__all__ = ["TextColumn"]

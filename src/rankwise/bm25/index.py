@@ -1,0 +1,699 @@
+"""BM25Index: an incremental, exact, persistent BM25 full-text index (Milvus semantics)."""
+
+from __future__ import annotations
+
+import math
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rankwise.bm25.analyzer import Analyzer, AnalyzerParams
+from rankwise.bm25.columns import TextColumn
+from rankwise.bm25.segment import Segment, build_segment, compact_segment, merge_segments
+from rankwise.types import Filter, Hit, Metadata
+
+ALGORITHMS = ("TAAT_NAIVE", "DAAT_WAND", "DAAT_MAXSCORE")
+DEFAULT_ALGORITHM = "DAAT_MAXSCORE"
+DEFAULT_K1 = 1.2
+DEFAULT_B = 0.75
+#: add() shows a progress bar from this many documents on (unless show_progress=False)
+PROGRESS_MIN_DOCS = 10_000
+_CHUNK = 20_000
+# relative safety margin on pruning bounds (float32 bounds vs float64 scores)
+_BOUND_MARGIN = 1e-6
+# block bounds are recomputed when avgdl drifted by more than this factor since they were built
+_BOUND_DRIFT = 1.25
+
+
+class _Vocab(dict[str, int]):
+    """term -> term id; looking up a missing term with ``[]`` assigns the next id."""
+
+    def __missing__(self, key: str) -> int:
+        value = len(self)
+        self[key] = value
+        return value
+
+
+@dataclass(frozen=True, eq=False)
+class _State:
+    """An immutable snapshot of the index; searches read one snapshot from start to end."""
+
+    segments: tuple[Segment, ...]
+    doc_len: npt.NDArray[np.uint32]
+    alive: npt.NDArray[np.bool_]
+    df: npt.NDArray[np.int64]
+    n_live: int
+    total_len: int
+    ids: list[str]
+    texts: TextColumn
+    metas: list[Metadata | None]
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_total(self) -> int:
+        return int(self.doc_len.size)
+
+    @property
+    def avgdl(self) -> float:
+        return self.total_len / self.n_live if self.n_live else 0.0
+
+    def norms(self, k1: float, b: float) -> npt.NDArray[np.float32]:
+        """norm[d] = k1 * (1 - b + b * dl / avgdl) for every internal document (float32)."""
+        norm = self.cache.get("norm")
+        if norm is None:
+            norm = _norms(self.doc_len, k1, b, self.avgdl)
+            self.cache["norm"] = norm
+        return norm
+
+
+def _norms(
+    doc_len: npt.NDArray[np.uint32], k1: float, b: float, avgdl: float
+) -> npt.NDArray[np.float32]:
+    if avgdl <= 0:
+        avgdl = 1.0
+    out = doc_len.astype(np.float64)
+    out *= b / avgdl
+    out += 1.0 - b
+    out *= k1
+    return out.astype(np.float32)
+
+
+def _empty_state() -> _State:
+    return _State(
+        segments=(),
+        doc_len=np.zeros(0, np.uint32),
+        alive=np.zeros(0, np.bool_),
+        df=np.zeros(0, np.int64),
+        n_live=0,
+        total_len=0,
+        ids=[],
+        texts=TextColumn(),
+        metas=[],
+    )
+
+
+def _check_k(k: Any) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    if k <= 0:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    return int(k)
+
+
+def _check_texts(texts: Any, name: str = "texts") -> list[str]:
+    if texts is None:
+        raise ValueError(f"{name} must be an iterable of str, got None")
+    if isinstance(texts, (str, bytes)):
+        raise ValueError(f"{name} must be an iterable of str, not a single {type(texts).__name__}")
+    try:
+        out = list(texts)
+    except TypeError:
+        raise ValueError(f"{name} must be an iterable of str, got {type(texts).__name__}") from None
+    for i, t in enumerate(out):
+        if not isinstance(t, str):
+            raise ValueError(f"{name}[{i}] must be a str, got {type(t).__name__}")
+    return out
+
+
+def _check_ids(ids: Any, n: int, name: str = "ids") -> list[str]:
+    out = _check_texts(ids, name)
+    if len(out) != n:
+        raise ValueError(f"{name} has {len(out)} entries but texts has {n}")
+    if len(set(out)) != len(out):
+        dup = next(i for i, c in Counter(out).items() if c > 1)
+        raise ValueError(f"{name} contains the duplicate id {dup!r}")
+    return out
+
+
+def _check_metadatas(metadatas: Any, n: int) -> list[Metadata | None]:
+    if metadatas is None:
+        return [None] * n
+    if isinstance(metadatas, (str, bytes, Mapping)):
+        raise ValueError("metadatas must be an iterable of dicts (or None entries)")
+    try:
+        out = list(metadatas)
+    except TypeError:
+        raise ValueError(f"metadatas must be an iterable, got {type(metadatas).__name__}") from None
+    if len(out) != n:
+        raise ValueError(f"metadatas has {len(out)} entries but texts has {n}")
+    result: list[Metadata | None] = []
+    for i, m in enumerate(out):
+        if m is None:
+            result.append(None)
+        elif isinstance(m, Mapping):
+            result.append(dict(m) if m else None)
+        else:
+            raise ValueError(f"metadatas[{i}] must be a dict or None, got {type(m).__name__}")
+    return result
+
+
+def _check_filter(flt: Any) -> Filter | None:
+    if flt is None:
+        return None
+    if isinstance(flt, (set, frozenset, Mapping)) or callable(flt):
+        return flt  # type: ignore[no-any-return]
+    raise ValueError(
+        "filter must be a dict of metadata equalities, a predicate over the metadata dict, "
+        f"or a set of allowed ids; got {type(flt).__name__}"
+    )
+
+
+class _Scratch(threading.local):
+    acc: npt.NDArray[np.float64] | None = None
+    touched: npt.NDArray[np.int64] | None = None
+
+
+_scratch = _Scratch()
+
+
+def _taat_buffers(n: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    acc = _scratch.acc
+    touched = _scratch.touched
+    if acc is None or touched is None or acc.size < n:
+        acc = np.zeros(max(n, 1024), np.float64)
+        touched = np.empty(max(n, 1024), np.int64)
+        _scratch.acc = acc
+        _scratch.touched = touched
+    return acc, touched
+
+
+class BM25Index:
+    """An embedded BM25 full-text index with Milvus ``BM25`` function semantics.
+
+    Scores are ``sum_t n_t * idf_t * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))``
+    with ``idf_t = log(1 + (N - df_t + 0.5) / (df_t + 0.5))`` over the N live documents; ``n_t``
+    is how often term t occurs in the analyzed query. ``inverted_index_algo`` picks the query
+    algorithm (``TAAT_NAIVE``, ``DAAT_WAND``, ``DAAT_MAXSCORE``); all three are exact and
+    return the same top-k (ties: the earlier inserted document first).
+
+    Searches may run concurrently with writes from other threads: each search sees one
+    consistent snapshot.
+    """
+
+    def __init__(
+        self,
+        analyzer: AnalyzerParams = "english",
+        k1: float = DEFAULT_K1,
+        b: float = DEFAULT_B,
+        inverted_index_algo: str = DEFAULT_ALGORITHM,
+        show_progress: bool = True,
+    ) -> None:
+        if isinstance(k1, bool) or not isinstance(k1, (int, float)) or not math.isfinite(k1):
+            raise ValueError(f"k1 must be a finite number >= 0, got {k1!r}")
+        if k1 < 0:
+            raise ValueError(f"k1 must be a finite number >= 0, got {k1!r}")
+        if isinstance(b, bool) or not isinstance(b, (int, float)) or not 0.0 <= b <= 1.0:
+            raise ValueError(f"b must be a number in [0, 1], got {b!r}")
+        if inverted_index_algo not in ALGORITHMS:
+            raise ValueError(
+                f"inverted_index_algo must be one of {', '.join(ALGORITHMS)}, "
+                f"got {inverted_index_algo!r}"
+            )
+        try:
+            self._analyzer = Analyzer(analyzer)
+        except ValueError as exc:
+            raise ValueError(f"analyzer: {exc}") from None
+        self._k1 = float(k1)
+        self._b = float(b)
+        self._algo = inverted_index_algo
+        self.show_progress = bool(show_progress)
+        self._lock = threading.RLock()
+        self._vocab = _Vocab()
+        self._id_to_int: dict[str, int] = {}
+        self._state = _empty_state()
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def analyzer(self) -> Analyzer:
+        return self._analyzer
+
+    @property
+    def k1(self) -> float:
+        return self._k1
+
+    @property
+    def b(self) -> float:
+        return self._b
+
+    @property
+    def inverted_index_algo(self) -> str:
+        return self._algo
+
+    @inverted_index_algo.setter
+    def inverted_index_algo(self, value: str) -> None:
+        if value not in ALGORITHMS:
+            raise ValueError(
+                f"inverted_index_algo must be one of {', '.join(ALGORITHMS)}, got {value!r}"
+            )
+        self._algo = value
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self._state.df.size)
+
+    @property
+    def avgdl(self) -> float:
+        """Average analyzed length of the live documents."""
+        return self._state.avgdl
+
+    def __len__(self) -> int:
+        return self._state.n_live
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._id_to_int
+
+    def __repr__(self) -> str:
+        return (
+            f"BM25Index(n_docs={len(self)}, analyzer={self._analyzer!r}, k1={self._k1}, "
+            f"b={self._b}, inverted_index_algo={self._algo!r})"
+        )
+
+    def ids(self) -> list[str]:
+        """All live document ids, in insertion order."""
+        st = self._state
+        alive = np.flatnonzero(st.alive)
+        return [st.ids[i] for i in alive.tolist()]
+
+    # ------------------------------------------------------------------ writes
+
+    def add(
+        self,
+        texts: Iterable[str],
+        ids: Iterable[str] | None = None,
+        metadatas: Iterable[Metadata | None] | None = None,
+    ) -> list[str]:
+        """Index ``texts``; returns their ids (generated uuid4 hex strings when not given)."""
+        text_list = _check_texts(texts)
+        n = len(text_list)
+        id_list = [uuid.uuid4().hex for _ in range(n)] if ids is None else _check_ids(ids, n)
+        metas = _check_metadatas(metadatas, n)
+        if n == 0:
+            return []
+        with self._lock:
+            existing = [i for i in id_list if i in self._id_to_int]
+            if existing:
+                raise ValueError(
+                    f"ids: {existing[0]!r} is already in the index (use upsert to replace it)"
+                )
+            self._append(text_list, id_list, metas)
+        return id_list
+
+    def upsert(
+        self,
+        texts: Iterable[str],
+        ids: Iterable[str],
+        metadatas: Iterable[Metadata | None] | None = None,
+    ) -> list[str]:
+        """Insert or replace documents by id; returns the ids."""
+        text_list = _check_texts(texts)
+        if ids is None:
+            raise ValueError("ids must be given to upsert")
+        id_list = _check_ids(ids, len(text_list))
+        metas = _check_metadatas(metadatas, len(text_list))
+        if not text_list:
+            return []
+        with self._lock:
+            self._delete_ids(id_list)
+            self._append(text_list, id_list, metas)
+        return id_list
+
+    def delete(self, ids: Iterable[str]) -> int:
+        """Delete documents by id; unknown ids are ignored. Returns how many were deleted."""
+        id_list = _check_texts(ids, "ids")
+        with self._lock:
+            return self._delete_ids(id_list)
+
+    def _tokenize(
+        self, texts: Sequence[str]
+    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
+        """Token ids (flat) and per-document lengths; new terms enter the vocabulary."""
+        analyze: Callable[[str], list[str]]
+        analyze = str.split if self._analyzer.is_plain_whitespace else self._analyzer.analyze
+        token_lists = [analyze(t) for t in texts]
+        lengths = np.fromiter(map(len, token_lists), np.int64, count=len(token_lists))
+        total = int(lengths.sum())
+        flat = np.fromiter(
+            map(self._vocab.__getitem__, chain.from_iterable(token_lists)), np.int32, count=total
+        )
+        return flat, lengths
+
+    def _append(self, texts: list[str], ids: list[str], metas: list[Metadata | None]) -> None:
+        from tqdm.auto import tqdm
+
+        st = self._state
+        n = len(texts)
+        flats: list[npt.NDArray[np.int32]] = []
+        lens: list[npt.NDArray[np.int64]] = []
+        with tqdm(
+            total=n,
+            desc="Indexing",
+            unit="doc",
+            disable=not self.show_progress or n < PROGRESS_MIN_DOCS,
+        ) as bar:
+            for lo in range(0, n, _CHUNK):
+                chunk = texts[lo : lo + _CHUNK]
+                f, ln = self._tokenize(chunk)
+                flats.append(f)
+                lens.append(ln)
+                bar.update(len(chunk))
+        flat = flats[0] if len(flats) == 1 else np.concatenate(flats)
+        del flats
+        lengths = lens[0] if len(lens) == 1 else np.concatenate(lens)
+        if lengths.size and int(lengths.max()) > np.iinfo(np.uint32).max:
+            raise ValueError("texts: a document has more than 2**32 tokens")
+        offsets = np.zeros(n + 1, np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        vocab_size = len(self._vocab)
+
+        base = st.n_total
+        doc_len = np.concatenate([st.doc_len, lengths.astype(np.uint32)])
+        alive = np.concatenate([st.alive, np.ones(n, np.bool_)])
+        n_live = st.n_live + n
+        total_len = st.total_len + int(lengths.sum())
+        avgdl = total_len / n_live
+        norm_all = _norms(doc_len, self._k1, self._b, avgdl)
+        seg = build_segment(flat, offsets, vocab_size, base, norm_all[base:], avgdl)
+        del flat
+        df = np.zeros(vocab_size, np.int64)
+        df[: st.df.size] = st.df
+        df[: seg.vocab_size] += np.diff(seg.ptr)
+
+        st.ids.extend(ids)  # append-only: older snapshots keep reading their prefix
+        st.texts.extend(texts)
+        st.metas.extend(metas)
+        for j, doc_id in enumerate(ids):
+            self._id_to_int[doc_id] = base + j
+        segments = [*st.segments, seg]
+        # logarithmic merge policy: merge the tail while it is not much smaller than its left
+        while len(segments) >= 2 and segments[-1].n_docs * 2 >= segments[-2].n_docs:
+            right = segments.pop()
+            left = segments.pop()
+            segments.append(merge_segments(left, right, alive, norm_all, avgdl))
+        segments = [self._fresh_bounds(s, norm_all, avgdl) for s in segments]
+        new = _State(
+            segments=tuple(segments),
+            doc_len=doc_len,
+            alive=alive,
+            df=df,
+            n_live=n_live,
+            total_len=total_len,
+            ids=st.ids,
+            texts=st.texts,
+            metas=st.metas,
+        )
+        new.cache["norm"] = norm_all
+        self._state = new
+
+    @staticmethod
+    def _fresh_bounds(seg: Segment, norm_all: npt.NDArray[np.float32], avgdl: float) -> Segment:
+        ratio = avgdl / seg.bound_avgdl if seg.bound_avgdl > 0 else math.inf
+        if 1.0 / _BOUND_DRIFT <= ratio <= _BOUND_DRIFT:
+            return seg
+        return seg.with_bounds(norm_all[seg.base : seg.base + seg.n_docs], avgdl)
+
+    def _delete_ids(self, ids: list[str]) -> int:
+        st = self._state
+        internal = []
+        for doc_id in ids:
+            i = self._id_to_int.pop(doc_id, None)
+            if i is not None:
+                internal.append(i)
+        if not internal:
+            return 0
+        vocab = self._vocab
+        analyze = self._analyzer.analyze
+        term_lists: list[npt.NDArray[np.int64]] = []
+        for i in internal:
+            terms = {vocab[t] for t in analyze(st.texts[i])}
+            term_lists.append(np.fromiter(terms, np.int64, count=len(terms)))
+        all_terms = np.concatenate(term_lists) if term_lists else np.zeros(0, np.int64)
+        vocab_size = len(vocab)
+        df = np.zeros(vocab_size, np.int64)
+        df[: st.df.size] = st.df
+        df -= np.bincount(all_terms, minlength=vocab_size)
+        if (df < 0).any():  # pragma: no cover - would mean a non-deterministic analyzer
+            raise RuntimeError("document frequencies went negative: is the analyzer deterministic?")
+        alive = st.alive.copy()
+        idx = np.asarray(internal, np.int64)
+        alive[idx] = False
+        n_live = st.n_live - len(internal)
+        total_len = st.total_len - int(st.doc_len[idx].astype(np.int64).sum())
+        avgdl = total_len / n_live if n_live else 0.0
+        norm_all = _norms(st.doc_len, self._k1, self._b, avgdl)
+        segments = []
+        for seg in st.segments:
+            dead = seg.n_docs - int(np.count_nonzero(alive[seg.base : seg.base + seg.n_docs]))
+            if dead * 2 > seg.n_docs and seg.nnz:
+                seg = compact_segment(seg, alive, norm_all, avgdl)
+            elif n_live:
+                seg = self._fresh_bounds(seg, norm_all, avgdl)
+            segments.append(seg)
+        new = _State(
+            segments=tuple(segments),
+            doc_len=st.doc_len,
+            alive=alive,
+            df=df,
+            n_live=n_live,
+            total_len=total_len,
+            ids=st.ids,
+            texts=st.texts,
+            metas=st.metas,
+        )
+        new.cache["norm"] = norm_all
+        self._state = new
+        return len(internal)
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, ids: Iterable[str]) -> list[Hit]:
+        """The stored documents for ``ids`` (in that order; unknown ids are skipped), score 0."""
+        id_list = _check_texts(ids, "ids")
+        st = self._state
+        out = []
+        for doc_id in id_list:
+            i = self._id_to_int.get(doc_id)
+            if i is None or i >= st.n_total or not st.alive[i]:
+                continue
+            out.append(self._hit(st, i, 0.0))
+        return out
+
+    @staticmethod
+    def _hit(st: _State, i: int, score: float) -> Hit:
+        meta = st.metas[i]
+        return Hit(id=st.ids[i], score=score, text=st.texts[i], metadata=dict(meta) if meta else {})
+
+    def _query_terms(
+        self, st: _State, query: str
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Known query term ids (ascending) and their weights ``n_t * idf_t * (k1 + 1)``."""
+        vocab_get = self._vocab.get
+        n_terms = st.df.size
+        counts: Counter[int] = Counter()
+        for tok in self._analyzer.analyze(query):
+            t = vocab_get(tok)
+            if t is not None and t < n_terms and st.df[t] > 0:
+                counts[t] += 1
+        if not counts:
+            return np.zeros(0, np.int64), np.zeros(0, np.float64)
+        terms = np.array(sorted(counts), np.int64)
+        mult = np.array([counts[t] for t in terms.tolist()], np.float64)
+        df = st.df[terms].astype(np.float64)
+        n_live_f = float(st.n_live)
+        idf = np.log1p((n_live_f - df + 0.5) / (df + 0.5))
+        return terms, mult * idf * (self._k1 + 1.0)
+
+    def search(self, query: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
+        """The ``k`` best documents for ``query`` (score > 0 only), best first.
+
+        ``filter`` (metadata equalities, a predicate over the metadata dict, or a set of
+        allowed ids) is applied inside the top-k.
+        """
+        if not isinstance(query, str):
+            raise ValueError(f"query must be a str, got {type(query).__name__}")
+        k = _check_k(k)
+        flt = _check_filter(filter)
+        return self._search(self._state, query, k, flt)
+
+    def search_many(
+        self, queries: Iterable[str], k: int = 10, filter: Filter | None = None
+    ) -> list[list[Hit]]:
+        """``search`` for each query (one snapshot for the whole batch)."""
+        qs = _check_texts(queries, "queries")
+        k = _check_k(k)
+        flt = _check_filter(filter)
+        st = self._state
+        return [self._search(st, q, k, flt) for q in qs]
+
+    def _search(self, st: _State, query: str, k: int, flt: Filter | None) -> list[Hit]:
+        if st.n_live == 0:
+            return []
+        terms, weights = self._query_terms(st, query)
+        if terms.size == 0:
+            return []
+        if flt is None:
+            top = self._topk(st, terms, weights, k, st.alive)
+            return [self._hit(st, d, s) for s, d in top]
+        if isinstance(flt, (set, frozenset)):
+            mask = np.zeros(st.n_total, np.bool_)
+            idx = [i for i in (self._id_to_int.get(x) for x in flt) if i is not None]
+            idx = [i for i in idx if i < st.n_total]
+            if idx:
+                mask[np.asarray(idx, np.int64)] = True
+            mask &= st.alive
+            top = self._topk(st, terms, weights, k, mask)
+            return [self._hit(st, d, s) for s, d in top]
+        pred = _predicate(flt)
+        verdict: dict[int, bool] = {}
+        want = max(4 * k, 64)
+        while True:
+            top = self._topk(st, terms, weights, want, st.alive)
+            hits: list[Hit] = []
+            for s, d in top:
+                ok = verdict.get(d)
+                if ok is None:
+                    meta = st.metas[d]
+                    ok = bool(pred(dict(meta) if meta else {}))
+                    verdict[d] = ok
+                if ok:
+                    hits.append(self._hit(st, d, s))
+                    if len(hits) == k:
+                        return hits
+            if len(top) < want:
+                return hits
+            want *= 8
+
+    def _topk(
+        self,
+        st: _State,
+        terms: npt.NDArray[np.int64],
+        weights: npt.NDArray[np.float64],
+        k: int,
+        mask: npt.NDArray[np.bool_],
+    ) -> list[tuple[float, int]]:
+        from rankwise.bm25 import kernels
+
+        norm_all = st.norms(self._k1, self._b)
+        hs = np.empty(k, np.float64)
+        hd = np.empty(k, np.int64)
+        size = 0
+        algo = self._algo
+        avgdl = st.avgdl
+        for seg in st.segments:
+            present = terms < seg.vocab_size
+            t = terms[present]
+            if t.size == 0:
+                continue
+            w = weights[present]
+            tstart = seg.ptr[t]
+            tend = seg.ptr[t + 1]
+            nonempty = tend > tstart
+            if not nonempty.all():
+                t, w, tstart, tend = t[nonempty], w[nonempty], tstart[nonempty], tend[nonempty]
+                if t.size == 0:
+                    continue
+            lo, hi = seg.base, seg.base + seg.n_docs
+            norm = norm_all[lo:hi]
+            alive = mask[lo:hi]
+            if algo == "TAAT_NAIVE":
+                acc, touched = _taat_buffers(seg.n_docs)
+                size = kernels.taat_segment(
+                    tstart, tend, w, seg.docs, seg.tfs, norm, alive, acc, touched, lo, hs, hd,
+                    size, k,
+                )  # fmt: skip
+                continue
+            bstart = seg.bptr[t]
+            bend = seg.bptr[t + 1]
+            scale = max(1.0, avgdl / seg.bound_avgdl) * (1.0 + _BOUND_MARGIN)
+            ubs = np.empty(t.size, np.float64)
+            for j in range(t.size):
+                ubs[j] = float(seg.bmax[bstart[j] : bend[j]].max()) * w[j] * scale
+            if algo == "DAAT_MAXSCORE":
+                size = kernels.maxscore_segment(
+                    tstart, tend, bstart, bend, w, ubs, scale, seg.docs, seg.tfs, seg.blast,
+                    seg.bmax, norm, alive, lo, hs, hd, size, k, kernels.BLOCK_SIZE,
+                )  # fmt: skip
+            else:
+                size = kernels.wand_segment(
+                    tstart, tend, bstart, bend, w, ubs, seg.docs, seg.tfs, seg.blast, norm, alive,
+                    lo, hs, hd, size, k, kernels.BLOCK_SIZE,
+                )  # fmt: skip
+        if size == 0:
+            return []
+        scores = hs[:size]
+        docs = hd[:size]
+        order = np.lexsort((docs, -scores))
+        return [(float(scores[i]), int(docs[i])) for i in order.tolist()]
+
+    # ------------------------------------------------------------------ sparse vectors
+
+    def encode_documents(self, texts: Iterable[str]) -> Any:
+        """Documents as ``scipy.sparse.csr_array`` rows (columns = term ids) holding
+        ``tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))`` with this index's avgdl;
+        the dot product with an ``encode_queries`` row is the BM25 score."""
+        from rankwise.bm25.sparse import encode_documents
+
+        return encode_documents(self, _check_texts(texts))
+
+    def encode_queries(self, texts: Iterable[str]) -> Any:
+        """Queries as ``scipy.sparse.csr_array`` rows holding ``n_t * idf_t`` per term."""
+        from rankwise.bm25.sparse import encode_queries
+
+        return encode_queries(self, _check_texts(texts))
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, path: str | Path) -> None:
+        """Write the index to the folder ``path`` atomically (numpy arrays + JSON manifest)."""
+        from rankwise.bm25.persistence import save_index
+
+        with self._lock:
+            save_index(self, self._state, path)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        mmap: bool = True,
+        *,
+        analyzer: AnalyzerParams | None = None,
+        verify: bool = True,
+        show_progress: bool = True,
+    ) -> BM25Index:
+        """Open an index written by ``save``. ``mmap`` maps the arrays instead of reading
+        them; ``analyzer`` must be given when the index was built with a callable analyzer;
+        ``verify`` checks the CRC32 of every file. A damaged folder raises ValueError."""
+        from rankwise.bm25.persistence import load_index
+
+        return load_index(
+            cls, path, mmap=mmap, analyzer=analyzer, verify=verify, show_progress=show_progress
+        )
+
+
+def _predicate(flt: Filter) -> Callable[[Metadata], bool]:
+    if isinstance(flt, Mapping):
+        items = list(flt.items())
+
+        def match(meta: Metadata) -> bool:
+            return all(key in meta and meta[key] == value for key, value in items)
+
+        return match
+    return flt  # type: ignore[return-value]
+
+
+__all__ = [
+    "ALGORITHMS",
+    "DEFAULT_ALGORITHM",
+    "DEFAULT_B",
+    "DEFAULT_K1",
+    "PROGRESS_MIN_DOCS",
+    "BM25Index",
+]

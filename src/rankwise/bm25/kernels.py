@@ -1,0 +1,574 @@
+"""numba kernels: postings construction, block-max bounds, and the three query algorithms.
+
+Scoring conventions shared by every kernel (so all algorithms return bit-identical scores):
+- a query term ``i`` (canonical order = ascending term id) has weight ``w[i] = n_i * idf * (k1+1)``;
+- its contribution to document ``d`` is ``w[i] * tf / (tf + norm[d])`` in float64, with
+  ``norm[d] = k1 * (1 - b + b * dl / avgdl)`` (float32 array);
+- a document's score is the float64 sum of its contributions in canonical term order;
+- ties are broken by the lower internal document number.
+The top-k heap keeps the *worst* hit at the root; a candidate enters when it is better than the
+root (higher score, or equal score and lower doc).
+
+Kernels are compiled lazily on first use (``cache=True`` stores them in ``__pycache__``) and
+release the GIL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import numba as nb
+import numpy as np
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_JIT: dict[str, Any] = {"cache": True, "nogil": True, "fastmath": False, "boundscheck": False}
+
+
+def _jit(fn: _F) -> _F:
+    return cast(_F, nb.njit(**_JIT)(fn))
+
+
+def _inline(fn: _F) -> _F:
+    return cast(_F, nb.njit(inline="always")(fn))
+
+
+BLOCK_SIZE = 128
+_NO_DOC: Any = np.iinfo(np.int64).max
+
+
+# --------------------------------------------------------------------------- postings build
+
+
+@_jit
+def count_postings(flat: Any, offsets: Any, vocab_size: int) -> tuple[Any, int]:  # pragma: no cover
+    """Per-term posting counts (as a CSC pointer array) and the largest term frequency."""
+    n_docs = offsets.size - 1
+    ptr = np.zeros(vocab_size + 1, np.int64)
+    last = np.full(vocab_size, -1, np.int64)
+    cnt = np.zeros(vocab_size, np.int64)
+    max_tf = 0
+    for d in range(n_docs):
+        for i in range(offsets[d], offsets[d + 1]):
+            t = flat[i]
+            if last[t] != d:
+                last[t] = d
+                cnt[t] = 0
+                ptr[t + 1] += 1
+            cnt[t] += 1
+            if cnt[t] > max_tf:
+                max_tf = cnt[t]
+    for t in range(vocab_size):
+        ptr[t + 1] += ptr[t]
+    return ptr, max_tf
+
+
+@_jit
+def fill_postings(
+    flat: Any, offsets: Any, ptr: Any, docs: Any, tfs: Any
+) -> None:  # pragma: no cover
+    """Fill ``docs`` (ascending per term) and ``tfs`` from a flat token-id array."""
+    vocab_size = ptr.size - 1
+    n_docs = offsets.size - 1
+    last = np.full(vocab_size, -1, np.int64)
+    pos = np.zeros(vocab_size, np.int64)
+    fill = ptr[:-1].copy()
+    for d in range(n_docs):
+        for i in range(offsets[d], offsets[d + 1]):
+            t = flat[i]
+            if last[t] != d:
+                last[t] = d
+                p = fill[t]
+                fill[t] = p + 1
+                pos[t] = p
+                docs[p] = d
+                tfs[p] = 1
+            else:
+                tfs[pos[t]] += 1
+
+
+@_jit
+def count_merge(
+    ptr_a: Any, docs_a: Any, alive_a: Any, ptr_b: Any, docs_b: Any, alive_b: Any, vocab_size: int
+) -> Any:  # pragma: no cover
+    """Pointer array of the merge of two segments, dropping postings of dead documents."""
+    ptr = np.zeros(vocab_size + 1, np.int64)
+    va = ptr_a.size - 1
+    vb = ptr_b.size - 1
+    for t in range(vocab_size):
+        c = 0
+        if t < va:
+            for p in range(ptr_a[t], ptr_a[t + 1]):
+                if alive_a[docs_a[p]]:
+                    c += 1
+        if t < vb:
+            for p in range(ptr_b[t], ptr_b[t + 1]):
+                if alive_b[docs_b[p]]:
+                    c += 1
+        ptr[t + 1] = ptr[t] + c
+    return ptr
+
+
+@_jit
+def fill_merge(
+    ptr_a: Any,
+    docs_a: Any,
+    tfs_a: Any,
+    alive_a: Any,
+    ptr_b: Any,
+    docs_b: Any,
+    tfs_b: Any,
+    alive_b: Any,
+    shift_b: int,
+    ptr: Any,
+    docs: Any,
+    tfs: Any,
+) -> None:  # pragma: no cover
+    """Write the merged postings; segment b's local doc numbers are shifted by ``shift_b``."""
+    va = ptr_a.size - 1
+    vb = ptr_b.size - 1
+    for t in range(ptr.size - 1):
+        q = ptr[t]
+        if t < va:
+            for p in range(ptr_a[t], ptr_a[t + 1]):
+                d = docs_a[p]
+                if alive_a[d]:
+                    docs[q] = d
+                    tfs[q] = tfs_a[p]
+                    q += 1
+        if t < vb:
+            for p in range(ptr_b[t], ptr_b[t + 1]):
+                d = docs_b[p]
+                if alive_b[d]:
+                    docs[q] = d + shift_b
+                    tfs[q] = tfs_b[p]
+                    q += 1
+
+
+@_jit
+def compute_blocks(
+    ptr: Any, docs: Any, tfs: Any, norm: Any, block: int
+) -> tuple[Any, Any, Any]:  # pragma: no cover
+    """Per-term blocks of ``block`` postings: last doc of each block and the block's maximum of
+    ``tf / (tf + norm[d])`` (the BM25 term score without its weight)."""
+    vocab_size = ptr.size - 1
+    bptr = np.zeros(vocab_size + 1, np.int64)
+    for t in range(vocab_size):
+        n = ptr[t + 1] - ptr[t]
+        bptr[t + 1] = bptr[t] + (n + block - 1) // block
+    nb_total = bptr[vocab_size]
+    blast = np.empty(nb_total, np.uint32)
+    bmax = np.empty(nb_total, np.float32)
+    for t in range(vocab_size):
+        s = ptr[t]
+        e = ptr[t + 1]
+        bi = bptr[t]
+        p = s
+        while p < e:
+            q = min(p + block, e)
+            m = 0.0
+            for r in range(p, q):
+                tf = np.float64(tfs[r])
+                v = tf / (tf + np.float64(norm[docs[r]]))
+                if v > m:
+                    m = v
+            blast[bi] = docs[q - 1]
+            bmax[bi] = np.float32(m)
+            # float32 rounding must not lower a bound
+            if np.float64(bmax[bi]) < m:
+                bmax[bi] = np.nextafter(bmax[bi], np.float32(np.inf))
+            bi += 1
+            p = q
+    return bptr, blast, bmax
+
+
+@_jit
+def refresh_block_max(
+    ptr: Any, docs: Any, tfs: Any, norm: Any, bptr: Any, bmax: Any, block: int
+) -> None:  # pragma: no cover
+    """Recompute ``bmax`` in place for new length norms ``norm`` (same block layout)."""
+    vocab_size = ptr.size - 1
+    for t in range(vocab_size):
+        s = ptr[t]
+        e = ptr[t + 1]
+        bi = bptr[t]
+        p = s
+        while p < e:
+            q = min(p + block, e)
+            m = 0.0
+            for r in range(p, q):
+                tf = np.float64(tfs[r])
+                v = tf / (tf + np.float64(norm[docs[r]]))
+                if v > m:
+                    m = v
+            bmax[bi] = np.float32(m)
+            if np.float64(bmax[bi]) < m:
+                bmax[bi] = np.nextafter(bmax[bi], np.float32(np.inf))
+            bi += 1
+            p = q
+
+
+# --------------------------------------------------------------------------- top-k heap
+
+
+@_inline
+def _better(s1: float, d1: int, s2: float, d2: int) -> bool:  # pragma: no cover
+    return s1 > s2 or (s1 == s2 and d1 < d2)
+
+
+@_inline
+def _sift_down(hs: Any, hd: Any, size: int, i: int) -> None:  # pragma: no cover
+    # root holds the worst hit: a parent is never better than its children
+    while True:
+        left = 2 * i + 1
+        if left >= size:
+            break
+        worst = left
+        right = left + 1
+        if right < size and _better(hs[worst], hd[worst], hs[right], hd[right]):
+            worst = right
+        if _better(hs[i], hd[i], hs[worst], hd[worst]):
+            hs[i], hs[worst] = hs[worst], hs[i]
+            hd[i], hd[worst] = hd[worst], hd[i]
+            i = worst
+        else:
+            break
+
+
+@_inline
+def _heap_push(hs: Any, hd: Any, size: int, k: int, s: float, d: int) -> int:  # pragma: no cover
+    """Offer hit (s, d); returns the new heap size."""
+    if size < k:
+        i = size
+        hs[i] = s
+        hd[i] = d
+        size += 1
+        while i > 0:
+            parent = (i - 1) // 2
+            if _better(hs[parent], hd[parent], hs[i], hd[i]):
+                hs[i], hs[parent] = hs[parent], hs[i]
+                hd[i], hd[parent] = hd[parent], hd[i]
+                i = parent
+            else:
+                break
+        return size
+    if _better(s, d, hs[0], hd[0]):
+        hs[0] = s
+        hd[0] = d
+        _sift_down(hs, hd, size, 0)
+    return size
+
+
+# --------------------------------------------------------------------------- TAAT
+
+
+@_jit
+def taat_segment(
+    starts: Any,
+    ends: Any,
+    weights: Any,
+    docs: Any,
+    tfs: Any,
+    norm: Any,
+    alive: Any,
+    acc: Any,
+    touched: Any,
+    base: int,
+    hs: Any,
+    hd: Any,
+    size: int,
+    k: int,
+) -> int:  # pragma: no cover
+    """Exhaustive term-at-a-time scoring of one segment into the heap; returns heap size.
+
+    ``acc`` (float64) and ``touched`` (int64) are scratch arrays at least as long as the
+    segment; ``acc`` must be all zero on entry and is left all zero.
+    """
+    n_touched = 0
+    for i in range(starts.size):
+        w = weights[i]
+        for p in range(starts[i], ends[i]):
+            d = docs[p]
+            if not alive[d]:
+                continue
+            tf = np.float64(tfs[p])
+            c = w * tf / (tf + np.float64(norm[d]))
+            if acc[d] == 0.0:
+                touched[n_touched] = d
+                n_touched += 1
+            acc[d] += c
+    for j in range(n_touched):
+        d = touched[j]
+        s = acc[d]
+        acc[d] = 0.0
+        size = _heap_push(hs, hd, size, k, s, d + base)
+    return size
+
+
+# --------------------------------------------------------------------------- DAAT helpers
+
+
+@_inline
+def _advance(
+    docs: Any,
+    blast: Any,
+    cur: Any,
+    blk: Any,
+    tstart: Any,
+    tend: Any,
+    bstart: Any,
+    bend: Any,
+    i: int,
+    target: int,
+    block: int,
+) -> None:  # pragma: no cover
+    """Move cursor ``i`` to its first posting with doc >= target (or to its end)."""
+    c = cur[i]
+    if c >= tend[i]:
+        return
+    if np.int64(docs[c]) >= target:
+        return
+    b = blk[i]
+    be = bend[i]
+    while b < be and np.int64(blast[b]) < target:
+        b += 1
+    blk[i] = b
+    if b == be:
+        cur[i] = tend[i]
+        return
+    lo = tstart[i] + (b - bstart[i]) * block
+    if lo < c:
+        lo = c
+    hi = tstart[i] + (b - bstart[i] + 1) * block
+    if hi > tend[i]:
+        hi = tend[i]
+    # first position in [lo, hi) with docs >= target; it exists since blast[b] >= target
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if np.int64(docs[mid]) < target:
+            lo = mid + 1
+        else:
+            hi = mid
+    cur[i] = lo
+
+
+@_inline
+def _block_bound(
+    blast: Any, bmax: Any, blk: Any, bend: Any, i: int, target: int
+) -> float:  # pragma: no cover
+    """Block-max bound (unweighted, unscaled) of term i at doc ``target``; moves blk[i]."""
+    b = blk[i]
+    be = bend[i]
+    while b < be and np.int64(blast[b]) < target:
+        b += 1
+    blk[i] = b
+    if b == be:
+        return 0.0
+    return np.float64(bmax[b])
+
+
+# --------------------------------------------------------------------------- MaxScore
+
+
+@_jit
+def maxscore_segment(
+    tstart: Any,
+    tend: Any,
+    bstart: Any,
+    bend: Any,
+    weights: Any,
+    ubs: Any,
+    bscale: float,
+    docs: Any,
+    tfs: Any,
+    blast: Any,
+    bmax: Any,
+    norm: Any,
+    alive: Any,
+    base: int,
+    hs: Any,
+    hd: Any,
+    size: int,
+    k: int,
+    block: int,
+) -> int:  # pragma: no cover
+    """Exact document-at-a-time MaxScore with block-max bounds on the non-essential terms.
+
+    Inputs are in canonical term order; ``ubs[i]`` is an upper bound of term i's contribution
+    in this segment (``weights[i] * max block bound * bscale``); block bounds are multiplied by
+    ``weights[i] * bscale``.
+    """
+    m = tstart.size
+    order = np.argsort(ubs, kind="mergesort")  # ascending upper bound
+    o_start = tstart[order]
+    o_end = tend[order]
+    o_bstart = bstart[order]
+    o_bend = bend[order]
+    o_w = weights[order]
+    o_ub = ubs[order]
+    cur = o_start.copy()
+    blk = o_bstart.copy()
+    prefix = np.empty(m, np.float64)
+    acc = 0.0
+    for i in range(m):
+        acc += o_ub[i]
+        prefix[i] = acc
+    contrib = np.zeros(m, np.float64)
+    theta: float = hs[0] if size == k else -1.0
+    p = 0
+    while p < m and prefix[p] <= theta:
+        p += 1
+    while p < m:
+        # next candidate: smallest current doc among the essential terms
+        d = _NO_DOC
+        for i in range(p, m):
+            c = cur[i]
+            if c < o_end[i]:
+                dd = np.int64(docs[c])
+                if dd < d:
+                    d = dd
+        if d == _NO_DOC:
+            break
+        if not alive[d]:
+            for i in range(p, m):
+                c = cur[i]
+                if c < o_end[i] and np.int64(docs[c]) == d:
+                    cur[i] = c + 1
+            continue
+        kd = np.float64(norm[d])
+        partial = 0.0
+        for i in range(m):
+            contrib[i] = 0.0
+        for i in range(p, m):
+            c = cur[i]
+            if c < o_end[i] and np.int64(docs[c]) == d:
+                tf = np.float64(tfs[c])
+                v = o_w[i] * tf / (tf + kd)
+                contrib[order[i]] = v
+                partial += v
+                cur[i] = c + 1
+        ok = True
+        if p > 0:
+            remaining = prefix[p - 1]
+            for i in range(p - 1, -1, -1):
+                if size == k and partial + remaining <= theta:
+                    ok = False
+                    break
+                bb = _block_bound(blast, bmax, blk, o_bend, i, d) * o_w[i] * bscale
+                remaining -= o_ub[i]
+                if size == k and partial + remaining + bb <= theta:
+                    ok = False
+                    break
+                if bb > 0.0:
+                    _advance(docs, blast, cur, blk, o_start, o_end, o_bstart, o_bend, i, d, block)
+                    c = cur[i]
+                    if c < o_end[i] and np.int64(docs[c]) == d:
+                        tf = np.float64(tfs[c])
+                        v = o_w[i] * tf / (tf + kd)
+                        contrib[order[i]] = v
+                        partial += v
+        if not ok:
+            continue
+        s = 0.0
+        for i in range(m):
+            s += contrib[i]
+        if size < k or _better(s, d + base, hs[0], hd[0]):
+            size = _heap_push(hs, hd, size, k, s, d + base)
+            if size == k:
+                theta = hs[0]
+                while p < m and prefix[p] <= theta:
+                    p += 1
+    return size
+
+
+# --------------------------------------------------------------------------- WAND
+
+
+@_jit
+def wand_segment(
+    tstart: Any,
+    tend: Any,
+    bstart: Any,
+    bend: Any,
+    weights: Any,
+    ubs: Any,
+    docs: Any,
+    tfs: Any,
+    blast: Any,
+    norm: Any,
+    alive: Any,
+    base: int,
+    hs: Any,
+    hd: Any,
+    size: int,
+    k: int,
+    block: int,
+) -> int:  # pragma: no cover
+    """Exact document-at-a-time WAND (term-level upper bounds, pivot skipping)."""
+    m = tstart.size
+    cur = tstart.copy()
+    blk = bstart.copy()
+    order = np.arange(m)
+    curdoc = np.empty(m, np.int64)
+    for i in range(m):
+        curdoc[i] = np.int64(docs[cur[i]]) if cur[i] < tend[i] else _NO_DOC
+    theta = hs[0] if size == k else -1.0
+    while True:
+        # insertion sort of the terms by current doc
+        for a in range(1, m):
+            x = order[a]
+            j = a - 1
+            while j >= 0 and curdoc[order[j]] > curdoc[x]:
+                order[j + 1] = order[j]
+                j -= 1
+            order[j + 1] = x
+        acc = 0.0
+        pivot = -1
+        for j in range(m):
+            t = order[j]
+            if curdoc[t] == _NO_DOC:
+                break
+            acc += ubs[t]
+            if acc > theta:
+                pivot = j
+                break
+        if pivot < 0:
+            break
+        pd = curdoc[order[pivot]]
+        if curdoc[order[0]] == pd:
+            if alive[pd]:
+                kd = np.float64(norm[pd])
+                s = 0.0
+                for i in range(m):  # canonical order
+                    if curdoc[i] == pd:
+                        tf = np.float64(tfs[cur[i]])
+                        s += weights[i] * tf / (tf + kd)
+                if size < k or _better(s, pd + base, hs[0], hd[0]):
+                    size = _heap_push(hs, hd, size, k, s, pd + base)
+                    if size == k:
+                        theta = hs[0]
+            for i in range(m):
+                if curdoc[i] == pd:
+                    cur[i] += 1
+                    curdoc[i] = np.int64(docs[cur[i]]) if cur[i] < tend[i] else _NO_DOC
+        else:
+            for j in range(pivot):
+                t = order[j]
+                if curdoc[t] < pd:
+                    _advance(docs, blast, cur, blk, tstart, tend, bstart, bend, t, pd, block)
+                    curdoc[t] = np.int64(docs[cur[t]]) if cur[t] < tend[t] else _NO_DOC
+    return size
+
+
+__all__ = [
+    "BLOCK_SIZE",
+    "compute_blocks",
+    "count_merge",
+    "count_postings",
+    "fill_merge",
+    "fill_postings",
+    "maxscore_segment",
+    "refresh_block_max",
+    "taat_segment",
+    "wand_segment",
+]

@@ -1,0 +1,422 @@
+"""Saving and loading a BM25Index: ``.npy`` arrays + a JSON manifest, no pickle anywhere.
+
+Layout of an index folder::
+
+    manifest.json            format, version, analyzer config, k1, b, algorithm, files + CRC32
+    gen-<hex>/*.npy|*.json   the data of the generation the manifest names
+
+A save writes a new generation folder (fsynced), then atomically replaces ``manifest.json``
+(``os.replace``), then removes older generations. A crash or exception at any point leaves the
+previous manifest pointing at its intact generation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+import zlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rankwise.bm25.analyzer import Analyzer, AnalyzerParams
+from rankwise.bm25.columns import TextColumn
+from rankwise.bm25.segment import Segment, merge_segments, with_new_blocks
+
+if TYPE_CHECKING:
+    from rankwise.bm25.index import BM25Index, _State
+
+FORMAT_NAME = "rankwise-bm25"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+_GEN_PREFIX = "gen-"
+_CRC_CHUNK = 1 << 24
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _crc32(path: Path) -> int:
+    crc = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CRC_CHUNK):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def _encode_strings(strings: Any, count: int, path: Path) -> tuple[npt.NDArray[np.int64], int]:
+    """Write the UTF-8 concatenation of ``strings`` as a uint8 .npy; returns byte offsets."""
+    offsets = np.zeros(count + 1, np.int64)
+    chunks: list[bytes] = []
+    total = 0
+    for i, s in enumerate(strings):
+        raw = s.encode("utf-8", "surrogatepass")
+        total += len(raw)
+        offsets[i + 1] = total
+        chunks.append(raw)
+    arr = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(total,))
+    pos = 0
+    for raw in chunks:
+        arr[pos : pos + len(raw)] = np.frombuffer(raw, np.uint8)
+        pos += len(raw)
+    arr.flush()
+    del arr
+    return offsets, total
+
+
+def _compacted(index: BM25Index, st: _State) -> tuple[Segment, npt.NDArray[np.int64]]:
+    """All live postings in one segment with documents renumbered 0..n_live-1."""
+    from rankwise.bm25 import kernels
+
+    alive = st.alive
+    norm_all = st.norms(index.k1, index.b)
+    avgdl = st.avgdl
+    live = np.flatnonzero(alive)
+    segs = list(st.segments)
+    if not segs:
+        empty = np.zeros(0, np.uint32)
+        seg = with_new_blocks(
+            0, 0, np.zeros(1, np.int64), empty, np.zeros(0, np.uint8), np.zeros(0, np.float32), 1.0
+        )
+        return seg, live
+    merged = segs[0]
+    if len(segs) > 1 or live.size != st.n_total:
+        for nxt in segs[1:]:
+            merged = merge_segments(merged, nxt, alive, norm_all, avgdl)
+        if len(segs) == 1:
+            from rankwise.bm25.segment import compact_segment
+
+            merged = compact_segment(merged, alive, norm_all, avgdl)
+    n_terms = int(st.df.size)
+    ptr = merged.ptr
+    if ptr.size - 1 < n_terms:
+        ptr = np.concatenate([ptr, np.full(n_terms - (ptr.size - 1), ptr[-1], np.int64)])
+    docs = merged.docs
+    if live.size != st.n_total:
+        remap = np.cumsum(alive, dtype=np.int64) - 1
+        docs = remap[docs].astype(np.uint32)
+    norm = norm_all[live]
+    bptr, blast, bmax = kernels.compute_blocks(ptr, docs, merged.tfs, norm, kernels.BLOCK_SIZE)
+    seg = Segment(0, int(live.size), ptr, docs, merged.tfs, bptr, blast, bmax, avgdl)
+    return seg, live
+
+
+def save_index(index: BM25Index, st: _State, path: str | Path) -> None:
+    root = Path(path)
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"path {str(root)!r} exists and is not a folder")
+    root.mkdir(parents=True, exist_ok=True)
+    manifest_path = root / MANIFEST
+    if not manifest_path.exists() and any(
+        not p.name.startswith(_GEN_PREFIX) for p in root.iterdir()
+    ):
+        raise ValueError(
+            f"path {str(root)!r} is a non-empty folder that is not a rankwise BM25 index"
+        )
+    if index.analyzer.is_callable:
+        analyzer_cfg: dict[str, Any] | None = None
+    else:
+        analyzer_cfg = index.analyzer.config
+
+    generation = f"{_GEN_PREFIX}{uuid.uuid4().hex}"
+    gen_dir = root / generation
+    tmp_dir = root / f"{generation}.tmp"
+    tmp_dir.mkdir()
+    try:
+        seg, live = _compacted(index, st)
+        live_list = live.tolist()
+        metas = [st.metas[i] for i in live_list]
+        try:
+            metadata_json = json.dumps(metas, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"metadata is not JSON-serializable, cannot save: {exc}") from None
+        ids_json = json.dumps([st.ids[i] for i in live_list], ensure_ascii=False)
+        vocab_terms = sorted(index._vocab.items(), key=lambda kv: kv[1])
+        n_terms = int(st.df.size)
+        arrays: dict[str, npt.NDArray[Any]] = {
+            "ptr": seg.ptr,
+            "docs": seg.docs,
+            "tfs": seg.tfs,
+            "bptr": seg.bptr,
+            "blast": seg.blast,
+            "bmax": seg.bmax,
+            "doc_len": st.doc_len[live],
+        }
+        for name, arr in arrays.items():
+            np.save(tmp_dir / f"{name}.npy", np.ascontiguousarray(arr), allow_pickle=False)
+        text_offsets, _ = _encode_strings(
+            (st.texts[i] for i in live_list), len(live_list), tmp_dir / "text_data.npy"
+        )
+        np.save(tmp_dir / "text_offsets.npy", text_offsets, allow_pickle=False)
+        term_offsets, _ = _encode_strings(
+            (t for t, _ in vocab_terms[:n_terms]), n_terms, tmp_dir / "term_data.npy"
+        )
+        np.save(tmp_dir / "term_offsets.npy", term_offsets, allow_pickle=False)
+        (tmp_dir / "ids.json").write_text(ids_json, encoding="utf-8")
+        (tmp_dir / "metadata.json").write_text(metadata_json, encoding="utf-8")
+
+        files: dict[str, dict[str, Any]] = {}
+        for f in sorted(tmp_dir.iterdir()):
+            _fsync_path(f)
+            entry: dict[str, Any] = {"bytes": f.stat().st_size, "crc32": _crc32(f)}
+            if f.suffix == ".npy":
+                arr = np.load(f, mmap_mode="r", allow_pickle=False)
+                entry["dtype"] = arr.dtype.str
+                entry["shape"] = list(arr.shape)
+                del arr
+            files[f.name] = entry
+        _fsync_path(tmp_dir)
+        os.rename(tmp_dir, gen_dir)
+        _fsync_path(root)
+        manifest = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "generation": generation,
+            "analyzer": analyzer_cfg,
+            "analyzer_is_callable": analyzer_cfg is None,
+            "k1": index.k1,
+            "b": index.b,
+            "inverted_index_algo": index.inverted_index_algo,
+            "n_docs": int(live.size),
+            "vocab_size": n_terms,
+            "nnz": seg.nnz,
+            "total_len": int(st.total_len),
+            "bound_avgdl": seg.bound_avgdl,
+            "block_size": _block_size(),
+            "files": files,
+        }
+        tmp_manifest = root / f"{MANIFEST}.{generation}.tmp"
+        with tmp_manifest.open("w", encoding="utf-8") as fh:
+            json.dump(manifest, fh, indent=1)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp_manifest, manifest_path)
+        _fsync_path(root)
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        if _manifest_generation(manifest_path) != generation:
+            shutil.rmtree(gen_dir, ignore_errors=True)
+        for stale in root.glob(f"{MANIFEST}.{generation}.tmp"):
+            stale.unlink(missing_ok=True)
+        raise
+    for old in root.iterdir():
+        if old.name.startswith(_GEN_PREFIX) and old.name != generation and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        elif old.name.startswith(f"{MANIFEST}.") and old.name.endswith(".tmp"):
+            old.unlink(missing_ok=True)
+
+
+def _block_size() -> int:
+    from rankwise.bm25 import kernels
+
+    return int(kernels.BLOCK_SIZE)
+
+
+def _manifest_generation(manifest_path: Path) -> str | None:
+    try:
+        return str(json.loads(manifest_path.read_text(encoding="utf-8")).get("generation"))
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _bad(root: Path, why: str) -> ValueError:
+    return ValueError(f"path {str(root)!r} is not a valid rankwise BM25 index: {why}")
+
+
+def load_index(
+    cls: type[BM25Index],
+    path: str | Path,
+    *,
+    mmap: bool,
+    analyzer: AnalyzerParams | None,
+    verify: bool,
+    show_progress: bool,
+) -> BM25Index:
+    from rankwise.bm25.index import _State
+
+    root = Path(path)
+    manifest_path = root / MANIFEST
+    if not manifest_path.is_file():
+        raise _bad(root, "manifest.json is missing")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _bad(root, f"manifest.json is unreadable ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise _bad(root, "manifest.json is not a rankwise BM25 manifest")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise _bad(
+            root, f"unsupported format version {version!r} (this rankwise reads {FORMAT_VERSION})"
+        )
+    try:
+        generation = str(manifest["generation"])
+        files = dict(manifest["files"])
+        k1 = float(manifest["k1"])
+        b = float(manifest["b"])
+        algo = str(manifest["inverted_index_algo"])
+        n_docs = int(manifest["n_docs"])
+        n_terms = int(manifest["vocab_size"])
+        nnz = int(manifest["nnz"])
+        total_len = int(manifest["total_len"])
+        bound_avgdl = float(manifest["bound_avgdl"])
+        block_size = int(manifest["block_size"])
+        stored_analyzer = manifest["analyzer"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _bad(root, f"manifest.json lacks or garbles {exc}") from None
+    if block_size != _block_size():
+        raise _bad(root, f"block size {block_size} differs from this build's {_block_size()}")
+    gen_dir = root / generation
+    if not generation.startswith(_GEN_PREFIX) or not gen_dir.is_dir():
+        raise _bad(root, f"data folder {generation!r} is missing")
+
+    if stored_analyzer is None:
+        if analyzer is None:
+            raise ValueError(
+                "analyzer: this index was built with a callable analyzer; pass it again as "
+                "BM25Index.load(path, analyzer=callable)"
+            )
+        the_analyzer = Analyzer(analyzer)
+    else:
+        try:
+            the_analyzer = Analyzer(stored_analyzer)
+        except ValueError as exc:
+            raise _bad(root, f"bad analyzer config ({exc})") from None
+        if analyzer is not None and Analyzer(analyzer) != the_analyzer:
+            raise ValueError(
+                "analyzer: differs from the analyzer stored with the index "
+                f"({stored_analyzer!r}); documents and queries must use the same analyzer"
+            )
+
+    expected = {
+        "ptr.npy", "docs.npy", "tfs.npy", "bptr.npy", "blast.npy", "bmax.npy", "doc_len.npy",
+        "text_data.npy", "text_offsets.npy", "term_data.npy", "term_offsets.npy", "ids.json",
+        "metadata.json",
+    }  # fmt: skip
+    if set(files) != expected:
+        raise _bad(root, "manifest lists an unexpected set of files")
+    for name, entry in files.items():
+        f = gen_dir / name
+        if not f.is_file():
+            raise _bad(root, f"{generation}/{name} is missing")
+        try:
+            size = int(entry["bytes"])
+            crc = int(entry["crc32"])
+        except (KeyError, TypeError, ValueError):
+            raise _bad(root, f"manifest entry for {name} is garbled") from None
+        if f.stat().st_size != size:
+            raise _bad(root, f"{generation}/{name} has {f.stat().st_size} bytes, expected {size}")
+        if verify and _crc32(f) != crc:
+            raise _bad(root, f"{generation}/{name} fails its CRC32 check (corrupted)")
+
+    def arr(name: str) -> npt.NDArray[Any]:
+        entry = files[f"{name}.npy"]
+        try:
+            a: npt.NDArray[Any] = np.load(
+                gen_dir / f"{name}.npy", mmap_mode="r" if mmap else None, allow_pickle=False
+            )
+        except (ValueError, OSError, EOFError) as exc:
+            raise _bad(root, f"{name}.npy is unreadable ({exc})") from None
+        if a.dtype.str != entry.get("dtype") or list(a.shape) != entry.get("shape"):
+            raise _bad(
+                root, f"{name}.npy has dtype/shape {a.dtype.str}{a.shape}, manifest disagrees"
+            )
+        return a
+
+    ptr = arr("ptr")
+    docs = arr("docs")
+    tfs = arr("tfs")
+    bptr = arr("bptr")
+    blast = arr("blast")
+    bmax = arr("bmax")
+    doc_len = arr("doc_len")
+    text_data = arr("text_data")
+    text_offsets = arr("text_offsets")
+    term_data = arr("term_data")
+    term_offsets = arr("term_offsets")
+
+    checks = [
+        (ptr.dtype == np.int64 and ptr.shape == (n_terms + 1,), "ptr shape"),
+        (docs.dtype == np.uint32 and docs.shape == (nnz,), "docs shape"),
+        (tfs.dtype.kind == "u" and tfs.shape == (nnz,), "tfs shape"),
+        (bptr.dtype == np.int64 and bptr.shape == (n_terms + 1,), "bptr shape"),
+        (blast.dtype == np.uint32 and blast.shape == bmax.shape, "block arrays"),
+        (bmax.dtype == np.float32, "bmax dtype"),
+        (doc_len.dtype == np.uint32 and doc_len.shape == (n_docs,), "doc_len shape"),
+        (text_offsets.dtype == np.int64 and text_offsets.shape == (n_docs + 1,), "text offsets"),
+        (term_offsets.dtype == np.int64 and term_offsets.shape == (n_terms + 1,), "term offsets"),
+        (text_data.dtype == np.uint8 and term_data.dtype == np.uint8, "string blobs"),
+    ]
+    for ok, what in checks:
+        if not ok:
+            raise _bad(root, f"inconsistent {what}")
+    if n_terms and (ptr[0] != 0 or ptr[-1] != nnz or bool((np.diff(ptr) < 0).any())):
+        raise _bad(root, "postings pointers are not monotonic")
+    if nnz and int(docs.max()) >= n_docs:
+        raise _bad(root, "a posting points past the last document")
+    if int(doc_len.astype(np.int64).sum()) != total_len:
+        raise _bad(root, "document lengths disagree with the manifest")
+    for offs, data, what in ((text_offsets, text_data, "text"), (term_offsets, term_data, "term")):
+        if offs.size and (offs[0] != 0 or offs[-1] != data.size or bool((np.diff(offs) < 0).any())):
+            raise _bad(root, f"{what} offsets are inconsistent")
+    try:
+        ids = json.loads((gen_dir / "ids.json").read_text(encoding="utf-8"))
+        metas = json.loads((gen_dir / "metadata.json").read_text(encoding="utf-8"))
+        term_blob = term_data.tobytes().decode("utf-8", "surrogatepass")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _bad(root, f"string data is unreadable ({exc})") from None
+    if (
+        not isinstance(ids, list)
+        or len(ids) != n_docs
+        or not all(isinstance(i, str) for i in ids)
+        or len(set(ids)) != n_docs
+    ):
+        raise _bad(root, "ids.json does not hold one unique string id per document")
+    if not isinstance(metas, list) or len(metas) != n_docs:
+        raise _bad(root, "metadata.json does not hold one entry per document")
+    if not all(m is None or isinstance(m, dict) for m in metas):
+        raise _bad(root, "metadata.json entries must be objects or null")
+
+    index = cls(
+        analyzer=the_analyzer, k1=k1, b=b, inverted_index_algo=algo, show_progress=show_progress
+    )
+    # terms: byte offsets -> decode the whole blob once, then slice by character counts
+    offs = term_offsets.tolist()
+    raw = term_data.tobytes()
+    vocab = index._vocab
+    if raw.isascii():
+        for t in range(n_terms):
+            vocab[term_blob[offs[t] : offs[t + 1]]] = t
+    else:
+        for t in range(n_terms):
+            vocab[raw[offs[t] : offs[t + 1]].decode("utf-8", "surrogatepass")] = t
+    if len(vocab) != n_terms:
+        raise _bad(root, "the vocabulary holds duplicate terms")
+    index._id_to_int = {doc_id: i for i, doc_id in enumerate(ids)}
+    df = np.diff(ptr).astype(np.int64)
+    seg = Segment(0, n_docs, ptr, docs, tfs, bptr, blast, bmax, bound_avgdl)
+    state = _State(
+        segments=(seg,) if n_docs else (),
+        doc_len=doc_len,
+        alive=np.ones(n_docs, np.bool_),
+        df=df,
+        n_live=n_docs,
+        total_len=total_len,
+        ids=list(ids),
+        texts=TextColumn(text_data, text_offsets),
+        metas=list(metas),
+    )
+    index._state = state
+    return index
+
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "MANIFEST", "load_index", "save_index"]

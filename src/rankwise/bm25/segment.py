@@ -1,0 +1,148 @@
+"""Immutable postings segments (CSC layout) and the operations that create them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from rankwise.bm25 import kernels
+
+IntArray = npt.NDArray[np.int64]
+
+
+def tf_dtype(max_tf: int) -> type[np.unsignedinteger]:
+    """Smallest unsigned dtype holding ``max_tf``."""
+    if max_tf <= np.iinfo(np.uint8).max:
+        return np.uint8
+    if max_tf <= np.iinfo(np.uint16).max:
+        return np.uint16
+    return np.uint32
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Postings of the documents ``base .. base + n_docs - 1`` (internal numbers).
+
+    ``ptr`` (int64, vocab+1) delimits each term's postings in ``docs`` (uint32, local doc
+    numbers, ascending) and ``tfs``. ``bptr``/``blast``/``bmax`` describe blocks of
+    ``kernels.BLOCK_SIZE`` postings: last doc and maximum of ``tf/(tf+norm)`` computed with the
+    average document length ``bound_avgdl``.
+    """
+
+    base: int
+    n_docs: int
+    ptr: IntArray
+    docs: npt.NDArray[np.uint32]
+    tfs: npt.NDArray[np.unsignedinteger]
+    bptr: IntArray
+    blast: npt.NDArray[np.uint32]
+    bmax: npt.NDArray[np.float32]
+    bound_avgdl: float
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.ptr.size - 1)
+
+    @property
+    def nnz(self) -> int:
+        return int(self.docs.size)
+
+    def with_bounds(self, norm: npt.NDArray[np.float32], avgdl: float) -> Segment:
+        """Same postings, block bounds recomputed for the norms ``norm`` of this segment's docs."""
+        bmax = self.bmax.copy()
+        kernels.refresh_block_max(
+            self.ptr, self.docs, self.tfs, norm, self.bptr, bmax, kernels.BLOCK_SIZE
+        )
+        return Segment(
+            self.base, self.n_docs, self.ptr, self.docs, self.tfs, self.bptr, self.blast,
+            bmax, avgdl,
+        )  # fmt: skip
+
+
+def build_segment(
+    flat: npt.NDArray[np.int32],
+    offsets: IntArray,
+    vocab_size: int,
+    base: int,
+    norm: npt.NDArray[np.float32],
+    avgdl: float,
+) -> Segment:
+    """Segment from a flat array of token ids; doc ``j`` owns ``flat[offsets[j]:offsets[j+1]]``."""
+    n_docs = int(offsets.size - 1)
+    ptr, max_tf = kernels.count_postings(flat, offsets, vocab_size)
+    nnz = int(ptr[-1])
+    docs = np.empty(nnz, np.uint32)
+    tfs = np.empty(nnz, tf_dtype(int(max_tf)))
+    kernels.fill_postings(flat, offsets, ptr, docs, tfs)
+    return with_new_blocks(base, n_docs, ptr, docs, tfs, norm, avgdl)
+
+
+def with_new_blocks(
+    base: int,
+    n_docs: int,
+    ptr: IntArray,
+    docs: npt.NDArray[np.uint32],
+    tfs: npt.NDArray[np.unsignedinteger],
+    norm: npt.NDArray[np.float32],
+    avgdl: float,
+) -> Segment:
+    bptr, blast, bmax = kernels.compute_blocks(ptr, docs, tfs, norm, kernels.BLOCK_SIZE)
+    return Segment(base, n_docs, ptr, docs, tfs, bptr, blast, bmax, avgdl)
+
+
+def merge_segments(
+    a: Segment,
+    b: Segment,
+    alive: npt.NDArray[np.bool_],
+    norm: npt.NDArray[np.float32],
+    avgdl: float,
+) -> Segment:
+    """One segment holding the live postings of adjacent segments ``a`` then ``b``.
+
+    ``alive`` and ``norm`` are the global per-document arrays.
+    """
+    if a.base + a.n_docs != b.base:
+        raise RuntimeError("only adjacent segments can be merged")
+    vocab_size = max(a.vocab_size, b.vocab_size)
+    alive_a = alive[a.base : a.base + a.n_docs]
+    alive_b = alive[b.base : b.base + b.n_docs]
+    ptr = kernels.count_merge(a.ptr, a.docs, alive_a, b.ptr, b.docs, alive_b, vocab_size)
+    nnz = int(ptr[-1])
+    docs = np.empty(nnz, np.uint32)
+    dtype = np.promote_types(a.tfs.dtype, b.tfs.dtype)
+    tfs = np.empty(nnz, dtype)
+    kernels.fill_merge(
+        a.ptr, a.docs, a.tfs.astype(dtype, copy=False), alive_a,
+        b.ptr, b.docs, b.tfs.astype(dtype, copy=False), alive_b, a.n_docs,
+        ptr, docs, tfs,
+    )  # fmt: skip
+    n_docs = a.n_docs + b.n_docs
+    return with_new_blocks(a.base, n_docs, ptr, docs, tfs, norm[a.base : a.base + n_docs], avgdl)
+
+
+def compact_segment(
+    seg: Segment, alive: npt.NDArray[np.bool_], norm: npt.NDArray[np.float32], avgdl: float
+) -> Segment:
+    """The segment without the postings of dead documents (doc numbers unchanged)."""
+    alive_s = alive[seg.base : seg.base + seg.n_docs]
+    empty_ptr = np.zeros(1, np.int64)
+    empty_docs = np.empty(0, np.uint32)
+    empty_alive = np.empty(0, np.bool_)
+    ptr = kernels.count_merge(
+        seg.ptr, seg.docs, alive_s, empty_ptr, empty_docs, empty_alive, seg.vocab_size
+    )
+    nnz = int(ptr[-1])
+    docs = np.empty(nnz, np.uint32)
+    tfs = np.empty(nnz, seg.tfs.dtype)
+    kernels.fill_merge(
+        seg.ptr, seg.docs, seg.tfs, alive_s,
+        empty_ptr, empty_docs, np.empty(0, seg.tfs.dtype), empty_alive, 0,
+        ptr, docs, tfs,
+    )  # fmt: skip
+    norm_s = norm[seg.base : seg.base + seg.n_docs]
+    return with_new_blocks(seg.base, seg.n_docs, ptr, docs, tfs, norm_s, avgdl)
+
+
+__all__ = ["Segment", "build_segment", "compact_segment", "merge_segments", "tf_dtype"]
