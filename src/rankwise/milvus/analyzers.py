@@ -1,4 +1,4 @@
-"""Map rankwise analyzer configs to Milvus ``analyzer_params``.
+r"""Map rankwise analyzer configs to Milvus ``analyzer_params``.
 
 rankwise analyzers follow Milvus's ``analyzer_params`` semantics, so for a Milvus *server*
 most configs pass through unchanged. Milvus Lite (the embedded ``.db`` mode) is a much smaller
@@ -7,8 +7,14 @@ engine. Measured on milvus-lite 3.2.2, its analyzer:
 * knows only the ``standard`` and ``jieba`` tokenizers — ``{"type": "english"}``,
   ``{"type": "chinese"}`` and the ``whitespace`` tokenizer are rejected ("unknown tokenizer
   type");
-* always lowercases, splits ``standard`` text on the regex ``\\w+`` and honours ``stop``
+* always lowercases, splits ``standard`` text on the regex ``\w+`` and honours ``stop``
   filters — and silently ignores every other filter (``stemmer``, ``asciifolding``, ``length``).
+
+Its ``standard`` tokenizer is also simpler than rankwise's (and the Milvus server's), which
+follow Unicode word segmentation (UAX #29): they keep ``don't``, ``3.14`` and ``U.S.A`` whole and
+split CJK text per character, where Lite's ``\w+`` splits the first three and keeps CJK runs.
+So ``"standard"`` maps to Lite's standard analyzer as a close, not exact, match; for exactly the
+rankwise tokens use ``pre_analyzer``.
 
 :func:`analyzer_params_for` refuses, with a ``ValueError`` that says why, every config the
 target cannot reproduce, instead of letting Milvus Lite index different tokens in silence.
@@ -40,7 +46,16 @@ Target = Literal["lite", "server"]
 LITE_TOKENIZERS = ("standard", "jieba")
 SERVER_TOKENIZERS = ("standard", "whitespace", "jieba")
 _BUILTIN_TYPES = ("standard", "english", "chinese")
-_SERVER_FILTERS = ("lowercase", "asciifolding", "stop", "stemmer", "length")
+_SERVER_FILTERS = (
+    "lowercase",
+    "asciifolding",
+    "alphanumonly",
+    "cnalphanumonly",
+    "cncharonly",
+    "stop",
+    "stemmer",
+    "length",
+)
 
 _LITE_ALTERNATIVES = (
     "To get this analysis with Milvus Lite, analyze the text with rankwise on the client "
@@ -61,11 +76,10 @@ def _lite_error(what: str) -> ValueError:
 def _config_of(analyzer: object) -> Mapping[str, Any] | str:
     if isinstance(analyzer, (str, Mapping)):
         return analyzer
-    config = getattr(analyzer, "config", None)
-    if config is not None or hasattr(type(analyzer), "config"):
+    if hasattr(type(analyzer), "config"):  # a rankwise Analyzer
         try:
             config = analyzer.config  # type: ignore[attr-defined]
-        except Exception as exc:  # a callable-based rankwise Analyzer raises here
+        except ValueError as exc:  # one wrapping a callable has no config
             raise ValueError(
                 "analyzer: a Python callable analyzer cannot run inside Milvus; "
                 "use MilvusBM25Store(..., pre_analyzer=...) to analyze on the client"
@@ -92,15 +106,10 @@ def _filter_name(item: object) -> str:
 
 
 def _stop_words(item: Mapping[str, Any]) -> list[str]:
-    words = item.get("stop_words", [])
-    if isinstance(words, str) or not all(isinstance(w, str) for w in words):
-        raise ValueError(f"analyzer: stop_words must be a list of strings, got {words!r}")
-    if any(w.startswith("_") and w.endswith("_") for w in words):
-        raise ValueError(
-            f"analyzer: predefined stop-word lists such as {words!r} are unknown to Milvus Lite; "
-            "list the words themselves"
-        )
-    return list(words)
+    """The stop words spelled out: Milvus Lite knows no named lists such as ``_english_``."""
+    from rankwise.bm25.stopwords import resolve_stop_words
+
+    return sorted(resolve_stop_words(item.get("stop_words", []), argument="stop_words"))
 
 
 def _tokenizer_name(tokenizer: object) -> str:
@@ -159,7 +168,10 @@ def _for_lite(config: Mapping[str, Any]) -> dict[str, Any]:
             raise _lite_error(f"apply the standard analyzer options {sorted(extra)}")
         if "stop_words" in config:
             words = _stop_words(config)
-            return {"tokenizer": "standard", "filter": [{"type": "stop", "stop_words": words}]}
+            return {
+                "tokenizer": "standard",
+                "filter": ["lowercase", {"type": "stop", "stop_words": words}],
+            }
         return {"type": "standard"}
     if "tokenizer" not in config:
         raise ValueError(f"analyzer: config needs a 'type' or a 'tokenizer', got {dict(config)!r}")
