@@ -110,6 +110,19 @@ def _bm25_index_class() -> type[BM25Index]:
     return BM25Index
 
 
+def _settings_of(index: BM25Index) -> dict[str, Any]:
+    # A callable analyzer has no JSON config: it is recorded as None and must be given again.
+    analyzer = None if index.analyzer.is_callable else index.analyzer.config
+    settings = {
+        "analyzer": analyzer,
+        "k1": index.k1,
+        "b": index.b,
+        "inverted_index_algo": index.inverted_index_algo,
+    }
+    loaded: dict[str, Any] = json.loads(json.dumps(settings))
+    return loaded
+
+
 def _is_embedded_index(store: object) -> bool:
     # Without importing the BM25 engine: a store can only be a BM25Index once it's imported.
     module = sys.modules.get("rankwise.bm25")
@@ -459,12 +472,7 @@ class RankwiseBM25Retriever(BaseRetriever):
         if not _is_embedded_index(store):
             return None
         assert isinstance(store, _bm25_index_class())
-        return {
-            "analyzer": store.analyzer.config,
-            "k1": store.k1,
-            "b": store.b,
-            "inverted_index_algo": store.inverted_index_algo,
-        }
+        return _settings_of(store)
 
     def persist(self, persist_dir: str | os.PathLike[str]) -> None:
         """Save settings, nodes (as JSON) and the embedded index under ``persist_dir``.
@@ -500,7 +508,9 @@ class RankwiseBM25Retriever(BaseRetriever):
         persist_dir: str | os.PathLike[str],
         *,
         store: TextStore | None = None,
+        analyzer: Any = None,
         mmap: bool = True,
+        show_progress: bool = False,
         callback_manager: CallbackManager | None = None,
         objects: list[IndexNode] | None = None,
         object_map: dict[str, Any] | None = None,
@@ -509,7 +519,9 @@ class RankwiseBM25Retriever(BaseRetriever):
         """Load a retriever saved by :meth:`persist`, with every setting it had.
 
         ``store=`` is required when it was saved with an external store, and replaces the
-        saved embedded index otherwise.
+        saved embedded index otherwise. ``analyzer=`` is required (only) when the embedded
+        index was built with a callable analyzer, which can't be saved. ``mmap`` maps the
+        saved index arrays instead of reading them into memory.
         """
         path = Path(persist_dir)
         config_path = path / CONFIG_FILE
@@ -527,19 +539,25 @@ class RankwiseBM25Retriever(BaseRetriever):
                     f"this retriever was saved with an external store ({store_config['class']}); "
                     "pass it as store="
                 )
-            index = _bm25_index_class().load(path / INDEX_DIR, mmap=mmap)
             expected = store_config["index"]
-            actual = {
-                "analyzer": index.analyzer.config,
-                "k1": index.k1,
-                "b": index.b,
-                "inverted_index_algo": index.inverted_index_algo,
-            }
-            if json.loads(json.dumps(actual)) != expected:
+            if expected["analyzer"] is None and analyzer is None:
+                raise ValueError(
+                    "this retriever's index was built with a callable analyzer, which can't be "
+                    "saved; pass the same callable as analyzer="
+                )
+            index = _bm25_index_class().load(
+                path / INDEX_DIR, mmap=mmap, analyzer=analyzer, show_progress=show_progress
+            )
+            actual = _settings_of(index)
+            if expected["analyzer"] is None:
+                expected = {**expected, "analyzer": actual["analyzer"]}
+            if actual != expected:
                 raise ValueError(
                     f"the saved index settings {actual} differ from the retriever's {expected}"
                 )
             store = index
+        elif analyzer is not None:
+            raise ValueError("analyzer= only applies to a saved embedded index, not with store=")
         nodes_data = json.loads((path / NODES_FILE).read_text(encoding="utf-8"))
         filters = (
             None if config["filters"] is None else MetadataFilters.model_validate(config["filters"])
