@@ -50,7 +50,7 @@ def resolve_api_key(api_key: str | None, env_var: str, provider: str) -> str:
     return key.strip()
 
 
-def scores_from_results(results: Iterable[Any], n_documents: int) -> list[float]:
+def scores_from_results(results: Iterable[Any] | None, n_documents: int) -> list[float]:
     """Scores in input order from ``[{index, relevance_score}, ...]`` (dicts or objects).
 
     Every document must appear exactly once with a finite numeric score; anything else
@@ -184,6 +184,20 @@ class ApiReranker(BaseReranker):
 
     def __getstate__(self) -> dict[str, Any]:
         raise TypeError(f"{type(self).__name__} holds an API key and cannot be pickled")
+
+    def _async_client(self) -> Any:
+        """The provider's async client for the running event loop (made on first use per
+        loop: HTTP connection pools cannot be shared between event loops)."""
+        loop = asyncio.get_running_loop()
+        client = getattr(self, "_aclient", None)
+        if client is None or getattr(self, "_aclient_loop", None) is not loop:
+            client = self._make_async_client()
+            self._aclient = client
+            self._aclient_loop = loop
+        return client
+
+    def _make_async_client(self) -> Any:
+        raise NotImplementedError
 
     # provider hooks --------------------------------------------------------------------
     @abstractmethod

@@ -74,7 +74,8 @@ class CohereReranker(ApiReranker):
         if base_url is not None:
             kwargs["base_url"] = base_url.rstrip("/")
         self._client = cohere.ClientV2(api_key=self._api_key, **kwargs)
-        self._aclient = cohere.AsyncClientV2(api_key=self._api_key, **kwargs)
+        self._client_kwargs = kwargs
+        self._cohere = cohere
         self._api_error: type[BaseException] = cohere.core.api_error.ApiError
 
     def _kwargs(self, query: str, documents: list[str]) -> dict[str, Any]:
@@ -99,8 +100,11 @@ class CohereReranker(ApiReranker):
         return self._parse(response, len(documents))
 
     async def _arequest(self, query: str, documents: list[str]) -> list[float]:
-        response = await self._aclient.rerank(**self._kwargs(query, documents))
+        response = await self._async_client().rerank(**self._kwargs(query, documents))
         return self._parse(response, len(documents))
+
+    def _make_async_client(self) -> Any:
+        return self._cohere.AsyncClientV2(api_key=self._api_key, **self._client_kwargs)
 
     def _classify(self, exc: BaseException) -> AttemptFailure | None:
         if isinstance(exc, self._api_error):

@@ -1,0 +1,320 @@
+"""Cohere, Voyage and Jina rerankers (real SDKs / httpx) against the loopback fake API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pickle
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from rankwise.rerankers import RerankError, RetryPolicy, load
+from rankwise.rerankers._http import ApiReranker
+from rankwise.rerankers.cohere import CohereReranker
+from rankwise.rerankers.jina import JinaReranker
+from rankwise.rerankers.voyage import VoyageReranker
+from rankwise.testing.fake_api import FakeRerankServer, Reply, overlap_score
+
+KEY = "sk-test-SECRET-4f9a1c"
+FAST = RetryPolicy(max_attempts=3, initial_backoff=0.01, max_backoff=0.05)
+QUERY = "capital of france"
+DOCS = [
+    "berlin is the capital of germany",
+    "paris is the capital of france",
+    "the seine flows through paris",
+    "france has many rivers",
+    "bananas are yellow",
+]
+PROVIDERS = ["cohere", "voyage", "jina"]
+CLASSES: dict[str, type[ApiReranker]] = {
+    "cohere": CohereReranker,
+    "voyage": VoyageReranker,
+    "jina": JinaReranker,
+}
+ENV = {"cohere": "COHERE_API_KEY", "voyage": "VOYAGE_API_KEY", "jina": "JINA_API_KEY"}
+
+Factory = Callable[..., ApiReranker]
+
+
+@pytest.fixture(params=PROVIDERS)
+def provider(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def make(fake_api: FakeRerankServer, provider: str) -> Factory:
+    def factory(**kwargs: Any) -> ApiReranker:
+        kwargs.setdefault("api_key", KEY)
+        kwargs.setdefault("base_url", fake_api.base_url(provider))
+        kwargs.setdefault("retry", FAST)
+        kwargs.setdefault("timeout", 2.0)
+        return CLASSES[provider](**kwargs)
+
+    return factory
+
+
+def expected_order(docs: list[str]) -> list[int]:
+    scores = [overlap_score(QUERY, d) for d in docs]
+    return sorted(range(len(docs)), key=lambda i: (-scores[i], i))
+
+
+def test_rerank_orders_by_relevance_score(
+    make: Factory, fake_api: FakeRerankServer, provider: str
+) -> None:
+    rr = make()
+    results = rr.rerank(QUERY, DOCS, top_k=3)
+    assert [r.index for r in results] == expected_order(DOCS)[:3]
+    assert [r.score for r in results] == [overlap_score(QUERY, DOCS[r.index]) for r in results]
+    assert [r.text for r in results] == [DOCS[r.index] for r in results]
+    (req,) = fake_api.requests
+    assert req.provider == provider
+    assert req.json["query"] == QUERY
+    assert req.json["documents"] == DOCS
+    assert req.json["model"] == rr.model
+    assert req.headers["authorization"] == f"Bearer {KEY}"
+
+
+async def test_arerank_native_async(make: Factory, fake_api: FakeRerankServer) -> None:
+    rr = make()
+    results = await rr.arerank(QUERY, DOCS, ids=[f"id{i}" for i in range(5)])
+    assert [r.index for r in results] == expected_order(DOCS)
+    assert all(r.id == f"id{r.index}" for r in results)
+    assert len(fake_api.requests) == 1
+
+
+async def test_concurrent_arerank_overlaps(make: Factory, fake_api: FakeRerankServer) -> None:
+    fake_api.default = Reply.ok(delay=0.6)
+    rr = make()
+    t0 = time.perf_counter()
+    a, b = await asyncio.gather(rr.arerank(QUERY, DOCS), rr.arerank("paris seine", DOCS))
+    elapsed = time.perf_counter() - t0
+    assert len(a) == len(b) == 5
+    assert len(fake_api.requests) == 2
+    assert elapsed < 1.05, f"two concurrent calls took {elapsed:.2f}s (serial would be 1.2s)"
+
+
+def test_empty_documents_send_nothing(make: Factory, fake_api: FakeRerankServer) -> None:
+    rr = make()
+    assert rr.rerank(QUERY, []) == []
+    assert asyncio.run(rr.arerank(QUERY, [])) == []
+    assert rr.rerank_many([QUERY, QUERY], [[], []]) == [[], []]
+    assert fake_api.requests == []
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [(("", ["a"]), "query"), ((QUERY, [1]), r"documents\[0\]"), ((QUERY, ["a"], 0), "top_k")],
+)
+def test_bad_input_sends_nothing(
+    make: Factory, fake_api: FakeRerankServer, args: tuple[Any, ...], needle: str
+) -> None:
+    with pytest.raises(ValueError, match=needle):
+        make().rerank(*args)
+    assert fake_api.requests == []
+
+
+def test_split_into_requests_and_merged_globally(make: Factory, fake_api: FakeRerankServer) -> None:
+    docs = [
+        f"doc {i} " + ("capital " * (i % 3)) + ("france" if i % 4 == 0 else "x") for i in range(11)
+    ]
+    rr = make(max_documents_per_request=4)
+    results = rr.rerank(QUERY, docs, top_k=6)
+    assert [len(r.json["documents"]) for r in fake_api.requests] == [4, 4, 3]
+    assert [r.index for r in results] == expected_order(docs)[:6]
+    fake_api.clear()
+    async_results = asyncio.run(rr.arerank(QUERY, docs, top_k=6))
+    assert async_results == results
+    assert sorted(len(r.json["documents"]) for r in fake_api.requests) == [3, 4, 4]
+
+
+def test_retry_after_is_honoured(make: Factory, fake_api: FakeRerankServer) -> None:
+    fake_api.script(Reply.rate_limited(retry_after=0.4))
+    t0 = time.perf_counter()
+    results = make().rerank(QUERY, DOCS)
+    assert time.perf_counter() - t0 >= 0.38
+    assert [r.index for r in results] == expected_order(DOCS)
+    assert len(fake_api.requests) == 2
+
+
+@pytest.mark.parametrize(
+    "first",
+    [Reply.rate_limited(), Reply.server_error(), Reply.unavailable(), Reply.drop_connection()],
+    ids=["429", "500", "503", "dropped"],
+)
+def test_transient_failures_are_retried(
+    make: Factory, fake_api: FakeRerankServer, first: Reply
+) -> None:
+    fake_api.script(first)
+    results = make().rerank(QUERY, DOCS)
+    assert [r.index for r in results] == expected_order(DOCS)
+    assert len(fake_api.requests) == 2
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_gives_up_after_max_attempts(
+    make: Factory, fake_api: FakeRerankServer, provider: str, status: int
+) -> None:
+    fake_api.script(*[Reply.error(status, "the provider says no")] * 3)
+    with pytest.raises(RerankError) as info:
+        make().rerank(QUERY, DOCS)
+    err = info.value
+    assert err.provider == provider
+    assert err.status == status
+    assert err.attempts == 3
+    assert err.retried
+    assert len(fake_api.requests) == 3
+    assert provider in str(err)
+    assert f"HTTP {status}" in str(err)
+    assert "3 attempts" in str(err)
+    if status != 500 or provider != "voyage":  # voyage's SDK replaces 500 bodies
+        assert "the provider says no" in str(err)
+
+
+async def test_async_gives_up_after_max_attempts(make: Factory, fake_api: FakeRerankServer) -> None:
+    fake_api.script(*[Reply.unavailable("down for maintenance")] * 3)
+    with pytest.raises(RerankError) as info:
+        await make().arerank(QUERY, DOCS)
+    assert info.value.status == 503
+    assert info.value.attempts == 3
+    assert len(fake_api.requests) == 3
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+def test_other_4xx_not_retried(
+    make: Factory, fake_api: FakeRerankServer, provider: str, status: int
+) -> None:
+    fake_api.script(Reply.error(status, "bad request: documents too long"))
+    with pytest.raises(RerankError) as info:
+        make().rerank(QUERY, DOCS)
+    assert info.value.status == status
+    assert info.value.attempts == 1
+    assert not info.value.retried
+    assert "bad request: documents too long" in str(info.value)
+    assert len(fake_api.requests) == 1
+
+
+def test_timeout_is_retried_then_reported(make: Factory, fake_api: FakeRerankServer) -> None:
+    fake_api.script(Reply.slow(1.0), Reply.slow(1.0))
+    rr = make(timeout=0.2, retry=RetryPolicy(max_attempts=2, initial_backoff=0.01))
+    with pytest.raises(RerankError) as info:
+        rr.rerank(QUERY, DOCS)
+    assert info.value.status is None
+    assert info.value.attempts == 2
+    assert "timed out" in str(info.value)
+    fake_api.script(Reply.slow(1.0))
+    assert [r.index for r in rr.rerank(QUERY, DOCS)] == expected_order(DOCS)
+
+
+async def test_async_timeout_then_success(make: Factory, fake_api: FakeRerankServer) -> None:
+    fake_api.script(Reply.slow(1.0))
+    rr = make(timeout=0.2)
+    assert [r.index for r in await rr.arerank(QUERY, DOCS)] == expected_order(DOCS)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply.malformed_json(),
+        Reply.missing_results(),
+        Reply.wrong_count(),
+        Reply.index_out_of_range(),
+        Reply.duplicate_index(),
+        Reply.raw(b'{"results": [{"index": 0, "relevance_score": "high"}]}'),
+    ],
+    ids=["not-json", "missing", "count", "range", "duplicate", "score-type"],
+)
+def test_malformed_body_is_an_error_not_a_partial_result(
+    make: Factory, fake_api: FakeRerankServer, provider: str, reply: Reply
+) -> None:
+    if provider == "voyage" and reply.body and b"results" in reply.body:
+        reply = Reply.raw(
+            b'{"data": [{"index": 0, "relevance_score": "high"}], "usage": {"total_tokens": 1}}'
+        )
+    fake_api.script(reply)
+    with pytest.raises(RerankError) as info:
+        make().rerank(QUERY, DOCS)
+    assert "malformed" in str(info.value)
+    assert info.value.provider == provider
+    assert len(fake_api.requests) == 1  # never retried
+
+
+async def test_async_malformed(make: Factory, fake_api: FakeRerankServer) -> None:
+    fake_api.script(Reply.wrong_count())
+    with pytest.raises(RerankError, match="malformed"):
+        await make().arerank(QUERY, DOCS)
+
+
+def test_api_key_never_leaks(
+    make: Factory, fake_api: FakeRerankServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # includes the SDKs' and httpx's own debug logs
+    rr = make()
+    assert KEY not in repr(rr)
+    assert KEY not in str(rr)
+    with pytest.raises(TypeError):
+        pickle.dumps(rr)
+    fake_api.script(Reply.rate_limited(retry_after=0), Reply.error(401, "invalid api key"))
+    with pytest.raises(RerankError) as info:
+        rr.rerank(QUERY, DOCS)
+    assert "invalid api key" in str(info.value)
+    assert "retrying" in caplog.text
+    assert KEY not in caplog.text
+    assert fake_api.requests[0].headers["authorization"] == f"Bearer {KEY}"
+
+
+def test_key_echoed_by_provider_is_redacted(make: Factory, fake_api: FakeRerankServer) -> None:
+    fake_api.script(Reply.error(403, f"key {KEY} is not allowed to use this model"))
+    with pytest.raises(RerankError) as info:
+        make().rerank(QUERY, DOCS)
+    err = info.value
+    assert KEY not in str(err)
+    assert KEY not in repr(err)
+    assert KEY not in err.provider_message
+    assert KEY not in "".join(traceback.format_exception(err))
+    assert "key *** is not allowed" in str(err)
+
+
+def test_missing_key_fails_at_construction(
+    provider: str, monkeypatch: pytest.MonkeyPatch, fake_api: FakeRerankServer
+) -> None:
+    monkeypatch.delenv(ENV[provider], raising=False)
+    with pytest.raises(ValueError, match=ENV[provider]):
+        CLASSES[provider](base_url=fake_api.base_url(provider))
+
+
+def test_key_from_environment(
+    provider: str, monkeypatch: pytest.MonkeyPatch, fake_api: FakeRerankServer
+) -> None:
+    monkeypatch.setenv(ENV[provider], "env-key-123")
+    rr = load(f"{provider}:some-model", base_url=fake_api.base_url(provider), retry=FAST)
+    assert isinstance(rr, CLASSES[provider])
+    assert rr.name == f"{provider}:some-model"
+    rr.rerank(QUERY, DOCS[:2])
+    assert fake_api.requests[0].headers["authorization"] == "Bearer env-key-123"
+    assert fake_api.requests[0].json["model"] == "some-model"
+
+
+def test_default_models(provider: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV[provider], "k")
+    defaults = {
+        "cohere": "rerank-v3.5",
+        "voyage": "rerank-2.5",
+        "jina": "jina-reranker-v2-base-multilingual",
+    }
+    assert CLASSES[provider]().model == defaults[provider]
+    assert load(f"{provider}:").model == defaults[provider]  # type: ignore[attr-defined]
+
+
+def test_constructor_validation(make: Factory) -> None:
+    for kwargs, needle in [
+        ({"timeout": 0}, "timeout"),
+        ({"max_documents_per_request": 0}, "max_documents_per_request"),
+        ({"max_concurrency": 0}, "max_concurrency"),
+        ({"model": ""}, "model"),
+    ]:
+        with pytest.raises(ValueError, match=needle):
+            make(**kwargs)
