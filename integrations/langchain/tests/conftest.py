@@ -212,8 +212,6 @@ def corpus_documents() -> list[Document]:
 
 
 def make_bm25(docs: Sequence[Document] | None = None, k: int = 4) -> RankwiseBM25Retriever:
+    """A BM25 retriever over the embedded rankwise.BM25Index."""
     docs = corpus_documents() if docs is None else list(docs)
-    store = ToyStore()
-    retriever = RankwiseBM25Retriever(store=store, k=k)
-    retriever.add_documents(docs)
-    return retriever
+    return RankwiseBM25Retriever.from_documents(docs, k=k, show_progress=False)
