@@ -1,0 +1,112 @@
+"""BGEReranker: equal to FlagEmbedding's own FlagReranker.compute_score on a tiny XLM-R model."""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rankwise.rerankers import BGEReranker, load
+from rankwise.testing.flagembedding_compat import import_flagembedding
+
+QUERY = "capital of france river"
+
+
+@pytest.fixture(scope="module")
+def flag_reranker(xlmr_dir: Path) -> Any:
+    flag = import_flagembedding()
+    return flag.FlagReranker(str(xlmr_dir), use_fp16=False, devices="cpu")
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_scores_equal_flagembedding(
+    flag_reranker: Any, xlmr_dir: Path, docs: list[str], normalize: bool
+) -> None:
+    expected = flag_reranker.compute_score([[QUERY, d] for d in docs], normalize=normalize)
+    bge = BGEReranker(str(xlmr_dir), device="cpu", normalize=normalize)
+    assert bge.backend == "lean"
+    got = {r.index: r.score for r in bge.rerank(QUERY, docs)}
+    assert [got[i] for i in range(len(docs))] == pytest.approx(expected, abs=1e-5)
+    if normalize:
+        assert all(0 < s < 1 for s in got.values())
+    else:
+        assert any(s < 0 for s in got.values()) or any(s > 1 for s in got.values())
+
+
+def test_truncation_rules_equal_flagembedding(
+    flag_reranker: Any, xlmr_dir: Path, docs: list[str]
+) -> None:
+    long_query = " ".join(["capital", "of", "france", "river", "bridge"] * 6)  # 30 tokens
+    pairs = [[long_query, d] for d in docs]
+    expected = flag_reranker.compute_score(pairs, max_length=24, normalize=True)
+    bge = BGEReranker(str(xlmr_dir), device="cpu", max_length=24)
+    got = {r.index: r.score for r in bge.rerank(long_query, docs)}
+    assert [got[i] for i in range(len(docs))] == pytest.approx(expected, abs=1e-5)
+
+
+def test_default_model_name_and_load(xlmr_dir: Path) -> None:
+    r = load(f"bge:{xlmr_dir}", device="cpu", normalize=False)
+    assert isinstance(r, BGEReranker)
+    assert r.normalize is False
+    assert r.name == f"bge:{xlmr_dir}"
+    assert "normalize=False" in repr(r)
+
+
+def test_decoder_models_are_delegated_to_flagembedding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A decoder-only (LLM) reranker goes to FlagEmbedding's class, with our kwargs."""
+    from transformers import LlamaConfig
+
+    LlamaConfig(
+        vocab_size=32,
+        hidden_size=8,
+        num_hidden_layers=1,
+        num_attention_heads=1,
+        intermediate_size=8,
+    ).save_pretrained(tmp_path)
+    calls: dict[str, Any] = {}
+
+    class FakeLLMReranker:
+        def __init__(self, name: str, **kwargs: Any) -> None:
+            calls["init"] = (name, kwargs)
+
+        def compute_score(self, pairs: list[list[str]], **kwargs: Any) -> list[float]:
+            calls["score"] = (pairs, kwargs)
+            return [float(len(d)) for _, d in pairs]
+
+    fake = types.ModuleType("FlagEmbedding")
+    fake.FlagLLMReranker = FakeLLMReranker  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "FlagEmbedding", fake)
+    r = BGEReranker(str(tmp_path), device="cpu", score_kwargs={"cutoff_layers": [28]})
+    assert r.backend == "flagembedding"
+    res = r.rerank("q", ["aa", "a", "aaa"])
+    assert [x.index for x in res] == [2, 0, 1]
+    assert calls["init"][0] == str(tmp_path)
+    assert calls["init"][1]["normalize"] is True
+    assert calls["init"][1]["use_fp16"] is False
+    assert calls["score"][1] == {"normalize": True, "cutoff_layers": [28]}
+    assert r.rerank("q", []) == []
+
+
+def test_missing_flagembedding_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transformers import LlamaConfig
+
+    LlamaConfig(
+        vocab_size=32, hidden_size=8, num_hidden_layers=1, num_attention_heads=1
+    ).save_pretrained(tmp_path)
+    monkeypatch.setitem(sys.modules, "FlagEmbedding", None)
+    with pytest.raises(ImportError, match=r'pip install "rankwise\[bge\]"'):
+        BGEReranker(str(tmp_path), device="cpu")
+
+
+def test_bad_arguments(xlmr_dir: Path) -> None:
+    with pytest.raises(ValueError, match="backend"):
+        BGEReranker(str(xlmr_dir), backend="onnx")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="normalize"):
+        BGEReranker(str(xlmr_dir), normalize="yes")  # type: ignore[arg-type]
