@@ -180,8 +180,21 @@ class RankwiseBM25Retriever(BaseRetriever):
         (directory / CONFIG_FILE).write_text(json.dumps(config), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path, *, mmap: bool = True, **kwargs: Any) -> RankwiseBM25Retriever:
-        """Load a retriever saved with :meth:`save`; ``kwargs`` override saved settings."""
+    def load(
+        cls,
+        path: str | Path,
+        *,
+        mmap: bool = True,
+        analyzer: Any = None,
+        show_progress: bool = True,
+        **kwargs: Any,
+    ) -> RankwiseBM25Retriever:
+        """Load a retriever saved with :meth:`save`.
+
+        ``mmap``, ``analyzer`` (needed when the index was built with a callable analyzer) and
+        ``show_progress`` go to ``BM25Index.load``; ``kwargs`` (``k``, ``filter``, ``tags``,
+        ...) override the saved settings.
+        """
         from rankwise.bm25 import BM25Index
 
         directory = Path(path)
@@ -195,7 +208,8 @@ class RankwiseBM25Retriever(BaseRetriever):
             elif "filter" in config:
                 settings["filter"] = config["filter"]
         settings.update(kwargs)
-        return cls(store=BM25Index.load(directory, mmap=mmap), **settings)
+        index = BM25Index.load(directory, mmap=mmap, analyzer=analyzer, show_progress=show_progress)
+        return cls(store=index, **settings)
 
     # -- retrieval ----------------------------------------------------------------------
 

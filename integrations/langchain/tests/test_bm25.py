@@ -145,3 +145,18 @@ def test_bad_input() -> None:
         RankwiseBM25Retriever(top_k=3)
     with pytest.raises(ValueError, match="k"):
         RankwiseBM25Retriever.from_documents(corpus_documents(), k=0, show_progress=False)
+
+
+def lower_split(text: str) -> list[str]:
+    return text.lower().split()
+
+
+def test_save_and_load_with_a_callable_analyzer(tmp_path: Path) -> None:
+    retriever = RankwiseBM25Retriever.from_documents(
+        corpus_documents(), analyzer=lower_split, show_progress=False
+    )
+    retriever.save(tmp_path)
+    loaded = RankwiseBM25Retriever.load(tmp_path, analyzer=lower_split, show_progress=False)
+    query = "ranks documents by term frequency"
+    assert [d.id for d in loaded.invoke(query)] == [d.id for d in retriever.invoke(query)]
+    assert loaded.invoke(query)[0].id == "doc0"
