@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,21 @@ from rankwise.types import RerankResult
 QUERY = "capital of france river"
 
 
-def reference_scores(path: Path, query: str, docs: list[str], max_length: int = 512) -> list[float]:
-    """One pair at a time, no padding, no sorting: the plainest possible loop."""
+@functools.cache
+def _load(path: Path) -> tuple[Any, Any]:
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForSequenceClassification.from_pretrained(path).eval()
+    return tok, model
+
+
+def reference_scores(path: Path, query: str, docs: list[str], max_length: int = 512) -> list[float]:
+    return list(_reference(path, query, tuple(docs), max_length))
+
+
+@functools.cache
+def _reference(path: Path, query: str, docs: tuple[str, ...], max_length: int) -> tuple[float, ...]:
+    """One pair at a time, no padding, no sorting: the plainest possible loop."""
+    tok, model = _load(path)
     out = []
     with torch.no_grad():
         for d in docs:
@@ -28,7 +40,7 @@ def reference_scores(path: Path, query: str, docs: list[str], max_length: int = 
             )
             logits = model(**enc).logits[0]
             out.append(float(logits[0]) if logits.numel() == 1 else float(logits[1] - logits[0]))
-    return out
+    return tuple(out)
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +70,7 @@ def test_two_logit_model_scores_positive_class(bert2_dir: Path, docs: list[str])
     assert [got[i] for i in range(len(docs))] == pytest.approx(ref, abs=1e-4)
     sig = CrossEncoderReranker(str(bert2_dir), device="cpu", activation="sigmoid")
     probs = {r.index: r.score for r in sig.rerank(QUERY, docs)}
-    tok = AutoTokenizer.from_pretrained(bert2_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(bert2_dir).eval()
+    tok, model = _load(bert2_dir)
     with torch.no_grad():
         enc = tok(QUERY, docs[0], return_tensors="pt")
         softmax = torch.softmax(model(**enc).logits[0], dim=-1)[1].item()
