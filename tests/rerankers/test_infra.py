@@ -231,7 +231,7 @@ def test_missing_extra_names_the_pip_line(
 
 @pytest.mark.parametrize("spec", ["nope", "unknown:model", "", 5])
 def test_load_rejects_bad_specs(spec: Any) -> None:
-    with pytest.raises(ValueError, match="spec|kind"):
+    with pytest.raises(ValueError, match=r"spec|kind"):
         load(spec)
 
 
