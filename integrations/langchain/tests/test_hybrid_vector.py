@@ -4,6 +4,7 @@ list holds a document only BM25 finds and one only the vector store finds."""
 from __future__ import annotations
 
 from conftest import ConceptEmbedding, corpus_documents, make_bm25
+from langchain_core.runnables import RunnableLambda
 from langchain_core.vectorstores import InMemoryVectorStore, VectorStoreRetriever
 from langchain_rankwise import RankwiseBM25Retriever, RankwiseHybridRetriever
 
@@ -42,3 +43,23 @@ async def test_hybrid_async_finds_both() -> None:
     _, _, hybrid = build()
     ids = [d.id for d in await hybrid.ainvoke(QUERY)]
     assert {BM25_ONLY, VECTOR_ONLY} <= set(ids)
+
+
+def test_min_max_with_a_scored_vector_child() -> None:
+    vectorstore = InMemoryVectorStore(embedding=ConceptEmbedding())
+    vectorstore.add_documents(corpus_documents())
+    scored_vectors = RunnableLambda(
+        lambda q: [
+            d.model_copy(update={"metadata": {**d.metadata, "score": s}})
+            for d, s in vectorstore.similarity_search_with_score(q, k=1)
+        ]
+    )
+    hybrid = RankwiseHybridRetriever(
+        retrievers=[scored_vectors, make_bm25(k=3)], fusion="min_max", k=4
+    )
+    out = hybrid.invoke(QUERY)
+    ids = [d.id for d in out]
+    assert {BM25_ONLY, VECTOR_ONLY} <= set(ids)
+    # each list's best document gets 1.0 from its own list
+    assert next(d for d in out if d.id == VECTOR_ONLY).metadata["fused_score"] == 1.0
+    assert next(d for d in out if d.id == BM25_ONLY).metadata["fused_score"] == 1.0

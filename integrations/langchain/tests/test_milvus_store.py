@@ -53,3 +53,9 @@ def test_milvus_store_is_not_saved_by_the_retriever(
 ) -> None:
     with pytest.raises(TypeError, match="persists itself"):
         milvus_retriever.save(tmp_path)
+
+
+def test_predicate_filters_are_refused_by_milvus(milvus_retriever: RankwiseBM25Retriever) -> None:
+    with pytest.raises(ValueError, match="predicate"):
+        milvus_retriever.invoke("Milvus", filter=lambda m: True)
+    assert [d.id for d in milvus_retriever.invoke("Milvus BM25", filter={"doc0"})] == ["doc0"]
