@@ -63,12 +63,16 @@ def runs(cranfield: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
             )
         return Comparison(
             overlap=statistics.mean(overlaps),
-            identical=sum([h.id for h in a] == [h.id for h in b] for a, b in zip(embedded, milvus)),
+            identical=sum(
+                [h.id for h in a] == [h.id for h in b]
+                for a, b in zip(embedded, milvus, strict=True)
+            ),
             ndcg_embedded=statistics.mean(
-                ndcg_at_k([h.id for h in r], ds.qrels[q]) for q, r in zip(qids, embedded)
+                ndcg_at_k([h.id for h in r], ds.qrels[q])
+                for q, r in zip(qids, embedded, strict=True)
             ),
             ndcg_milvus=statistics.mean(
-                ndcg_at_k([h.id for h in r], ds.qrels[q]) for q, r in zip(qids, milvus)
+                ndcg_at_k([h.id for h in r], ds.qrels[q]) for q, r in zip(qids, milvus, strict=True)
             ),
             max_score_rel_diff=rel,
         )

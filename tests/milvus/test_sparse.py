@@ -1,4 +1,4 @@
-"""The client-side route: rankwise BM25 sparse vectors in a plain Milvus sparse field (metric IP)."""
+"""The client-side route: rankwise BM25 sparse vectors in a plain sparse field (metric IP)."""
 
 from __future__ import annotations
 
