@@ -14,7 +14,7 @@ from langchain_core.documents import BaseDocumentCompressor, Document
 from langchain_core.retrievers import BaseRetriever, RetrieverLike
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import ContextThreadPoolExecutor
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, ValidationInfo, field_validator, model_validator
 
 from langchain_rankwise._utils import check_positive_int, check_query, with_metadata
 from langchain_rankwise.rerank import RankwiseRerank
@@ -81,7 +81,7 @@ class RankwiseHybridRetriever(BaseRetriever):
     score_key: str = "score"
     """Metadata key holding each child's score, for ``fusion="min_max"``."""
 
-    max_concurrency: int | None = Field(default=None)
+    max_concurrency: int | None = None
     """Most child retrievers run at once in the sync path (default: all of them)."""
 
     if TYPE_CHECKING:
@@ -113,8 +113,8 @@ class RankwiseHybridRetriever(BaseRetriever):
 
     @field_validator("k", "fetch_k", mode="before")
     @classmethod
-    def _check_counts(cls, value: object, info: Any) -> int:
-        return check_positive_int(value, info.field_name)
+    def _check_counts(cls, value: object, info: ValidationInfo) -> int:
+        return check_positive_int(value, info.field_name or "k")
 
     @field_validator("max_concurrency", mode="before")
     @classmethod
