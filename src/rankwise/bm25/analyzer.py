@@ -24,13 +24,11 @@ AnalyzerParams: TypeAlias = "str | Mapping[str, Any] | Callable[[str], list[str]
 Tokenizer: TypeAlias = Callable[[str], list[str]]
 TokenFilter: TypeAlias = Callable[[list[str]], list[str]]
 
-# Hiragana and CJK ideographs form one token per character under Unicode word segmentation
-# (UAX #29), which is what the Milvus/tantivy standard tokenizer follows.
+# The standard tokenizer follows tantivy's SimpleTokenizer, which Milvus uses: maximal runs of
+# alphanumeric characters (underscore, apostrophe and full stop split words). Hiragana and CJK
+# ideographs are emitted one character per token, as Unicode word segmentation (UAX #29) does.
 _CJK = "\u3040-\u309f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
-_WORD_CHAR = rf"[^\W{_CJK}]"
-# Runs of word characters, joined across an apostrophe or a full stop between two word
-# characters ("don't", "U.S.A", "3.14"), as UAX #29 MidLetter/MidNumLet rules do.
-_STANDARD_RE = re.compile(rf"[{_CJK}]|{_WORD_CHAR}+(?:['’.]{_WORD_CHAR}+)*")
+_STANDARD_RE = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
 _CN_ALNUM_RE = re.compile(rf"^(?:[{_CJK}]|[^\W_])+$")
 _CN_CHAR_RE = re.compile(rf"^[{_CJK}]+$")
 _ASCII_ALNUM_RE = re.compile(r"^[A-Za-z0-9]+$")
@@ -219,7 +217,9 @@ def _build_filter(spec: Any) -> TokenFilter:
     if kind == "stop":
         if keys != {"stop_words"}:
             raise ValueError("analyzer params: a 'stop' filter takes exactly 'stop_words'")
-        return _StopFilter(resolve_stop_words(spec["stop_words"], argument="stop_words"))
+        return _StopFilter(
+            resolve_stop_words(spec["stop_words"], argument="analyzer params: stop_words")
+        )
     if kind == "stemmer":
         language = spec.get("language")
         if keys != {"language"} or not isinstance(language, str):
