@@ -1,0 +1,422 @@
+"""The ``index``, ``search`` and ``eval`` commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rankwise.cli.main import CliError
+from rankwise.cli.render import eval_plot, eval_table, metric_label, table
+from rankwise.rerankers.base import BaseReranker
+
+MILVUS_MANIFEST = "rankwise-milvus.json"
+SEARCH_SCHEMA = "rankwise.search/v1"
+EVAL_SCHEMA = "rankwise.eval/v1"
+DEFAULT_RERANK = "embedding:default"
+INDEX_BATCH = 5_000
+
+
+def _out(text: str = "") -> None:
+    print(text, file=sys.stdout, flush=True)
+
+
+def _note(text: str, args: argparse.Namespace) -> None:
+    if not args.quiet:
+        print(text, file=sys.stderr, flush=True)
+
+
+def parse_analyzer(value: str | None) -> str | dict[str, Any] | None:
+    """``"english"`` stays a name; text starting with ``{`` is parsed as JSON params."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.startswith("{"):
+        try:
+            params = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CliError(f"--analyzer is not valid JSON: {exc.msg}") from None
+        if not isinstance(params, dict):
+            raise CliError("--analyzer JSON must be an object")
+        return params
+    return text
+
+
+def load_reranker(spec: str) -> BaseReranker:
+    """A reranker from a spec string, through :func:`rankwise.rerankers.load`."""
+    if not spec or ":" not in spec:
+        raise CliError(
+            f"unknown reranker spec {spec!r}: expected <kind>:<model>, e.g. embedding:default, "
+            "cross-encoder:<name-or-path>, bge:<...>, cohere:<model>, voyage:<model>, jina:<model>"
+        )
+    from rankwise.rerankers import load
+
+    reranker = load(spec)
+    if not isinstance(reranker, BaseReranker):  # pragma: no cover - factory contract
+        raise CliError(f"reranker spec {spec!r} did not give a reranker")
+    return reranker
+
+
+# -- index ---------------------------------------------------------------------------------
+def cmd_index(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from rankwise.corpus import detect_format, read_corpus
+
+    fmt = detect_format(args.corpus)
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CliError(f"--out {out_dir} exists and is not a folder")
+    analyzer = parse_analyzer(args.analyzer)
+    t_read = time.perf_counter()
+    docs = read_corpus(args.corpus)
+    read_s = time.perf_counter() - t_read
+    _note(f"read {len(docs):,} documents ({fmt}) in {read_s:.2f} s", args)
+
+    store: Any
+    if args.store == "milvus":
+        store = _open_milvus(args, out_dir, analyzer)
+    else:
+        from rankwise.bm25 import BM25Index
+
+        store = BM25Index(
+            analyzer="english" if analyzer is None else analyzer,
+            k1=args.k1,
+            b=args.b,
+            show_progress=False,
+        )
+    t0 = time.perf_counter()
+    with tqdm(
+        total=len(docs), unit="doc", desc="indexing", disable=args.quiet, file=sys.stderr
+    ) as bar:
+        for start in range(0, len(docs), INDEX_BATCH):
+            batch = docs[start : start + INDEX_BATCH]
+            store.add(
+                [d.full_text for d in batch],
+                ids=[d.id for d in batch],
+                metadatas=[d.metadata for d in batch],
+            )
+            bar.update(len(batch))
+    if args.store == "embedded":
+        store.save(out_dir)
+    elapsed = time.perf_counter() - t0
+    rate = len(docs) / elapsed if elapsed > 0 else float("inf")
+    where = f"{args.uri or out_dir / 'milvus.db'} (collection {args.collection})"
+    target = out_dir if args.store == "embedded" else where
+    _out(
+        f"indexed {len(docs):,} documents in {elapsed:.2f} s ({rate:,.0f} documents/s) -> {target}"
+    )
+    return 0
+
+
+def _open_milvus(args: argparse.Namespace, out_dir: Path, analyzer: Any) -> Any:
+    from rankwise.milvus import MilvusBM25Store
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    uri = args.uri or str(out_dir / "milvus.db")
+    kwargs: dict[str, Any] = {"uri": uri, "collection": args.collection, "k1": args.k1, "b": args.b}
+    token = args.token or os.environ.get("MILVUS_TOKEN")
+    if token:
+        kwargs["token"] = token
+    if analyzer is not None:
+        from rankwise.milvus import analyzer_params_for
+
+        kwargs["analyzer_params"] = analyzer_params_for(analyzer)
+    store = MilvusBM25Store(**kwargs)
+    manifest = {
+        "store": "milvus",
+        "uri": uri,
+        "collection": args.collection,
+        "analyzer_params": kwargs.get("analyzer_params"),
+        "k1": args.k1,
+        "b": args.b,
+    }
+    (out_dir / MILVUS_MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return store
+
+
+def open_index(path: str | Path) -> Any:
+    """The store saved at ``path``: an embedded BM25 index or a Milvus collection manifest."""
+    folder = Path(path)
+    if not folder.exists():
+        raise FileNotFoundError(2, "No such file or directory", str(folder))
+    if not folder.is_dir():
+        raise CliError(f"{folder} is not an index folder")
+    manifest = folder / MILVUS_MANIFEST
+    if manifest.is_file():
+        from rankwise.milvus import MilvusBM25Store
+
+        cfg = json.loads(manifest.read_text(encoding="utf-8"))
+        kwargs: dict[str, Any] = {"uri": cfg["uri"], "collection": cfg["collection"]}
+        for key in ("analyzer_params", "k1", "b"):
+            if cfg.get(key) is not None:
+                kwargs[key] = cfg[key]
+        token = os.environ.get("MILVUS_TOKEN")
+        if token:
+            kwargs["token"] = token
+        return MilvusBM25Store(**kwargs)
+    from rankwise.bm25 import BM25Index
+
+    return BM25Index.load(folder)
+
+
+# -- search --------------------------------------------------------------------------------
+def _snippet(text: str, width: int = 80) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    if not args.query.strip():
+        raise CliError("the query is empty")
+    reranker = load_reranker(args.rerank) if args.rerank else None
+    store = open_index(args.index)
+    fetch_k = args.fetch_k or (max(args.k, 50) if reranker else args.k)
+    t0 = time.perf_counter()
+    hits = store.search(args.query, k=max(fetch_k, args.k) if reranker else args.k)
+    retrieve_ms = (time.perf_counter() - t0) * 1000
+    rows: list[dict[str, Any]] = []
+    rerank_ms = None
+    if reranker is not None and hits:
+        t1 = time.perf_counter()
+        ranked = reranker.rerank(args.query, [h.text for h in hits], top_k=args.k)
+        rerank_ms = (time.perf_counter() - t1) * 1000
+        for r in ranked:
+            h = hits[r.index]
+            rows.append(
+                {
+                    "id": h.id,
+                    "score": r.score,
+                    "retrieval_score": h.score,
+                    "text": h.text,
+                    "metadata": h.metadata,
+                }
+            )
+    else:
+        for h in hits[: args.k]:
+            rows.append(
+                {
+                    "id": h.id,
+                    "score": h.score,
+                    "retrieval_score": h.score,
+                    "text": h.text,
+                    "metadata": h.metadata,
+                }
+            )
+    for rank, row in enumerate(rows, 1):
+        row["rank"] = rank
+    if args.json:
+        payload = {
+            "schema": SEARCH_SCHEMA,
+            "query": args.query,
+            "k": args.k,
+            "index": str(args.index),
+            "reranker": None if reranker is None else reranker.name,
+            "timings_ms": {"retrieve": retrieve_ms, "rerank": rerank_ms},
+            "results": [
+                {
+                    key: row[key]
+                    for key in ("rank", "id", "score", "retrieval_score", "text", "metadata")
+                }
+                for row in rows
+            ],
+        }
+        _out(json.dumps(payload, ensure_ascii=False, default=str))
+        return 0
+    if not rows:
+        _out(f"no results for {args.query!r}")
+        return 0
+    if reranker is None:
+        headers = ["#", "id", "bm25", "text"]
+        body = [[str(r["rank"]), r["id"], f"{r['score']:.3f}", _snippet(r["text"])] for r in rows]
+    else:
+        headers = ["#", "id", "rerank", "bm25", "text"]
+        body = [
+            [
+                str(r["rank"]),
+                r["id"],
+                f"{r['score']:.3f}",
+                f"{r['retrieval_score']:.3f}",
+                _snippet(r["text"]),
+            ]
+            for r in rows
+        ]
+    _out(table(headers, body, "rlrr" + ("r" if reranker else "") + "l"))
+    timing = f"retrieve {retrieve_ms:.1f} ms"
+    if rerank_ms is not None and reranker is not None:
+        timing += f", rerank ({reranker.name}) {rerank_ms:.1f} ms"
+    _out(f"\n{len(rows)} results; {timing}")
+    return 0
+
+
+# -- eval ----------------------------------------------------------------------------------
+def _set_torch_threads(n: int) -> None:
+    """Set torch's intra-op threads if torch is already loaded (never imports it)."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(n)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rankwise.datasets import load_beir
+    from rankwise.pipeline import Hybrid, Pipeline, Rerank, Retrieve, evaluate_pipelines
+
+    t_start = time.perf_counter()
+    if args.retriever:
+        retrievers = list(dict.fromkeys(r for group in args.retriever for r in group))
+    else:
+        retrievers = ["bm25", "dense", "hybrid"]
+    spec = args.rerank
+    if spec is None and not args.retriever and not args.no_rerank:
+        spec = DEFAULT_RERANK
+    if args.no_rerank:
+        spec = None
+    reranker = load_reranker(spec) if spec else None
+
+    ds = load_beir(args.dataset, split=args.split)
+    queries = ds.judged_queries()
+    if not queries:
+        raise CliError(f"{args.dataset}: no query has a relevance judgement (qrels {args.split})")
+    if args.max_queries:
+        queries = dict(list(queries.items())[: args.max_queries])
+    ids = ds.doc_ids()
+    texts = ds.doc_texts()
+    metadatas = [{"title": str(doc.get("title") or "")} for doc in ds.corpus.values()]
+    depth = max(args.recall_k, args.k)
+    metrics = [f"ndcg@{args.k}", f"recall@{args.recall_k}", f"mrr@{args.k}"]
+    _note(f"{ds.name}: {len(ids):,} documents, {len(queries):,} judged queries", args)
+
+    timings: dict[str, float] = {}
+    need_bm25 = any(r in ("bm25", "hybrid") for r in retrievers)
+    need_dense = any(r in ("dense", "hybrid") for r in retrievers)
+    bm25: Pipeline | None = None
+    dense: Pipeline | None = None
+    embedder_name = None
+    if need_bm25:
+        from rankwise.bm25 import BM25Index
+
+        t0 = time.perf_counter()
+        index = BM25Index(
+            analyzer=parse_analyzer(args.analyzer) or "english",
+            k1=args.k1,
+            b=args.b,
+            show_progress=False,
+        )
+        index.add(texts, ids=ids, metadatas=metadatas)
+        timings["bm25 index"] = time.perf_counter() - t0
+        bm25 = Retrieve(index, stage="bm25", name="BM25")
+    if need_dense:
+        from rankwise.dense import DenseIndex
+        from rankwise.embeddings import shared_embedder
+        from rankwise.pipeline import default_cache_dir, embed_corpus
+
+        t0 = time.perf_counter()
+        embedder = shared_embedder(args.embedding_model)
+        embedder_name = embedder.name
+        cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
+        vecs = embed_corpus(embedder, texts, cache_dir=cache_dir, show_progress=not args.quiet)
+        dindex = DenseIndex(embedder)
+        dindex.add(texts, ids=ids, metadatas=metadatas, embeddings=vecs)
+        embedder.encode(["warm-up query"])  # first forward pass pays one-off setup costs
+        timings["dense index"] = time.perf_counter() - t0
+        dense = Retrieve(dindex, stage="dense", name="dense")
+
+    pipelines: list[Pipeline] = []
+    for r in retrievers:
+        if r == "bm25":
+            assert bm25 is not None
+            base: Pipeline = bm25
+        elif r == "dense":
+            assert dense is not None
+            base = dense
+        else:
+            assert bm25 is not None
+            assert dense is not None
+            base = Hybrid([bm25, dense], fetch_k=depth, name="hybrid RRF")
+        pipelines.append(base)
+    if reranker is not None:
+        label = reranker.name
+        kind = "bi-encoder" if label.startswith("embedding:") else label.partition(":")[0]
+        bases = pipelines if args.retriever else [p for p in pipelines if p.name == "hybrid RRF"]
+        for base in bases:
+            pipelines.append(
+                Rerank(base, reranker, fetch_k=args.fetch_k, name=f"{base.name} + rerank ({kind})")
+            )
+
+    if need_dense or reranker is not None:
+        _set_torch_threads(args.query_threads)
+    t0 = time.perf_counter()
+    reports = evaluate_pipelines(
+        pipelines, queries, ds.qrels, metrics, show_progress=not args.quiet
+    )
+    timings["queries"] = time.perf_counter() - t0
+    wall = time.perf_counter() - t_start
+
+    notes = []
+    if bm25 is not None:
+        notes.append(f"BM25: analyzer {args.analyzer}, k1={args.k1}, b={args.b}")
+    if embedder_name is not None:
+        notes.append(f"dense: {embedder_name} (bi-encoder, mean pooling, cosine), exact search")
+    if any(isinstance(p, Hybrid) for p in pipelines):
+        notes.append(f"hybrid: reciprocal-rank fusion (c=60) of BM25 and dense top-{depth}")
+    if reranker is not None:
+        what = (
+            "cosine of bi-encoder embeddings, not a cross-encoder"
+            if reranker.name.startswith("embedding:")
+            else "reranker"
+        )
+        notes.append(f"rerank: {reranker.name} ({what}) over the top {args.fetch_k} candidates")
+
+    if args.plot:
+        eval_plot(
+            reports,
+            metrics,
+            Path(args.plot),
+            f"rankwise eval {ds.name}: {len(ids):,} documents, {len(queries):,} queries",
+        )
+
+    if args.json:
+        payload = {
+            "schema": EVAL_SCHEMA,
+            "dataset": {"name": ds.name, "documents": len(ids), "queries": len(queries)},
+            "metrics": metrics,
+            "pipelines": [r.as_dict() for r in reports],
+            "settings": {
+                "k": args.k,
+                "recall_k": args.recall_k,
+                "fetch_k": args.fetch_k,
+                "analyzer": args.analyzer,
+                "k1": args.k1,
+                "b": args.b,
+                "embedding_model": embedder_name,
+                "reranker": None if reranker is None else reranker.name,
+            },
+            "notes": notes,
+            "plot": args.plot,
+            "setup_s": {k: v for k, v in timings.items() if k != "queries"},
+            "wall_s": wall,
+        }
+        _out(json.dumps(payload, indent=2))
+        return 0
+
+    _out(
+        f"rankwise eval {ds.name}: {len(ids):,} documents, {len(queries):,} judged queries; "
+        f"{', '.join(metric_label(m) for m in metrics)}; latency per query in ms"
+    )
+    _out()
+    _out(eval_table(reports, metrics))
+    _out()
+    for note in notes:
+        _out(f"  {note}")
+    setup = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+    _out(f"\nwall time {wall:.1f} s ({setup})")
+    if args.plot:
+        _out(f"plot written to {args.plot}")
+    return 0
+
+
+__all__ = ["cmd_eval", "cmd_index", "cmd_search", "load_reranker", "open_index"]

@@ -1,0 +1,219 @@
+"""Argument parsing, dispatch and error reporting of the ``rankwise`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from rankwise._version import __version__
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class CliError(Exception):
+    """An error the command reports as one line, without a traceback."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _retrievers(text: str) -> list[str]:
+    names = [t.strip().lower() for t in text.split(",") if t.strip()]
+    bad = [n for n in names if n not in ("bm25", "dense", "hybrid")]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown retriever {', '.join(bad) or text!r}; choose bm25, dense or hybrid"
+        )
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the full traceback on errors",
+    )
+    common.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="no progress bars",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="rankwise",
+        description="Retrieve-then-rerank search: BM25 full-text index, dense retrieval, "
+        "rerankers and evaluation.",
+        parents=[common],
+    )
+    parser.set_defaults(debug=False, quiet=False)
+    parser.add_argument("--version", action="version", version=f"rankwise {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser(
+        "index",
+        parents=[common],
+        help="build a BM25 index from a corpus",
+        description="Index CORPUS: a BEIR folder (corpus.jsonl), a JSONL file (_id/id, text, "
+        "optional title and metadata) or a folder of .txt/.md files.",
+    )
+    p.add_argument("corpus", metavar="CORPUS", help="BEIR folder, JSONL file or text folder")
+    p.add_argument("--out", "-o", required=True, metavar="DIR", help="where to save the index")
+    p.add_argument(
+        "--analyzer",
+        default=None,
+        help='analyzer: "english" (default), "standard", "chinese" or a JSON object of '
+        "Milvus analyzer_params",
+    )
+    p.add_argument("--k1", type=float, default=1.2, help="BM25 k1 (default 1.2)")
+    p.add_argument("--b", type=float, default=0.75, help="BM25 b (default 0.75)")
+    p.add_argument(
+        "--store",
+        choices=("embedded", "milvus"),
+        default="embedded",
+        help="embedded rankwise index (default) or a Milvus collection",
+    )
+    p.add_argument(
+        "--uri",
+        default=None,
+        help="Milvus URI for --store milvus (a .db file = Milvus Lite; default DIR/milvus.db)",
+    )
+    p.add_argument("--collection", default="rankwise", help="Milvus collection name")
+    p.add_argument("--token", default=None, help="Milvus token (or set MILVUS_TOKEN)")
+
+    p = sub.add_parser(
+        "search",
+        parents=[common],
+        help="query an index",
+        description="Search an index built by `rankwise index`, optionally reranking.",
+    )
+    p.add_argument("index", metavar="DIR", help="index folder written by `rankwise index`")
+    p.add_argument("query", help="the query text")
+    p.add_argument("-k", "--k", type=_positive_int, default=10, help="results (default 10)")
+    p.add_argument(
+        "--rerank",
+        metavar="SPEC",
+        default=None,
+        help="reranker spec, e.g. embedding:default, cross-encoder:<name-or-path>, "
+        "bge:<...>, cohere:<model>, voyage:<model>, jina:<model>",
+    )
+    p.add_argument(
+        "--fetch-k",
+        type=_positive_int,
+        default=None,
+        help="candidates retrieved for the reranker (default max(k, 50))",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    p = sub.add_parser(
+        "eval",
+        parents=[common],
+        help="evaluate retrieval pipelines on a dataset",
+        description="Evaluate pipelines on DATASET (a bundled name like `cranfield` or a BEIR "
+        "folder). Without --retriever: BM25, dense, hybrid (RRF) and hybrid + rerank "
+        "(the bundled all-MiniLM-L6-v2 bi-encoder, or --rerank SPEC).",
+    )
+    p.add_argument("dataset", metavar="DATASET", help="`cranfield` or a BEIR folder")
+    p.add_argument(
+        "--retriever",
+        type=_retrievers,
+        action="append",
+        default=None,
+        help="bm25, dense or hybrid (repeat or comma-separate for several); with --rerank, "
+        "each one is also evaluated with the reranker",
+    )
+    p.add_argument("--rerank", metavar="SPEC", default=None, help="reranker spec (see search)")
+    p.add_argument(
+        "--no-rerank", action="store_true", help="skip the rerank row of the default run"
+    )
+    p.add_argument(
+        "--k", type=_positive_int, default=10, help="cut-off of nDCG and MRR (default 10)"
+    )
+    p.add_argument(
+        "--recall-k", type=_positive_int, default=100, help="cut-off of Recall (default 100)"
+    )
+    p.add_argument(
+        "--fetch-k",
+        type=_positive_int,
+        default=50,
+        help="candidates the reranker rescores per query (default 50)",
+    )
+    p.add_argument(
+        "--embedding-model",
+        default=None,
+        metavar="NAME_OR_PATH",
+        help="dense model (default: $RANKWISE_EMBEDDING_MODEL or the bundled all-MiniLM-L6-v2)",
+    )
+    p.add_argument("--analyzer", default="english", help="BM25 analyzer (default english)")
+    p.add_argument("--k1", type=float, default=1.2, help="BM25 k1 (default 1.2)")
+    p.add_argument("--b", type=float, default=0.75, help="BM25 b (default 0.75)")
+    p.add_argument(
+        "--max-queries", type=_positive_int, default=None, help="evaluate the first N queries"
+    )
+    p.add_argument("--split", default="test", help="qrels split of a BEIR folder (default test)")
+    p.add_argument("--plot", metavar="PNG", default=None, help="write a bar chart to this file")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--cache-dir",
+        default=None,
+        help="where document embeddings are cached (default $RANKWISE_CACHE_DIR or "
+        "~/.cache/rankwise)",
+    )
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    p.add_argument(
+        "--query-threads",
+        type=_positive_int,
+        default=1,
+        help="torch threads while queries are timed (default 1: one request at a time, as a "
+        "server handles it; documents are embedded with all cores)",
+    )
+    return parser
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, FileNotFoundError) and exc.filename and exc.strerror:
+        return f"no such file or directory: {exc.filename}"
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(text.split())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``rankwise``; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from rankwise.cli import commands
+
+    handler = {
+        "index": commands.cmd_index,
+        "search": commands.cmd_search,
+        "eval": commands.cmd_eval,
+    }
+    try:
+        return handler[args.command](args)
+    except KeyboardInterrupt:
+        print("rankwise: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"rankwise {args.command}: error: {_describe(exc)}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+__all__ = ["CliError", "build_parser", "main"]
