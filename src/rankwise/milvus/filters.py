@@ -45,8 +45,8 @@ def _literal(value: Any, *, where: str) -> str:
             raise ValueError(f"{where}: {value!r} cannot be compared in a Milvus filter")
         return repr(value)
     raise ValueError(
-        f"{where}: unsupported value type {type(value).__name__}; metadata filters compare "
-        "str, int, float, bool or None"
+        f"{where}: unsupported value type {type(value).__name__}; Milvus metadata filters "
+        "compare str, int, float or bool"
     )
 
 
@@ -57,7 +57,9 @@ def _field(field: str, key: str) -> str:
 def metadata_expr(filter: Mapping[str, Any], field: str = "metadata") -> str:
     """Expression matching documents whose metadata equals every ``key: value`` of ``filter``.
 
-    ``None`` matches a missing key or a JSON null. An empty mapping gives ``""`` (no filter).
+    Values are str, int, float or bool (as in the embedded index, ``True == 1``). ``None`` is
+    refused: Milvus treats a JSON null like a missing key, while the embedded index matches only a
+    stored ``None``. An empty mapping gives ``""`` (no filter).
     """
     parts: list[str] = []
     for key, value in filter.items():
@@ -65,9 +67,11 @@ def metadata_expr(filter: Mapping[str, Any], field: str = "metadata") -> str:
             raise ValueError(f"filter keys must be non-empty strings, got {key!r}")
         where = f"filter[{key!r}]"
         if value is None:
-            parts.append(f"{_field(field, key)} is null")
-        else:
-            parts.append(f"{_field(field, key)} == {_literal(value, where=where)}")
+            raise ValueError(
+                f"{where}: Milvus cannot filter on None (it treats a JSON null like a missing "
+                "key, so results would differ from the embedded index)"
+            )
+        parts.append(f"{_field(field, key)} == {_literal(value, where=where)}")
     return " and ".join(parts)
 
 
