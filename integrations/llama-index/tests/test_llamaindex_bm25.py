@@ -279,6 +279,12 @@ def test_bad_sources_and_updates(nodes):
         RankwiseBM25Retriever.from_defaults(nodes=nodes, docstore=SimpleDocumentStore())
     with pytest.raises(ValueError, match="index"):
         RankwiseBM25Retriever.from_defaults(index=nodes)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="no nodes in its docstore"):
+        RankwiseBM25Retriever.from_defaults(
+            index=VectorStoreIndex([], embed_model=MockEmbedding(embed_dim=8))
+        )
+    with pytest.raises(ValueError, match="docstore"):
+        RankwiseBM25Retriever.from_defaults(docstore={"n0": nodes[0]})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"nodes\[1\]"):
         RankwiseBM25Retriever.from_defaults(nodes=[nodes[0], "text"])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="twice"):

@@ -179,3 +179,28 @@ def test_bad_retrievers(list_retriever_cls):
         RankwiseHybridRetriever([list_retriever_cls(A), "bm25"])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="sequence"):
         RankwiseHybridRetriever(list_retriever_cls(A))  # type: ignore[arg-type]
+
+
+class ChildError(Exception):
+    pass
+
+
+def test_a_failing_retriever_fails_the_hybrid(list_retriever_cls):
+    class Failing(list_retriever_cls):
+        def _retrieve(self, query_bundle):
+            raise ChildError("child failed")
+
+        async def _aretrieve(self, query_bundle):
+            raise ChildError("child failed")
+
+    hybrid = RankwiseHybridRetriever([list_retriever_cls(A), Failing([])])
+    with pytest.raises(ChildError):
+        hybrid.retrieve("q")
+    with pytest.raises(ChildError):
+        asyncio.run(hybrid.aretrieve("q"))
+
+
+def test_fuse_checks_the_number_of_lists(list_retriever_cls):
+    hybrid = RankwiseHybridRetriever([list_retriever_cls(A), list_retriever_cls(B)])
+    with pytest.raises(ValueError, match="results"):
+        hybrid.fuse([list_retriever_cls(A)._results()])

@@ -170,18 +170,32 @@ def test_hybrid_with_a_spec_string_reranker(nodes, tiny_cross_encoder):
     assert out[0].score >= out[1].score
 
 
-def test_cohere_api_through_the_fake_server(nodes, fake_api):
-    post = cohere_rerank(fake_api, top_n=2)
-    assert post.model == "cohere:rerank-v3.5"
-    out = post.postprocess_nodes(
-        [NodeWithScore(node=n, score=0.0) for n in nodes], query_str="supersonic flutter"
+@pytest.mark.parametrize(
+    "spec", ["cohere:rerank-v3.5", "voyage:rerank-2.5", "jina:jina-reranker-v2-base-multilingual"]
+)
+async def test_rerank_apis_through_the_fake_server(nodes, fake_api, spec):
+    provider = spec.split(":")[0]
+    post = RankwiseRerank(
+        spec,
+        top_n=2,
+        reranker_kwargs={"api_key": "test-key", "base_url": fake_api.base_url(provider)},
     )
+    assert post.model == spec
+    inputs = [NodeWithScore(node=n, score=0.0) for n in nodes]
     texts = {n.node_id: n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes}
     expected = sorted(nodes, key=lambda n: -overlap_score("supersonic flutter", texts[n.node_id]))
+    out = post.postprocess_nodes(inputs, query_str="supersonic flutter")
     assert ids(out) == [n.node_id for n in expected[:2]]
-    (request,) = fake_api.requests_for("cohere")
-    assert request.json["query"] == "supersonic flutter"
-    assert request.json["documents"] == [texts[n.node_id] for n in nodes]
+    assert [n.score for n in out] == pytest.approx(
+        [overlap_score("supersonic flutter", texts[n.node_id]) for n in expected[:2]]
+    )
+    aout = await post.apostprocess_nodes(inputs, query_str="supersonic flutter")
+    assert ids(aout) == ids(out)
+    requests = fake_api.requests_for(provider)
+    assert len(requests) == 2
+    for request in requests:
+        assert request.json["query"] == "supersonic flutter"
+        assert request.json["documents"] == [texts[n.node_id] for n in nodes]
 
 
 async def test_two_apostprocess_against_a_slow_api_take_about_one_delay(nodes, fake_api):
