@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, corpus_documents, make_bm25
 from langchain_rankwise import RankwiseBM25Retriever, RankwiseHybridRetriever
+from lc_doubles import CORPUS, corpus_documents, make_bm25
 
 pytestmark = pytest.mark.milvus
 

@@ -7,9 +7,9 @@ import asyncio
 import time
 
 import pytest
-from conftest import ToyStore
 from langchain_core.documents import Document
 from langchain_rankwise import RankwiseBM25Retriever
+from lc_doubles import ToyStore
 
 from rankwise.types import Filter, Hit
 

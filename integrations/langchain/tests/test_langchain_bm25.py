@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, corpus_documents, make_bm25
 from langchain_core.documents import Document
 from langchain_rankwise import RankwiseBM25Retriever
 from langchain_rankwise.bm25 import CONFIG_FILE
+from lc_doubles import CORPUS, corpus_documents, make_bm25
 from pydantic import ValidationError
 
 from rankwise.bm25 import BM25Index

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import ListRetriever, OverlapReranker
 from langchain_core.documents import Document
 from langchain_rankwise import RankwiseHybridRetriever, RankwiseRerank
+from lc_doubles import ListRetriever, OverlapReranker
 from pydantic import ValidationError
 
 

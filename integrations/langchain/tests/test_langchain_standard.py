@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import ConceptEmbedding, corpus_documents, make_bm25
 from langchain_core.vectorstores import InMemoryVectorStore
 from langchain_rankwise import RankwiseBM25Retriever, RankwiseHybridRetriever
 from langchain_tests.integration_tests import RetrieversIntegrationTests
+from lc_doubles import ConceptEmbedding, corpus_documents, make_bm25
 
 QUERY = "BM25 ranks documents and retrievers with rank fusion and search"
 

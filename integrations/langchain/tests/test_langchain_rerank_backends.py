@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ListRetriever
 from langchain_core.documents import Document
 from langchain_rankwise import RankwiseHybridRetriever, RankwiseRerank
+from lc_doubles import ListRetriever
 
 from rankwise.rerankers import load
 from rankwise.testing.fake_api import FakeRerankServer, Reply

@@ -3,10 +3,10 @@ list holds a document only BM25 finds and one only the vector store finds."""
 
 from __future__ import annotations
 
-from conftest import ConceptEmbedding, corpus_documents, make_bm25
 from langchain_core.runnables import RunnableLambda
 from langchain_core.vectorstores import InMemoryVectorStore, VectorStoreRetriever
 from langchain_rankwise import RankwiseBM25Retriever, RankwiseHybridRetriever
+from lc_doubles import ConceptEmbedding, corpus_documents, make_bm25
 
 QUERY = "car repair for XJ9000"
 BM25_ONLY = "doc6"  # "Part number XJ9000 fits ..." shares the rare term XJ9000

@@ -6,9 +6,9 @@ import asyncio
 import time
 
 import pytest
-from conftest import OverlapReranker
 from langchain_core.documents import Document
 from langchain_rankwise import RankwiseRerank
+from lc_doubles import OverlapReranker
 from pydantic import ValidationError
 
 DOCS = [

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from conftest import ConceptEmbedding, OverlapReranker, corpus_documents, make_bm25
 from langchain_classic.retrievers import ContextualCompressionRetriever, EnsembleRetriever
 from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
 from langchain_core.documents import Document
@@ -15,6 +14,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.vectorstores import InMemoryVectorStore
 from langchain_rankwise import RankwiseHybridRetriever, RankwiseRerank
+from lc_doubles import ConceptEmbedding, OverlapReranker, corpus_documents, make_bm25
 
 
 def format_docs(docs: list[Document]) -> str:
