@@ -292,3 +292,16 @@ def test_embedding_with_wrong_dimension_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="dense_dim=8"):
         store.add(["text"])
     assert len(store) == 0
+
+
+def test_hybrid_search_falls_back_to_dense_when_the_query_has_no_terms(tmp_path: Path) -> None:
+    from rankwise import Analyzer
+
+    store = _store(
+        tmp_path, pre_analyzer=Analyzer("english"), dense_dim=8, embedding=fake_embedding
+    )
+    store.add([t for t, _ in DOCS.values()], ids=list(DOCS))
+    assert store.search("the") == []  # only a stop word: nothing for BM25
+    for ranker in ("rrf", "weighted"):
+        hits = store.hybrid_search("the", k=2, ranker=ranker)
+        assert len(hits) == 2  # the dense route alone still answers

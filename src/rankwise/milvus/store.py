@@ -221,8 +221,9 @@ class MilvusBM25Store(MilvusCollectionStore):
     def search(self, query: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
         """Top-``k`` documents for ``query`` by Milvus BM25, best first (score > 0 only).
 
-        ``filter``: a dict of metadata equalities (``None`` matches a missing key) or a set of
-        allowed ids, evaluated inside Milvus; a callable raises ``ValueError``.
+        ``filter``: a dict of metadata equalities (str/int/float/bool values) or a set of allowed
+        ids, evaluated inside Milvus (so a filtered search still returns ``k`` hits when ``k``
+        match); a callable raises ``ValueError``, as it cannot run inside Milvus.
         """
         return self.search_many([query], k, filter)[0]
 
@@ -288,19 +289,15 @@ class MilvusBM25Store(MilvusCollectionStore):
         if ranker == "rrf":
             if isinstance(rrf_k, bool) or not isinstance(rrf_k, int) or not 0 < rrf_k < 16384:
                 raise ValueError(f"rrf_k must be an integer in (0, 16384), got {rrf_k!r}")
-            milvus_ranker = pm.RRFRanker(rrf_k)
         elif ranker == "weighted":
             if len(weights) != 2 or not all(0.0 <= float(w) <= 1.0 for w in weights):
                 raise ValueError(
                     f"weights must be two numbers in [0, 1] (dense, bm25), got {weights!r}"
                 )
-            milvus_ranker = pm.WeightedRanker(float(weights[0]), float(weights[1]))
         elif isinstance(ranker, str):
             raise ValueError(
                 f"ranker must be 'rrf', 'weighted' or a pymilvus ranker, got {ranker!r}"
             )
-        else:
-            milvus_ranker = ranker
         expr = filter_to_expr(filter)
         if isinstance(filter, (set, frozenset)) and not filter:
             return []
@@ -325,6 +322,12 @@ class MilvusBM25Store(MilvusCollectionStore):
                     expr=expr,
                 )
             )
+        if ranker == "rrf":
+            milvus_ranker = pm.RRFRanker(rrf_k)
+        elif ranker == "weighted":  # one weight per route actually sent
+            milvus_ranker = pm.WeightedRanker(*(float(w) for w in weights[: len(requests)]))
+        else:
+            milvus_ranker = ranker
         self._before_search()
         results = self._client.hybrid_search(
             self.collection,
