@@ -65,11 +65,20 @@ class RankwiseRerank(BaseDocumentCompressor):
     @model_validator(mode="before")
     @classmethod
     def _load_spec(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("reranker"), str):
-            data = dict(data)
-            data["reranker"] = _load_reranker(
-                data["reranker"], data.get("reranker_kwargs"), data.get("api_key")
-            )
+        if not isinstance(data, dict):
+            return data
+        if not isinstance(data.get("reranker"), str):
+            extras = [key for key in ("reranker_kwargs", "api_key") if data.get(key)]
+            if extras and data.get("reranker") is not None:
+                raise ValueError(
+                    f"{' and '.join(extras)} only apply when reranker is a spec string; "
+                    "configure the reranker instance directly instead"
+                )
+            return data
+        data = dict(data)
+        data["reranker"] = _load_reranker(
+            data["reranker"], data.get("reranker_kwargs"), data.get("api_key")
+        )
         return data
 
     @field_validator("reranker_kwargs", mode="before")

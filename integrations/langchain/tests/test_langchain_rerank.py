@@ -97,3 +97,15 @@ def test_rejects_unknown_fields_and_non_rerankers() -> None:
         RankwiseRerank(reranker=OverlapReranker(), top_k=3)
     with pytest.raises(ValidationError, match="reranker"):
         RankwiseRerank(reranker=object())
+
+
+def test_spec_only_options_with_an_instance_raise() -> None:
+    with pytest.raises(ValidationError, match="api_key only apply when reranker is a spec"):
+        RankwiseRerank(reranker=OverlapReranker(), api_key="k")
+    with pytest.raises(ValidationError, match="reranker_kwargs"):
+        RankwiseRerank(reranker=OverlapReranker(), reranker_kwargs={"batch_size": 2})
+
+
+def test_bad_spec_string_raises() -> None:
+    with pytest.raises(ValueError, match="unknown reranker kind"):
+        RankwiseRerank(reranker="nope:model")
