@@ -41,11 +41,14 @@ def test_standard_maps_to_lite_standard_with_the_same_tokens_on_plain_text() -> 
         assert lite_tokens(params, text) == rankwise.analyze(text)
 
 
-def test_lite_standard_differs_from_uax29_on_apostrophes_numbers_and_cjk() -> None:
-    # Documented difference: rankwise (like the Milvus server) keeps these whole.
+def test_lite_standard_differs_on_underscores_and_cjk_only() -> None:
+    # Documented difference: Lite's \w+ keeps "_" and CJK runs inside tokens; rankwise (like
+    # the Milvus server's tokenizer) splits at "_" and gives one token per CJK character.
     params = analyzer_params_for("standard", "lite")
-    assert lite_tokens(params, "don't 3.14") == ["don", "t", "3", "14"]
-    assert Analyzer("standard").analyze("don't 3.14") == ["don't", "3.14"]
+    text = "don't 3.14 U.S.A café"
+    assert lite_tokens(params, text) == Analyzer("standard").analyze(text)
+    assert lite_tokens(params, "snake_case 中文") == ["snake_case", "中文"]
+    assert Analyzer("standard").analyze("snake_case 中文") == ["snake", "case", "中", "文"]
 
 
 def test_stop_words_are_spelled_out_for_lite_and_honoured() -> None:

@@ -10,11 +10,11 @@ engine. Measured on milvus-lite 3.2.2, its analyzer:
 * always lowercases, splits ``standard`` text on the regex ``\w+`` and honours ``stop``
   filters — and silently ignores every other filter (``stemmer``, ``asciifolding``, ``length``).
 
-Its ``standard`` tokenizer is also simpler than rankwise's (and the Milvus server's), which
-follow Unicode word segmentation (UAX #29): they keep ``don't``, ``3.14`` and ``U.S.A`` whole and
-split CJK text per character, where Lite's ``\w+`` splits the first three and keeps CJK runs.
-So ``"standard"`` maps to Lite's standard analyzer as a close, not exact, match; for exactly the
-rankwise tokens use ``pre_analyzer``.
+Its ``standard`` tokenizer (``\w+``) also differs slightly from rankwise's (runs of letters and
+digits, one token per CJK character, like the Milvus server's): Lite keeps ``_`` inside tokens
+(``snake_case`` is one token, two for rankwise) and keeps runs of CJK characters together. On
+English text the tokens are the same; for exactly the rankwise tokens everywhere use
+``pre_analyzer``.
 
 :func:`analyzer_params_for` refuses, with a ``ValueError`` that says why, every config the
 target cannot reproduce, instead of letting Milvus Lite index different tokens in silence.
