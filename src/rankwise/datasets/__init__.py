@@ -90,10 +90,10 @@ def load_beir(name_or_path: str | Path, split: str = "test") -> BeirDataset:
     if qrels_file.is_file():
         with qrels_file.open(encoding="utf-8", newline="") as fh:
             reader = csv.reader(fh, delimiter="\t")
-            for row in reader:
-                if len(row) < 3 or row[0] == "query-id":
+            for fields in reader:
+                if len(fields) < 3 or fields[0] == "query-id":
                     continue
-                qrels.setdefault(row[0], {})[row[1]] = int(float(row[2]))
+                qrels.setdefault(fields[0], {})[fields[1]] = int(float(fields[2]))
     return BeirDataset(name=path.name, corpus=corpus, queries=queries, qrels=qrels)
 
 
