@@ -3,12 +3,13 @@
 Interface: ``NAME``, ``build(texts) -> object``, ``search(obj, query, k) -> list[int]`` (corpus
 positions, best first).
 
-Same tokens as the other peers: the synthetic corpus is whitespace-separated tokens, so each
-text is split on whitespace on the client and handed to Milvus through
-``MilvusBM25Store(pre_analyzer=str.split)`` (tokens Lite's ``\\w+`` analyzer would split or
-lowercase are spelled so that it keeps them whole) — no stop words, no stemming, no lowercasing
-on either side. BM25 parameters are Milvus's defaults, k1=1.2 and b=0.75, written into the index
-the way Lite honours them (Lite's own default k1 is 1.5).
+Same tokens as the other peers (whitespace split, no lowercasing, stop words or stemming): when
+every token is lowercase ASCII letters/digits (the synthetic ``t<rank>`` corpus), Lite's own
+``standard`` analyzer (``\\w+``, lowercase, no stop words) already yields exactly the whitespace
+tokens and is used as is; otherwise the texts are split on the client and handed over through
+``MilvusBM25Store(pre_analyzer=str.split)``, spelled so that Lite keeps each token whole. BM25
+parameters are Milvus's defaults, k1=1.2 and b=0.75, written into the index the way Lite honours
+them (Lite's own default k1 is 1.5).
 
 ``build`` includes the flush and one warm-up search, because Lite seals the write buffer into a
 segment and builds its inverted index lazily on the first search. Milvus Lite computes BM25
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import re
 import shutil
 import sys
 import tempfile
@@ -31,12 +33,21 @@ NAME = "milvus-lite"
 K1 = 1.2
 B = 0.75
 BATCH_SIZE = 5000
+_PLAIN = re.compile(r"[a-z0-9\s]*")
+_PLAIN_TOKEN = re.compile(r"[a-z0-9]+")
 
 
 @dataclass
 class _Built:
     store: Any
     folder: Path
+    plain: bool  # Lite's own analyzer in use: only plain tokens can match
+
+    def query(self, query: str) -> str:
+        if not self.plain:
+            return query
+        # a token Lite would lowercase or split cannot be a (plain) corpus token: drop it
+        return " ".join(t for t in query.split() if _PLAIN_TOKEN.fullmatch(t))
 
 
 def _cleanup(built: _Built) -> None:
@@ -69,16 +80,17 @@ def build(texts: list[str]) -> _Built:
     from rankwise.milvus import MilvusBM25Store
 
     folder = Path(tempfile.mkdtemp(prefix="rankwise-bench-milvus-"))
+    plain = all(_PLAIN.fullmatch(t) for t in texts)
     store = MilvusBM25Store(
         uri=str(folder / "bench.db"),
         collection="bench",
         k1=K1,
         b=B,
-        pre_analyzer=str.split,
+        pre_analyzer=None if plain else str.split,
         show_progress=False,
         batch_size=BATCH_SIZE,
     )
-    built = _Built(store=store, folder=folder)
+    built = _Built(store=store, folder=folder, plain=plain)
     atexit.register(_cleanup, built)
     store.add(texts, ids=[str(i) for i in range(len(texts))])
     store.flush()
@@ -89,4 +101,24 @@ def build(texts: list[str]) -> _Built:
 
 
 def search(obj: _Built, query: str, k: int) -> list[int]:
-    return [int(h.id) for h in obj.store.search(query, k=k)]
+    return [int(h.id) for h in obj.store.search(obj.query(query), k=k)]
+
+
+def search_many(obj: _Built, queries: list[str], k: int) -> list[list[int]]:
+    """Several queries per request (Milvus's batch search)."""
+    hits = obj.store.search_many([obj.query(q) for q in queries], k=k)
+    return [[int(h.id) for h in row] for row in hits]
+
+
+def add(obj: _Built, texts: list[str], start: int) -> _Built:
+    """Incremental insert; the next search seals the new rows into a segment of their own
+    (with its own BM25 statistics on Lite)."""
+    if obj.plain and not all(_PLAIN.fullmatch(t) for t in texts):
+        raise ValueError("texts: this peer was built for plain lowercase tokens only")
+    obj.store.add(texts, ids=[str(start + i) for i in range(len(texts))])
+    return obj
+
+
+def disk_path(obj: _Built) -> str:
+    """The Milvus Lite data folder (for the on-disk size)."""
+    return str(obj.folder / "bench.db")
