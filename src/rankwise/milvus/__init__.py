@@ -4,6 +4,10 @@
 BM25 function; ``uri="./file.db"`` runs embedded Milvus Lite, ``http://host:19530`` (or a
 Zilliz Cloud URI + token) a server — same code. Install with ``pip install "rankwise[milvus]"``.
 
+``MilvusSparseStore`` is the client-side route: BM25 sparse vectors from a fitted
+``rankwise.BM25Index`` in a plain sparse field (metric IP), for Milvus deployments without the
+BM25 function or analyses Milvus cannot run.
+
 Importing this package does not import pymilvus: it is loaded (through
 ``rankwise._optional.require``, which names the extra to install) when a store or a sparse
 collection is created.
@@ -14,11 +18,13 @@ from __future__ import annotations
 from rankwise.milvus.analyzers import analyzer_params_for, encode_tokens, is_lite_uri
 from rankwise.milvus.filters import filter_to_expr, quote
 from rankwise.milvus.schema import CollectionSpec, SchemaMismatchError
+from rankwise.milvus.sparse import MilvusSparseStore
 from rankwise.milvus.store import MilvusBM25Store, rerank
 
 __all__ = [
     "CollectionSpec",
     "MilvusBM25Store",
+    "MilvusSparseStore",
     "SchemaMismatchError",
     "analyzer_params_for",
     "encode_tokens",

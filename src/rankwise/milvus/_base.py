@@ -278,7 +278,7 @@ class MilvusCollectionStore(ABC):
         text_list, id_list, metas = self._rows(texts, ids, metadatas, ids_required=False)
         if not text_list:
             return []
-        if ids is not None:
+        if ids is not None and len(self) > 0:
             taken = self._existing(id_list)
             if taken:
                 shown = ", ".join(repr(i) for i in sorted(taken)[:5])
