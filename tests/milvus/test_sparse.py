@@ -60,6 +60,10 @@ def test_inner_product_route_reproduces_the_embedded_ranking(
     assert store.get(["d"])[0].text == "the the the"  # stored with the placeholder dimension
     assert store.delete(["a", "zz"]) == 1
     assert "a" not in {h.id for h in store.search("milvus")}
+    store.close()
+    with MilvusSparseStore(fitted, uri=str(tmp_path / "s.db")) as reopened:  # validated, kept
+        assert len(reopened) == len(DOCS) - 1
+        assert [h.id for h in reopened.search("sleeping", k=1)] == ["c"]
 
 
 def test_matches_the_milvus_bm25_function_on_the_same_tokens(
