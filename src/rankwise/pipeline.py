@@ -302,6 +302,8 @@ def evaluate_pipelines(
 ) -> list[PipelineReport]:
     """Run every pipeline on every query and score the runs.
 
+    Metrics average over the given queries that have a relevant judgement in ``qrels``.
+
     Each pipeline is asked for as many hits as the deepest metric needs. Stages shared by
     several pipelines run once per query; their time counts in every pipeline that uses them
     (each row's latency is what that pipeline would cost on its own).
@@ -326,7 +328,7 @@ def evaluate_pipelines(
             for stage, sec in out.timings.items():
                 times.setdefault(stage, []).append(sec)
             times.setdefault("total", []).append(sum(out.timings.values()))
-        rep = evaluate(run, qrels, metrics)
+        rep = evaluate(run, {qid: qrels[qid] for qid in run if qid in qrels}, metrics)
         stages = [s for s in pipe.stages if s in times] or [s for s in times if s != "total"]
         latency = {s: _stats(times[s]) for s in [*stages, "total"] if s in times}
         reports.append(PipelineReport(pipe.name, rep.metrics, latency, stages, rep.per_query))

@@ -37,29 +37,29 @@ def _retrievers(text: str) -> list[str]:
     return names
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _common_options(suppress: bool) -> argparse.ArgumentParser:
+    # Sub-commands get SUPPRESS defaults, so `rankwise --debug index ...` is not reset by the
+    # sub-parser; each parser gets its own action objects (parents share them).
     common = argparse.ArgumentParser(add_help=False)
+    default = argparse.SUPPRESS if suppress else False
     common.add_argument(
-        "--debug",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="show the full traceback on errors",
+        "--debug", action="store_true", default=default, help="show the full traceback on errors"
     )
     common.add_argument(
-        "-q",
-        "--quiet",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="no progress bars",
+        "-q", "--quiet", action="store_true", default=default, help="no progress bars"
     )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options(suppress=True)
 
     parser = argparse.ArgumentParser(
         prog="rankwise",
         description="Retrieve-then-rerank search: BM25 full-text index, dense retrieval, "
         "rerankers and evaluation.",
-        parents=[common],
+        parents=[_common_options(suppress=False)],
     )
-    parser.set_defaults(debug=False, quiet=False)
     parser.add_argument("--version", action="version", version=f"rankwise {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
