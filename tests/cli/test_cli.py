@@ -357,3 +357,26 @@ def test_python_dash_m_exit_codes_and_no_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "Traceback" in proc.stderr
     assert "CorpusError" in proc.stderr
+
+
+@pytest.mark.milvus
+def test_index_and_search_on_milvus_lite(
+    jsonl_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("pymilvus")
+    out = tmp_path / "mx"
+    code, stdout, _ = run(
+        capsys, "index", str(jsonl_corpus), "--out", str(out), "--store", "milvus", "-q"
+    )
+    assert code == 0
+    assert "documents/s" in stdout
+    assert "milvus.db (collection rankwise)" in stdout
+    manifest = json.loads((out / "rankwise-milvus.json").read_text(encoding="utf-8"))
+    # Milvus Lite has no English stemmer: rankwise analyzes on the client instead
+    assert manifest["analysis"] == "client"
+    code, stdout, _ = run(capsys, "search", str(out), "who loves milvus", "--json")
+    assert code == 0
+    payload = json.loads(stdout)
+    check_search_schema(payload)
+    assert [r["id"] for r in payload["results"]] == ["d4"]
+    assert payload["results"][0]["text"] == "We are loving Milvus! Information retrieval with BM25."
