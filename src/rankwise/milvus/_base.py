@@ -113,9 +113,11 @@ class MilvusCollectionStore(ABC):
     def _create(self, schema: Any, index_params: Any) -> None:
         client, name = self._client, self.collection
         try:
-            client.create_collection(
-                name, schema=schema, index_params=index_params, consistency_level="Strong"
-            )
+            client.create_collection(name, schema=schema, consistency_level="Strong")
+            # Lite builds indexes lazily and lacks the AllocTimestamp call pymilvus' synchronous
+            # wait uses (it logs a server error, then polls every 0.5 s): don't wait there.
+            client.create_index(name, index_params, sync=not self.lite)
+            client.load_collection(name)
         except self._pymilvus.MilvusException as exc:
             if client.has_collection(name):  # half-created: collection made, index refused
                 client.drop_collection(name)
