@@ -318,3 +318,25 @@ def test_constructor_validation(make: Factory) -> None:
     ]:
         with pytest.raises(ValueError, match=needle):
             make(**kwargs)
+
+
+async def test_arerank_many_runs_queries_concurrently(
+    make: Factory, fake_api: FakeRerankServer
+) -> None:
+    fake_api.default = Reply.ok(delay=0.4)
+    rr = make()
+    t0 = time.perf_counter()
+    out = await rr.arerank_many([QUERY, "paris", "seine"], [DOCS, DOCS[:2], []], top_k=2)
+    assert time.perf_counter() - t0 < 0.75  # serial would take 0.8 s
+    assert [len(x) for x in out] == [2, 2, 0]
+    assert [r.index for r in out[0]] == expected_order(DOCS)[:2]
+    assert len(fake_api.requests) == 2
+
+
+def test_rerank_many_validates_everything_first(make: Factory, fake_api: FakeRerankServer) -> None:
+    rr = make()
+    with pytest.raises(ValueError, match="query"):
+        rr.rerank_many([QUERY, ""], [DOCS, DOCS])
+    with pytest.raises(ValueError, match="queries"):
+        rr.rerank_many([QUERY], [DOCS, DOCS])
+    assert fake_api.requests == []

@@ -127,22 +127,58 @@ class BaseReranker(ABC):
         scores = await self._ascore(query, list(documents))
         return rank_scores(documents, scores, top_k, ids, metadatas)
 
+    def _check_many(
+        self, queries: Sequence[str], documents_per_query: Sequence[Sequence[str]], top_k: object
+    ) -> None:
+        if isinstance(queries, str) or not isinstance(queries, Sequence):
+            raise ValueError("queries must be a sequence of strings")
+        if isinstance(documents_per_query, str) or not isinstance(documents_per_query, Sequence):
+            raise ValueError("documents_per_query must be a sequence of document sequences")
+        if len(queries) != len(documents_per_query):
+            raise ValueError(
+                f"queries has {len(queries)} entries but documents_per_query has "
+                f"{len(documents_per_query)}"
+            )
+        # validate everything before scoring anything
+        for q, docs in zip(queries, documents_per_query, strict=True):
+            validate_rerank_input(q, docs, top_k)
+
     def rerank_many(
         self,
         queries: Sequence[str],
         documents_per_query: Sequence[Sequence[str]],
         top_k: int | None = None,
     ) -> list[list[RerankResult]]:
-        """Rerank several (query, documents) pairs; one result list per query."""
-        if len(queries) != len(documents_per_query):
-            raise ValueError(
-                f"queries has {len(queries)} entries but documents_per_query has "
-                f"{len(documents_per_query)}"
-            )
-        return [
-            self.rerank(q, docs, top_k)
-            for q, docs in zip(queries, documents_per_query, strict=True)
-        ]
+        """Rerank several (query, documents) pairs; one result list per query.
+
+        All inputs are validated before any scoring starts.
+        """
+        self._check_many(queries, documents_per_query, top_k)
+        pairs = zip(queries, documents_per_query, strict=True)
+        return [self.rerank(q, docs, top_k) for q, docs in pairs]
+
+    async def arerank_many(
+        self,
+        queries: Sequence[str],
+        documents_per_query: Sequence[Sequence[str]],
+        top_k: int | None = None,
+        *,
+        max_concurrency: int = 8,
+    ) -> list[list[RerankResult]]:
+        """Async :meth:`rerank_many`: up to ``max_concurrency`` queries in flight at once."""
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
+            raise ValueError(f"max_concurrency must be a positive integer, got {max_concurrency!r}")
+        if max_concurrency <= 0:
+            raise ValueError(f"max_concurrency must be a positive integer, got {max_concurrency!r}")
+        self._check_many(queries, documents_per_query, top_k)
+        semaphore = asyncio.Semaphore(max_concurrency)
+
+        async def one(q: str, docs: Sequence[str]) -> list[RerankResult]:
+            async with semaphore:
+                return await self.arerank(q, docs, top_k)
+
+        pairs = zip(queries, documents_per_query, strict=True)
+        return list(await asyncio.gather(*(one(q, d) for q, d in pairs)))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
