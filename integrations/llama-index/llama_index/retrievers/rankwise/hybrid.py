@@ -149,6 +149,18 @@ class RankwiseHybridRetriever(BaseRetriever):
         return self._mode
 
     @property
+    def c(self) -> float:
+        return self._c
+
+    @property
+    def similarity_top_k(self) -> int | None:
+        return self._similarity_top_k
+
+    @similarity_top_k.setter
+    def similarity_top_k(self, value: int | None) -> None:
+        self._similarity_top_k = _check_optional_k(value, "similarity_top_k")
+
+    @property
     def reranker(self) -> BaseNodePostprocessor | None:
         return self._reranker
 
