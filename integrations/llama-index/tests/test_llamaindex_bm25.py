@@ -252,6 +252,8 @@ def test_empty_query_and_empty_index(nodes):
     assert retriever.retrieve("zzzz unknown words") == []
     empty = RankwiseBM25Retriever.from_defaults(nodes=[])
     assert empty.retrieve("flutter") == []
+    assert len(empty) == 0
+    assert bool(empty)
     empty.insert(nodes[:1])
     assert ids(empty.retrieve("flutter")) == ["n0"]
 

@@ -337,7 +337,12 @@ class RankwiseBM25Retriever(BaseRetriever):
             return [copy_node(self._nodes[i]) for i in ids if i in self._nodes]
 
     def __len__(self) -> int:
+        """Number of documents in the store."""
         return len(self._store)
+
+    def __bool__(self) -> bool:
+        # An empty retriever is still a retriever (``retriever or fallback`` must not skip it).
+        return True
 
     # ------------------------------------------------------------------ updates
     def _text(self, node: BaseNode) -> str:
