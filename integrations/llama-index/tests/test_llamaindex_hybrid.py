@@ -130,6 +130,12 @@ def test_reranker_stage_sees_the_fused_candidates(list_retriever_cls, overlap_re
     assert out[0].score == 1.0
     ((_, docs),) = overlap_reranker.calls
     assert sorted(docs) == ["text of w", "text of x", "text of y"]
+    # The wrapped reranker follows similarity_top_k, also when it changes later.
+    hybrid.similarity_top_k = 3
+    assert len(hybrid.retrieve("w")) == 3
+    hybrid.similarity_top_k = None
+    assert len(hybrid.retrieve("w")) == 3
+    assert ids(hybrid.retrieve("w"))[0] == "w"
 
 
 def test_candidate_k_limits_what_the_reranker_sees(list_retriever_cls, overlap_reranker):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
@@ -114,6 +115,7 @@ class RankwiseHybridRetriever(BaseRetriever):
         ):
             raise ValueError(f"max_workers must be a positive integer or None, got {max_workers!r}")
         self._max_workers = max_workers
+        self._owns_reranker = False
         self._reranker = self._make_reranker(reranker)
         if self._candidate_k is not None and self._reranker is None:
             raise ValueError("candidate_k only applies with a reranker")
@@ -124,13 +126,17 @@ class RankwiseHybridRetriever(BaseRetriever):
             verbose=verbose,
         )
 
+    def _owned_top_n(self) -> int:
+        # What a reranker this retriever wrapped itself keeps: similarity_top_k, or every
+        # candidate when that is None.
+        return self._similarity_top_k or self._candidate_k or sys.maxsize
+
     def _make_reranker(self, reranker: object) -> BaseNodePostprocessor | None:
         if reranker is None or isinstance(reranker, BaseNodePostprocessor):
             return reranker
         if isinstance(reranker, (BaseReranker, str)):
-            # Keep every candidate here; the cut to similarity_top_k happens after.
-            top_n = self._similarity_top_k or self._candidate_k or 10_000
-            return RankwiseRerank(reranker, top_n=top_n)
+            self._owns_reranker = True
+            return RankwiseRerank(reranker, top_n=self._owned_top_n())
         raise ValueError(
             "reranker must be a rankwise BaseReranker, a spec string or a llama_index node "
             f"postprocessor, got {type(reranker).__name__}"
@@ -159,6 +165,9 @@ class RankwiseHybridRetriever(BaseRetriever):
     @similarity_top_k.setter
     def similarity_top_k(self, value: int | None) -> None:
         self._similarity_top_k = _check_optional_k(value, "similarity_top_k")
+        if self._owns_reranker:
+            assert isinstance(self._reranker, RankwiseRerank)
+            self._reranker.top_n = self._owned_top_n()
 
     @property
     def reranker(self) -> BaseNodePostprocessor | None:
