@@ -258,3 +258,32 @@ def test_load_factory(bert_dir: Path) -> None:
     assert isinstance(r, CrossEncoderReranker)
     assert r.batch_size == 4
     assert r.name == f"cross-encoder:{bert_dir}"
+
+
+@pytest.mark.parametrize("which", ["bert", "xlmr", "bert2"])
+def test_unpadded_path_equals_padded_path(
+    which: str, bert_dir: Path, xlmr_dir: Path, bert2_dir: Path, docs: list[str]
+) -> None:
+    path = {"bert": bert_dir, "xlmr": xlmr_dir, "bert2": bert2_dir}[which]
+    unpadded = CrossEncoderReranker(str(path), device="cpu", batch_size=8)
+    assert unpadded.unpad is True  # supported architecture, self-check passed
+    padded = CrossEncoderReranker(str(path), device="cpu", batch_size=8, unpad=False)
+    a = {r.index: r.score for r in unpadded.rerank(QUERY, docs)}
+    b = {r.index: r.score for r in padded.rerank(QUERY, docs)}
+    assert [a[i] for i in range(len(docs))] == pytest.approx(
+        [b[i] for i in range(len(docs))], abs=1e-4
+    )
+
+
+def test_unpad_refused_for_unknown_architectures(bert_dir: Path) -> None:
+    from transformers import DistilBertConfig, DistilBertForSequenceClassification
+
+    net = DistilBertForSequenceClassification(
+        DistilBertConfig(vocab_size=300, dim=16, n_layers=1, n_heads=2, hidden_dim=32, num_labels=1)
+    )
+    tok = AutoTokenizer.from_pretrained(bert_dir)
+    ce = CrossEncoderReranker("custom", device="cpu", model=net, tokenizer=tok)
+    assert ce.unpad is False
+    assert len(ce.rerank(QUERY, ["paris france", "river"])) == 2
+    with pytest.raises(ValueError, match="unpad"):
+        CrossEncoderReranker("custom", device="cpu", model=net, tokenizer=tok, unpad=True)
