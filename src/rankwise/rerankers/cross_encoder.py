@@ -11,9 +11,11 @@ token length and cut into batches (see ``_batching.plan_batches``); inference ru
 ``torch.inference_mode``. For BERT / RoBERTa / XLM-R classifiers the per-token layers (the
 fused Q/K/V projection, attention output, feed-forward, layer norms: most of the compute) run
 on the real tokens only, packed without padding; only the attention product sees the padded,
-masked layout (``unpad``; enabled after a load-time self-check against the stock forward). ``fast=True`` (opt-in, CPU only) applies
-dynamic int8 quantization to the linear layers: faster, but the scores change (the order
-mostly holds; measure with ``benchmarks/rerank_throughput.py``). It is never the default.
+masked layout (``unpad``; enabled after a load-time self-check against the stock forward).
+
+``fast=True`` (opt-in, CPU only) applies dynamic int8 quantization to the linear layers
+(the model then runs padded): faster, but the scores change, so the order can change too
+(``benchmarks/rerank_throughput.py`` reports top-10 agreement with fp32). Never the default.
 
 Truncation: only the document is truncated (``truncation="only_second"``); the query is kept
 whole unless it alone is longer than ``query_max_length`` tokens (default 3/4 of
