@@ -380,3 +380,34 @@ def test_index_and_search_on_milvus_lite(
     check_search_schema(payload)
     assert [r["id"] for r in payload["results"]] == ["d4"]
     assert payload["results"][0]["text"] == "We are loving Milvus! Information retrieval with BM25."
+
+
+def test_eval_max_length_shares_the_dense_embedder_with_the_reranker(
+    beir_dataset: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rankwise.cli.commands as commands
+
+    def no_factory(spec: str) -> Any:
+        raise AssertionError(f"the embedding reranker should reuse the dense embedder: {spec}")
+
+    monkeypatch.setattr(commands, "load_reranker", no_factory)
+    code, out, _ = run(
+        capsys,
+        "eval",
+        str(beir_dataset),
+        "--max-length",
+        "16",
+        "--retriever",
+        "dense",
+        "--rerank",
+        "embedding:default",
+        "--json",
+        "--no-cache",
+        "-q",
+    )
+    assert code == 0
+    payload = json.loads(out)
+    assert [p["name"] for p in payload["pipelines"]] == ["dense", "dense + rerank (bi-encoder)"]
+    dense, reranked = payload["pipelines"]
+    # reranking the dense candidates by the same embeddings keeps the dense ranking
+    assert reranked["metrics"] == dense["metrics"]

@@ -279,6 +279,22 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 # -- eval ----------------------------------------------------------------------------------
+def _same_embedding_model(spec: str, args: argparse.Namespace) -> bool:
+    """Whether ``spec`` is an ``embedding:`` reranker on the dense side's own model."""
+    kind, _, model = spec.partition(":")
+    if kind.strip().lower() != "embedding":
+        return False
+    retrievers = [r for group in (args.retriever or [["dense"]]) for r in group]
+    if not any(r in ("dense", "hybrid") for r in retrievers):
+        return False
+    from rankwise.embeddings import resolve_model
+
+    try:
+        return resolve_model(model.strip() or None) == resolve_model(args.embedding_model)
+    except ImportError:
+        return False
+
+
 def _set_torch_threads(n: int) -> None:
     """Set torch's intra-op threads if torch is already loaded (never imports it)."""
     torch = sys.modules.get("torch")
@@ -300,7 +316,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         spec = DEFAULT_RERANK
     if args.no_rerank:
         spec = None
-    reranker = load_reranker(spec) if spec else None
+    reranker = None
+    if spec and not _same_embedding_model(spec, args):
+        reranker = load_reranker(spec)  # fail fast on a bad spec, before any work
 
     ds = load_beir(args.dataset, split=args.split)
     queries = ds.judged_queries()
@@ -337,11 +355,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         bm25 = Retrieve(index, stage="bm25", name="BM25")
     if need_dense:
         from rankwise.dense import DenseIndex
-        from rankwise.embeddings import shared_embedder
+        from rankwise.embeddings import SentenceEmbedder, shared_embedder
         from rankwise.pipeline import default_cache_dir, embed_corpus
 
         t0 = time.perf_counter()
-        embedder = shared_embedder(args.embedding_model)
+        if args.max_length is None:
+            embedder = shared_embedder(args.embedding_model)
+        else:
+            embedder = SentenceEmbedder(args.embedding_model, max_length=args.max_length)
         embedder_name = embedder.name
         cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
         vecs = embed_corpus(embedder, texts, cache_dir=cache_dir, show_progress=not args.quiet)
@@ -350,6 +371,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         embedder.encode(["warm-up query"])  # first forward pass pays one-off setup costs
         timings["dense index"] = time.perf_counter() - t0
         dense = Retrieve(dindex, stage="dense", name="dense")
+        if spec and reranker is None:  # embedding reranker on the dense model: share it
+            from rankwise.rerankers.embedding import EmbeddingReranker
+
+            reranker = EmbeddingReranker(embedder=embedder)
+    if spec and reranker is None:
+        reranker = load_reranker(spec)
 
     pipelines: list[Pipeline] = []
     for r in retrievers:

@@ -133,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_retrievers,
         action="append",
         default=None,
+        metavar="bm25|dense|hybrid",
         help="bm25, dense or hybrid (repeat or comma-separate for several); with --rerank, "
         "each one is also evaluated with the reranker",
     )
@@ -157,6 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="NAME_OR_PATH",
         help="dense model (default: $RANKWISE_EMBEDDING_MODEL or the bundled all-MiniLM-L6-v2)",
+    )
+    p.add_argument(
+        "--max-length",
+        type=_positive_int,
+        default=None,
+        help="tokens per document for the dense model (default: the model's own, 256 for "
+        "all-MiniLM-L6-v2); lower is faster",
     )
     p.add_argument("--analyzer", default="english", help="BM25 analyzer (default english)")
     p.add_argument("--k1", type=float, default=1.2, help="BM25 k1 (default 1.2)")
