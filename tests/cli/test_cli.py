@@ -411,3 +411,37 @@ def test_eval_max_length_shares_the_dense_embedder_with_the_reranker(
     dense, reranked = payload["pipelines"]
     # reranking the dense candidates by the same embeddings keeps the dense ranking
     assert reranked["metrics"] == dense["metrics"]
+
+
+@pytest.fixture(scope="module")
+def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from rankwise.testing.tiny_models import save_tiny_model
+
+    return save_tiny_model(tmp_path_factory.mktemp("tiny-ce"))
+
+
+def test_search_and_eval_with_a_cross_encoder_spec(
+    index_dir: Path,
+    beir_dataset: Path,
+    tiny_cross_encoder: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from rankwise.rerankers import CrossEncoderReranker
+
+    spec = f"cross-encoder:{tiny_cross_encoder}"
+    code, out, _ = run(
+        capsys, "search", str(index_dir), "wing flow heat", "--rerank", spec, "--json"
+    )
+    assert code == 0
+    payload = json.loads(out)
+    check_search_schema(payload)
+    assert payload["reranker"].startswith("cross-encoder:")
+    texts = [r["text"] for r in payload["results"]]
+    expected = CrossEncoderReranker(str(tiny_cross_encoder)).rerank("wing flow heat", texts)
+    assert [r["score"] for r in payload["results"]] == pytest.approx([e.score for e in expected])
+    code, out, _ = run(
+        capsys, "eval", str(beir_dataset), "--retriever", "bm25", "--rerank", spec, "--json", "-q"
+    )
+    assert code == 0
+    rows = [p["name"] for p in json.loads(out)["pipelines"]]
+    assert rows == ["BM25", "BM25 + rerank (cross-encoder)"]
