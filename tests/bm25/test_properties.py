@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rankwise.bm25 import ALGORITHMS, BM25Index
+from rankwise.bm25 import ALGORITHMS, BM25Index, kernels
 from tests.bm25._brute import brute_force
 
 WORDS = [f"w{i}" for i in range(12)]
@@ -82,6 +82,20 @@ def _check_against_brute(
             assert sa > sb or (sa == sb and order[ia] < order[ib])
 
 
+class _BlockSize:
+    """Small posting blocks make tiny corpora exercise the multi-block pruning paths."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __enter__(self) -> None:
+        self.saved = kernels.BLOCK_SIZE
+        kernels.BLOCK_SIZE = self.size
+
+    def __exit__(self, *exc: object) -> None:
+        kernels.BLOCK_SIZE = self.saved
+
+
 @SETTINGS
 @given(
     docs=st.lists(doc_text, min_size=1, max_size=60),
@@ -89,12 +103,44 @@ def _check_against_brute(
     k=st.integers(1, 12),
     k1=st.sampled_from([0.0, 0.9, 1.2, 2.0]),
     b=st.sampled_from([0.0, 0.5, 0.75, 1.0]),
+    block=st.sampled_from([2, 3, 8, 128]),
 )
-def test_algorithms_equal_brute_force(docs, queries, k, k1, b) -> None:
-    ix = BM25Index({"tokenizer": "whitespace"}, k1=k1, b=b, show_progress=False)
-    ids = [f"d{i}" for i in range(len(docs))]
-    ix.add(docs, ids=ids)
-    _check_against_brute(ix, list(zip(ids, docs, strict=True)), queries, k)
+def test_algorithms_equal_brute_force(docs, queries, k, k1, b, block) -> None:
+    with _BlockSize(block):
+        ix = BM25Index({"tokenizer": "whitespace"}, k1=k1, b=b, show_progress=False)
+        ids = [f"d{i}" for i in range(len(docs))]
+        ix.add(docs, ids=ids)
+        _check_against_brute(ix, list(zip(ids, docs, strict=True)), queries, k)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_docs=st.integers(100, 600),
+    block=st.sampled_from([4, 16, 128]),
+    k=st.sampled_from([1, 5, 10, 30]),
+)
+def test_algorithms_agree_on_larger_zipf_corpora(seed, n_docs, block, k) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    docs = [
+        " ".join(f"w{int(x)}" for x in rng.zipf(1.3, size=int(rng.integers(1, 30))) if x < 40)
+        for _ in range(n_docs)
+    ]
+    queries = [
+        " ".join(f"w{int(x)}" for x in rng.zipf(1.3, size=int(rng.integers(1, 6))) if x < 40)
+        for _ in range(8)
+    ]
+    with _BlockSize(block):
+        ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+        ids = [f"d{i}" for i in range(n_docs)]
+        ix.add(docs[: n_docs // 2], ids=ids[: n_docs // 2])
+        ix.add(docs[n_docs // 2 :], ids=ids[n_docs // 2 :])
+        dead = {f"d{i}" for i in rng.choice(n_docs, size=n_docs // 10, replace=False)}
+        ix.delete(sorted(dead))
+        live = [(i, t) for i, t in zip(ids, docs, strict=True) if i not in dead]
+        _check_against_brute(ix, live, queries, k)
 
 
 @SETTINGS
@@ -102,7 +148,8 @@ def test_algorithms_equal_brute_force(docs, queries, k, k1, b) -> None:
 def test_incremental_equals_brute_force_and_rebuild(operations, queries, k) -> None:
     ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
     live: list[tuple[str, str]] = []
-    _apply(ix, live, operations, [0])
+    with _BlockSize(2):
+        _apply(ix, live, operations, [0])
     assert len(ix) == len(live)
     assert ix.ids() == [i for i, _ in live]
     _check_against_brute(ix, live, queries, k)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +37,12 @@ class TextColumn:
             hi = int(self._offsets[i + 1])
             return self._data[lo:hi].tobytes().decode("utf-8")
         return self._extra[i - self._n_base]
+
+    def getter(self) -> Callable[[int], str]:
+        """A fast ``i -> string`` function (plain list indexing when nothing is mmapped)."""
+        if self._n_base == 0:
+            return self._extra.__getitem__
+        return self.__getitem__
 
     def __iter__(self) -> Iterator[str]:
         for i in range(len(self)):

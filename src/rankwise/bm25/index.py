@@ -31,6 +31,7 @@ _CHUNK = 20_000
 _BOUND_MARGIN = 1e-6
 # block bounds are recomputed when avgdl drifted by more than this factor since they were built
 _BOUND_DRIFT = 1.25
+_STATS = np.zeros(8, np.int64)
 
 
 class _Vocab(dict[str, int]):
@@ -351,7 +352,7 @@ class BM25Index:
 
         st = self._state
         n = len(texts)
-        flats: list[npt.NDArray[np.int32]] = []
+        chunks: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]] = []
         lens: list[npt.NDArray[np.int64]] = []
         with tqdm(
             total=n,
@@ -362,16 +363,14 @@ class BM25Index:
             for lo in range(0, n, _CHUNK):
                 chunk = texts[lo : lo + _CHUNK]
                 f, ln = self._tokenize(chunk)
-                flats.append(f)
+                offsets = np.zeros(ln.size + 1, np.int64)
+                np.cumsum(ln, out=offsets[1:])
+                chunks.append((f, offsets))
                 lens.append(ln)
                 bar.update(len(chunk))
-        flat = flats[0] if len(flats) == 1 else np.concatenate(flats)
-        del flats
         lengths = lens[0] if len(lens) == 1 else np.concatenate(lens)
         if lengths.size and int(lengths.max()) > np.iinfo(np.uint32).max:
             raise ValueError("texts: a document has more than 2**32 tokens")
-        offsets = np.zeros(n + 1, np.int64)
-        np.cumsum(lengths, out=offsets[1:])
         vocab_size = len(self._vocab)
 
         base = st.n_total
@@ -381,8 +380,8 @@ class BM25Index:
         total_len = st.total_len + int(lengths.sum())
         avgdl = total_len / n_live
         norm_all = _norms(doc_len, self._k1, self._b, avgdl)
-        seg = build_segment(flat, offsets, vocab_size, base, norm_all[base:], avgdl)
-        del flat
+        seg = build_segment(chunks, vocab_size, base, norm_all[base:], avgdl)
+        del chunks
         df = np.zeros(vocab_size, np.int64)
         df[: st.df.size] = st.df
         df[: seg.vocab_size] += np.diff(seg.ptr)
@@ -483,13 +482,9 @@ class BM25Index:
             i = self._id_to_int.get(doc_id)
             if i is None or i >= st.n_total or not st.alive[i]:
                 continue
-            out.append(self._hit(st, i, 0.0))
+            meta = st.metas[i]
+            out.append(Hit(st.ids[i], 0.0, st.texts[i], dict(meta) if meta else {}))
         return out
-
-    @staticmethod
-    def _hit(st: _State, i: int, score: float) -> Hit:
-        meta = st.metas[i]
-        return Hit(id=st.ids[i], score=score, text=st.texts[i], metadata=dict(meta) if meta else {})
 
     def _query_terms(
         self, st: _State, query: str
@@ -540,8 +535,9 @@ class BM25Index:
         if terms.size == 0:
             return []
         if flt is None:
-            top = self._topk(st, terms, weights, k, st.alive)
-            return [self._hit(st, d, s) for s, d in top]
+            all_alive = st.n_live == st.n_total
+            scores, docs = self._topk(st, terms, weights, k, st.alive, not all_alive)
+            return self._hits(st, scores, docs)
         if isinstance(flt, (set, frozenset)):
             mask = np.zeros(st.n_total, np.bool_)
             idx = [i for i in (self._id_to_int.get(x) for x in flt) if i is not None]
@@ -549,26 +545,28 @@ class BM25Index:
             if idx:
                 mask[np.asarray(idx, np.int64)] = True
             mask &= st.alive
-            top = self._topk(st, terms, weights, k, mask)
-            return [self._hit(st, d, s) for s, d in top]
+            scores, docs = self._topk(st, terms, weights, k, mask)
+            return self._hits(st, scores, docs)
         pred = _predicate(flt)
         verdict: dict[int, bool] = {}
         want = max(4 * k, 64)
         while True:
-            top = self._topk(st, terms, weights, want, st.alive)
-            hits: list[Hit] = []
-            for s, d in top:
+            scores, docs = self._topk(st, terms, weights, want, st.alive)
+            keep_s: list[float] = []
+            keep_d: list[int] = []
+            for s, d in zip(scores.tolist(), docs.tolist(), strict=True):
                 ok = verdict.get(d)
                 if ok is None:
                     meta = st.metas[d]
                     ok = bool(pred(dict(meta) if meta else {}))
                     verdict[d] = ok
                 if ok:
-                    hits.append(self._hit(st, d, s))
-                    if len(hits) == k:
-                        return hits
-            if len(top) < want:
-                return hits
+                    keep_s.append(s)
+                    keep_d.append(d)
+                    if len(keep_d) == k:
+                        break
+            if len(keep_d) == k or docs.size < want:
+                return self._hits(st, np.asarray(keep_s, np.float64), np.asarray(keep_d, np.int64))
             want *= 8
 
     def _topk(
@@ -578,7 +576,10 @@ class BM25Index:
         weights: npt.NDArray[np.float64],
         k: int,
         mask: npt.NDArray[np.bool_],
-    ) -> list[tuple[float, int]]:
+        check_alive: bool = True,
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+        """Top-k (scores, internal docs), best first. ``check_alive=False`` promises that
+        every document of ``mask`` is set (no deletions, no filter)."""
         from rankwise.bm25 import kernels
 
         norm_all = st.norms(self._k1, self._b)
@@ -588,50 +589,44 @@ class BM25Index:
         algo = self._algo
         avgdl = st.avgdl
         for seg in st.segments:
-            present = terms < seg.vocab_size
-            t = terms[present]
-            if t.size == 0:
+            scale = max(1.0, avgdl / seg.bound_avgdl) * (1.0 + _BOUND_MARGIN)
+            tstart, tend, bstart, bend, w, ubs = kernels.gather_terms(
+                terms, weights, seg.ptr, seg.bptr, seg.tmax, scale
+            )
+            if tstart.size == 0:
                 continue
-            w = weights[present]
-            tstart = seg.ptr[t]
-            tend = seg.ptr[t + 1]
-            nonempty = tend > tstart
-            if not nonempty.all():
-                t, w, tstart, tend = t[nonempty], w[nonempty], tstart[nonempty], tend[nonempty]
-                if t.size == 0:
-                    continue
             lo, hi = seg.base, seg.base + seg.n_docs
             norm = norm_all[lo:hi]
             alive = mask[lo:hi]
-            if algo == "TAAT_NAIVE":
+            if algo == "DAAT_MAXSCORE":
+                size = kernels.maxscore_segment(
+                    tstart, tend, bstart, bend, w, ubs, scale, seg.docs, seg.tfs, seg.blast,
+                    seg.bmax, norm, alive, lo, hs, hd, size, k, seg.block, check_alive, _STATS,
+                )  # fmt: skip
+            elif algo == "DAAT_WAND":
+                size = kernels.wand_segment(
+                    tstart, tend, bstart, bend, w, ubs, seg.docs, seg.tfs, seg.blast, norm,
+                    alive, lo, hs, hd, size, k, seg.block,
+                )  # fmt: skip
+            else:
                 acc, touched = _taat_buffers(seg.n_docs)
                 size = kernels.taat_segment(
                     tstart, tend, w, seg.docs, seg.tfs, norm, alive, acc, touched, lo, hs, hd,
                     size, k,
                 )  # fmt: skip
-                continue
-            bstart = seg.bptr[t]
-            bend = seg.bptr[t + 1]
-            scale = max(1.0, avgdl / seg.bound_avgdl) * (1.0 + _BOUND_MARGIN)
-            ubs = np.empty(t.size, np.float64)
-            for j in range(t.size):
-                ubs[j] = float(seg.bmax[bstart[j] : bend[j]].max()) * w[j] * scale
-            if algo == "DAAT_MAXSCORE":
-                size = kernels.maxscore_segment(
-                    tstart, tend, bstart, bend, w, ubs, scale, seg.docs, seg.tfs, seg.blast,
-                    seg.bmax, norm, alive, lo, hs, hd, size, k, kernels.BLOCK_SIZE,
-                )  # fmt: skip
-            else:
-                size = kernels.wand_segment(
-                    tstart, tend, bstart, bend, w, ubs, seg.docs, seg.tfs, seg.blast, norm, alive,
-                    lo, hs, hd, size, k, kernels.BLOCK_SIZE,
-                )  # fmt: skip
-        if size == 0:
-            return []
-        scores = hs[:size]
-        docs = hd[:size]
-        order = np.lexsort((docs, -scores))
-        return [(float(scores[i]), int(docs[i])) for i in order.tolist()]
+        scores, docs = kernels.sorted_hits(hs, hd, size)
+        return scores, docs
+
+    def _hits(
+        self, st: _State, scores: npt.NDArray[np.float64], docs: npt.NDArray[np.int64]
+    ) -> list[Hit]:
+        ids = st.ids
+        text = st.texts.getter()
+        metas = st.metas
+        return [
+            Hit(ids[d], s, text(d), dict(meta) if (meta := metas[d]) else {})
+            for s, d in zip(scores.tolist(), docs.tolist(), strict=True)
+        ]
 
     # ------------------------------------------------------------------ sparse vectors
 

@@ -41,38 +41,37 @@ _NO_DOC: Any = np.iinfo(np.int64).max
 
 
 @_jit
-def count_postings(flat: Any, offsets: Any, vocab_size: int) -> tuple[Any, int]:  # pragma: no cover
-    """Per-term posting counts (as a CSC pointer array) and the largest term frequency."""
+def count_postings(flat: Any, offsets: Any, counts: Any, max_tf: Any) -> None:  # pragma: no cover
+    """Add each term's number of documents in this chunk to ``counts[t + 1]``; keep the
+    largest term frequency in ``max_tf[0]``."""
+    vocab_size = counts.size - 1
     n_docs = offsets.size - 1
-    ptr = np.zeros(vocab_size + 1, np.int64)
     last = np.full(vocab_size, -1, np.int64)
     cnt = np.zeros(vocab_size, np.int64)
-    max_tf = 0
+    mt = max_tf[0]
     for d in range(n_docs):
         for i in range(offsets[d], offsets[d + 1]):
             t = flat[i]
             if last[t] != d:
                 last[t] = d
                 cnt[t] = 0
-                ptr[t + 1] += 1
+                counts[t + 1] += 1
             cnt[t] += 1
-            if cnt[t] > max_tf:
-                max_tf = cnt[t]
-    for t in range(vocab_size):
-        ptr[t + 1] += ptr[t]
-    return ptr, max_tf
+            if cnt[t] > mt:
+                mt = cnt[t]
+    max_tf[0] = mt
 
 
 @_jit
 def fill_postings(
-    flat: Any, offsets: Any, ptr: Any, docs: Any, tfs: Any
+    flat: Any, offsets: Any, doc_base: int, fill: Any, docs: Any, tfs: Any
 ) -> None:  # pragma: no cover
-    """Fill ``docs`` (ascending per term) and ``tfs`` from a flat token-id array."""
-    vocab_size = ptr.size - 1
+    """Append this chunk's postings (doc numbers from ``doc_base``) at the per-term write
+    positions ``fill`` (advanced in place)."""
+    vocab_size = fill.size
     n_docs = offsets.size - 1
     last = np.full(vocab_size, -1, np.int64)
     pos = np.zeros(vocab_size, np.int64)
-    fill = ptr[:-1].copy()
     for d in range(n_docs):
         for i in range(offsets[d], offsets[d + 1]):
             t = flat[i]
@@ -81,7 +80,7 @@ def fill_postings(
                 p = fill[t]
                 fill[t] = p + 1
                 pos[t] = p
-                docs[p] = d
+                docs[p] = d + doc_base
                 tfs[p] = 1
             else:
                 tfs[pos[t]] += 1
@@ -337,11 +336,18 @@ def _advance(
         cur[i] = tend[i]
         return
     lo = tstart[i] + (b - bstart[i]) * block
-    if lo < c:
-        lo = c
     hi = tstart[i] + (b - bstart[i] + 1) * block
     if hi > tend[i]:
         hi = tend[i]
+    if lo < c:
+        # the cursor is inside the target block: gallop forward from it (docs[c] < target)
+        lo = c + 1
+        step = 1
+        while lo + step < hi and np.int64(docs[lo + step - 1]) < target:
+            lo += step
+            step *= 2
+        if lo + step < hi:
+            hi = lo + step
     # first position in [lo, hi) with docs >= target; it exists since blast[b] >= target
     while lo < hi:
         mid = (lo + hi) >> 1
@@ -371,6 +377,38 @@ def _block_bound(
 
 
 @_jit
+def gather_terms(
+    terms: Any, weights: Any, ptr: Any, bptr: Any, tmax: Any, scale: float
+) -> tuple[Any, Any, Any, Any, Any, Any]:  # pragma: no cover
+    """Per-segment cursors of the query terms that have postings in the segment (canonical
+    order kept): postings range, block range, weight and upper bound ``w * tmax * scale``."""
+    vocab = ptr.size - 1
+    m = 0
+    for j in range(terms.size):
+        t = terms[j]
+        if t < vocab and ptr[t + 1] > ptr[t]:
+            m += 1
+    tstart = np.empty(m, np.int64)
+    tend = np.empty(m, np.int64)
+    bstart = np.empty(m, np.int64)
+    bend = np.empty(m, np.int64)
+    w = np.empty(m, np.float64)
+    ub = np.empty(m, np.float64)
+    i = 0
+    for j in range(terms.size):
+        t = terms[j]
+        if t < vocab and ptr[t + 1] > ptr[t]:
+            tstart[i] = ptr[t]
+            tend[i] = ptr[t + 1]
+            bstart[i] = bptr[t]
+            bend[i] = bptr[t + 1]
+            w[i] = weights[j]
+            ub[i] = weights[j] * np.float64(tmax[t]) * scale
+            i += 1
+    return tstart, tend, bstart, bend, w, ub
+
+
+@_jit
 def maxscore_segment(
     tstart: Any,
     tend: Any,
@@ -391,12 +429,18 @@ def maxscore_segment(
     size: int,
     k: int,
     block: int,
+    check_alive: bool,
+    stats: Any,
 ) -> int:  # pragma: no cover
-    """Exact document-at-a-time MaxScore with block-max bounds on the non-essential terms.
+    """Exact block-max MaxScore, document at a time over windows.
 
-    Inputs are in canonical term order; ``ubs[i]`` is an upper bound of term i's contribution
-    in this segment (``weights[i] * max block bound * bscale``); block bounds are multiplied by
-    ``weights[i] * bscale``.
+    Terms are split into essential / non-essential by their segment-wide upper bounds (classic
+    MaxScore): only documents holding an essential term are candidates. Candidates are taken
+    window by window, a window ending where the current block of an essential term ends; in
+    each window every term is bounded by the maxima of its blocks overlapping the window, whole
+    windows whose bound sum cannot beat the k-th score are skipped, and inside a window the
+    terms are re-split with those tighter bounds. Inputs are in canonical term order;
+    ``ubs[i]`` bounds term i in this segment; block bounds are ``bmax * weights[i] * bscale``.
     """
     m = tstart.size
     order = np.argsort(ubs, kind="mergesort")  # ascending upper bound
@@ -405,6 +449,7 @@ def maxscore_segment(
     o_bstart = bstart[order]
     o_bend = bend[order]
     o_w = weights[order]
+    o_wb = o_w * bscale
     o_ub = ubs[order]
     cur = o_start.copy()
     blk = o_bstart.copy()
@@ -414,14 +459,19 @@ def maxscore_segment(
         acc += o_ub[i]
         prefix[i] = acc
     contrib = np.zeros(m, np.float64)
+    wbnd = np.zeros(m, np.float64)
+    worder = np.arange(m)
+    wprefix = np.zeros(m, np.float64)
     theta: float = hs[0] if size == k else -1.0
     p = 0
     while p < m and prefix[p] <= theta:
         p += 1
+    next_doc = 0
     while p < m:
-        # next candidate: smallest current doc among the essential terms
+        # 1. first candidate: smallest posting >= next_doc among the essential terms
         d = _NO_DOC
         for i in range(p, m):
+            _advance(docs, blast, cur, blk, o_start, o_end, o_bstart, o_bend, i, next_doc, block)
             c = cur[i]
             if c < o_end[i]:
                 dd = np.int64(docs[c])
@@ -429,56 +479,165 @@ def maxscore_segment(
                     d = dd
         if d == _NO_DOC:
             break
-        if not alive[d]:
-            for i in range(p, m):
-                c = cur[i]
-                if c < o_end[i] and np.int64(docs[c]) == d:
-                    cur[i] = c + 1
-            continue
-        kd = np.float64(norm[d])
-        partial = 0.0
-        for i in range(m):
-            contrib[i] = 0.0
+        # 2. window [d, w1]: w1 = first end of the current block of an essential term
+        w1 = _NO_DOC
         for i in range(p, m):
             c = cur[i]
-            if c < o_end[i] and np.int64(docs[c]) == d:
-                tf = np.float64(tfs[c])
-                v = o_w[i] * tf / (tf + kd)
-                contrib[order[i]] = v
-                partial += v
-                cur[i] = c + 1
-        ok = True
-        if p > 0:
-            remaining = prefix[p - 1]
-            for i in range(p - 1, -1, -1):
-                if size == k and partial + remaining <= theta:
-                    ok = False
-                    break
-                bb = _block_bound(blast, bmax, blk, o_bend, i, d) * o_w[i] * bscale
-                remaining -= o_ub[i]
-                if size == k and partial + remaining + bb <= theta:
-                    ok = False
-                    break
-                if bb > 0.0:
-                    _advance(docs, blast, cur, blk, o_start, o_end, o_bstart, o_bend, i, d, block)
+            if c < o_end[i]:
+                b = o_bstart[i] + (c - o_start[i]) // block
+                blk[i] = b
+                e = np.int64(blast[b])
+                if e < w1:
+                    w1 = e
+        # 3. window bound of every term
+        stats[0] += 1
+        total = 0.0
+        for i in range(m):
+            bound = 0.0
+            if i >= p:
+                c = cur[i]
+                if c < o_end[i] and np.int64(docs[c]) <= w1:
+                    bound = np.float64(bmax[blk[i]]) * o_wb[i]
+            else:
+                b = blk[i]
+                be = o_bend[i]
+                while b < be and np.int64(blast[b]) < d:
+                    b += 1
+                blk[i] = b
+                mx = 0.0
+                while b < be:
+                    first = np.int64(docs[o_start[i] + (b - o_bstart[i]) * block])
+                    if first > w1:
+                        break
+                    v = np.float64(bmax[b])
+                    if v > mx:
+                        mx = v
+                    if np.int64(blast[b]) >= w1:
+                        break
+                    b += 1
+                bound = mx * o_wb[i]
+            wbnd[i] = bound
+            total += bound
+        if size == k and total <= theta:
+            stats[1] += 1
+            next_doc = w1 + 1
+            continue
+        # 4. re-split the terms with the window bounds (ascending)
+        for a in range(m):
+            worder[a] = a
+        for a in range(1, m):
+            x = worder[a]
+            j = a - 1
+            while j >= 0 and wbnd[worder[j]] > wbnd[x]:
+                worder[j + 1] = worder[j]
+                j -= 1
+            worder[j + 1] = x
+        acc = 0.0
+        for a in range(m):
+            acc += wbnd[worder[a]]
+            wprefix[a] = acc
+        q = 0
+        if size == k:
+            while q < m and wprefix[q] <= theta:
+                q += 1
+        for a in range(q, m):
+            i = worder[a]
+            _advance(docs, blast, cur, blk, o_start, o_end, o_bstart, o_bend, i, d, block)
+        # 5. candidates of the window-essential terms inside [d, w1]
+        while True:
+            cd = _NO_DOC
+            for a in range(q, m):
+                i = worder[a]
+                c = cur[i]
+                if c < o_end[i]:
+                    dd = np.int64(docs[c])
+                    if dd < cd:
+                        cd = dd
+            if cd > w1:
+                break
+            if check_alive and not alive[cd]:
+                for a in range(q, m):
+                    i = worder[a]
                     c = cur[i]
-                    if c < o_end[i] and np.int64(docs[c]) == d:
+                    if c < o_end[i] and np.int64(docs[c]) == cd:
+                        cur[i] = c + 1
+                continue
+            kd = np.float64(norm[cd])
+            stats[2] += 1
+            partial = 0.0
+            for a in range(m):
+                contrib[a] = 0.0
+            for a in range(q, m):
+                i = worder[a]
+                c = cur[i]
+                if c < o_end[i] and np.int64(docs[c]) == cd:
+                    tf = np.float64(tfs[c])
+                    v = o_w[i] * tf / (tf + kd)
+                    contrib[order[i]] = v
+                    partial += v
+                    cur[i] = c + 1
+            ok = True
+            for a in range(q - 1, -1, -1):
+                if size == k and partial + wprefix[a] <= theta:
+                    ok = False
+                    break
+                i = worder[a]
+                if wbnd[i] > 0.0:
+                    bb = _block_bound(blast, bmax, blk, o_bend, i, cd) * o_wb[i]
+                    if size == k and partial + (wprefix[a] - wbnd[i]) + bb <= theta:
+                        ok = False
+                        break
+                    if bb == 0.0:
+                        continue
+                    _advance(docs, blast, cur, blk, o_start, o_end, o_bstart, o_bend, i, cd, block)
+                    c = cur[i]
+                    if c < o_end[i] and np.int64(docs[c]) == cd:
                         tf = np.float64(tfs[c])
                         v = o_w[i] * tf / (tf + kd)
                         contrib[order[i]] = v
                         partial += v
-        if not ok:
-            continue
-        s = 0.0
-        for i in range(m):
-            s += contrib[i]
-        if size < k or _better(s, d + base, hs[0], hd[0]):
-            size = _heap_push(hs, hd, size, k, s, d + base)
-            if size == k:
-                theta = hs[0]
-                while p < m and prefix[p] <= theta:
-                    p += 1
+            if not ok:
+                stats[3] += 1
+                continue
+            s = 0.0
+            for a in range(m):
+                s += contrib[a]
+            stats[4] += 1
+            if size < k or _better(s, cd + base, hs[0], hd[0]):
+                size = _heap_push(hs, hd, size, k, s, cd + base)
+                if size == k:
+                    theta = hs[0]
+        next_doc = w1 + 1
+        if size == k:
+            while p < m and prefix[p] <= theta:
+                p += 1
     return size
+
+
+@_jit
+def sorted_hits(hs: Any, hd: Any, size: int) -> tuple[Any, Any]:  # pragma: no cover
+    """The heap's hits best first (score descending, doc ascending)."""
+    s = hs[:size]
+    d = hd[:size]
+    by_doc = np.argsort(d, kind="mergesort")
+    s2 = s[by_doc]
+    by_score = np.argsort(-s2, kind="mergesort")
+    idx = by_doc[by_score]
+    return s[idx], d[idx]
+
+
+@_jit
+def term_max(bptr: Any, bmax: Any) -> Any:  # pragma: no cover
+    """Per-term maximum of the block bounds (0 for terms without postings)."""
+    vocab = bptr.size - 1
+    out = np.zeros(vocab, np.float32)
+    for t in range(vocab):
+        mx = np.float32(0.0)
+        for b in range(bptr[t], bptr[t + 1]):
+            if bmax[b] > mx:
+                mx = bmax[b]
+        out[t] = mx
+    return out
 
 
 # --------------------------------------------------------------------------- WAND
@@ -567,8 +726,11 @@ __all__ = [
     "count_postings",
     "fill_merge",
     "fill_postings",
+    "gather_terms",
     "maxscore_segment",
     "refresh_block_max",
+    "sorted_hits",
     "taat_segment",
+    "term_max",
     "wand_segment",
 ]

@@ -105,8 +105,9 @@ def _compacted(index: BM25Index, st: _State) -> tuple[Segment, npt.NDArray[np.in
         remap = np.cumsum(alive, dtype=np.int64) - 1
         docs = remap[docs].astype(np.uint32)
     norm = norm_all[live]
-    bptr, blast, bmax = kernels.compute_blocks(ptr, docs, merged.tfs, norm, kernels.BLOCK_SIZE)
-    seg = Segment(0, int(live.size), ptr, docs, merged.tfs, bptr, blast, bmax, avgdl)
+    block = int(kernels.BLOCK_SIZE)
+    bptr, blast, bmax = kernels.compute_blocks(ptr, docs, merged.tfs, norm, block)
+    seg = Segment(0, int(live.size), ptr, docs, merged.tfs, bptr, blast, bmax, avgdl, block)
     return seg, live
 
 
@@ -191,7 +192,7 @@ def save_index(index: BM25Index, st: _State, path: str | Path) -> None:
             "nnz": seg.nnz,
             "total_len": int(st.total_len),
             "bound_avgdl": seg.bound_avgdl,
-            "block_size": _block_size(),
+            "block_size": seg.block,
             "files": files,
         }
         tmp_manifest = root / f"{MANIFEST}.{generation}.tmp"
@@ -213,12 +214,6 @@ def save_index(index: BM25Index, st: _State, path: str | Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
         elif old.name.startswith(f"{MANIFEST}.") and old.name.endswith(".tmp"):
             old.unlink(missing_ok=True)
-
-
-def _block_size() -> int:
-    from rankwise.bm25 import kernels
-
-    return int(kernels.BLOCK_SIZE)
 
 
 def _manifest_generation(manifest_path: Path) -> str | None:
@@ -273,8 +268,8 @@ def load_index(
         stored_analyzer = manifest["analyzer"]
     except (KeyError, TypeError, ValueError) as exc:
         raise _bad(root, f"manifest.json lacks or garbles {exc}") from None
-    if block_size != _block_size():
-        raise _bad(root, f"block size {block_size} differs from this build's {_block_size()}")
+    if block_size < 1:
+        raise _bad(root, f"bad block size {block_size}")
     gen_dir = root / generation
     if not generation.startswith(_GEN_PREFIX) or not gen_dir.is_dir():
         raise _bad(root, f"data folder {generation!r} is missing")
@@ -403,7 +398,10 @@ def load_index(
         raise _bad(root, "the vocabulary holds duplicate terms")
     index._id_to_int = {doc_id: i for i, doc_id in enumerate(ids)}
     df = np.diff(ptr).astype(np.int64)
-    seg = Segment(0, n_docs, ptr, docs, tfs, bptr, blast, bmax, bound_avgdl)
+    n_blocks = (np.diff(ptr) + block_size - 1) // block_size
+    if not np.array_equal(np.diff(bptr), n_blocks) or (n_terms and bptr[0] != 0):
+        raise _bad(root, "block pointers disagree with the postings")
+    seg = Segment(0, n_docs, ptr, docs, tfs, bptr, blast, bmax, bound_avgdl, block_size)
     state = _State(
         segments=(seg,) if n_docs else (),
         doc_len=doc_len,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -27,8 +27,8 @@ class Segment:
 
     ``ptr`` (int64, vocab+1) delimits each term's postings in ``docs`` (uint32, local doc
     numbers, ascending) and ``tfs``. ``bptr``/``blast``/``bmax`` describe blocks of
-    ``kernels.BLOCK_SIZE`` postings: last doc and maximum of ``tf/(tf+norm)`` computed with the
-    average document length ``bound_avgdl``.
+    ``block`` postings (``kernels.BLOCK_SIZE`` when built): last doc and maximum of
+    ``tf/(tf+norm)`` computed with the average document length ``bound_avgdl``.
     """
 
     base: int
@@ -40,6 +40,12 @@ class Segment:
     blast: npt.NDArray[np.uint32]
     bmax: npt.NDArray[np.float32]
     bound_avgdl: float
+    block: int
+    tmax: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, np.float32))
+
+    def __post_init__(self) -> None:
+        if self.tmax.size != self.vocab_size:
+            object.__setattr__(self, "tmax", kernels.term_max(self.bptr, self.bmax))
 
     @property
     def vocab_size(self) -> int:
@@ -52,30 +58,37 @@ class Segment:
     def with_bounds(self, norm: npt.NDArray[np.float32], avgdl: float) -> Segment:
         """Same postings, block bounds recomputed for the norms ``norm`` of this segment's docs."""
         bmax = self.bmax.copy()
-        kernels.refresh_block_max(
-            self.ptr, self.docs, self.tfs, norm, self.bptr, bmax, kernels.BLOCK_SIZE
-        )
+        kernels.refresh_block_max(self.ptr, self.docs, self.tfs, norm, self.bptr, bmax, self.block)
         return Segment(
             self.base, self.n_docs, self.ptr, self.docs, self.tfs, self.bptr, self.blast,
-            bmax, avgdl,
+            bmax, avgdl, self.block,
         )  # fmt: skip
 
 
 def build_segment(
-    flat: npt.NDArray[np.int32],
-    offsets: IntArray,
+    chunks: list[tuple[npt.NDArray[np.int32], IntArray]],
     vocab_size: int,
     base: int,
     norm: npt.NDArray[np.float32],
     avgdl: float,
 ) -> Segment:
-    """Segment from a flat array of token ids; doc ``j`` owns ``flat[offsets[j]:offsets[j+1]]``."""
-    n_docs = int(offsets.size - 1)
-    ptr, max_tf = kernels.count_postings(flat, offsets, vocab_size)
+    """Segment from chunks of token ids: ``(flat, offsets)`` where document ``j`` of a chunk
+    owns ``flat[offsets[j]:offsets[j+1]]``; chunks follow each other in document order."""
+    counts = np.zeros(vocab_size + 1, np.int64)
+    max_tf = np.zeros(1, np.int64)
+    n_docs = 0
+    for flat, offsets in chunks:
+        kernels.count_postings(flat, offsets, counts, max_tf)
+        n_docs += int(offsets.size - 1)
+    ptr = np.cumsum(counts)
     nnz = int(ptr[-1])
     docs = np.empty(nnz, np.uint32)
-    tfs = np.empty(nnz, tf_dtype(int(max_tf)))
-    kernels.fill_postings(flat, offsets, ptr, docs, tfs)
+    tfs = np.empty(nnz, tf_dtype(int(max_tf[0])))
+    fill = ptr[:-1].copy()
+    doc_base = 0
+    for flat, offsets in chunks:
+        kernels.fill_postings(flat, offsets, doc_base, fill, docs, tfs)
+        doc_base += int(offsets.size - 1)
     return with_new_blocks(base, n_docs, ptr, docs, tfs, norm, avgdl)
 
 
@@ -88,8 +101,9 @@ def with_new_blocks(
     norm: npt.NDArray[np.float32],
     avgdl: float,
 ) -> Segment:
-    bptr, blast, bmax = kernels.compute_blocks(ptr, docs, tfs, norm, kernels.BLOCK_SIZE)
-    return Segment(base, n_docs, ptr, docs, tfs, bptr, blast, bmax, avgdl)
+    block = int(kernels.BLOCK_SIZE)
+    bptr, blast, bmax = kernels.compute_blocks(ptr, docs, tfs, norm, block)
+    return Segment(base, n_docs, ptr, docs, tfs, bptr, blast, bmax, avgdl, block)
 
 
 def merge_segments(

@@ -1,0 +1,32 @@
+"""rankwise.BM25Index (DAAT_MAXSCORE, whitespace analyzer)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rankwise.bm25 import BM25Index
+
+NAME = "rankwise"
+
+
+def build(texts: list[str]) -> Any:
+    ix = BM25Index({"tokenizer": "whitespace"}, k1=1.2, b=0.75, show_progress=False)
+    ix.add(texts, ids=[str(i) for i in range(len(texts))])
+    return ix
+
+
+def search(obj: Any, query: str, k: int) -> list[int]:
+    return [int(h.id) for h in obj.search(query, k)]
+
+
+def search_many(obj: Any, queries: list[str], k: int) -> list[list[int]]:
+    return [[int(h.id) for h in hits] for hits in obj.search_many(queries, k)]
+
+
+def add(obj: Any, texts: list[str], start: int) -> Any:
+    obj.add(texts, ids=[str(start + i) for i in range(len(texts))])
+    return obj
+
+
+def save(obj: Any, path: str) -> None:
+    obj.save(path)

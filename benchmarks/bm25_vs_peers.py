@@ -1,0 +1,414 @@
+"""rankwise BM25 vs bm25s (numba, numpy), tantivy, rank_bm25 (and Milvus Lite) on a Zipf corpus.
+
+    python -m benchmarks.bm25_vs_peers --docs 100000 1000000 --queries 1000
+    python benchmarks/bm25_vs_peers.py --docs 100000 --peers rankwise bm25s_numba tantivy
+
+Corpus: vocabulary 200k, token ranks drawn from a Zipf law (p(r) ~ 1/r^s, s=1), document
+lengths lognormal with mean ~60; queries of 2-6 terms from the same law ("heavy") and from the
+law restricted to ranks > 100 ("skip100"). Everything is seeded. Texts are whitespace-separated
+tokens ("t<rank>") so every peer sees identical tokens.
+
+Each peer runs in its own subprocess (honest peak RSS), single-threaded queries
+(NUMBA_NUM_THREADS=1 etc.). Measured: build seconds, peak RSS (and RSS of the corpus alone),
+on-disk size, top-10 and top-100 queries per CPU-second on both query sets, top-10 agreement with
+an independent brute-force scorer (scipy), and the time to add 1,000 documents and search again
+(peers without incremental adds: rebuild from scratch, measured only with --rebuild-peers).
+Results go to benchmarks/results/ (JSON) and a table with ratios is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+VOCAB = 200_000
+MEAN_LEN = 60.0
+SIGMA = 0.5
+ZIPF_S = 1.0
+N_ADD = 1000
+K1, B = 1.2, 0.75
+PEER_MODULES = {
+    "rankwise": "rankwise",
+    "bm25s_numba": "bm25s_numba",
+    "bm25s_numpy": "bm25s_numpy",
+    "tantivy": "tantivy_peer",
+    "rank_bm25": "rank_bm25_peer",
+    "milvus_lite": "milvus_lite",
+}
+DEFAULT_PEERS = ["rankwise", "bm25s_numba", "bm25s_numpy", "tantivy", "rank_bm25"]
+SINGLE_THREAD_ENV = {
+    "NUMBA_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "RAYON_NUM_THREADS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+# --------------------------------------------------------------------------- data
+
+
+def zipf_cdf(vocab: int = VOCAB, s: float = ZIPF_S, skip: int = 0) -> np.ndarray:
+    p = 1.0 / np.arange(1, vocab + 1, dtype=np.float64) ** s
+    p[:skip] = 0.0
+    return np.cumsum(p / p.sum())
+
+
+def draw_ranks(rng: np.random.Generator, cdf: np.ndarray, n: int) -> np.ndarray:
+    idx = np.searchsorted(cdf, rng.random(n), side="right")
+    return np.minimum(idx, cdf.size - 1).astype(np.int32)
+
+
+def make_corpus(n_docs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(flat token ranks, offsets) of n_docs documents."""
+    rng = np.random.default_rng(seed)
+    mu = np.log(MEAN_LEN) - SIGMA**2 / 2
+    lengths = np.maximum(1, np.rint(rng.lognormal(mu, SIGMA, n_docs))).astype(np.int64)
+    offsets = np.zeros(n_docs + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    flat = draw_ranks(rng, zipf_cdf(), int(offsets[-1]))
+    return flat, offsets
+
+
+def make_queries(n: int, seed: int, skip: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    cdf = zipf_cdf(skip=skip)
+    out = []
+    for _ in range(n):
+        m = int(rng.integers(2, 7))
+        out.append(" ".join(f"t{r}" for r in draw_ranks(rng, cdf, m).tolist()))
+    return out
+
+
+def write_texts(path: Path, flat: np.ndarray, offsets: np.ndarray) -> None:
+    names = [f"t{i}" for i in range(VOCAB)]
+    with path.open("w", encoding="utf-8") as fh:
+        step = 20_000
+        for lo in range(0, offsets.size - 1, step):
+            hi = min(lo + step, offsets.size - 1)
+            chunk = flat[offsets[lo] : offsets[hi]].tolist()
+            base = int(offsets[lo])
+            lines = []
+            for d in range(lo, hi):
+                a, b = int(offsets[d]) - base, int(offsets[d + 1]) - base
+                lines.append(" ".join(map(names.__getitem__, chunk[a:b])))
+            fh.write("\n".join(lines))
+            fh.write("\n")
+
+
+# --------------------------------------------------------------------------- brute force
+
+
+class BruteForce:
+    """Independent exact BM25 (Lucene IDF, Milvus formula) over a scipy CSC matrix."""
+
+    def __init__(self, flat: np.ndarray, offsets: np.ndarray) -> None:
+        from scipy.sparse import csc_array
+
+        n = offsets.size - 1
+        rows = np.repeat(np.arange(n, dtype=np.int32), np.diff(offsets))
+        m = csc_array(
+            (np.ones(flat.size, np.float32), (rows, flat)), shape=(n, VOCAB), dtype=np.float32
+        )
+        m.sum_duplicates()
+        self.m = m
+        self.n = n
+        dl = np.diff(offsets).astype(np.float64)
+        self.norm = K1 * (1 - B + B * dl / dl.mean())
+        self.df = np.diff(m.indptr)
+
+    def scores(self, query: str) -> np.ndarray:
+        acc = np.zeros(self.n, np.float64)
+        terms: dict[int, int] = {}
+        for tok in query.split():
+            t = int(tok[1:])
+            terms[t] = terms.get(t, 0) + 1
+        for t, mult in terms.items():
+            lo, hi = self.m.indptr[t], self.m.indptr[t + 1]
+            if lo == hi:
+                continue
+            docs = self.m.indices[lo:hi]
+            tf = self.m.data[lo:hi].astype(np.float64)
+            df = float(hi - lo)
+            idf = np.log1p((self.n - df + 0.5) / (df + 0.5))
+            acc[docs] += mult * idf * tf * (K1 + 1) / (tf + self.norm[docs])
+        return acc
+
+
+def agreement(bf: BruteForce, queries: list[str], results: list[list[int]], k: int = 10) -> float:
+    """Mean fraction of the exact top-k found (ties at the k-th score count as found)."""
+    fracs = []
+    for q, got in zip(queries[: len(results)], results, strict=True):
+        s = bf.scores(q)
+        positive = int((s > 0).sum())
+        want = min(k, positive)
+        if want == 0:
+            fracs.append(1.0 if not got else 0.0)
+            continue
+        kth = np.partition(-s, want - 1)[want - 1] * -1
+        ok = sum(1 for d in got[:k] if s[d] >= kth * (1 - 1e-6) and s[d] > 0)
+        fracs.append(min(ok, want) / want)
+    return float(np.mean(fracs))
+
+
+# --------------------------------------------------------------------------- child
+
+
+def _rss_now_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _dir_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def _timed_queries(
+    peer: Any, obj: Any, queries: list[str], k: int, budget: float
+) -> tuple[float, int, list[list[int]]]:
+    """(queries per CPU-second, number run, results). Runs until the CPU budget is used."""
+    batch = getattr(peer, "search_many", None)
+    fast = getattr(peer, "search_addresses", None)
+    results: list[list[int]] = []
+    done = 0
+    cpu = 0.0
+    step = 50 if batch is not None else 1
+    while done < len(queries) and (cpu < budget or done < 3):
+        chunk = queries[done : done + step]
+        t0 = time.process_time()
+        if batch is not None:
+            results.extend(batch(obj, chunk, k))
+        elif fast is not None:
+            fast(obj, chunk[0], k)
+        else:
+            results.append(peer.search(obj, chunk[0], k))
+        cpu += time.process_time() - t0
+        if fast is not None:
+            results.append(peer.search(obj, chunk[0], k))
+        done += len(chunk)
+    return done / cpu if cpu > 0 else float("inf"), done, results
+
+
+def child(args: argparse.Namespace) -> None:
+    work = Path(args.work)
+    peer = importlib.import_module(f"benchmarks.bm25_peers.{PEER_MODULES[args.peer]}")
+    texts = (work / "corpus.txt").read_text(encoding="utf-8").split("\n")[: args.n_docs]
+    extra = (work / "extra.txt").read_text(encoding="utf-8").split("\n")[:N_ADD]
+    qsets = json.loads((work / "queries.json").read_text())
+    rss_corpus = _rss_now_mb()
+    out: dict[str, Any] = {"peer": peer.NAME, "n_docs": len(texts), "rss_corpus_mb": rss_corpus}
+
+    t0 = time.perf_counter()
+    obj = peer.build(texts)
+    out["build_s"] = time.perf_counter() - t0
+    out["peak_rss_build_mb"] = _peak_rss_mb()
+
+    # warm-up (JIT compilation, caches) outside the timings
+    for q in qsets["heavy"][:5]:
+        peer.search(obj, q, 10)
+
+    for name, queries in qsets.items():
+        for k in (10, 100):
+            qps, n_run, res = _timed_queries(peer, obj, queries, k, args.budget)
+            out[f"qps_top{k}_{name}"] = qps
+            out[f"n_top{k}_{name}"] = n_run
+            if k == 10:
+                out[f"results_{name}"] = res
+
+    save = getattr(peer, "save", None)
+    disk_path = getattr(peer, "disk_path", None)
+    if save is not None:
+        target = Path(tempfile.mkdtemp(prefix="bm25bench-save-")) / "index"
+        t0 = time.perf_counter()
+        save(obj, str(target))
+        out["save_s"] = time.perf_counter() - t0
+        out["disk_mb"] = _dir_size(target) / 2**20
+        shutil.rmtree(target.parent, ignore_errors=True)
+    elif disk_path is not None:
+        out["disk_mb"] = _dir_size(Path(disk_path(obj))) / 2**20
+
+    add = getattr(peer, "add", None)
+    probe = qsets["heavy"][0]
+    if add is not None:
+        t0 = time.perf_counter()
+        obj = add(obj, extra, len(texts))
+        hits = peer.search(obj, probe, 10)
+        out["add_search_s"] = time.perf_counter() - t0
+        out["add_kind"] = "incremental"
+    elif args.rebuild_peers:
+        del obj
+        t0 = time.perf_counter()
+        obj = peer.build(texts + extra)
+        hits = peer.search(obj, probe, 10)
+        out["add_search_s"] = time.perf_counter() - t0
+        out["add_kind"] = "rebuild"
+    else:
+        hits = None
+        out["add_search_s"] = out["build_s"]
+        out["add_kind"] = "rebuild (estimated = build time)"
+    out["add_probe"] = hits
+    out["peak_rss_mb"] = _peak_rss_mb()
+    (work / f"result-{args.peer}.json").write_text(json.dumps(out))
+
+
+# --------------------------------------------------------------------------- parent
+
+
+def run_size(n_docs: int, args: argparse.Namespace) -> list[dict[str, Any]]:
+    work = Path(tempfile.mkdtemp(prefix=f"bm25bench-{n_docs}-"))
+    try:
+        t0 = time.perf_counter()
+        flat, offsets = make_corpus(n_docs + N_ADD, args.seed)
+        write_texts(work / "corpus.txt", flat, offsets[: n_docs + 1])
+        extra_off = offsets[n_docs:] - offsets[n_docs]
+        write_texts(work / "extra.txt", flat[offsets[n_docs] :], extra_off)
+        qsets = {
+            "heavy": make_queries(args.queries, args.seed + 1, skip=0),
+            "skip100": make_queries(args.queries, args.seed + 2, skip=100),
+        }
+        (work / "queries.json").write_text(json.dumps(qsets))
+        bf = BruteForce(flat[: offsets[n_docs]], offsets[: n_docs + 1])
+        del flat
+        postings = [
+            float(np.mean([sum(int(bf.df[int(t[1:])]) for t in q.split()) for q in qs]))
+            for qs in qsets.values()
+        ]
+        print(
+            f"[{n_docs:,} docs] corpus ready in {time.perf_counter() - t0:.1f}s; mean postings "
+            f"per query: heavy {postings[0]:,.0f}, skip100 {postings[1]:,.0f}",
+            flush=True,
+        )
+        rows = []
+        for peer in args.peers:
+            cmd = [
+                sys.executable, str(Path(__file__).resolve()), "--child", "--peer", peer,
+                "--work", str(work), "--n-docs", str(n_docs), "--budget", str(args.budget),
+            ]  # fmt: skip
+            if args.rebuild_peers:
+                cmd.append("--rebuild-peers")
+            env = {**os.environ, **SINGLE_THREAD_ENV, "PYTHONPATH": str(ROOT)}
+            t1 = time.perf_counter()
+            proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+            if proc.returncode != 0:
+                print(f"  {peer}: FAILED\n{proc.stderr[-3000:]}", flush=True)
+                continue
+            row = json.loads((work / f"result-{peer}.json").read_text())
+            for name in qsets:
+                row[f"agree_{name}"] = agreement(bf, qsets[name], row.pop(f"results_{name}"))
+            row["load1"] = os.getloadavg()[0]
+            rows.append(row)
+            print(
+                f"  {peer}: done in {time.perf_counter() - t1:.0f}s "
+                f"(build {row['build_s']:.1f}s, heavy top-10 {row['qps_top10_heavy']:,.0f} q/s)",
+                flush=True,
+            )
+        return rows
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def fmt_table(rows: list[dict[str, Any]]) -> str:
+    cols = [
+        ("peer", "peer", "{}"),
+        ("build_s", "build s", "{:.1f}"),
+        ("peak_rss_mb", "peak RSS MB", "{:,.0f}"),
+        ("rss_corpus_mb", "corpus RSS MB", "{:,.0f}"),
+        ("disk_mb", "disk MB", "{:,.0f}"),
+        ("qps_top10_heavy", "top10 q/s heavy", "{:,.1f}"),
+        ("qps_top10_skip100", "top10 q/s skip100", "{:,.1f}"),
+        ("qps_top100_heavy", "top100 q/s heavy", "{:,.1f}"),
+        ("qps_top100_skip100", "top100 q/s skip100", "{:,.1f}"),
+        ("agree_heavy", "agree@10 heavy", "{:.3f}"),
+        ("agree_skip100", "agree@10 skip100", "{:.3f}"),
+        ("add_search_s", "add 1k+search s", "{:.2f}"),
+    ]
+    lines = ["| " + " | ".join(c[1] for c in cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        cells = []
+        for key, _, f in cols:
+            v = r.get(key)
+            cell = "-" if v is None else f.format(v)
+            if key == "add_search_s" and "estimated" in str(r.get("add_kind", "")):
+                cell = f"~{cell} (rebuild)"
+            cells.append(cell)
+        lines.append("| " + " | ".join(cells) + " |")
+    ours = next((r for r in rows if r["peer"] == "rankwise"), None)
+    if ours is not None:
+        lines.append("")
+        lines.append(
+            "rankwise vs peer (q/s: ours/theirs, higher is better; build, RSS: ours/theirs)"
+        )
+        for r in rows:
+            if r is ours:
+                continue
+            parts = []
+            for key in ("qps_top10_heavy", "qps_top10_skip100", "qps_top100_heavy",
+                        "qps_top100_skip100"):  # fmt: skip
+                if r.get(key):
+                    parts.append(f"{key[4:]} x{ours[key] / r[key]:.2f}")
+            parts.append(f"build x{ours['build_s'] / r['build_s']:.2f}")
+            parts.append(f"peak RSS x{ours['peak_rss_mb'] / r['peak_rss_mb']:.2f}")
+            lines.append(f"  vs {r['peer']}: " + ", ".join(parts))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--docs", type=int, nargs="+", default=[100_000])
+    ap.add_argument("--queries", type=int, default=1000, help="queries per query set")
+    ap.add_argument("--peers", nargs="+", default=DEFAULT_PEERS, choices=list(PEER_MODULES))
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--budget", type=float, default=20.0, help="CPU seconds per q/s measurement")
+    ap.add_argument("--rebuild-peers", action="store_true", help="measure rebuild-after-add")
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--peer", help=argparse.SUPPRESS)
+    ap.add_argument("--work", help=argparse.SUPPRESS)
+    ap.add_argument("--n-docs", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args)
+        return
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    all_rows: dict[str, Any] = {
+        "started": stamp,
+        "load_at_start": os.getloadavg(),
+        "cpus": os.cpu_count(),
+        "args": {k: v for k, v in vars(args).items() if k not in ("child", "out")},
+        "sizes": {},
+    }
+    for n in args.docs:
+        rows = run_size(n, args)
+        all_rows["sizes"][str(n)] = rows
+        print(f"\n## {n:,} documents (load avg now {os.getloadavg()[0]:.2f})")
+        print(fmt_table(rows), flush=True)
+        out = args.out or RESULTS / f"bm25_vs_peers-{stamp}.json"
+        out.write_text(json.dumps(all_rows, indent=1, default=str))
+    print(f"\nresults: {args.out or RESULTS / f'bm25_vs_peers-{stamp}.json'}")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()
