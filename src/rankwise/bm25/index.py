@@ -31,7 +31,6 @@ _CHUNK = 20_000
 _BOUND_MARGIN = 1e-6
 # block bounds are recomputed when avgdl drifted by more than this factor since they were built
 _BOUND_DRIFT = 1.25
-_STATS = np.zeros(8, np.int64)
 
 
 class _Vocab(dict[str, int]):
@@ -601,7 +600,7 @@ class BM25Index:
             if algo == "DAAT_MAXSCORE":
                 size = kernels.maxscore_segment(
                     tstart, tend, bstart, bend, w, ubs, scale, seg.docs, seg.tfs, seg.blast,
-                    seg.bmax, norm, alive, lo, hs, hd, size, k, seg.block, check_alive, _STATS,
+                    seg.bmax, norm, alive, lo, hs, hd, size, k, seg.block, check_alive,
                 )  # fmt: skip
             elif algo == "DAAT_WAND":
                 size = kernels.wand_segment(

@@ -430,7 +430,6 @@ def maxscore_segment(
     k: int,
     block: int,
     check_alive: bool,
-    stats: Any,
 ) -> int:  # pragma: no cover
     """Exact block-max MaxScore, document at a time over windows.
 
@@ -490,7 +489,6 @@ def maxscore_segment(
                 if e < w1:
                     w1 = e
         # 3. window bound of every term
-        stats[0] += 1
         total = 0.0
         for i in range(m):
             bound = 0.0
@@ -519,7 +517,6 @@ def maxscore_segment(
             wbnd[i] = bound
             total += bound
         if size == k and total <= theta:
-            stats[1] += 1
             next_doc = w1 + 1
             continue
         # 4. re-split the terms with the window bounds (ascending)
@@ -563,7 +560,6 @@ def maxscore_segment(
                         cur[i] = c + 1
                 continue
             kd = np.float64(norm[cd])
-            stats[2] += 1
             partial = 0.0
             for a in range(m):
                 contrib[a] = 0.0
@@ -597,12 +593,10 @@ def maxscore_segment(
                         contrib[order[i]] = v
                         partial += v
             if not ok:
-                stats[3] += 1
                 continue
             s = 0.0
             for a in range(m):
                 s += contrib[a]
-            stats[4] += 1
             if size < k or _better(s, cd + base, hs[0], hd[0]):
                 size = _heap_push(hs, hd, size, k, s, cd + base)
                 if size == k:
