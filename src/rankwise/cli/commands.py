@@ -355,14 +355,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         bm25 = Retrieve(index, stage="bm25", name="BM25")
     if need_dense:
         from rankwise.dense import DenseIndex
-        from rankwise.embeddings import SentenceEmbedder, shared_embedder
+        from rankwise.embeddings import SentenceEmbedder
         from rankwise.pipeline import default_cache_dir, embed_corpus
 
         t0 = time.perf_counter()
-        if args.max_length is None:
-            embedder = shared_embedder(args.embedding_model)
-        else:
-            embedder = SentenceEmbedder(args.embedding_model, max_length=args.max_length)
+        embedder = SentenceEmbedder(args.embedding_model, max_length=args.max_length)
         embedder_name = embedder.name
         cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
         vecs = embed_corpus(embedder, texts, cache_dir=cache_dir, show_progress=not args.quiet)
@@ -415,7 +412,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if bm25 is not None:
         notes.append(f"BM25: analyzer {args.analyzer}, k1={args.k1}, b={args.b}")
     if embedder_name is not None:
-        notes.append(f"dense: {embedder_name} (bi-encoder, mean pooling, cosine), exact search")
+        notes.append(
+            f"dense: {embedder_name} (bi-encoder, mean pooling, cosine; documents truncated "
+            f"to {args.max_length} tokens), exact search"
+        )
     if any(isinstance(p, Hybrid) for p in pipelines):
         notes.append(f"hybrid: reciprocal-rank fusion (c=60) of BM25 and dense top-{depth}")
     if reranker is not None:
@@ -448,6 +448,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 "k1": args.k1,
                 "b": args.b,
                 "embedding_model": embedder_name,
+                "max_length": args.max_length,
                 "reranker": None if reranker is None else reranker.name,
             },
             "notes": notes,
