@@ -114,7 +114,8 @@ def test_bad_input(embedder: SentenceEmbedder) -> None:
 
 def test_import_is_lazy() -> None:
     code = (
-        "import sys, rankwise.embeddings, rankwise.dense, rankwise.rerankers.embedding;"
+        "import sys, rankwise.embeddings, rankwise.dense, rankwise.rerankers.embedding,"
+        " rankwise.pipeline, rankwise.corpus, rankwise.evaluation, rankwise.cli.commands;"
         "print('torch' in sys.modules, 'transformers' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
