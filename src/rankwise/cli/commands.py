@@ -295,6 +295,16 @@ def _same_embedding_model(spec: str, args: argparse.Namespace) -> bool:
         return False
 
 
+def auto_threads() -> int:
+    """Cores left idle by the 1-minute load average (at least 1, at most all of them)."""
+    cpus = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):  # pragma: no cover - platforms without getloadavg
+        return cpus
+    return max(1, min(cpus, int(cpus - load + 0.5)))
+
+
 def _set_torch_threads(n: int) -> None:
     """Set torch's intra-op threads if torch is already loaded (never imports it)."""
     torch = sys.modules.get("torch")
@@ -339,6 +349,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     bm25: Pipeline | None = None
     dense: Pipeline | None = None
     embedder_name = None
+    timings_note = ""
     if need_bm25:
         from rankwise.bm25 import BM25Index
 
@@ -360,6 +371,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         t0 = time.perf_counter()
         embedder = SentenceEmbedder(args.embedding_model, max_length=args.max_length)
+        embedder.dim  # noqa: B018 - loads torch and the model
+        threads = auto_threads() if args.threads == "auto" else int(args.threads)
+        _set_torch_threads(threads)
+        timings_note = f"documents embedded with {threads} torch thread(s)"
         embedder_name = embedder.name
         cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
         vecs = embed_corpus(embedder, texts, cache_dir=cache_dir, show_progress=not args.quiet)
@@ -414,7 +429,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if embedder_name is not None:
         notes.append(
             f"dense: {embedder_name} (bi-encoder, mean pooling, cosine; documents truncated "
-            f"to {args.max_length} tokens), exact search"
+            f"to {args.max_length} tokens, {timings_note}), exact search; queries embedded "
+            f"one at a time with {args.query_threads} thread(s)"
         )
     if any(isinstance(p, Hybrid) for p in pipelines):
         notes.append(f"hybrid: reciprocal-rank fusion (c=60) of BM25 and dense top-{depth}")

@@ -51,6 +51,10 @@ def _common_options(suppress: bool) -> argparse.ArgumentParser:
     return common
 
 
+def _threads(text: str) -> str | int:
+    return "auto" if text.strip().lower() == "auto" else _positive_int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options(suppress=True)
 
@@ -183,6 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
         "~/.cache/rankwise)",
     )
     p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    p.add_argument(
+        "--threads",
+        type=_threads,
+        default="auto",
+        help="torch threads for embedding the documents (default auto: the idle cores by "
+        "the load average, at least 1 — busy cores only slow the model down)",
+    )
     p.add_argument(
         "--query-threads",
         type=_positive_int,
