@@ -8,8 +8,11 @@ from typing import Any
 def build(texts: list[str], backend: str) -> Any:
     import bm25s
 
+    # bm25s's own tokenizer (ids, memory-efficient); on "t<rank>" tokens its default pattern
+    # \w\w+ yields exactly the whitespace split, and lower=False / no stop words keep them
+    tokens = bm25s.tokenize(texts, lower=False, stopwords=None, show_progress=False)
     retriever = bm25s.BM25(k1=1.2, b=0.75, method="lucene", backend=backend)
-    retriever.index([t.split() for t in texts], show_progress=False)
+    retriever.index(tokens, show_progress=False)
     return retriever
 
 

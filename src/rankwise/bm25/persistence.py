@@ -17,6 +17,7 @@ import os
 import shutil
 import uuid
 import zlib
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,24 +54,31 @@ def _crc32(path: Path) -> int:
     return crc
 
 
-def _encode_strings(strings: Any, count: int, path: Path) -> tuple[npt.NDArray[np.int64], int]:
-    """Write the UTF-8 concatenation of ``strings`` as a uint8 .npy; returns byte offsets."""
+def _encode_strings(
+    strings: Callable[[], Iterable[str]], count: int, path: Path
+) -> npt.NDArray[np.int64]:
+    """Stream the UTF-8 concatenation of ``strings()`` into a uint8 ``.npy`` (two passes, so
+    memory stays flat); returns the byte offsets."""
     offsets = np.zeros(count + 1, np.int64)
-    chunks: list[bytes] = []
     total = 0
-    for i, s in enumerate(strings):
-        raw = s.encode("utf-8", "surrogatepass")
-        total += len(raw)
+    for i, s in enumerate(strings()):
+        total += len(s) if s.isascii() else len(s.encode("utf-8", "surrogatepass"))
         offsets[i + 1] = total
-        chunks.append(raw)
-    arr = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(total,))
-    pos = 0
-    for raw in chunks:
-        arr[pos : pos + len(raw)] = np.frombuffer(raw, np.uint8)
-        pos += len(raw)
-    arr.flush()
-    del arr
-    return offsets, total
+    header = {"descr": np.dtype(np.uint8).str, "fortran_order": False, "shape": (total,)}
+    with path.open("wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, header)
+        batch: list[bytes] = []
+        size = 0
+        for s in strings():
+            raw = s.encode("utf-8", "surrogatepass")
+            batch.append(raw)
+            size += len(raw)
+            if size >= 1 << 22:
+                fh.write(b"".join(batch))
+                batch.clear()
+                size = 0
+        fh.write(b"".join(batch))
+    return offsets
 
 
 def _compacted(index: BM25Index, st: _State) -> tuple[Segment, npt.NDArray[np.int64]]:
@@ -154,12 +162,13 @@ def save_index(index: BM25Index, st: _State, path: str | Path) -> None:
         }
         for name, arr in arrays.items():
             np.save(tmp_dir / f"{name}.npy", np.ascontiguousarray(arr), allow_pickle=False)
-        text_offsets, _ = _encode_strings(
-            (st.texts[i] for i in live_list), len(live_list), tmp_dir / "text_data.npy"
+        texts = st.texts.getter()
+        text_offsets = _encode_strings(
+            lambda: map(texts, live_list), len(live_list), tmp_dir / "text_data.npy"
         )
         np.save(tmp_dir / "text_offsets.npy", text_offsets, allow_pickle=False)
-        term_offsets, _ = _encode_strings(
-            (t for t, _ in vocab_terms[:n_terms]), n_terms, tmp_dir / "term_data.npy"
+        term_offsets = _encode_strings(
+            lambda: (t for t, _ in vocab_terms[:n_terms]), n_terms, tmp_dir / "term_data.npy"
         )
         np.save(tmp_dir / "term_offsets.npy", term_offsets, allow_pickle=False)
         (tmp_dir / "ids.json").write_text(ids_json, encoding="utf-8")
