@@ -19,14 +19,15 @@ def test_bundled_cranfield_loads_by_name() -> None:
     assert (bundled_path("cranfield") / "README.md").is_file()
 
 
-def test_doc_texts_prepend_title_only_when_missing(tmp_path: Path) -> None:
+def test_doc_texts_follow_the_beir_title_convention(tmp_path: Path) -> None:
     rows = [
         {"_id": "a", "title": "Wings", "text": "wings of a plane"},
         {"_id": "b", "title": "Flow", "text": "laminar boundary layer"},
     ]
     (tmp_path / "corpus.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
     ds = load_beir(tmp_path)
-    assert ds.doc_texts() == ["wings of a plane", "Flow\nlaminar boundary layer"]
+    assert ds.doc_texts() == ["Wings wings of a plane", "Flow laminar boundary layer"]
+    assert ds.doc_texts(with_title=False) == ["wings of a plane", "laminar boundary layer"]
     assert ds.queries == {}
     assert ds.qrels == {}
 
