@@ -182,9 +182,6 @@ class ApiReranker(BaseReranker):
             f"timeout={self.timeout!r})"
         )
 
-    def __getstate__(self) -> dict[str, Any]:
-        raise TypeError(f"{type(self).__name__} holds an API key and cannot be pickled")
-
     def _async_client(self) -> Any:
         """The provider's async client for the running event loop (made on first use per
         loop: HTTP connection pools cannot be shared between event loops)."""
