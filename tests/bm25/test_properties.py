@@ -180,3 +180,29 @@ def test_save_load_after_updates_equals_brute_force(tmp_path: Path, operations, 
     # keep updating the loaded (memory-mapped) index
     _apply(loaded, live, [("add", ["w0 w9 w9", "w11"]), ("delete", [1, 2])], counter)
     _check_against_brute(loaded, live, queries, 10)
+
+
+def test_maxscore_scans_and_probes_non_essential_terms() -> None:
+    """Rare and mid-frequency terms next to a very frequent one: in some windows the frequent
+    term is scanned into the candidates, in others it is probed per candidate; with deletions."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    docs = []
+    for _ in range(3000):
+        words = [f"f{int(x)}" for x in rng.integers(0, 50, size=int(rng.integers(1, 12)))]
+        for word, p in (("common", 0.9), ("mid", 0.2), ("rare", 0.01)):
+            if rng.random() < p:
+                words += [word] * int(rng.integers(1, 4))
+        rng.shuffle(words)
+        docs.append(" ".join(words))
+    queries = ["rare common", "rare mid common", "mid common", "common f3", "rare rare mid"]
+    with _BlockSize(2):
+        ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+        ids = [f"d{i}" for i in range(len(docs))]
+        ix.add(docs, ids=ids)
+        dead = {f"d{i}" for i in range(0, len(docs), 7)}
+        ix.delete(sorted(dead))
+        live = [(i, t) for i, t in zip(ids, docs, strict=True) if i not in dead]
+        for k in (1, 10, 40):
+            _check_against_brute(ix, live, queries, k)

@@ -34,6 +34,18 @@ def _inline(fn: _F) -> _F:
 
 
 BLOCK_SIZE = 128
+#: MaxScore windows span this many blocks' worth of documents
+WINDOW_BLOCKS = 32
+#: a non-essential term is scanned in a window when it has at most this many postings there
+#: per candidate document, else probed per candidate
+SCAN_RATIO = 8
+# lowest set bit of a 64-bit word -> its index (de Bruijn multiplication)
+_DEBRUIJN = 0x03F79D71B4CB0A89
+_DEBRUIJN_INDEX = np.zeros(64, np.int64)
+for _i in range(64):
+    _DEBRUIJN_INDEX[(((1 << _i) * _DEBRUIJN) % (1 << 64)) >> 58] = _i
+if sorted(_DEBRUIJN_INDEX.tolist()) != list(range(64)):  # pragma: no cover
+    raise RuntimeError("bad de Bruijn constant")
 _NO_DOC: Any = np.iinfo(np.int64).max
 
 
@@ -431,95 +443,99 @@ def maxscore_segment(
     block: int,
     check_alive: bool,
 ) -> int:  # pragma: no cover
-    """Exact block-max MaxScore, document at a time over windows.
+    """Exact block-max MaxScore over document windows, essential terms scored in bulk.
 
-    Terms are split into essential / non-essential by their segment-wide upper bounds (classic
-    MaxScore): only documents holding an essential term are candidates. Candidates are taken
-    window by window, a window ending where the current block of an essential term ends; in
-    each window every term is bounded by the maxima of its blocks overlapping the window, whole
-    windows whose bound sum cannot beat the k-th score are skipped, and inside a window the
-    terms are re-split with those tighter bounds. Inputs are in canonical term order;
-    ``ubs[i]`` bounds term i in this segment; block bounds are ``bmax * weights[i] * bscale``.
+    The segment is cut into windows of ``WINDOW_BLOCKS * block`` documents (empty stretches
+    are jumped over). In each window every term is bounded by the maxima of its blocks
+    overlapping the window; a window whose bound sum cannot beat the k-th score is skipped.
+    Otherwise the terms are split by those bounds (classic MaxScore): the essential ones are
+    scored term at a time into a window accumulator (with a bitmap of touched documents), and
+    each touched document, in ascending order, is then completed with the non-essential terms
+    (highest bound first, each checked against its block bound at that document before it is
+    probed). A surviving document's score is recomputed in canonical term order, so it is
+    bit-identical to the other algorithms. Inputs are in canonical term order; ``ubs[i]``
+    bounds term i in this segment; block bounds are ``bmax * weights[i] * bscale``.
     """
     m = tstart.size
-    order = np.argsort(ubs, kind="mergesort")  # ascending upper bound
-    o_start = tstart[order]
-    o_end = tend[order]
-    o_bstart = bstart[order]
-    o_bend = bend[order]
-    o_w = weights[order]
-    o_wb = o_w * bscale
-    o_ub = ubs[order]
-    cur = o_start.copy()
-    blk = o_bstart.copy()
-    prefix = np.empty(m, np.float64)
+    n_docs = norm.size
+    window = WINDOW_BLOCKS * block
+    gorder = np.argsort(ubs, kind="mergesort")  # ascending upper bound
+    gprefix = np.empty(m, np.float64)
     acc = 0.0
-    for i in range(m):
-        acc += o_ub[i]
-        prefix[i] = acc
-    contrib = np.zeros(m, np.float64)
+    for a in range(m):
+        acc += ubs[gorder[a]]
+        gprefix[a] = acc
+    wb = weights * bscale
+    cur = tstart.copy()
+    blk = bstart.copy()
+    ecur = tstart.copy()
     wbnd = np.zeros(m, np.float64)
     worder = np.arange(m)
     wprefix = np.zeros(m, np.float64)
-    theta: float = hs[0] if size == k else -1.0
+    is_ess = np.zeros(m, np.bool_)
+    contrib = np.zeros(m, np.float64)
+    wpost = np.zeros(m, np.int64)
+    probed = np.zeros(m, np.bool_)
+    pprefix = np.zeros(m, np.float64)
+    win = np.zeros(window, np.float64)
+    bits = np.zeros((window + 63) // 64, np.uint64)
+    one = np.uint64(1)
+    magic = np.uint64(_DEBRUIJN)
+    s58 = np.uint64(58)
+    full = size == k
+    theta: float = hs[0] if full else -1.0
+    # in-window pruning compares sums taken in another order than the score's, and documents
+    # are not yet in the heap's order: prune only strictly below the k-th score, with slack
+    theta_lo = theta * (1.0 - 1e-12)
     p = 0
-    while p < m and prefix[p] <= theta:
-        p += 1
-    next_doc = 0
+    if full:
+        while p < m and gprefix[p] <= theta:
+            p += 1
+    lo = 0
     while p < m:
-        # 1. first candidate: smallest posting >= next_doc among the essential terms
+        # 1. next window starts at the smallest posting >= lo of a term that can still matter
         d = _NO_DOC
-        for i in range(p, m):
-            _advance(docs, blast, cur, blk, o_start, o_end, o_bstart, o_bend, i, next_doc, block)
+        for a in range(p, m):
+            i = gorder[a]
+            _advance(docs, blast, cur, blk, tstart, tend, bstart, bend, i, lo, block)
             c = cur[i]
-            if c < o_end[i]:
+            if c < tend[i]:
                 dd = np.int64(docs[c])
                 if dd < d:
                     d = dd
         if d == _NO_DOC:
             break
-        # 2. window [d, w1]: w1 = first end of the current block of an essential term
-        w1 = _NO_DOC
-        for i in range(p, m):
-            c = cur[i]
-            if c < o_end[i]:
-                b = o_bstart[i] + (c - o_start[i]) // block
-                blk[i] = b
-                e = np.int64(blast[b])
-                if e < w1:
-                    w1 = e
-        # 3. window bound of every term
+        lo = d
+        hi = min(lo + window, n_docs)
+        # 2. window bound of every term
         total = 0.0
         for i in range(m):
-            bound = 0.0
-            if i >= p:
-                c = cur[i]
-                if c < o_end[i] and np.int64(docs[c]) <= w1:
-                    bound = np.float64(bmax[blk[i]]) * o_wb[i]
-            else:
-                b = blk[i]
-                be = o_bend[i]
-                while b < be and np.int64(blast[b]) < d:
-                    b += 1
-                blk[i] = b
-                mx = 0.0
-                while b < be:
-                    first = np.int64(docs[o_start[i] + (b - o_bstart[i]) * block])
-                    if first > w1:
-                        break
-                    v = np.float64(bmax[b])
-                    if v > mx:
-                        mx = v
-                    if np.int64(blast[b]) >= w1:
-                        break
-                    b += 1
-                bound = mx * o_wb[i]
+            b = blk[i]
+            be = bend[i]
+            while b < be and np.int64(blast[b]) < lo:
+                b += 1
+            blk[i] = b
+            mx = 0.0
+            nblk = 0
+            while b < be:
+                first = np.int64(docs[tstart[i] + (b - bstart[i]) * block])
+                if first >= hi:
+                    break
+                nblk += 1
+                v = np.float64(bmax[b])
+                if v > mx:
+                    mx = v
+                if np.int64(blast[b]) >= hi - 1:
+                    break
+                b += 1
+            bound = mx * wb[i]
             wbnd[i] = bound
+            wpost[i] = nblk * block
             total += bound
-        if size == k and total <= theta:
-            next_doc = w1 + 1
+        if full and total <= theta:
+            lo = hi
             continue
-        # 4. re-split the terms with the window bounds (ascending)
+        # 3. split the terms by their window bounds (ascending)
         for a in range(m):
             worder[a] = a
         for a in range(1, m):
@@ -534,76 +550,130 @@ def maxscore_segment(
             acc += wbnd[worder[a]]
             wprefix[a] = acc
         q = 0
-        if size == k:
+        if full:
             while q < m and wprefix[q] <= theta:
                 q += 1
-        for a in range(q, m):
-            i = worder[a]
-            _advance(docs, blast, cur, blk, o_start, o_end, o_bstart, o_bend, i, d, block)
-        # 5. candidates of the window-essential terms inside [d, w1]
-        while True:
-            cd = _NO_DOC
-            for a in range(q, m):
-                i = worder[a]
+        for a in range(m):
+            is_ess[worder[a]] = a >= q
+        # 4. essential terms, term at a time, into the window accumulator; then the other
+        # terms with few postings here, only into the documents an essential term touched;
+        # the remaining ones are probed per document in step 5
+        nt = 0
+        for pss in range(2):
+            for i in range(m):
+                probed[i] = False
+                if is_ess[i] != (pss == 0) or wbnd[i] == 0.0:
+                    continue
+                if pss == 1 and wpost[i] > SCAN_RATIO * nt:
+                    probed[i] = True
+                    continue
+                _advance(docs, blast, cur, blk, tstart, tend, bstart, bend, i, lo, block)
                 c = cur[i]
-                if c < o_end[i]:
-                    dd = np.int64(docs[c])
-                    if dd < cd:
-                        cd = dd
-            if cd > w1:
-                break
-            if check_alive and not alive[cd]:
-                for a in range(q, m):
-                    i = worder[a]
-                    c = cur[i]
-                    if c < o_end[i] and np.int64(docs[c]) == cd:
-                        cur[i] = c + 1
-                continue
-            kd = np.float64(norm[cd])
-            partial = 0.0
-            for a in range(m):
-                contrib[a] = 0.0
-            for a in range(q, m):
-                i = worder[a]
-                c = cur[i]
-                if c < o_end[i] and np.int64(docs[c]) == cd:
-                    tf = np.float64(tfs[c])
-                    v = o_w[i] * tf / (tf + kd)
-                    contrib[order[i]] = v
-                    partial += v
-                    cur[i] = c + 1
-            ok = True
-            for a in range(q - 1, -1, -1):
-                if size == k and partial + wprefix[a] <= theta:
-                    ok = False
-                    break
-                i = worder[a]
-                if wbnd[i] > 0.0:
-                    bb = _block_bound(blast, bmax, blk, o_bend, i, cd) * o_wb[i]
-                    if size == k and partial + (wprefix[a] - wbnd[i]) + bb <= theta:
-                        ok = False
-                        break
-                    if bb == 0.0:
-                        continue
-                    _advance(docs, blast, cur, blk, o_start, o_end, o_bstart, o_bend, i, cd, block)
-                    c = cur[i]
-                    if c < o_end[i] and np.int64(docs[c]) == cd:
+                e = tend[i]
+                ecur[i] = c
+                w = weights[i]
+                if pss == 0:
+                    while c < e:
+                        dd = np.int64(docs[c])
+                        if dd >= hi:
+                            break
+                        j = dd - lo
                         tf = np.float64(tfs[c])
-                        v = o_w[i] * tf / (tf + kd)
-                        contrib[order[i]] = v
-                        partial += v
-            if not ok:
+                        v = w * tf / (tf + np.float64(norm[dd]))
+                        if win[j] == 0.0:
+                            bits[j >> 6] |= one << np.uint64(j & 63)
+                            nt += 1
+                        win[j] += v
+                        c += 1
+                else:
+                    while c < e:
+                        dd = np.int64(docs[c])
+                        if dd >= hi:
+                            break
+                        j = dd - lo
+                        if win[j] != 0.0:
+                            tf = np.float64(tfs[c])
+                            win[j] += w * tf / (tf + np.float64(norm[dd]))
+                        c += 1
+                cur[i] = c
+        # bounds of the probed terms, ascending (prefix sums over worder)
+        acc = 0.0
+        for a in range(m):
+            i = worder[a]
+            if probed[i]:
+                acc += wbnd[i]
+            pprefix[a] = acc
+        rest = acc
+        # 5. touched documents in ascending order: probe the remaining terms (highest bound
+        # first, each checked against its block bound here), exact score of the survivors
+        for wi in range((hi - lo + 63) >> 6):
+            word = bits[wi]
+            if word == 0:
                 continue
-            s = 0.0
-            for a in range(m):
-                s += contrib[a]
-            if size < k or _better(s, cd + base, hs[0], hd[0]):
-                size = _heap_push(hs, hd, size, k, s, cd + base)
-                if size == k:
-                    theta = hs[0]
-        next_doc = w1 + 1
-        if size == k:
-            while p < m and prefix[p] <= theta:
+            bits[wi] = 0
+            while word != 0:
+                low = word & (~word + one)
+                word ^= low
+                j = (wi << 6) + _DEBRUIJN_INDEX[np.int64((low * magic) >> s58)]
+                partial = win[j]
+                win[j] = 0.0
+                cd = lo + j
+                if check_alive and not alive[cd]:
+                    continue
+                if full and partial + rest <= theta_lo:
+                    continue
+                kd = np.float64(norm[cd])
+                ok = True
+                if rest > 0.0:
+                    for a in range(q - 1, -1, -1):
+                        i = worder[a]
+                        if not probed[i]:
+                            continue
+                        contrib[i] = 0.0
+                        if full and partial + pprefix[a] <= theta_lo:
+                            ok = False
+                            break
+                        bb = _block_bound(blast, bmax, blk, bend, i, cd) * wb[i]
+                        if full and partial + (pprefix[a] - wbnd[i]) + bb <= theta_lo:
+                            ok = False
+                            break
+                        if bb == 0.0:
+                            continue
+                        _advance(docs, blast, cur, blk, tstart, tend, bstart, bend, i, cd, block)
+                        c = cur[i]
+                        if c < tend[i] and np.int64(docs[c]) == cd:
+                            tf = np.float64(tfs[c])
+                            v = weights[i] * tf / (tf + kd)
+                            contrib[i] = v
+                            partial += v
+                    if not ok:
+                        continue
+                    if full and partial <= theta_lo:
+                        continue
+                s = 0.0
+                for i in range(m):  # canonical order
+                    if wbnd[i] == 0.0:
+                        continue
+                    if probed[i]:
+                        s += contrib[i]
+                        continue
+                    c = ecur[i]
+                    e = cur[i]
+                    while c < e and np.int64(docs[c]) < cd:
+                        c += 1
+                    ecur[i] = c
+                    if c < e and np.int64(docs[c]) == cd:
+                        tf = np.float64(tfs[c])
+                        s += weights[i] * tf / (tf + kd)
+                if size < k or _better(s, cd + base, hs[0], hd[0]):
+                    size = _heap_push(hs, hd, size, k, s, cd + base)
+                    if size == k:
+                        full = True
+                        theta = hs[0]
+                        theta_lo = theta * (1.0 - 1e-12)
+        lo = hi
+        if full:
+            while p < m and gprefix[p] <= theta:
                 p += 1
     return size
 
