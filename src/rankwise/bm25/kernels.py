@@ -35,7 +35,7 @@ def _inline(fn: _F) -> _F:
 
 BLOCK_SIZE = 128
 #: MaxScore windows span this many blocks' worth of documents
-WINDOW_BLOCKS = 32
+WINDOW_BLOCKS = 64
 #: a non-essential term is scanned in a window when it has at most this many postings there
 #: per candidate document, else probed per candidate
 SCAN_RATIO = 8
