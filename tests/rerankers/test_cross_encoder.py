@@ -260,10 +260,20 @@ def test_load_factory(bert_dir: Path) -> None:
     assert r.name == f"cross-encoder:{bert_dir}"
 
 
+@pytest.mark.parametrize("per_pair_max_head_dim", [0, 4096])  # padded / per-pair attention
 @pytest.mark.parametrize("which", ["bert", "xlmr", "bert2"])
 def test_unpadded_path_equals_padded_path(
-    which: str, bert_dir: Path, xlmr_dir: Path, bert2_dir: Path, docs: list[str]
+    which: str,
+    per_pair_max_head_dim: int,
+    bert_dir: Path,
+    xlmr_dir: Path,
+    bert2_dir: Path,
+    docs: list[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from rankwise.rerankers import cross_encoder
+
+    monkeypatch.setattr(cross_encoder, "PER_PAIR_MAX_HEAD_DIM", per_pair_max_head_dim)
     path = {"bert": bert_dir, "xlmr": xlmr_dir, "bert2": bert2_dir}[which]
     unpadded = CrossEncoderReranker(str(path), device="cpu", batch_size=8)
     assert unpadded.unpad is True  # supported architecture, self-check passed

@@ -136,6 +136,10 @@ def fused_qkv(model: Any) -> list[tuple[Any, Any]]:
     return fused
 
 
+#: Largest attention head size for which :func:`unpadded_logits` runs attention pair by pair.
+PER_PAIR_MAX_HEAD_DIM = 32
+
+
 def unpadded_logits(
     model: Any, inputs: dict[str, Any], lengths: Any, qkv: list[tuple[Any, Any]] | None = None
 ) -> Any:
@@ -146,6 +150,11 @@ def unpadded_logits(
     ``[tokens, hidden]`` matrix; only the attention itself sees the padded ``[batch, heads,
     len, len]`` layout (with the key padding masked, as the stock SDPA path does). Uses the
     model's own modules, so its weights (and any quantized Linear layers) are what runs.
+
+    Small heads (``head_dim <= PER_PAIR_MAX_HEAD_DIM``) skip the padded layout altogether:
+    attention runs pair by pair on strided views of the packed Q/K/V (no zero fill, scatter
+    or gather). Measured on CPU it is ~1.1x faster end to end for MiniLM (head_dim 32) but
+    much slower for head_dim 64 (bge-base), where the CPU kernel handles strided inputs badly.
     """
     import torch
 
@@ -162,6 +171,15 @@ def unpadded_logits(
     keep = mask.reshape(-1).nonzero().squeeze(1)
     h = hidden.reshape(batch * width, size).index_select(0, keep)
     attn_mask = mask[:, None, None, :]
+    tokens = h.shape[0]
+    first_sa = base.encoder.layer[0].attention.self
+    per_pair = size // first_sa.num_attention_heads <= PER_PAIR_MAX_HEAD_DIM
+    spans: list[tuple[int, int]] = []
+    if per_pair:
+        pos = 0
+        for n in lengths.tolist():
+            spans.append((pos, pos + n))
+            pos += n
 
     def to_heads(x: Any, heads: int) -> Any:
         full = x.new_zeros(batch * width, x.shape[-1])
@@ -171,6 +189,20 @@ def unpadded_logits(
     for i, layer in enumerate(base.encoder.layer):
         sa = layer.attention.self
         heads = sa.num_attention_heads
+        if per_pair:
+            if qkv is not None:
+                flat = torch.nn.functional.linear(h, *qkv[i])
+            else:
+                flat = torch.cat([lin(h) for lin in (sa.query, sa.key, sa.value)], dim=1)
+            packed = flat.view(tokens, 3, heads, -1)
+            ctx = h.new_empty(tokens, heads, packed.shape[-1])
+            for s, e in spans:
+                pair = packed[s:e].permute(1, 2, 0, 3)  # [3, heads, n, d], no padding, no mask
+                out = sdpa(pair[0:1], pair[1:2], pair[2:3], scale=sa.scaling)
+                ctx[s:e].copy_(out[0].transpose(0, 1))
+            attn_out = layer.attention.output(ctx.view(tokens, -1), h)
+            h = layer.output(layer.intermediate(attn_out), attn_out)
+            continue
         if qkv is not None:
             # one GEMM and one scatter for Q, K and V together
             packed = to_heads(torch.nn.functional.linear(h, *qkv[i]), 3 * heads)
