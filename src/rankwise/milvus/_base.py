@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from rankwise._optional import require
 from rankwise.milvus.analyzers import is_lite_uri
 from rankwise.milvus.filters import ids_expr
-from rankwise.milvus.schema import ID_FIELD, METADATA_FIELD, TEXT_FIELD
+from rankwise.milvus.schema import ID_FIELD, METADATA_FIELD, SPARSE_FIELD, TEXT_FIELD
 from rankwise.types import Hit, Metadata
 
 if TYPE_CHECKING:
@@ -366,6 +366,37 @@ class MilvusCollectionStore(ABC):
                 out.extend(str(r[ID_FIELD]) for r in batch)
         finally:
             iterator.close()
+        return out
+
+    def _search_batches(
+        self,
+        data: Sequence[Any],
+        todo: Sequence[int],
+        *,
+        k: int,
+        expr: str,
+        metric: str,
+    ) -> dict[int, list[Hit]]:
+        """Search the sparse field for ``data[i]`` of every ``i`` in ``todo``, 64 per request.
+
+        ``metric`` is ``"BM25"`` (text queries, Milvus's BM25 function) or ``"IP"``
+        (client-side sparse vectors); only hits with a positive score are kept.
+        """
+        bm25 = metric == "BM25"
+        out: dict[int, list[Hit]] = {}
+        self._before_search()
+        for chunk in chunks(todo, 64):
+            results = self._client.search(
+                self.collection,
+                data=[data[i] for i in chunk],
+                anns_field=SPARSE_FIELD,
+                limit=k,
+                filter=expr,
+                output_fields=[TEXT_FIELD, METADATA_FIELD],
+                search_params={"metric_type": metric},
+            )
+            for i, res in zip(chunk, results, strict=True):
+                out[i] = [h for h in self._hits(res, bm25=bm25) if h.score > 0]
         return out
 
     @staticmethod

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rankwise.milvus._base import MilvusCollectionStore, check_k, chunks
+from rankwise.milvus._base import MilvusCollectionStore, check_k
 from rankwise.milvus.filters import filter_to_expr
 from rankwise.milvus.schema import (
     ID_FIELD,
@@ -163,19 +163,8 @@ class MilvusSparseStore(MilvusCollectionStore):
         todo = [i for i, v in enumerate(vectors) if v]
         if not todo:
             return out
-        self._before_search()
-        for chunk in chunks(todo, 64):
-            results = self._client.search(
-                self.collection,
-                data=[vectors[i] for i in chunk],
-                anns_field=SPARSE_FIELD,
-                limit=k,
-                filter=expr,
-                output_fields=[TEXT_FIELD, METADATA_FIELD],
-                search_params={"metric_type": "IP"},
-            )
-            for i, res in zip(chunk, results, strict=True):
-                out[i] = [h for h in self._hits(res, bm25=False) if h.score > 0]
+        for i, hits in self._search_batches(vectors, todo, k=k, expr=expr, metric="IP").items():
+            out[i] = hits
         return out
 
     def __repr__(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
-from rankwise.milvus._base import MAX_TOP_K, MilvusCollectionStore, check_k, chunks
+from rankwise.milvus._base import MAX_TOP_K, MilvusCollectionStore, check_k
 from rankwise.milvus.analyzers import analyzer_params_for, encode_tokens, is_lite_uri
 from rankwise.milvus.filters import filter_to_expr
 from rankwise.milvus.schema import (
@@ -242,19 +242,8 @@ class MilvusBM25Store(MilvusCollectionStore):
         todo = [i for i, t in enumerate(texts) if t is not None]
         if not todo:
             return out
-        self._before_search()
-        for chunk in chunks(todo, 64):
-            results = self._client.search(
-                self.collection,
-                data=[texts[i] for i in chunk],
-                anns_field=SPARSE_FIELD,
-                limit=k,
-                filter=expr,
-                output_fields=[TEXT_FIELD, METADATA_FIELD],
-                search_params={"metric_type": "BM25"},
-            )
-            for i, res in zip(chunk, results, strict=True):
-                out[i] = self._hits(res, bm25=True)
+        for i, hits in self._search_batches(texts, todo, k=k, expr=expr, metric="BM25").items():
+            out[i] = hits
         return out
 
     def hybrid_search(
