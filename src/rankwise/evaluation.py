@@ -19,12 +19,13 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from rankwise._checks import positive_int
+
 DEFAULT_METRICS = ("ndcg@10", "recall@100", "mrr@10")
 
 
 def _check_k(k: int) -> None:
-    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+    positive_int(k, "k")
 
 
 def _dedup(ranked: Sequence[str], k: int) -> list[str]:

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from rankwise._checks import positive_int
 from rankwise.evaluation import evaluate, parse_metric
 from rankwise.fusion import DEFAULT_RRF_C, reciprocal_rank_fusion
 from rankwise.rerankers.base import BaseReranker
@@ -47,8 +48,7 @@ class PipelineOutput:
 
 
 def _check_k(k: int, name: str = "k") -> None:
-    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {k!r}")
+    positive_int(k, name)
 
 
 class Pipeline(ABC):

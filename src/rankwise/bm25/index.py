@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from rankwise._checks import positive_int
 from rankwise.bm25.analyzer import Analyzer, AnalyzerParams
 from rankwise.bm25.columns import TextColumn
 from rankwise.bm25.segment import Segment, build_segment, compact_segment, merge_segments
@@ -101,11 +102,7 @@ def _empty_state() -> _State:
 
 
 def _check_k(k: Any) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise ValueError(f"k must be a positive int, got {k!r}")
-    if k <= 0:
-        raise ValueError(f"k must be a positive int, got {k!r}")
-    return int(k)
+    return positive_int(int(k) if isinstance(k, np.integer) else k, "k")
 
 
 def _check_texts(texts: Any, name: str = "texts") -> list[str]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from tqdm.auto import tqdm
 
+from rankwise._checks import positive_int
 from rankwise._optional import require
 from rankwise.milvus.analyzers import is_lite_uri
 from rankwise.milvus.filters import ids_expr
@@ -27,8 +28,7 @@ _QUERY_CHUNK = 1000
 
 
 def check_k(k: object, name: str = "k") -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {k!r}")
+    k = positive_int(k, name)
     if k > MAX_TOP_K:
         raise ValueError(f"{name} must be at most {MAX_TOP_K} (Milvus's top-k limit), got {k}")
     return k

@@ -36,6 +36,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from rankwise._checks import positive_int
 from rankwise._optional import require
 from rankwise.rerankers._batching import plan_batches, window_spans
 from rankwise.rerankers.base import BaseReranker
@@ -88,12 +89,6 @@ def resolve_dtype(dtype: Any, device: str) -> Any:
     raise ValueError(
         f"dtype must be None, 'float32', 'float16', 'bfloat16' or a torch.dtype, got {dtype!r}"
     )
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 _UNPADDED_CLASSES = {
@@ -267,8 +262,8 @@ class CrossEncoderReranker(BaseReranker):
     ) -> None:
         if not isinstance(model_name, str) or not model_name:
             raise ValueError("model_name must be a non-empty string")
-        self.batch_size = _positive_int("batch_size", batch_size)
-        self.max_length = _positive_int("max_length", max_length)
+        self.batch_size = positive_int(batch_size, "batch_size")
+        self.max_length = positive_int(max_length, "max_length")
         if activation not in (None, "sigmoid"):
             raise ValueError(f"activation must be None or 'sigmoid', got {activation!r}")
         if long_documents not in ("truncate", "window"):
@@ -284,7 +279,7 @@ class CrossEncoderReranker(BaseReranker):
                 f"window_overlap must be a non-negative integer, got {window_overlap!r}"
             )
         if query_max_length is not None:
-            _positive_int("query_max_length", query_max_length)
+            positive_int(query_max_length, "query_max_length")
         if show_progress not in (None, True, False):
             raise ValueError(f"show_progress must be None, True or False, got {show_progress!r}")
         torch = require("torch", "transformers", feature=type(self).__name__)
