@@ -271,9 +271,9 @@ def test_unpadded_path_equals_padded_path(
     docs: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from rankwise.rerankers import cross_encoder
+    from rankwise.rerankers import _unpadded
 
-    monkeypatch.setattr(cross_encoder, "PER_PAIR_MAX_HEAD_DIM", per_pair_max_head_dim)
+    monkeypatch.setattr(_unpadded, "PER_PAIR_MAX_HEAD_DIM", per_pair_max_head_dim)
     path = {"bert": bert_dir, "xlmr": xlmr_dir, "bert2": bert2_dir}[which]
     unpadded = CrossEncoderReranker(str(path), device="cpu", batch_size=8)
     assert unpadded.unpad is True  # supported architecture, self-check passed

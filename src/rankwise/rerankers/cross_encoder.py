@@ -8,10 +8,9 @@ loop. For 2-logit classifiers it is the positive-class log-odds ``logit[1] - log
 
 Speed: the pairs of a call are tokenized once (one batched fast-tokenizer call), sorted by
 token length and cut into batches (see ``_batching.plan_batches``); inference runs under
-``torch.inference_mode``. For BERT / RoBERTa / XLM-R classifiers the per-token layers (the
-fused Q/K/V projection, attention output, feed-forward, layer norms: most of the compute) run
-on the real tokens only, packed without padding; only the attention product sees the padded,
-masked layout (``unpad``; enabled after a load-time self-check against the stock forward).
+``torch.inference_mode``. BERT / RoBERTa / XLM-R classifiers run without padding work, and
+their last layer only for the [CLS] token the classifier reads (``unpad``, see
+``_unpadded``; enabled after a load-time self-check against the stock forward).
 
 ``fast=True`` (opt-in, CPU only) applies dynamic int8 quantization to the linear layers
 (the model then runs padded): faster, but the scores change, so the order can change too.
@@ -39,6 +38,7 @@ from typing import Any, Literal
 from rankwise._checks import positive_int
 from rankwise._optional import require
 from rankwise.rerankers._batching import plan_batches, window_spans
+from rankwise.rerankers._unpadded import fused_qkv, supported, unpadded_logits
 from rankwise.rerankers.base import BaseReranker
 
 __all__ = ["CrossEncoderReranker"]
@@ -89,130 +89,6 @@ def resolve_dtype(dtype: Any, device: str) -> Any:
     raise ValueError(
         f"dtype must be None, 'float32', 'float16', 'bfloat16' or a torch.dtype, got {dtype!r}"
     )
-
-
-_UNPADDED_CLASSES = {
-    "BertForSequenceClassification",
-    "XLMRobertaForSequenceClassification",
-    "RobertaForSequenceClassification",
-}
-
-
-def _unpadded_supported(model: Any) -> bool:
-    """Whether :func:`unpadded_logits` knows this model's structure."""
-    if type(model).__name__ not in _UNPADDED_CLASSES:
-        return False
-    config = model.config
-    if getattr(config, "is_decoder", False) or getattr(config, "add_cross_attention", False):
-        return False
-    if getattr(config, "chunk_size_feed_forward", 0):
-        return False
-    if getattr(config, "position_embedding_type", "absolute") not in (None, "absolute"):
-        return False
-    base = getattr(model, "base_model", None)
-    layers = getattr(getattr(base, "encoder", None), "layer", None)
-    if base is None or layers is None or not hasattr(base, "embeddings"):
-        return False
-    needed = ("attention", "intermediate", "output")
-    return all(all(hasattr(layer, n) for n in needed) for layer in layers)
-
-
-def fused_qkv(model: Any) -> list[tuple[Any, Any]]:
-    """Per layer, the query/key/value projections stacked into one ``[3 * hidden, hidden]``
-    weight (and bias), so one GEMM replaces three."""
-    import torch
-
-    fused = []
-    for layer in model.base_model.encoder.layer:
-        sa = layer.attention.self
-        weight = torch.cat([sa.query.weight, sa.key.weight, sa.value.weight], dim=0).detach()
-        bias = torch.cat([sa.query.bias, sa.key.bias, sa.value.bias], dim=0).detach()
-        fused.append((weight, bias))
-    return fused
-
-
-#: Largest attention head size for which :func:`unpadded_logits` runs attention pair by pair.
-PER_PAIR_MAX_HEAD_DIM = 32
-
-
-def unpadded_logits(
-    model: Any, inputs: dict[str, Any], lengths: Any, qkv: list[tuple[Any, Any]] | None = None
-) -> Any:
-    """Logits of a BERT/RoBERTa/XLM-R sequence classifier with the padding skipped.
-
-    Embeddings run on the padded batch; then every per-token operation (Q/K/V and output
-    projections, feed-forward, layer norms) runs on the real tokens only, packed into one
-    ``[tokens, hidden]`` matrix; only the attention itself sees the padded ``[batch, heads,
-    len, len]`` layout (with the key padding masked, as the stock SDPA path does). Uses the
-    model's own modules, so its weights (and any quantized Linear layers) are what runs.
-
-    Small heads (``head_dim <= PER_PAIR_MAX_HEAD_DIM``) skip the padded layout altogether:
-    attention runs pair by pair on strided views of the packed Q/K/V (no zero fill, scatter
-    or gather). Measured on CPU it is ~1.1x faster end to end for MiniLM (head_dim 32) but
-    much slower for head_dim 64 (bge-base), where the CPU kernel handles strided inputs badly.
-    """
-    import torch
-
-    sdpa = torch.nn.functional.scaled_dot_product_attention
-    input_ids = inputs["input_ids"]
-    mask = inputs["attention_mask"].bool()
-    batch, width = input_ids.shape
-    base = model.base_model
-    kwargs = {"input_ids": input_ids}
-    if "token_type_ids" in inputs:
-        kwargs["token_type_ids"] = inputs["token_type_ids"]
-    hidden = base.embeddings(**kwargs)
-    size = hidden.shape[-1]
-    keep = mask.reshape(-1).nonzero().squeeze(1)
-    h = hidden.reshape(batch * width, size).index_select(0, keep)
-    attn_mask = mask[:, None, None, :]
-    tokens = h.shape[0]
-    first_sa = base.encoder.layer[0].attention.self
-    per_pair = size // first_sa.num_attention_heads <= PER_PAIR_MAX_HEAD_DIM
-    spans: list[tuple[int, int]] = []
-    if per_pair:
-        pos = 0
-        for n in lengths.tolist():
-            spans.append((pos, pos + n))
-            pos += n
-
-    def to_heads(x: Any, heads: int) -> Any:
-        full = x.new_zeros(batch * width, x.shape[-1])
-        full.index_copy_(0, keep, x)
-        return full.view(batch, width, heads, -1).transpose(1, 2)
-
-    for i, layer in enumerate(base.encoder.layer):
-        sa = layer.attention.self
-        heads = sa.num_attention_heads
-        if per_pair:
-            if qkv is not None:
-                flat = torch.nn.functional.linear(h, *qkv[i])
-            else:
-                flat = torch.cat([lin(h) for lin in (sa.query, sa.key, sa.value)], dim=1)
-            packed = flat.view(tokens, 3, heads, -1)
-            ctx = h.new_empty(tokens, heads, packed.shape[-1])
-            for s, e in spans:
-                pair = packed[s:e].permute(1, 2, 0, 3)  # [3, heads, n, d], no padding, no mask
-                out = sdpa(pair[0:1], pair[1:2], pair[2:3], scale=sa.scaling)
-                ctx[s:e].copy_(out[0].transpose(0, 1))
-            attn_out = layer.attention.output(ctx.view(tokens, -1), h)
-            h = layer.output(layer.intermediate(attn_out), attn_out)
-            continue
-        if qkv is not None:
-            # one GEMM and one scatter for Q, K and V together
-            packed = to_heads(torch.nn.functional.linear(h, *qkv[i]), 3 * heads)
-            q, k, v = packed.split(heads, dim=1)
-        else:
-            q, k, v = (to_heads(lin(h), heads) for lin in (sa.query, sa.key, sa.value))
-        ctx = sdpa(q, k, v, attn_mask=attn_mask, scale=sa.scaling)
-        ctx = ctx.transpose(1, 2).reshape(batch * width, -1).index_select(0, keep)
-        attn_out = layer.attention.output(ctx, h)
-        h = layer.output(layer.intermediate(attn_out), attn_out)
-    starts = torch.cumsum(lengths, 0) - lengths
-    first = h.index_select(0, starts).unsqueeze(1)  # the [CLS]/<s> token of each pair
-    if type(model).__name__ == "BertForSequenceClassification":
-        return model.classifier(model.dropout(base.pooler(first)))
-    return model.classifier(first)
 
 
 class CrossEncoderReranker(BaseReranker):
@@ -324,8 +200,8 @@ class CrossEncoderReranker(BaseReranker):
         self._pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         self._pair_specials = self._count_pair_specials()
         if unpad is None:
-            unpad = _unpadded_supported(self.model) and self._unpadded_agrees()
-        elif unpad and not _unpadded_supported(self.model):
+            unpad = supported(self.model) and self._unpadded_agrees()
+        elif unpad and not supported(self.model):
             raise ValueError(f"unpad=True is not supported for {type(self.model).__name__}")
         self.unpad = bool(unpad)
         self._qkv = fused_qkv(self.model) if self.unpad else None
