@@ -110,3 +110,80 @@ def test_bad_arguments(xlmr_dir: Path) -> None:
         BGEReranker(str(xlmr_dir), backend="onnx")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="normalize"):
         BGEReranker(str(xlmr_dir), normalize="yes")  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def llm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Llama causal LM with a locally built tokenizer (an LLM reranker's shape)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from rankwise.testing.tiny_models import build_tokenizer
+
+    path = tmp_path_factory.mktemp("tiny-llm-reranker")
+    tok = build_tokenizer("xlm-roberta")
+    tok.save_pretrained(path)
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
+    LlamaForCausalLM(config).save_pretrained(path)
+    return path
+
+
+def test_llm_reranker_hand_off_runs_real_flagembedding(
+    llm_dir: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The decoder-only hand-off runs FlagEmbedding's own FlagLLMReranker (under transformers
+    5 too) and returns exactly its scores, ranked, without its progress bars."""
+    r = BGEReranker(str(llm_dir), device="cpu")
+    assert r.backend == "flagembedding"
+    docs = ["paris france capital", "river bridge", "the cat and the dog", "wing flow"]
+    capfd.readouterr()
+    got = {x.index: x.score for x in r.rerank(QUERY, docs)}
+    assert "it/s" not in capfd.readouterr().err  # FlagEmbedding's bars are off by default
+    loud = BGEReranker(str(llm_dir), device="cpu", show_progress=True)
+    assert [x.score for x in loud.rerank(QUERY, docs)] == sorted(got.values(), reverse=True)
+    assert "it/s" in capfd.readouterr().err
+    flag = import_flagembedding().FlagLLMReranker(str(llm_dir), use_fp16=False, devices="cpu")
+    want = flag.compute_score([[QUERY, d] for d in docs], normalize=True)
+    assert [got[i] for i in range(len(docs))] == pytest.approx(want, abs=1e-6)
+    assert all(0.0 < s < 1.0 for s in got.values())  # normalized by default
+
+
+def test_flagembedding_import_leaves_no_placeholder_behind() -> None:
+    """The transformers-5 placeholder module exists only while FlagEmbedding imports."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from rankwise.rerankers._flagembedding import import_flagembedding, mask_utils_missing\n"
+        "missing = mask_utils_missing()\n"
+        "assert hasattr(import_flagembedding(), 'FlagLLMReranker')\n"
+        "name = 'transformers.modeling_attn_mask_utils'\n"
+        "assert (name in sys.modules) == (not missing), sorted(sys.modules)[:3]\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_layerwise_models_under_transformers_5_name_the_fix(tmp_path: Path) -> None:
+    from transformers import LlamaConfig
+
+    from rankwise.rerankers._flagembedding import mask_utils_missing
+
+    if not mask_utils_missing():
+        pytest.skip("transformers 4 installed: FlagEmbedding's layerwise reranker can run")
+    path = tmp_path / "tiny-reranker-layerwise"
+    LlamaConfig(
+        vocab_size=32, hidden_size=8, num_hidden_layers=1, num_attention_heads=1
+    ).save_pretrained(path)
+    with pytest.raises(ImportError, match=r"LayerWiseFlagLLMReranker.*transformers<5"):
+        BGEReranker(str(path), device="cpu")

@@ -17,7 +17,9 @@ The model families only FlagEmbedding defines (LLM rerankers such as ``bge-reran
 layerwise ``bge-reranker-v2-minicpm-layerwise``, lightweight ``bge-reranker-v2.5-gemma2-
 lightweight``) are delegated to FlagEmbedding's own classes (``rankwise[bge]``); pass
 ``flag_kwargs`` to their constructor and ``score_kwargs`` (e.g. ``cutoff_layers``) to
-``compute_score``.
+``compute_score``. Under transformers 5, FlagEmbedding 1.4.2 runs the LLM rerankers
+(``FlagLLMReranker``) but not the layerwise and lightweight ones, whose model code needs
+transformers 4 internals: those raise an ImportError at construction naming the fix.
 """
 
 from __future__ import annotations
@@ -27,7 +29,18 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from rankwise._optional import require
-from rankwise.rerankers.cross_encoder import CrossEncoderReranker, LongDocuments, resolve_device
+from rankwise.rerankers._flagembedding import (
+    TRANSFORMERS_4_FIX,
+    import_flagembedding,
+    needs_transformers_4,
+    progress_bars,
+)
+from rankwise.rerankers.cross_encoder import (
+    PROGRESS_MIN_PAIRS,
+    CrossEncoderReranker,
+    LongDocuments,
+    resolve_device,
+)
 
 __all__ = ["BGEReranker"]
 
@@ -106,6 +119,7 @@ class BGEReranker(CrossEncoderReranker):
                 batch_size,
                 max_length,
                 query_max_length,
+                show_progress,
                 trust_remote_code,
                 flag_kwargs or {},
             )
@@ -145,10 +159,10 @@ class BGEReranker(CrossEncoderReranker):
         batch_size: int,
         max_length: int,
         query_max_length: int | None,
+        show_progress: bool | None,
         trust_remote_code: bool,
         flag_kwargs: Mapping[str, Any],
     ) -> None:
-        flag = require("FlagEmbedding", "bge", feature="BGEReranker (LLM/layerwise models)")
         model_type = None
         try:
             transformers = require("transformers", "bge")
@@ -158,7 +172,13 @@ class BGEReranker(CrossEncoderReranker):
             model_type = getattr(cfg, "model_type", None)
         except (OSError, ValueError):
             pass
-        cls = getattr(flag, flag_class_for(model_name, model_type))
+        class_name = flag_class_for(model_name, model_type)
+        if needs_transformers_4(class_name):
+            raise ImportError(
+                f"{model_name} needs FlagEmbedding's {class_name}: {TRANSFORMERS_4_FIX}"
+            )
+        flag = import_flagembedding("BGEReranker (LLM/layerwise models)")
+        cls = getattr(flag, class_name)
         kwargs: dict[str, Any] = {
             "use_fp16": self.use_fp16,
             "devices": device,
@@ -175,6 +195,7 @@ class BGEReranker(CrossEncoderReranker):
         self.batch_size = batch_size
         self.max_length = max_length
         self.fast = False
+        self.show_progress = show_progress
         self.activation = "sigmoid" if self.normalize else None
 
     @property
@@ -191,7 +212,11 @@ class BGEReranker(CrossEncoderReranker):
         if self._flag is None:
             return super()._score(query, documents)
         pairs = [[query, d] for d in documents]
-        out = self._flag.compute_score(pairs, normalize=self.normalize, **self.score_kwargs)
+        show = self.show_progress
+        if show is None:
+            show = len(pairs) >= PROGRESS_MIN_PAIRS
+        with progress_bars(self._flag, show):
+            out = self._flag.compute_score(pairs, normalize=self.normalize, **self.score_kwargs)
         scores = [float(out)] if isinstance(out, (int, float)) else [float(s) for s in out]
         if len(scores) != len(documents) or not all(math.isfinite(s) for s in scores):
             raise RuntimeError(
