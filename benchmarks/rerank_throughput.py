@@ -207,12 +207,16 @@ def build_peers(shape: str, path: Path, log: list[str]) -> tuple[list[Peer], str
         rr.model._rankwise_unpadded = rr.unpad  # tells the report where padding is skipped
         return (lambda d: rr._score(QUERY, d)), rr.model
 
-    def rw_fast() -> Any:
-        if shape == "bge-base":
-            rr: Any = BGEReranker(str(path), device="cpu", fast=True)
-        else:
-            rr = CrossEncoderReranker(str(path), device="cpu", fast=True)
-        return (lambda d: rr._score(QUERY, d)), rr.model
+    def rw_fast(mode: Any) -> Callable[[], Any]:
+        def make() -> Any:
+            if shape == "bge-base":
+                rr: Any = BGEReranker(str(path), device="cpu", fast=mode)
+            else:
+                rr = CrossEncoderReranker(str(path), device="cpu", fast=mode)
+            rr.model._rankwise_unpadded = rr.unpad
+            return (lambda d: rr._score(QUERY, d)), rr.model
+
+        return make
 
     def st() -> Any:
         from sentence_transformers import CrossEncoder
@@ -270,7 +274,8 @@ def build_peers(shape: str, path: Path, log: list[str]) -> tuple[list[Peer], str
         return run, fn.reranker.model
 
     add("rankwise (default, fp32)", rw_default)
-    add("rankwise fast (int8)", rw_fast)
+    add("rankwise fast='bf16'", rw_fast("bf16"))
+    add("rankwise fast='int8'", rw_fast("int8"))
     add("sentence-transformers CrossEncoder.predict", st)
     add("FlagEmbedding FlagReranker (defaults)", flag)
     add("pymilvus-model CrossEncoderRerankFunction", milvus_ce)
@@ -395,9 +400,12 @@ def main() -> None:
     transformers.utils.logging.disable_progress_bar()
     docs = make_documents(args.docs)
     load = os.getloadavg()
+    from rankwise.rerankers.cross_encoder import native_bf16
+
     print(
         f"# rerank throughput: torch {torch.__version__}, {args.threads} threads, "
-        f"{os.cpu_count()} cpus, load average at start {load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f}",
+        f"{os.cpu_count()} cpus, native bf16 {native_bf16()}, "
+        f"load average at start {load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f}",
         flush=True,
     )
     log: list[str] = []

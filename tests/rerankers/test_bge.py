@@ -145,6 +145,8 @@ def test_llm_reranker_hand_off_runs_real_flagembedding(
     5 too) and returns exactly its scores, ranked, without its progress bars."""
     r = BGEReranker(str(llm_dir), device="cpu")
     assert r.backend == "flagembedding"
+    with pytest.raises(ValueError, match="fast"):
+        BGEReranker(str(llm_dir), device="cpu", fast=True)
     docs = ["paris france capital", "river bridge", "the cat and the dog", "wing flow"]
     capfd.readouterr()
     got = {x.index: x.score for x in r.rerank(QUERY, docs)}

@@ -213,16 +213,40 @@ async def test_arerank_equals_rerank(ce: CrossEncoderReranker, docs: list[str]) 
     assert await ce.arerank(QUERY, docs, top_k=5) == ce.rerank(QUERY, docs, top_k=5)
 
 
-def test_fast_mode_is_opt_in_and_close(bert_dir: Path, docs: list[str]) -> None:
+@pytest.mark.parametrize(("mode", "tolerance"), [("int8", 0.25), ("bf16", 0.1)])
+def test_fast_modes_are_opt_in_and_close(
+    mode: str, tolerance: float, bert_dir: Path, docs: list[str]
+) -> None:
     ce = CrossEncoderReranker(str(bert_dir), device="cpu")
     assert ce.fast is False
+    assert ce.fast_mode is None
     assert not any("quantized" in type(m).__module__ for m in ce.model.modules())
-    fast = CrossEncoderReranker(str(bert_dir), device="cpu", fast=True)
-    assert any("quantized" in type(m).__module__ for m in fast.model.modules())
+    fast = CrossEncoderReranker(str(bert_dir), device="cpu", fast=mode)  # type: ignore[arg-type]
+    assert fast.fast is True
+    assert fast.fast_mode == mode
+    quantized = any("quantized" in type(m).__module__ for m in fast.model.modules())
+    assert quantized == (mode == "int8")
+    assert fast.unpad == (mode == "bf16")  # bf16 keeps the padding-free path
+    assert f"fast={mode!r}" in repr(fast)
     exact = {r.index: r.score for r in ce.rerank(QUERY, docs)}
     approx = {r.index: r.score for r in fast.rerank(QUERY, docs)}
+    assert approx != exact  # a different computation, not the fp32 one
     spread = max(exact.values()) - min(exact.values())
-    assert all(abs(exact[i] - approx[i]) < 0.25 * spread for i in exact)
+    assert all(abs(exact[i] - approx[i]) < tolerance * spread for i in exact)
+
+
+def test_fast_true_picks_bf16_where_the_cpu_has_it(bert_dir: Path) -> None:
+    from rankwise.rerankers.cross_encoder import native_bf16
+
+    fast = CrossEncoderReranker(str(bert_dir), device="cpu", fast=True)
+    assert fast.fast_mode == ("bf16" if native_bf16() else "int8")
+
+
+def test_fast_mode_validation(bert_dir: Path) -> None:
+    with pytest.raises(ValueError, match="fast must be"):
+        CrossEncoderReranker(str(bert_dir), device="cpu", fast="fp8")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="CPU mode"):
+        CrossEncoderReranker(str(bert_dir), device="cuda:0", fast=True)
 
 
 def test_progress_bar_off_for_small_calls(

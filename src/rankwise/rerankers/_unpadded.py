@@ -179,7 +179,10 @@ def unpadded_logits(
             ctx = attention.first_token(q, kv, heads, sa.scaling)
         attn_out = layer.attention.output(ctx, residual)
         h = layer.output(layer.intermediate(attn_out), attn_out)
-    first = h.unsqueeze(1)  # [batch, 1, hidden]: what the pooler / head read as position 0
-    if type(model).__name__ == "BertForSequenceClassification":
-        return model.classifier(model.dropout(base.pooler(first)))
-    return model.classifier(first)
+    # [batch, 1, hidden]: what the pooler / head read as position 0. The head runs in its own
+    # precision even under autocast: it is tiny, and it sets the scores' resolution.
+    first = h.unsqueeze(1).to(next(model.classifier.parameters()).dtype)
+    with torch.autocast(first.device.type, enabled=False):
+        if type(model).__name__ == "BertForSequenceClassification":
+            return model.classifier(model.dropout(base.pooler(first)))
+        return model.classifier(first)

@@ -38,6 +38,7 @@ from rankwise.rerankers._flagembedding import (
 from rankwise.rerankers.cross_encoder import (
     PROGRESS_MIN_PAIRS,
     CrossEncoderReranker,
+    FastMode,
     LongDocuments,
     resolve_device,
 )
@@ -89,7 +90,7 @@ class BGEReranker(CrossEncoderReranker):
         show_progress: bool | None = None,
         long_documents: LongDocuments = "truncate",
         window_overlap: int = 64,
-        fast: bool = False,
+        fast: FastMode = False,
         batch_overhead: float | None = None,
         backend: Backend = "auto",
         trust_remote_code: bool = False,
@@ -113,6 +114,10 @@ class BGEReranker(CrossEncoderReranker):
             backend = "flagembedding" if self._is_decoder(model_name, trust_remote_code) else "lean"
         self.backend: Backend = backend
         if backend == "flagembedding":
+            if fast:
+                raise ValueError(
+                    "fast is for encoder-only models, not FlagEmbedding's LLM rerankers"
+                )
             self._init_flag(
                 model_name,
                 resolved_device,
@@ -195,6 +200,7 @@ class BGEReranker(CrossEncoderReranker):
         self.batch_size = batch_size
         self.max_length = max_length
         self.fast = False
+        self.fast_mode = None
         self.show_progress = show_progress
         self.activation = "sigmoid" if self.normalize else None
 
