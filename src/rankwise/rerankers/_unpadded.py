@@ -22,10 +22,11 @@ _CLASSES = {
     "RobertaForSequenceClassification",
 }
 
-#: Largest attention head size for which attention runs pair by pair on views of the packed
-#: Q/K/V (no padded copy at all); larger heads use one masked, padded attention call per
-#: layer. Measured on CPU (AVX-512, 2 threads, 100 pairs): pair by pair is faster at head
-#: size 32 (MiniLM) and 64 (bge-base).
+#: Largest attention head size for which attention runs pair by pair on CPU, on views of the
+#: packed Q/K/V (no padded copy at all); larger heads, and GPUs (where many small kernel
+#: launches cost more than padding), use one masked, padded attention call per layer.
+#: Measured on CPU (AVX-512, 2 threads, 100 pairs): pair by pair is faster at head size 32
+#: (MiniLM) and 64 (bge-base).
 PER_PAIR_MAX_HEAD_DIM = 64
 
 
@@ -161,7 +162,7 @@ def unpadded_logits(
     layers = base.encoder.layer
     heads = layers[0].attention.self.num_attention_heads
     attention: _PaddedAttention | _PerPairAttention
-    if size // heads <= PER_PAIR_MAX_HEAD_DIM:
+    if h.device.type == "cpu" and size // heads <= PER_PAIR_MAX_HEAD_DIM:
         attention = _PerPairAttention(lengths)
     else:
         attention = _PaddedAttention(mask, keep)
