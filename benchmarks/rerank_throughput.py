@@ -262,10 +262,13 @@ def build_peers(shape: str, path: Path, log: list[str]) -> tuple[list[Peer], str
         import_flagembedding()
         from pymilvus.model.reranker import BGERerankFunction
 
+        from rankwise.rerankers._flagembedding import progress_bars
+
         fn = BGERerankFunction(str(path), device="cpu", use_fp16=False)
 
         def run(d: list[str]) -> list[float]:
-            res = fn(QUERY, d, top_k=len(d))
+            with progress_bars(fn.reranker, False):  # FlagEmbedding's bars would fill the table
+                res = fn(QUERY, d, top_k=len(d))
             out = [0.0] * len(d)
             for r in res:
                 out[r.index] = float(r.score)
