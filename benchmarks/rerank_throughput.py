@@ -199,21 +199,11 @@ def build_peers(shape: str, path: Path, log: list[str]) -> tuple[list[Peer], str
         except Exception as exc:  # a peer that does not load is reported, not fatal
             log.append(f"{shape}: {name} did not load: {type(exc).__name__}: {exc}"[:300])
 
-    def rw_default() -> Any:
-        if shape == "bge-base":
-            rr: Any = BGEReranker(str(path), device="cpu")
-        else:
-            rr = CrossEncoderReranker(str(path), device="cpu")
-        rr.model._rankwise_unpadded = rr.unpad  # tells the report where padding is skipped
-        return (lambda d: rr._score(QUERY, d)), rr.model
-
-    def rw_fast(mode: Any) -> Callable[[], Any]:
+    def rankwise(fast: Any) -> Callable[[], Any]:
         def make() -> Any:
-            if shape == "bge-base":
-                rr: Any = BGEReranker(str(path), device="cpu", fast=mode)
-            else:
-                rr = CrossEncoderReranker(str(path), device="cpu", fast=mode)
-            rr.model._rankwise_unpadded = rr.unpad
+            cls: Any = BGEReranker if shape == "bge-base" else CrossEncoderReranker
+            rr = cls(str(path), device="cpu", fast=fast)
+            rr.model._rankwise_unpadded = rr.unpad  # tells the report where padding is skipped
             return (lambda d: rr._score(QUERY, d)), rr.model
 
         return make
@@ -276,9 +266,9 @@ def build_peers(shape: str, path: Path, log: list[str]) -> tuple[list[Peer], str
 
         return run, fn.reranker.model
 
-    add("rankwise (default, fp32)", rw_default)
-    add("rankwise fast='bf16'", rw_fast("bf16"))
-    add("rankwise fast='int8'", rw_fast("int8"))
+    add("rankwise (default, fp32)", rankwise(False))
+    add("rankwise fast='bf16'", rankwise("bf16"))
+    add("rankwise fast='int8'", rankwise("int8"))
     add("sentence-transformers CrossEncoder.predict", st)
     add("FlagEmbedding FlagReranker (defaults)", flag)
     add("pymilvus-model CrossEncoderRerankFunction", milvus_ce)

@@ -36,7 +36,6 @@ from rankwise.rerankers._flagembedding import (
     progress_bars,
 )
 from rankwise.rerankers.cross_encoder import (
-    PROGRESS_MIN_PAIRS,
     CrossEncoderReranker,
     FastMode,
     LongDocuments,
@@ -218,10 +217,7 @@ class BGEReranker(CrossEncoderReranker):
         if self._flag is None:
             return super()._score(query, documents)
         pairs = [[query, d] for d in documents]
-        show = self.show_progress
-        if show is None:
-            show = len(pairs) >= PROGRESS_MIN_PAIRS
-        with progress_bars(self._flag, show):
+        with progress_bars(self._flag, self._shows_progress(len(pairs))):
             out = self._flag.compute_score(pairs, normalize=self.normalize, **self.score_kwargs)
         scores = [float(out)] if isinstance(out, (int, float)) else [float(s) for s in out]
         if len(scores) != len(documents) or not all(math.isfinite(s) for s in scores):

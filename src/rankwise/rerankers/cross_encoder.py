@@ -315,6 +315,12 @@ class CrossEncoderReranker(BaseReranker):
             )
         )
 
+    def _shows_progress(self, pairs: int) -> bool:
+        """``show_progress``, where ``None`` means: only for calls of many pairs."""
+        if self.show_progress is None:
+            return pairs >= PROGRESS_MIN_PAIRS
+        return self.show_progress
+
     def _forward(
         self, encoded: dict[str, list[list[int]]], batches: list[list[int]]
     ) -> list[float]:
@@ -325,11 +331,8 @@ class CrossEncoderReranker(BaseReranker):
         ids = encoded["input_ids"]
         types = encoded.get("token_type_ids")
         out = [0.0] * len(ids)
-        show = self.show_progress
-        if show is None:
-            show = len(ids) >= PROGRESS_MIN_PAIRS
         iterator: Any = batches
-        if show:
+        if self._shows_progress(len(ids)):
             from tqdm.auto import tqdm
 
             iterator = tqdm(batches, desc=f"rerank {self.model_name}", unit="batch")
