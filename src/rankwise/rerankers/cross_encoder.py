@@ -220,12 +220,14 @@ class CrossEncoderReranker(BaseReranker):
         self._input_names = self._model_inputs()
         self._pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         self._pair_specials = self._count_pair_specials()
+        self._qkv: list[tuple[Any, Any]] | None = None
         if unpad is None:
-            unpad = supported(self.model) and self._unpadded_agrees()
-        elif unpad and not supported(self.model):
-            raise ValueError(f"unpad=True is not supported for {type(self.model).__name__}")
-        self.unpad = bool(unpad)
-        self._qkv = fused_qkv(self.model) if self.unpad else None
+            self._qkv = self._checked_qkv() if supported(self.model) else None
+        elif unpad:
+            if not supported(self.model):
+                raise ValueError(f"unpad=True is not supported for {type(self.model).__name__}")
+            self._qkv = fused_qkv(self.model)
+        self.unpad = self._qkv is not None
         if batch_overhead is None:
             # Unpadded: padding only costs attention, so fewer, fuller calls win. Padded on CPU:
             # trade padding against per-call cost (measured: 512 token-equivalents).
@@ -252,8 +254,9 @@ class CrossEncoderReranker(BaseReranker):
             names.append("token_type_ids")
         return tuple(names)
 
-    def _unpadded_agrees(self) -> bool:
-        """Self-check at load time: the unpadded path must reproduce the stock forward."""
+    def _checked_qkv(self) -> list[tuple[Any, Any]] | None:
+        """Self-check at load time: the fused projections for the unpadded path when it
+        reproduces the stock forward, else ``None``."""
         torch = require("torch", "transformers")
         enc = self.tokenizer(
             ["a b c", "b"], ["a b c d e f g", "c"], padding=True, return_tensors="pt"
@@ -261,14 +264,15 @@ class CrossEncoderReranker(BaseReranker):
         inputs = {k: v.to(self.device) for k, v in enc.items() if k in self._input_names}
         lengths = inputs["attention_mask"].sum(1)
         try:
+            qkv = fused_qkv(self.model)
             with torch.inference_mode():
                 ref = self.model(**inputs).logits.float()
-                got = unpadded_logits(self.model, inputs, lengths, fused_qkv(self.model))
-                got = got.float()
+                got = unpadded_logits(self.model, inputs, lengths, qkv).float()
         except (AttributeError, RuntimeError, TypeError, ValueError, KeyError):
-            return False
+            return None
         tol = 1e-3 if self.dtype == torch.float32 else 5e-2
-        return bool(got.shape == ref.shape and torch.allclose(got, ref, atol=tol, rtol=tol))
+        agrees = got.shape == ref.shape and torch.allclose(got, ref, atol=tol, rtol=tol)
+        return qkv if agrees else None
 
     def _count_pair_specials(self) -> int:
         with_specials = self.tokenizer("a", "a", add_special_tokens=True)["input_ids"]
