@@ -198,7 +198,6 @@ class BGEReranker(CrossEncoderReranker):
         self.device = device
         self.batch_size = batch_size
         self.max_length = max_length
-        self.fast = False
         self.fast_mode = None
         self.show_progress = show_progress
         self.activation = "sigmoid" if self.normalize else None

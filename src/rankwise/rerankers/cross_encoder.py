@@ -192,7 +192,6 @@ class CrossEncoderReranker(BaseReranker):
         self.query_max_length = query_max_length or max(1, self.max_length * 3 // 4)
         self.device = resolve_device(device)
         self.fast_mode = resolve_fast(fast, self.device)
-        self.fast = self.fast_mode is not None
         self.dtype = torch.float32 if self.fast else resolve_dtype(dtype, self.device)
 
         self.tokenizer = tokenizer or transformers.AutoTokenizer.from_pretrained(
@@ -236,6 +235,11 @@ class CrossEncoderReranker(BaseReranker):
         self.batch_overhead = float(batch_overhead)
 
     # ----------------------------------------------------------------------------------
+    @property
+    def fast(self) -> bool:
+        """Whether an approximate fast mode (``fast_mode``) is on."""
+        return self.fast_mode is not None
+
     @property
     def name(self) -> str:
         return f"{self._label}:{self.model_name}"
