@@ -32,6 +32,8 @@ def positive_int(value: object, name: str = "k") -> int:
 
 def has_lone_surrogate(text: str) -> bool:
     """True where ``text`` holds a lone surrogate code point (it cannot be encoded as UTF-8)."""
+    if text.isascii():  # the common case, checked without encoding a copy
+        return False
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rankwise._checks import json_metadata, text_arg
 from rankwise.types import Metadata
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -70,7 +71,16 @@ def _document_from_row(row: Any, where: str) -> Document:
             metadata[key] = value
     if title:
         metadata.setdefault("title", title)
-    return Document(id=str(raw_id), text=text, title=title, metadata=metadata)
+    # JSON escapes can spell lone surrogates ("\ud800") and NaN: the shared text and
+    # metadata rules refuse them here, naming the line, instead of at indexing or search
+    try:
+        doc_id = text_arg(str(raw_id), "id")
+        text_arg(text, "text")
+        text_arg(title, "title")
+        metadata = json_metadata(metadata)
+    except (TypeError, ValueError) as exc:
+        raise CorpusError(f"{where}: {exc}") from None
+    return Document(id=doc_id, text=text, title=title, metadata=metadata)
 
 
 def iter_jsonl(path: str | Path) -> Iterator[Document]:

@@ -93,7 +93,7 @@ def test_callable_analyzer() -> None:
 
 def test_callable_must_return_strings() -> None:
     a = Analyzer(lambda s: [1, 2])  # type: ignore[arg-type, return-value]
-    with pytest.raises(ValueError, match="list of strings"):
+    with pytest.raises(TypeError, match="list of strings"):
         a.analyze("x")
 
 

@@ -172,12 +172,13 @@ def test_save_refuses_foreign_folder(tmp_path: Path) -> None:
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
-def test_unserializable_metadata_raises_and_keeps_folder_clean(tmp_path: Path) -> None:
+def test_unserializable_metadata_is_refused_at_add_not_at_save(tmp_path: Path) -> None:
     ix = BM25Index(show_progress=False)
-    ix.add(["a"], metadatas=[{"obj": object()}])
-    with pytest.raises(ValueError, match="metadata"):
-        ix.save(tmp_path / "ix")
-    assert not any(p.name.startswith("gen-") for p in (tmp_path / "ix").iterdir())
+    with pytest.raises(TypeError, match=r"metadatas\[0\]\['obj'\]"):
+        ix.add(["a"], metadatas=[{"obj": object()}])
+    assert len(ix) == 0
+    ix.save(tmp_path / "ix")
+    assert len(BM25Index.load(tmp_path / "ix")) == 0
 
 
 def _upper_split(text: str) -> list[str]:

@@ -48,7 +48,16 @@ def _whitespace_tokenize(text: str) -> list[str]:
     return text.split()
 
 
+_JIEBA_KEYS = frozenset({"type", "mode", "hmm", "dict"})
+
+
 def _make_jieba(params: Mapping[str, Any]) -> Tokenizer:
+    extra = set(params) - _JIEBA_KEYS
+    if extra:
+        raise ValueError(
+            f"analyzer params: unknown keys for the jieba tokenizer: {sorted(extra)}; "
+            f"known: {sorted(_JIEBA_KEYS)}"
+        )
     mode = params.get("mode", "search")
     hmm = params.get("hmm", True)
     dicts = params.get("dict", ["_default_"])
@@ -246,6 +255,11 @@ def _build_tokenizer(spec: Any) -> Tokenizer:
         kind, params = spec.get("type"), spec
     else:
         raise ValueError(f"analyzer params: 'tokenizer' must be a str or dict, got {spec!r}")
+    if kind in ("standard", "whitespace") and set(params) - {"type"}:
+        raise ValueError(
+            f"analyzer params: unknown keys for the {kind} tokenizer: "
+            f"{sorted(set(params) - {'type'})}; it takes only 'type'"
+        )
     if kind == "standard":
         return _standard_tokenize
     if kind == "whitespace":
@@ -350,11 +364,20 @@ class Analyzer:
         if not isinstance(text, str):
             raise ValueError(f"text must be a str, got {type(text).__name__}")
         if self._callable is not None:
-            out = self._callable(text)
-            if not isinstance(out, list) or not all(isinstance(t, str) for t in out):
-                if isinstance(out, Sequence) and all(isinstance(t, str) for t in out):
-                    return [t for t in out if t]
-                raise ValueError("analyzer callable must return a list of strings")
+            out: object = self._callable(text)  # user code: checked, not trusted
+            if isinstance(out, str):  # would be split into characters
+                raise TypeError(
+                    f"analyzer callable {self._callable!r} returned a str; it must return a "
+                    "list of strings (the tokens)"
+                )
+            if not isinstance(out, Sequence) or not all(isinstance(t, str) for t in out):
+                raise TypeError(
+                    f"analyzer callable {self._callable!r} must return a list of strings "
+                    f"(the tokens), got a {type(out).__name__} holding other values"
+                    if isinstance(out, Sequence)
+                    else f"analyzer callable {self._callable!r} must return a list of strings "
+                    f"(the tokens), got {type(out).__name__}"
+                )
             return [t for t in out if t]
         tokens = self._tokenizer(text)
         for f in self._filters:

@@ -54,5 +54,9 @@ class TextColumn:
     def extend(self, texts: list[str]) -> None:
         self._extra.extend(texts)
 
+    def truncate(self, n: int) -> None:
+        """Drop the strings from ``n`` on (never the saved block): undoes an unpublished append."""
+        del self._extra[max(n - self._n_base, 0) :]
+
 
 __all__ = ["TextColumn"]

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from rankwise._checks import positive_int
+from rankwise._checks import copy_metadata, json_metadata, positive_int, text_arg
 from rankwise.bm25.analyzer import Analyzer, AnalyzerParams
 from rankwise.bm25.columns import TextColumn
 from rankwise.bm25.segment import Segment, build_segment, compact_segment, merge_segments
@@ -117,6 +117,7 @@ def _check_texts(texts: Any, name: str = "texts") -> list[str]:
     for i, t in enumerate(out):
         if not isinstance(t, str):
             raise ValueError(f"{name}[{i}] must be a str, got {type(t).__name__}")
+        text_arg(t, f"{name}[{i}]")  # the shared text rule: no lone surrogates
     return out
 
 
@@ -131,6 +132,7 @@ def _check_ids(ids: Any, n: int, name: str = "ids") -> list[str]:
 
 
 def _check_metadatas(metadatas: Any, n: int) -> list[Metadata | None]:
+    """Checked fresh copies (the JSON rule of ``rankwise._checks``); ``{}`` is kept as None."""
     if metadatas is None:
         return [None] * n
     if isinstance(metadatas, (str, bytes, Mapping)):
@@ -146,7 +148,7 @@ def _check_metadatas(metadatas: Any, n: int) -> list[Metadata | None]:
         if m is None:
             result.append(None)
         elif isinstance(m, Mapping):
-            result.append(dict(m) if m else None)
+            result.append(json_metadata(dict(m), f"metadatas[{i}]") if m else None)
         else:
             raise ValueError(f"metadatas[{i}] must be a dict or None, got {type(m).__name__}")
     return result
@@ -155,7 +157,11 @@ def _check_metadatas(metadatas: Any, n: int) -> list[Metadata | None]:
 def _check_filter(flt: Any) -> Filter | None:
     if flt is None:
         return None
-    if isinstance(flt, (set, frozenset, Mapping)) or callable(flt):
+    if isinstance(flt, Mapping):
+        # values follow the metadata rule, so an array or a tuple (which no stored value can
+        # equal) is refused naming its key instead of failing inside the comparison
+        return json_metadata(dict(flt), "filter")
+    if isinstance(flt, (set, frozenset)) or callable(flt):
         return flt  # type: ignore[no-any-return]
     raise ValueError(
         "filter must be a dict of metadata equalities, a predicate over the metadata dict, "
@@ -224,7 +230,10 @@ class BM25Index:
         self.show_progress = bool(show_progress)
         self._lock = threading.RLock()
         self._vocab = _Vocab()
+        # id -> newest internal document (never shrinks; liveness is the snapshot's ``alive``)
         self._id_to_int: dict[str, int] = {}
+        # internal document -> the same id's previous internal document (see ``_locate``)
+        self._older: dict[int, int] = {}
         self._state = _empty_state()
 
     # ------------------------------------------------------------------ properties
@@ -266,7 +275,7 @@ class BM25Index:
         return self._state.n_live
 
     def __contains__(self, doc_id: object) -> bool:
-        return doc_id in self._id_to_int
+        return isinstance(doc_id, str) and self._locate(self._state, doc_id) is not None
 
     def __repr__(self) -> str:
         return (
@@ -288,7 +297,11 @@ class BM25Index:
         ids: Iterable[str] | None = None,
         metadatas: Iterable[Metadata | None] | None = None,
     ) -> list[str]:
-        """Index ``texts``; returns their ids (generated uuid4 hex strings when not given)."""
+        """Index ``texts``; returns their ids (generated uuid4 hex strings when not given).
+
+        The batch is published as one snapshot: concurrent readers see none or all of it.
+        Metadata must be JSON-representable (see ``rankwise._checks``); a copy is stored.
+        """
         text_list = _check_texts(texts)
         n = len(text_list)
         id_list = [uuid.uuid4().hex for _ in range(n)] if ids is None else _check_ids(ids, n)
@@ -296,12 +309,13 @@ class BM25Index:
         if n == 0:
             return []
         with self._lock:
-            existing = [i for i in id_list if i in self._id_to_int]
+            st = self._state
+            existing = [i for i in id_list if self._locate(st, i) is not None]
             if existing:
                 raise ValueError(
                     f"ids: {existing[0]!r} is already in the index (use upsert to replace it)"
                 )
-            self._append(text_list, id_list, metas)
+            self._commit(st, [], text_list, id_list, metas)
         return id_list
 
     def upsert(
@@ -310,7 +324,12 @@ class BM25Index:
         ids: Iterable[str],
         metadatas: Iterable[Metadata | None] | None = None,
     ) -> list[str]:
-        """Insert or replace documents by id; returns the ids."""
+        """Insert or replace documents by id; returns the ids.
+
+        The new texts are analysed before anything changes, and the removal of the old
+        versions and the insertion of the new ones are published as one snapshot: a reader
+        sees all old or all new, and a failure (an analyzer that raises) keeps the old ones.
+        """
         text_list = _check_texts(texts)
         if ids is None:
             raise ValueError("ids must be given to upsert")
@@ -319,15 +338,97 @@ class BM25Index:
         if not text_list:
             return []
         with self._lock:
-            self._delete_ids(id_list)
-            self._append(text_list, id_list, metas)
+            self._commit(self._state, id_list, text_list, id_list, metas)
         return id_list
 
     def delete(self, ids: Iterable[str]) -> int:
-        """Delete documents by id; unknown ids are ignored. Returns how many were deleted."""
+        """Delete documents by id (one snapshot for the batch); unknown ids are ignored.
+        Returns how many were deleted."""
         id_list = _check_texts(ids, "ids")
         with self._lock:
-            return self._delete_ids(id_list)
+            return self._commit(self._state, id_list, [], [], [])
+
+    def _locate(self, st: _State, doc_id: str) -> int | None:
+        """The internal number of ``doc_id`` if it is live in snapshot ``st``, else None.
+
+        The id map always points at an id's newest internal document; ``_older`` links a
+        document to the id's previous one, so a reader holding an older snapshot walks back
+        to the version that snapshot knows.
+        """
+        i = self._id_to_int.get(doc_id)
+        n_total = st.n_total
+        older = self._older
+        while i is not None and i >= n_total:
+            i = older.get(i)
+        if i is None or not st.alive[i]:
+            return None
+        return i
+
+    def _commit(
+        self,
+        st: _State,
+        delete_ids: list[str],
+        texts: list[str],
+        ids: list[str],
+        metas: list[Metadata | None],
+    ) -> int:
+        """Build the snapshot "``st`` without ``delete_ids``, plus the new documents" and
+        publish it with one assignment; returns how many documents were deleted. Nothing
+        readers can see changes until everything that can fail (analysis) has run."""
+        if len(st.ids) != st.n_total:  # a write interrupted while publishing: drop its tail
+            self._truncate_columns(st, st.n_total)
+        located = (self._locate(st, d) for d in delete_ids)
+        internal = sorted({i for i in located if i is not None})
+        if not internal and not texts:
+            return 0
+        staged = self._without_docs(st, internal) if internal else st
+        if texts:
+            staged = self._with_docs(staged, texts)
+        self._publish(st, staged, texts, ids, metas)
+        return len(internal)
+
+    def _publish(
+        self,
+        st: _State,
+        new: _State,
+        texts: list[str],
+        ids: list[str],
+        metas: list[Metadata | None],
+    ) -> None:
+        """Extend the shared append-only columns and the id map, then switch ``_state``.
+
+        Readers of ``st`` (or older) never look past their own ``n_total``, so the appends are
+        invisible to them; an interruption before the switch undoes the appends."""
+        base = st.n_total
+        id_map = self._id_to_int
+        older = self._older
+        prior = [id_map.get(d) for d in ids]
+        try:
+            st.ids.extend(ids)
+            st.texts.extend(texts)
+            st.metas.extend(metas)
+            for j, p in enumerate(prior):
+                if p is not None:
+                    older[base + j] = p  # linked before the map moves on (see _locate)
+            for j, doc_id in enumerate(ids):
+                id_map[doc_id] = base + j
+            self._state = new
+        except BaseException:
+            if self._state is not new:
+                for j, (doc_id, p) in enumerate(zip(ids, prior, strict=True)):
+                    if p is None:
+                        id_map.pop(doc_id, None)
+                    else:
+                        id_map[doc_id] = p
+                    older.pop(base + j, None)
+                self._truncate_columns(st, base)
+            raise
+
+    @staticmethod
+    def _truncate_columns(st: _State, n: int) -> None:
+        del st.ids[n:]
+        st.texts.truncate(n)
+        del st.metas[n:]
 
     def _tokenize(
         self, texts: Sequence[str]
@@ -343,10 +444,11 @@ class BM25Index:
         )
         return flat, lengths
 
-    def _append(self, texts: list[str], ids: list[str], metas: list[Metadata | None]) -> None:
+    def _with_docs(self, st: _State, texts: list[str]) -> _State:
+        """The snapshot ``st`` plus ``texts`` as internal documents ``st.n_total..``; the
+        shared columns (ids, texts, metadata) are extended later, by ``_publish``."""
         from tqdm.auto import tqdm
 
-        st = self._state
         n = len(texts)
         chunks: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]] = []
         lens: list[npt.NDArray[np.int64]] = []
@@ -382,11 +484,6 @@ class BM25Index:
         df[: st.df.size] = st.df
         df[: seg.vocab_size] += np.diff(seg.ptr)
 
-        st.ids.extend(ids)  # append-only: older snapshots keep reading their prefix
-        st.texts.extend(texts)
-        st.metas.extend(metas)
-        for j, doc_id in enumerate(ids):
-            self._id_to_int[doc_id] = base + j
         segments = [*st.segments, seg]
         # logarithmic merge policy: merge the tail while it is not much smaller than its left
         while len(segments) >= 2 and segments[-1].n_docs * 2 >= segments[-2].n_docs:
@@ -406,7 +503,7 @@ class BM25Index:
             metas=st.metas,
         )
         new.cache["norm"] = norm_all
-        self._state = new
+        return new
 
     @staticmethod
     def _fresh_bounds(seg: Segment, norm_all: npt.NDArray[np.float32], avgdl: float) -> Segment:
@@ -415,15 +512,8 @@ class BM25Index:
             return seg
         return seg.with_bounds(norm_all[seg.base : seg.base + seg.n_docs], avgdl)
 
-    def _delete_ids(self, ids: list[str]) -> int:
-        st = self._state
-        internal = []
-        for doc_id in ids:
-            i = self._id_to_int.pop(doc_id, None)
-            if i is not None:
-                internal.append(i)
-        if not internal:
-            return 0
+    def _without_docs(self, st: _State, internal: list[int]) -> _State:
+        """The snapshot ``st`` with the live internal documents ``internal`` deleted."""
         vocab = self._vocab
         analyze = self._analyzer.analyze
         term_lists: list[npt.NDArray[np.int64]] = []
@@ -464,22 +554,23 @@ class BM25Index:
             metas=st.metas,
         )
         new.cache["norm"] = norm_all
-        self._state = new
-        return len(internal)
+        return new
 
     # ------------------------------------------------------------------ reads
 
     def get(self, ids: Iterable[str]) -> list[Hit]:
-        """The stored documents for ``ids`` (in that order; unknown ids are skipped), score 0."""
+        """The stored documents for ``ids`` (in that order; unknown ids are skipped), score 0.
+
+        One snapshot answers the whole call; each hit holds its own copy of the metadata."""
         id_list = _check_texts(ids, "ids")
         st = self._state
         out = []
         for doc_id in id_list:
-            i = self._id_to_int.get(doc_id)
-            if i is None or i >= st.n_total or not st.alive[i]:
+            i = self._locate(st, doc_id)
+            if i is None:
                 continue
             meta = st.metas[i]
-            out.append(Hit(st.ids[i], 0.0, st.texts[i], dict(meta) if meta else {}))
+            out.append(Hit(st.ids[i], 0.0, st.texts[i], copy_metadata(meta) if meta else {}))
         return out
 
     def _query_terms(
@@ -510,9 +601,11 @@ class BM25Index:
         """
         if not isinstance(query, str):
             raise ValueError(f"query must be a str, got {type(query).__name__}")
-        k = _check_k(k)
+        text_arg(query, "query")
+        st = self._state
+        k = min(_check_k(k), max(st.n_live, 1))  # no buffers beyond the live documents
         flt = _check_filter(filter)
-        return self._search(self._state, query, k, flt)
+        return self._search(st, query, k, flt)
 
     def search_many(
         self, queries: Iterable[str], k: int = 10, filter: Filter | None = None
@@ -522,6 +615,7 @@ class BM25Index:
         k = _check_k(k)
         flt = _check_filter(filter)
         st = self._state
+        k = min(k, max(st.n_live, 1))
         return [self._search(st, q, k, flt) for q in qs]
 
     def _search(self, st: _State, query: str, k: int, flt: Filter | None) -> list[Hit]:
@@ -536,7 +630,7 @@ class BM25Index:
             return self._hits(st, scores, docs)
         if isinstance(flt, (set, frozenset)):
             mask = np.zeros(st.n_total, np.bool_)
-            idx = [i for i in (self._id_to_int.get(x) for x in flt) if i is not None]
+            idx = [i for i in (self._locate(st, x) for x in flt) if i is not None]
             idx = [i for i in idx if i < st.n_total]
             if idx:
                 mask[np.asarray(idx, np.int64)] = True
@@ -554,7 +648,7 @@ class BM25Index:
                 ok = verdict.get(d)
                 if ok is None:
                     meta = st.metas[d]
-                    ok = bool(pred(dict(meta) if meta else {}))
+                    ok = bool(pred(copy_metadata(meta) if meta else {}))
                     verdict[d] = ok
                 if ok:
                     keep_s.append(s)
@@ -620,7 +714,7 @@ class BM25Index:
         text = st.texts.getter()
         metas = st.metas
         return [
-            Hit(ids[d], s, text(d), dict(meta) if (meta := metas[d]) else {})
+            Hit(ids[d], s, text(d), copy_metadata(meta) if (meta := metas[d]) else {})
             for s, d in zip(scores.tolist(), docs.tolist(), strict=True)
         ]
 
@@ -643,11 +737,17 @@ class BM25Index:
     # ------------------------------------------------------------------ persistence
 
     def save(self, path: str | Path) -> None:
-        """Write the index to the folder ``path`` atomically (numpy arrays + JSON manifest)."""
+        """Write the index to the folder ``path`` atomically (numpy arrays + JSON manifest).
+
+        The folder switches from its previous content to this snapshot with one rename; saves
+        into one folder from several threads or processes are serialised by a lock file in
+        it (the last one wins). Writes to the index may continue while it saves."""
         from rankwise.bm25.persistence import save_index
 
-        with self._lock:
-            save_index(self, self._state, path)
+        with self._lock:  # a consistent (snapshot, vocabulary) pair; writers append to both
+            st = self._state
+            terms = list(self._vocab)[: st.df.size]
+        save_index(self, st, terms, path)
 
     @classmethod
     def load(

@@ -5,21 +5,28 @@ Layout of an index folder::
     manifest.json            format, version, analyzer config, k1, b, algorithm, files + CRC32
     gen-<hex>/*.npy|*.json   the data of the generation the manifest names
 
-A save writes a new generation folder (fsynced), then atomically replaces ``manifest.json``
-(``os.replace``), then removes older generations. A crash or exception at any point leaves the
-previous manifest pointing at its intact generation.
+    .rankwise.lock           the lock file that serialises saves (threads and processes)
+
+A save takes the folder's lock, writes a new generation folder (fsynced), then atomically
+replaces ``manifest.json`` (``os.replace``), then removes every generation and temporary the
+manifest does not point to (older generations, leftovers of interrupted or killed saves). A
+crash or exception at any point leaves the previous manifest pointing at its intact generation.
+Loading checks that every path the manifest names stays inside the folder and that its numbers
+are in range; a load that races a save retries against the new manifest.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import shutil
 import uuid
 import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -34,8 +41,14 @@ if TYPE_CHECKING:
 FORMAT_NAME = "rankwise-bm25"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+LOCK_NAME = ".rankwise.lock"
 _GEN_PREFIX = "gen-"
+_GEN_RE = re.compile(r"gen-[0-9a-f]{32}")
+# what a save creates: gen-<hex>, gen-<hex>.tmp, manifest.json.gen-<hex>.tmp
+_OWN_RE = re.compile(r"gen-[0-9a-f]{32}(\.tmp)?|manifest\.json\.gen-[0-9a-f]{32}\.tmp")
 _CRC_CHUNK = 1 << 24
+# a load that loses a race with a save (its generation removed) retries this often in all
+_LOAD_ATTEMPTS = 5
 
 
 def _fsync_path(path: Path) -> None:
@@ -65,7 +78,7 @@ def _encode_strings(
         total += len(s) if s.isascii() else len(s.encode("utf-8", "surrogatepass"))
         offsets[i + 1] = total
     header = {"descr": np.dtype(np.uint8).str, "fortran_order": False, "shape": (total,)}
-    with path.open("wb") as fh:
+    with _create(path) as fh:
         np.lib.format.write_array_header_1_0(fh, header)
         batch: list[bytes] = []
         size = 0
@@ -119,15 +132,53 @@ def _compacted(index: BM25Index, st: _State) -> tuple[Segment, npt.NDArray[np.in
     return seg, live
 
 
-def save_index(index: BM25Index, st: _State, path: str | Path) -> None:
+def _create(path: Path) -> BinaryIO:
+    """Open a new file of a generation being written (every save write goes through here)."""
+    return path.open("xb")
+
+
+def _save_array(path: Path, arr: npt.NDArray[Any]) -> None:
+    with _create(path) as fh:
+        np.save(fh, np.ascontiguousarray(arr), allow_pickle=False)
+
+
+def _is_own(name: str) -> bool:
+    """True for the names a save creates: generations, their temporaries, the lock file."""
+    return bool(_OWN_RE.fullmatch(name)) or name == LOCK_NAME
+
+
+def _remove_leftovers(root: Path) -> None:
+    """Delete every generation and temporary that the manifest does not point to.
+
+    Runs under the folder lock only, so no other save is writing any of them: they are the
+    previous generations and what interrupted or killed saves left behind. When the manifest
+    is unreadable nothing is deleted, since which generation is live cannot be told."""
+    manifest_path = root / MANIFEST
+    live = _manifest_generation(manifest_path) if manifest_path.exists() else ""
+    if live is None:
+        return
+    for entry in root.iterdir():
+        if entry.name == live or entry.name == LOCK_NAME or not _OWN_RE.fullmatch(entry.name):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def save_index(index: BM25Index, st: _State, terms: list[str], path: str | Path) -> None:
+    """Write snapshot ``st`` (with ``terms``, the vocabulary in term-id order) to ``path``.
+
+    Holds the folder's lock file for the whole save, so saves into one folder from any
+    threads or processes run one after another; the last one to finish wins."""
+    from filelock import FileLock
+
     root = Path(path)
     if root.exists() and not root.is_dir():
         raise ValueError(f"path {str(root)!r} exists and is not a folder")
     root.mkdir(parents=True, exist_ok=True)
     manifest_path = root / MANIFEST
-    if not manifest_path.exists() and any(
-        not p.name.startswith(_GEN_PREFIX) for p in root.iterdir()
-    ):
+    if not manifest_path.exists() and any(not _is_own(p.name) for p in root.iterdir()):
         raise ValueError(
             f"path {str(root)!r} is a non-empty folder that is not a rankwise BM25 index"
         )
@@ -135,10 +186,24 @@ def save_index(index: BM25Index, st: _State, path: str | Path) -> None:
         analyzer_cfg: dict[str, Any] | None = None
     else:
         analyzer_cfg = index.analyzer.config
+    with FileLock(root / LOCK_NAME):
+        _remove_leftovers(root)
+        _write_generation(index, st, terms, root, analyzer_cfg)
+        _remove_leftovers(root)
 
+
+def _write_generation(
+    index: BM25Index,
+    st: _State,
+    terms: list[str],
+    root: Path,
+    analyzer_cfg: dict[str, Any] | None,
+) -> str:
+    manifest_path = root / MANIFEST
     generation = f"{_GEN_PREFIX}{uuid.uuid4().hex}"
     gen_dir = root / generation
     tmp_dir = root / f"{generation}.tmp"
+    tmp_manifest = root / f"{MANIFEST}.{generation}.tmp"
     tmp_dir.mkdir()
     try:
         seg, live = _compacted(index, st)
@@ -146,10 +211,9 @@ def save_index(index: BM25Index, st: _State, path: str | Path) -> None:
         metas = [st.metas[i] for i in live_list]
         try:
             metadata_json = json.dumps(metas, ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError) as exc:  # pragma: no cover - add() checks metadata
             raise ValueError(f"metadata is not JSON-serializable, cannot save: {exc}") from None
         ids_json = json.dumps([st.ids[i] for i in live_list], ensure_ascii=False)
-        vocab_terms = sorted(index._vocab.items(), key=lambda kv: kv[1])
         n_terms = int(st.df.size)
         arrays: dict[str, npt.NDArray[Any]] = {
             "ptr": seg.ptr,
@@ -161,18 +225,19 @@ def save_index(index: BM25Index, st: _State, path: str | Path) -> None:
             "doc_len": st.doc_len[live],
         }
         for name, arr in arrays.items():
-            np.save(tmp_dir / f"{name}.npy", np.ascontiguousarray(arr), allow_pickle=False)
+            _save_array(tmp_dir / f"{name}.npy", arr)
         texts = st.texts.getter()
         text_offsets = _encode_strings(
             lambda: map(texts, live_list), len(live_list), tmp_dir / "text_data.npy"
         )
-        np.save(tmp_dir / "text_offsets.npy", text_offsets, allow_pickle=False)
+        _save_array(tmp_dir / "text_offsets.npy", text_offsets)
         term_offsets = _encode_strings(
-            lambda: (t for t, _ in vocab_terms[:n_terms]), n_terms, tmp_dir / "term_data.npy"
+            lambda: iter(terms[:n_terms]), n_terms, tmp_dir / "term_data.npy"
         )
-        np.save(tmp_dir / "term_offsets.npy", term_offsets, allow_pickle=False)
-        (tmp_dir / "ids.json").write_text(ids_json, encoding="utf-8")
-        (tmp_dir / "metadata.json").write_text(metadata_json, encoding="utf-8")
+        _save_array(tmp_dir / "term_offsets.npy", term_offsets)
+        for name, text in (("ids.json", ids_json), ("metadata.json", metadata_json)):
+            with _create(tmp_dir / name) as fh:
+                fh.write(text.encode("utf-8"))
 
         files: dict[str, dict[str, Any]] = {}
         for f in sorted(tmp_dir.iterdir()):
@@ -200,13 +265,13 @@ def save_index(index: BM25Index, st: _State, path: str | Path) -> None:
             "vocab_size": n_terms,
             "nnz": seg.nnz,
             "total_len": int(st.total_len),
-            "bound_avgdl": seg.bound_avgdl,
+            # no postings (every document empty): bounds are never used, store a valid 1.0
+            "bound_avgdl": seg.bound_avgdl if seg.bound_avgdl > 0 else 1.0,
             "block_size": seg.block,
             "files": files,
         }
-        tmp_manifest = root / f"{MANIFEST}.{generation}.tmp"
-        with tmp_manifest.open("w", encoding="utf-8") as fh:
-            json.dump(manifest, fh, indent=1)
+        with _create(tmp_manifest) as fh:
+            fh.write(json.dumps(manifest, indent=1).encode("utf-8"))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp_manifest, manifest_path)
@@ -215,14 +280,9 @@ def save_index(index: BM25Index, st: _State, path: str | Path) -> None:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         if _manifest_generation(manifest_path) != generation:
             shutil.rmtree(gen_dir, ignore_errors=True)
-        for stale in root.glob(f"{MANIFEST}.{generation}.tmp"):
-            stale.unlink(missing_ok=True)
+        tmp_manifest.unlink(missing_ok=True)
         raise
-    for old in root.iterdir():
-        if old.name.startswith(_GEN_PREFIX) and old.name != generation and old.is_dir():
-            shutil.rmtree(old, ignore_errors=True)
-        elif old.name.startswith(f"{MANIFEST}.") and old.name.endswith(".tmp"):
-            old.unlink(missing_ok=True)
+    return generation
 
 
 def _manifest_generation(manifest_path: Path) -> str | None:
@@ -236,6 +296,36 @@ def _bad(root: Path, why: str) -> ValueError:
     return ValueError(f"path {str(root)!r} is not a valid rankwise BM25 index: {why}")
 
 
+def _count(root: Path, manifest: dict[str, Any], key: str, minimum: int = 0) -> int:
+    value = manifest[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _bad(root, f"manifest {key!r} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _real(root: Path, manifest: dict[str, Any], key: str, lo: float, hi: float) -> float:
+    value = manifest[key]
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not lo <= value <= hi
+    ):
+        raise _bad(root, f"manifest {key!r} must be a finite number in [{lo}, {hi}], got {value!r}")
+    return float(value)
+
+
+def _inside(root: Path, path: Path) -> bool:
+    """True when ``path`` is a real (non-symlink) entry whose resolved location is in ``root``."""
+    if path.is_symlink():
+        return False
+    try:
+        path.resolve(strict=True).relative_to(root.resolve(strict=True))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def load_index(
     cls: type[BM25Index],
     path: str | Path,
@@ -245,9 +335,33 @@ def load_index(
     verify: bool,
     show_progress: bool,
 ) -> BM25Index:
+    """Load the folder; when the load fails because a concurrent save switched the manifest
+    and removed the generation being read, load again from the new manifest."""
+    root = Path(path)
+    attempts = 0
+    while True:
+        seen = _manifest_generation(root / MANIFEST)
+        try:
+            return _load_once(
+                cls, root, mmap=mmap, analyzer=analyzer, verify=verify, show_progress=show_progress
+            )
+        except (ValueError, OSError):
+            attempts += 1
+            if attempts >= _LOAD_ATTEMPTS or _manifest_generation(root / MANIFEST) == seen:
+                raise
+
+
+def _load_once(
+    cls: type[BM25Index],
+    root: Path,
+    *,
+    mmap: bool,
+    analyzer: AnalyzerParams | None,
+    verify: bool,
+    show_progress: bool,
+) -> BM25Index:
     from rankwise.bm25.index import _State
 
-    root = Path(path)
     manifest_path = root / MANIFEST
     if not manifest_path.is_file():
         raise _bad(root, "manifest.json is missing")
@@ -263,25 +377,34 @@ def load_index(
             root, f"unsupported format version {version!r} (this rankwise reads {FORMAT_VERSION})"
         )
     try:
-        generation = str(manifest["generation"])
-        files = dict(manifest["files"])
-        k1 = float(manifest["k1"])
-        b = float(manifest["b"])
+        generation = manifest["generation"]
+        files = manifest["files"]
+        k1 = _real(root, manifest, "k1", 0.0, math.inf)
+        b = _real(root, manifest, "b", 0.0, 1.0)
         algo = str(manifest["inverted_index_algo"])
-        n_docs = int(manifest["n_docs"])
-        n_terms = int(manifest["vocab_size"])
-        nnz = int(manifest["nnz"])
-        total_len = int(manifest["total_len"])
-        bound_avgdl = float(manifest["bound_avgdl"])
-        block_size = int(manifest["block_size"])
+        n_docs = _count(root, manifest, "n_docs")
+        n_terms = _count(root, manifest, "vocab_size")
+        nnz = _count(root, manifest, "nnz")
+        total_len = _count(root, manifest, "total_len")
+        bound_avgdl = _real(root, manifest, "bound_avgdl", 0.0, math.inf)
+        block_size = _count(root, manifest, "block_size", minimum=1)
         stored_analyzer = manifest["analyzer"]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise _bad(root, f"manifest.json lacks or garbles {exc}") from None
-    if block_size < 1:
-        raise _bad(root, f"bad block size {block_size}")
+    except KeyError as exc:
+        raise _bad(root, f"manifest.json lacks {exc}") from None
+    if not isinstance(files, dict):
+        raise _bad(root, "manifest 'files' must be an object")
+    if bound_avgdl <= 0:
+        if nnz:  # the pruning bounds divide by it
+            raise _bad(root, f"manifest 'bound_avgdl' must be > 0, got {bound_avgdl!r}")
+        bound_avgdl = 1.0  # no postings: bounds are never used
+    # the generation must be one folder name of ours, directly inside the index folder
+    if not isinstance(generation, str) or not _GEN_RE.fullmatch(generation):
+        raise _bad(root, f"manifest 'generation' {generation!r} is not a generation folder name")
     gen_dir = root / generation
-    if not generation.startswith(_GEN_PREFIX) or not gen_dir.is_dir():
+    if not gen_dir.is_dir():
         raise _bad(root, f"data folder {generation!r} is missing")
+    if not _inside(root, gen_dir):
+        raise _bad(root, f"data folder {generation!r} leads outside the index folder")
 
     if stored_analyzer is None:
         if analyzer is None:
@@ -312,6 +435,8 @@ def load_index(
         f = gen_dir / name
         if not f.is_file():
             raise _bad(root, f"{generation}/{name} is missing")
+        if not _inside(gen_dir, f):
+            raise _bad(root, f"{generation}/{name} leads outside the index folder")
         try:
             size = int(entry["bytes"])
             crc = int(entry["crc32"])

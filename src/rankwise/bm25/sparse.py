@@ -33,6 +33,8 @@ def encode_documents(index: BM25Index, texts: list[str]) -> Any:
     if state.n_live == 0:
         raise ValueError("texts: the index is empty; add documents before encode_documents")
     k1, b, avgdl = index.k1, index.b, state.avgdl
+    if avgdl <= 0:  # every indexed document is empty: the index's norms use 1.0 too
+        avgdl = 1.0
     vocab = index._vocab
     n_cols = int(state.df.size)
     rows: list[dict[int, float]] = []

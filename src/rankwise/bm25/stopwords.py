@@ -45,6 +45,11 @@ ENGLISH_STOP_WORDS: frozenset[str] = frozenset(
 NAMED_STOP_LISTS: dict[str, frozenset[str]] = {"_english_": ENGLISH_STOP_WORDS}
 
 
+def _is_list_name(word: str) -> bool:
+    """``_name_`` is how a named list is written; no tokenizer emits such a token as a word."""
+    return len(word) > 2 and word.startswith("_") and word.endswith("_")
+
+
 def resolve_stop_words(words: object, *, argument: str = "stop_words") -> frozenset[str]:
     """Turn a ``stop_words`` config value (a list of words and/or named lists) into a set."""
     if isinstance(words, str):
@@ -58,6 +63,11 @@ def resolve_stop_words(words: object, *, argument: str = "stop_words") -> frozen
         named = NAMED_STOP_LISTS.get(word)
         if named is not None:
             out |= named
+        elif _is_list_name(word):
+            raise ValueError(
+                f"{argument}: unknown stop-word list {word!r}; known: "
+                f"{', '.join(sorted(NAMED_STOP_LISTS))} (or give the words themselves)"
+            )
         else:
             out.add(word)
     return frozenset(out)

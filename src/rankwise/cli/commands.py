@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rankwise._checks import text_arg
 from rankwise.cli.main import CliError
 from rankwise.cli.render import eval_plot, eval_table, metric_label, table
 from rankwise.rerankers.base import BaseReranker
@@ -195,6 +196,10 @@ def _snippet(text: str, width: int = 80) -> str:
 def cmd_search(args: argparse.Namespace) -> int:
     if not args.query.strip():
         raise CliError("the query is empty")
+    try:  # bytes that are not UTF-8 reach argv as lone surrogates
+        text_arg(args.query, "the query")
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     reranker = load_reranker(args.rerank) if args.rerank else None
     store = open_index(args.index)
     embedder = getattr(reranker, "embedder", None)
