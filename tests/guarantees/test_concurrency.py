@@ -308,3 +308,35 @@ def test_saves_from_two_processes_into_one_folder_leave_a_loadable_folder(tmp_pa
         assert b"saved 15" in out
     assert content(BM25Index.load(root)) in {content(make(1, n=40)), content(make(2, n=70))}
     assert own_entries(root) == set()
+
+
+@pytest.mark.parametrize("mmap", [True, False])
+def test_loads_racing_saves_always_load_whole(tmp_path: Path, mmap: bool) -> None:
+    root = tmp_path / "ix"
+    a, b = make(1), make(2, n=60)
+    a.save(root)
+    allowed = {content(a), content(b)}
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def saver() -> None:
+        try:
+            for i in range(30):
+                (a, b)[i % 2].save(root)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            done.set()
+
+    t = threading.Thread(target=saver)
+    t.start()
+    loads = 0
+    try:
+        while not done.is_set() or loads == 0:
+            assert content(BM25Index.load(root, mmap=mmap)) in allowed
+            loads += 1
+    finally:
+        done.wait()
+        t.join()
+    assert not errors, errors
+    assert loads > 0

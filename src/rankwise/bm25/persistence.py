@@ -24,7 +24,8 @@ import re
 import shutil
 import uuid
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -338,17 +339,36 @@ def load_index(
     """Load the folder; when the load fails because a concurrent save switched the manifest
     and removed the generation being read, load again from the new manifest."""
     root = Path(path)
-    attempts = 0
-    while True:
+    for _ in range(_LOAD_ATTEMPTS - 1):
         seen = _manifest_generation(root / MANIFEST)
         try:
             return _load_once(
                 cls, root, mmap=mmap, analyzer=analyzer, verify=verify, show_progress=show_progress
             )
         except (ValueError, OSError):
-            attempts += 1
-            if attempts >= _LOAD_ATTEMPTS or _manifest_generation(root / MANIFEST) == seen:
+            if _manifest_generation(root / MANIFEST) == seen:
                 raise
+    # still racing saves: wait for the folder's lock (where it can be taken) and load under it
+    with _lock_if_writable(root):
+        return _load_once(
+            cls, root, mmap=mmap, analyzer=analyzer, verify=verify, show_progress=show_progress
+        )
+
+
+@contextmanager
+def _lock_if_writable(root: Path) -> Iterator[None]:
+    from filelock import FileLock
+
+    lock = FileLock(root / LOCK_NAME)
+    try:
+        lock.acquire()
+    except OSError:  # a read-only folder: no save can run in it either
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _load_once(
