@@ -25,11 +25,19 @@ def _interrupt() -> None:
     raise KeyboardInterrupt
 
 
-def _points_of_one_save(root: Path, ix: BM25Index) -> FaultPoints:
-    fp = FaultPoints()
-    with fp.installed():
-        ix.save(root)
-    return fp
+def _seed(tmp_path: Path, old: BM25Index | None, new: BM25Index) -> tuple[Path, FaultPoints]:
+    """The folder each crash starts from (``old`` saved, or empty), and the fault points that
+    saving ``new`` over it passes."""
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    if old is not None:
+        old.save(seed)
+    probe = tmp_path / "probe"
+    shutil.copytree(seed, probe)
+    points = FaultPoints()
+    with points.installed():
+        new.save(probe)
+    return seed, points
 
 
 def _loads(root: Path) -> object:
@@ -50,13 +58,7 @@ def test_keyboard_interrupt_at_every_save_point_keeps_old_or_new(
     tmp_path: Path, first_save: bool
 ) -> None:
     old, new, newer = make(1), make(2), make(3)
-    seed = tmp_path / "seed"
-    seed.mkdir()
-    if not first_save:
-        old.save(seed)
-    probe = tmp_path / "probe"
-    shutil.copytree(seed, probe)
-    points = _points_of_one_save(probe, new)
+    seed, points = _seed(tmp_path, None if first_save else old, new)
     assert {"open", "write", "fsync", "rename", "replace"} <= set(points.kinds)
     allowed = {None if first_save else content(old): "old", content(new): "new"}
     seen: set[str] = set()
@@ -96,13 +98,8 @@ def _save_killed_at(ix: BM25Index, root: Path, point: int) -> int:
 @pytest.mark.parametrize("first_save", [False, True], ids=["over-an-index", "empty-folder"])
 def test_sigkill_at_every_save_point_keeps_old_or_new(tmp_path: Path, first_save: bool) -> None:
     old, new, newer = make(1), make(2), make(3)
-    seed = tmp_path / "seed"
-    seed.mkdir()
-    if not first_save:
-        old.save(seed)
-    probe = tmp_path / "probe"
-    shutil.copytree(seed, probe)
-    n_points = _points_of_one_save(probe, new).count
+    seed, points = _seed(tmp_path, None if first_save else old, new)
+    n_points = points.count
     allowed = {None if first_save else content(old), content(new)}
     for point in range(1, n_points + 1):
         root = tmp_path / f"point{point}"

@@ -197,8 +197,11 @@ class BM25Index:
     algorithm (``TAAT_NAIVE``, ``DAAT_WAND``, ``DAAT_MAXSCORE``); all three are exact and
     return the same top-k (ties: the earlier inserted document first).
 
-    Searches may run concurrently with writes from other threads: each search sees one
-    consistent snapshot.
+    Any mix of reads, writes and saves may run from several threads: each ``add``, ``upsert``
+    or ``delete`` call publishes one new snapshot (readers see the batch whole or not at all),
+    each read (``search``, ``search_many``, ``get``, ``ids``) answers from one snapshot, and
+    writes wait for each other. Metadata follows the JSON rule of ``rankwise._checks``; it is
+    copied on the way in and on the way out (see the README's "Guarantees").
     """
 
     def __init__(
