@@ -128,6 +128,7 @@ _KILL_FIRST_SAVE = textwrap.dedent(
 )
 
 
+@pytest.mark.skipif(os.name != "posix", reason="kill -9 is a POSIX signal")
 def test_kill_9_during_first_save_does_not_block_later_saves(tmp_path: Path) -> None:
     root = tmp_path / "ix"
     root.mkdir()
