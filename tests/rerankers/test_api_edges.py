@@ -168,3 +168,13 @@ def test_retry_after_is_honoured_when_the_429_body_has_no_detail(
     assert results[0].index == 0
     first, second = fake_api.requests
     assert second.received_at - first.received_at >= 0.95  # not the 0.02 s backoff
+
+
+def test_lone_surrogates_are_refused_before_anything_is_sent(
+    make: Factory, fake_api: FakeRerankServer
+) -> None:
+    with pytest.raises(ValueError, match=r"documents\[1\] contains a lone surrogate"):
+        make().rerank(QUERY, ["fine", "bad \ud800"])
+    with pytest.raises(ValueError, match="query contains a lone surrogate"):
+        make().rerank("q \udc00", DOCS)
+    assert fake_api.requests == []
