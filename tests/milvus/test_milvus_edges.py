@@ -208,3 +208,13 @@ def test_a_bare_stop_filter_name_is_a_value_error_not_an_assertion() -> None:
 
     with pytest.raises(ValueError, match="'stop' filter needs a dict"):
         analyzer_params_for({"tokenizer": "standard", "filter": ["lowercase", "stop"]}, "lite")
+
+
+def test_filters_with_lone_surrogates_are_refused_before_milvus() -> None:
+    from rankwise.milvus.filters import filter_to_expr
+
+    with pytest.raises(ValueError, match="lone surrogate"):
+        filter_to_expr({"\ud800"})
+    with pytest.raises(ValueError, match="lone surrogate"):
+        filter_to_expr({"lang": "e\udc00n"})
+    assert filter_to_expr({"a'] or id not in ['zzz"}) == "id in [\"a'] or id not in ['zzz\"]"

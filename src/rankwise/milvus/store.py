@@ -194,8 +194,10 @@ class MilvusBM25Store(MilvusCollectionStore):
         return [{DENSE_FIELD: v} for v in self._embed(self._embedding, list(texts), "embedding")]
 
     def _analyzed(self, text: str) -> str:
-        assert self._analyze is not None
-        tokens = self._analyze(text)
+        analyze = self._analyze
+        if analyze is None:  # only called when the store has a pre_analyzer
+            raise RuntimeError("this store analyzes text in Milvus, not on the client")
+        tokens = analyze(text)
         if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
             raise ValueError("pre_analyzer must return a list of strings")
         return encode_tokens(tokens)

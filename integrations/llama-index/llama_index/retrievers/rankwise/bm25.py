@@ -419,7 +419,8 @@ class RankwiseBM25Retriever(BaseRetriever):
     @staticmethod
     def _validated(filters: MetadataFilters) -> MetadataFilters:
         checked = _check_filters(filters)
-        assert checked is not None
+        if checked is None:
+            raise ValueError("filters must be llama_index MetadataFilters, got None")
         return checked
 
     def _active_filters(self) -> MetadataFilters | None:
@@ -481,8 +482,8 @@ class RankwiseBM25Retriever(BaseRetriever):
         store = self._store
         if not _is_embedded_index(store):
             return None
-        assert isinstance(store, _bm25_index_class())
-        return _settings_of(store)
+        index_class = _bm25_index_class()
+        return _settings_of(store) if isinstance(store, index_class) else None
 
     def _snapshot(self, target: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Settings and nodes of this moment; the embedded index is saved into ``target``."""
