@@ -186,5 +186,25 @@ def main(workdir: Path) -> None:
     json.dump(report, sys.stdout)
 
 
+def race(folder: Path, rounds: int, which: str) -> None:
+    """Persist the old or the new state ``rounds`` times into ``folder`` (one of several racing
+    processes); every load in between must be one of the two states."""
+    retriever = old_retriever()
+    if which == "new":
+        make_new(retriever)
+    other = old_retriever()
+    if which == "old":
+        make_new(other)
+    allowed = [state_of(retriever), state_of(other)]
+    for _ in range(rounds):
+        retriever.persist(folder)
+        state = loaded_state(folder)
+        if state not in allowed:
+            raise SystemExit(f"mixed state loaded: {state}")
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    if sys.argv[1] == "race":
+        race(Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+    else:
+        main(Path(sys.argv[1]))

@@ -137,6 +137,33 @@ def test_concurrent_persists_into_one_folder_are_serialised(tmp_path: Path) -> N
     _only_one_generation(folder)
 
 
+@pytest.mark.slow
+def test_concurrent_persists_from_two_processes_are_serialised(tmp_path: Path) -> None:
+    folder = tmp_path / "r"
+    script = str(HERE / "_persist_faults.py")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, script, "race", str(folder), "8", which],
+            cwd=HERE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for which in ("old", "new")
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err[-3000:]
+    assert loaded_state(folder) in (state_of(old_retriever()), state_of(_new()))
+    _only_one_generation(folder)
+
+
+def _new() -> RankwiseBM25Retriever:
+    retriever = old_retriever()
+    make_new(retriever)
+    return retriever
+
+
 def test_previous_layout_still_loads_and_the_next_persist_converts_it(tmp_path: Path) -> None:
     # The layout of version 1: retriever.json holds the settings, next to nodes.json and the
     # index folder, each replaced on its own.
