@@ -182,6 +182,24 @@ def _final_error(
     )
 
 
+def _wait_or_fail(
+    provider: str, failure: AttemptFailure, attempt: int, policy: RetryPolicy, secret: str | None
+) -> float:
+    """Seconds to wait before the next attempt, or the final :class:`RerankError` raised."""
+    if not failure.retryable or attempt >= policy.max_attempts:
+        raise _final_error(provider, failure, attempt, secret)
+    wait = policy.delay(attempt, failure.retry_after)
+    logger.warning(
+        "%s rerank attempt %d/%d failed (%s); retrying in %.2fs",
+        provider,
+        attempt,
+        policy.max_attempts,
+        f"HTTP {failure.status}" if failure.status is not None else "no response",
+        wait,
+    )
+    return wait
+
+
 def run_with_retry(
     provider: str,
     call: Callable[[], T],
@@ -204,19 +222,9 @@ def run_with_retry(
             failure = exc if isinstance(exc, AttemptFailure) else classify(exc)
             if failure is None:
                 raise
-        # Raised here, outside the ``except`` block: the error has neither ``__cause__`` nor
-        # ``__context__``, so no unredacted provider exception travels with it.
-        if not failure.retryable or attempt >= policy.max_attempts:
-            raise _final_error(provider, failure, attempt, secret)
-        wait = policy.delay(attempt, failure.retry_after)
-        logger.warning(
-            "%s rerank attempt %d/%d failed (%s); retrying in %.2fs",
-            provider,
-            attempt,
-            policy.max_attempts,
-            f"HTTP {failure.status}" if failure.status is not None else "no response",
-            wait,
-        )
+        # Decided here, outside the ``except`` block: a final error has neither ``__cause__``
+        # nor ``__context__``, so no unredacted provider exception travels with it.
+        wait = _wait_or_fail(provider, failure, attempt, policy, secret)
         sleep(wait)
 
 
@@ -241,17 +249,7 @@ async def run_with_retry_async(
             failure = exc if isinstance(exc, AttemptFailure) else classify(exc)
             if failure is None:
                 raise
-        # Raised here, outside the ``except`` block: the error has neither ``__cause__`` nor
-        # ``__context__``, so no unredacted provider exception travels with it.
-        if not failure.retryable or attempt >= policy.max_attempts:
-            raise _final_error(provider, failure, attempt, secret)
-        wait = policy.delay(attempt, failure.retry_after)
-        logger.warning(
-            "%s rerank attempt %d/%d failed (%s); retrying in %.2fs",
-            provider,
-            attempt,
-            policy.max_attempts,
-            f"HTTP {failure.status}" if failure.status is not None else "no response",
-            wait,
-        )
+        # Decided here, outside the ``except`` block: a final error has neither ``__cause__``
+        # nor ``__context__``, so no unredacted provider exception travels with it.
+        wait = _wait_or_fail(provider, failure, attempt, policy, secret)
         await sleep(wait)
