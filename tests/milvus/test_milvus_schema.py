@@ -123,3 +123,15 @@ def test_lite_ignores_the_algorithm_it_cannot_build() -> None:
 def test_spec_rejects_bad_settings(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         CollectionSpec(analyzer_params={"type": "standard"}, **kwargs)
+
+
+def test_text_length_and_recorded_algorithm_are_checked_on_a_server_shape() -> None:
+    spec = CollectionSpec(analyzer_params={"type": "english"}, lite=False, max_text_length=99)
+    with pytest.raises(SchemaMismatchError, match="max_length '65535', expected max_text_length"):
+        validate_collection("c", described(), {"sparse": server_index()}, spec)
+    recorded = {**described(), "properties": {"rankwise.inverted_index_algo": "TAAT_NAIVE"}}
+    lite = CollectionSpec(analyzer_params={"type": "english"}, inverted_index_algo="DAAT_WAND")
+    with pytest.raises(SchemaMismatchError, match="created with inverted_index_algo 'TAAT_NAIVE'"):
+        validate_collection("c", recorded, {"sparse": server_index(algo="TAAT_NAIVE")}, lite)
+    # a collection made before the property existed is judged by its index alone
+    validate_collection("c", described(), {"sparse": server_index(algo="TAAT_NAIVE")}, lite)

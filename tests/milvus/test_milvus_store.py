@@ -115,25 +115,26 @@ def test_generated_ids_duplicates_and_existing_ids(tmp_path: Path) -> None:
     assert store.add([]) == []
 
 
-def test_bad_input_is_value_error_naming_the_argument(tmp_path: Path) -> None:
+def test_bad_input_is_type_or_value_error_naming_the_argument(tmp_path: Path) -> None:
+    # The shared rule (rankwise._checks): TypeError for a wrong type, ValueError for a value.
     store = _filled(tmp_path)
     with pytest.raises(ValueError, match="k must be"):
         store.search("dog", k=0)
     with pytest.raises(ValueError, match="k must be"):
         store.search("dog", k=True)
-    with pytest.raises(ValueError, match="query"):
+    with pytest.raises(TypeError, match="query"):
         store.search(None)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"texts\[1\]"):
+    with pytest.raises(TypeError, match=r"texts\[1\]"):
         store.add(["ok", 3])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="texts"):
         store.add("a single string")
-    with pytest.raises(ValueError, match=r"metadatas\[0\]"):
+    with pytest.raises(TypeError, match=r"metadatas\[0\]"):
         store.add(["x"], metadatas=[{"f": object()}])
     with pytest.raises(ValueError, match="ids has 1 entries"):
         store.add(["x", "y"], ids=["only-one"])
     with pytest.raises(ValueError, match=r"texts\[0\] is 70000 bytes"):
         store.add(["x" * 70000])
-    with pytest.raises(ValueError, match="ids are required"):
+    with pytest.raises(TypeError, match="ids are required"):
         store.upsert(["x"], ids=None)  # type: ignore[arg-type]
     assert store.search("") == []
     assert store.search("   ") == []

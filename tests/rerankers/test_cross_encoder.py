@@ -182,8 +182,31 @@ async def test_async_empty_documents(ce: CrossEncoderReranker) -> None:
 def test_bad_input(
     ce: CrossEncoderReranker, query: Any, documents: Any, top_k: Any, needle: str
 ) -> None:
-    with pytest.raises(ValueError, match=needle.replace("[", r"\[").replace("]", r"\]")):
+    # a wrong type is a TypeError, a wrong value a ValueError (rankwise._checks)
+    with pytest.raises(
+        (TypeError, ValueError), match=needle.replace("[", r"\[").replace("]", r"\]")
+    ):
         ce.rerank(query, documents, top_k)
+
+
+@pytest.mark.parametrize(
+    ("query", "documents", "error", "needle"),
+    [
+        (3, ["a"], TypeError, "query must be a str"),
+        ("q", ["a", 5], TypeError, r"documents\[1\] must be a str"),
+        ("bad \ud800 query", ["a"], ValueError, "query contains a lone surrogate"),
+        ("q", ["fine", "bad \udfff doc"], ValueError, r"documents\[1\] contains a lone surrogate"),
+    ],
+)
+async def test_types_and_lone_surrogates_are_refused_before_the_tokenizer(
+    ce: CrossEncoderReranker, query: Any, documents: Any, error: type[Exception], needle: str
+) -> None:
+    with pytest.raises(error, match=needle):
+        ce.rerank(query, documents)
+    with pytest.raises(error, match=needle):
+        await ce.arerank(query, documents)
+    with pytest.raises(error, match=needle):
+        ce.rerank_many(["ok", query], [["a"], documents])
 
 
 def test_top_k_and_carry_through(ce: CrossEncoderReranker, docs: list[str]) -> None:

@@ -35,6 +35,10 @@ def _new_index(**index_params: Any) -> BM25Index:
     return BM25Index(**index_params)
 
 
+#: Metadata key of the score on every returned ``Document`` (never the user's ``"score"``).
+SCORE_KEY = "rankwise_score"
+
+
 def _empty_index() -> TextStore:
     return _new_index(show_progress=False)
 
@@ -43,8 +47,9 @@ class RankwiseBM25Retriever(BaseRetriever):
     """BM25 retriever over the embedded rankwise index, or any other ``TextStore``
     (e.g. ``rankwise.milvus.MilvusBM25Store``).
 
-    Each returned ``Document`` has ``id`` set and its BM25 score in ``metadata["score"]``;
-    documents that share no term with the query (score 0) are never returned.
+    Each returned ``Document`` has ``id`` set and its BM25 score in
+    ``metadata["rankwise_score"]`` (:data:`SCORE_KEY`; a ``"score"`` key of your own metadata is
+    left as it is); documents that share no term with the query (score 0) are never returned.
 
     Example:
         ```python
@@ -256,7 +261,7 @@ def _ids_for(docs: Sequence[Document]) -> list[str]:
 def _to_document(hit: Hit, *, with_score: bool = True) -> Document:
     metadata = dict(hit.metadata)
     if with_score:
-        metadata["score"] = float(hit.score)
+        metadata[SCORE_KEY] = float(hit.score)
     return Document(page_content=hit.text, metadata=metadata, id=hit.id)
 
 
@@ -264,4 +269,4 @@ def _to_documents(hits: Iterable[Hit]) -> list[Document]:
     return [_to_document(hit) for hit in hits if hit.score > 0]
 
 
-__all__ = ["RankwiseBM25Retriever"]
+__all__ = ["SCORE_KEY", "RankwiseBM25Retriever"]

@@ -78,8 +78,9 @@ class RankwiseHybridRetriever(BaseRetriever):
     id_key: str | None = None
     """Metadata key to de-duplicate on before ``Document.id`` and content (optional)."""
 
-    score_key: str = "score"
-    """Metadata key holding each child's score, for ``fusion="min_max"``."""
+    score_key: str = "rankwise_score"
+    """Metadata key holding each child's score, for ``fusion="min_max"`` (default: the key
+    ``RankwiseBM25Retriever`` writes, ``"rankwise_score"``)."""
 
     max_concurrency: int | None = None
     """Most child retrievers run at once in the sync path (default: all of them)."""
@@ -98,7 +99,7 @@ class RankwiseHybridRetriever(BaseRetriever):
             fetch_k: int = 20,
             reranker: BaseDocumentCompressor | BaseReranker | str | None = None,
             id_key: str | None = None,
-            score_key: str = "score",
+            score_key: str = "rankwise_score",
             max_concurrency: int | None = None,
             tags: list[str] | None = None,
             metadata: dict[str, Any] | None = None,

@@ -22,10 +22,10 @@ def test_from_documents_keeps_ids_metadata_and_scores() -> None:
     assert out[0].page_content == CORPUS[3]
     assert out[0].metadata["n"] == 3
     assert out[0].metadata["even"] is False
-    # metadata["score"] is the index's own BM25 score
+    # metadata["rankwise_score"] is the index's own BM25 score
     (hit,) = retriever.store.search("sparse vectors full text search", k=1)
-    assert out[0].metadata["score"] == pytest.approx(hit.score)
-    scores = [d.metadata["score"] for d in out]
+    assert out[0].metadata["rankwise_score"] == pytest.approx(hit.score)
+    scores = [d.metadata["rankwise_score"] for d in out]
     assert scores == sorted(scores, reverse=True)
     assert all(s > 0 for s in scores)
 
@@ -56,7 +56,7 @@ def test_from_texts_with_index_params_and_generated_ids() -> None:
     assert [d.page_content for d in retriever.invoke("run")] == ["we run every day"]
     out = retriever.invoke("Running")
     assert [d.page_content for d in out] == ["Running late again"]
-    assert set(out[0].metadata) == {"lang", "score"}
+    assert set(out[0].metadata) == {"lang", "rankwise_score"}
     assert len(out[0].id or "") == 32  # a generated uuid4 hex
     # the default english analyzer stems both to "run"
     english = RankwiseBM25Retriever.from_texts(texts, show_progress=False)
@@ -160,3 +160,19 @@ def test_save_and_load_with_a_callable_analyzer(tmp_path: Path) -> None:
     query = "ranks documents by term frequency"
     assert [d.id for d in loaded.invoke(query)] == [d.id for d in retriever.invoke(query)]
     assert loaded.invoke(query)[0].id == "doc0"
+
+
+async def test_a_users_own_score_key_is_never_overwritten() -> None:
+    from langchain_rankwise.bm25 import SCORE_KEY
+
+    retriever = RankwiseBM25Retriever.from_texts(
+        ["graded essay on rivers", "ungraded note on rivers"],
+        metadatas=[{"score": "A+"}, {"score": 0.25, SCORE_KEY: "mine"}],
+        k=2,
+        show_progress=False,
+    )
+    for out in (retriever.invoke("rivers"), await retriever.ainvoke("rivers")):
+        by_text = {d.page_content: d.metadata for d in out}
+        assert by_text["graded essay on rivers"]["score"] == "A+"  # the user's value, kept
+        assert by_text["ungraded note on rivers"]["score"] == 0.25
+        assert all(isinstance(m[SCORE_KEY], float) and m[SCORE_KEY] > 0 for m in by_text.values())

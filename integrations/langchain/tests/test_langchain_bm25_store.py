@@ -30,8 +30,8 @@ def retriever(toy_store: ToyStore) -> RankwiseBM25Retriever:
 def test_documents_carry_id_score_and_metadata(retriever: RankwiseBM25Retriever) -> None:
     out = retriever.invoke("red apples")
     assert [d.id for d in out] == ["a", "w"]
-    assert out[0].metadata == {"c": "red", "score": 3.0}
-    assert out[1].metadata["score"] == 1.0
+    assert out[0].metadata == {"c": "red", "rankwise_score": 3.0}
+    assert out[1].metadata["rankwise_score"] == 1.0
 
 
 def test_zero_score_documents_are_not_returned(retriever: RankwiseBM25Retriever) -> None:

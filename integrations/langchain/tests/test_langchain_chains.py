@@ -65,7 +65,7 @@ def test_contextual_compression_retriever_with_rankwise_rerank() -> None:
     out = ccr.invoke("cross-encoder reranker scores pairs")
     assert [d.id for d in out] == ["doc1"]
     assert "relevance_score" in out[0].metadata
-    assert "score" in out[0].metadata  # the BM25 score survives the compressor
+    assert "rankwise_score" in out[0].metadata  # the BM25 score survives the compressor
     assert reranker.calls == 1
 
 

@@ -58,9 +58,13 @@ def test_id_key_dedups_on_metadata() -> None:
 
 def test_min_max_fusion_uses_child_scores() -> None:
     a = ListRetriever(
-        docs=[D("x", "x", score=10.0), D("y", "y", score=5.0), D("z", "z", score=0.0)]
+        docs=[
+            D("x", "x", rankwise_score=10.0),
+            D("y", "y", rankwise_score=5.0),
+            D("z", "z", rankwise_score=0.0),
+        ]
     )
-    b = ListRetriever(docs=[D("z", "z", score=0.9), D("y", "y", score=0.1)])
+    b = ListRetriever(docs=[D("z", "z", rankwise_score=0.9), D("y", "y", rankwise_score=0.1)])
     out = RankwiseHybridRetriever(retrievers=[a, b], fusion="min_max", k=3).invoke("q")
     scores = {d.id: d.metadata["fused_score"] for d in out}
     assert scores == pytest.approx({"x": 1.0, "y": 0.5, "z": 1.0})

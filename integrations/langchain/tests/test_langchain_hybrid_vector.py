@@ -50,7 +50,7 @@ def test_min_max_with_a_scored_vector_child() -> None:
     vectorstore.add_documents(corpus_documents())
     scored_vectors = RunnableLambda(
         lambda q: [
-            d.model_copy(update={"metadata": {**d.metadata, "score": s}})
+            d.model_copy(update={"metadata": {**d.metadata, "rankwise_score": s}})
             for d, s in vectorstore.similarity_search_with_score(q, k=1)
         ]
     )

@@ -27,7 +27,7 @@ def test_same_retriever_on_milvus(milvus_retriever: RankwiseBM25Retriever) -> No
     assert out[0].id == "doc3"
     assert out[0].page_content == CORPUS[3]
     assert out[0].metadata["n"] == 3
-    assert out[0].metadata["score"] > 0
+    assert out[0].metadata["rankwise_score"] > 0
     assert len(milvus_retriever.invoke("XJ9000", k=5)) == 1
     assert milvus_retriever.invoke("zeppelin") == []
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from tqdm.auto import tqdm
 
-from rankwise._checks import positive_int
+from rankwise._checks import json_metadata, positive_int, text_arg
 from rankwise._optional import require
 from rankwise.milvus.analyzers import is_lite_uri
 from rankwise.milvus.filters import ids_expr
@@ -35,11 +34,36 @@ def check_k(k: object, name: str = "k") -> int:
 
 
 def as_list(values: Iterable[Any] | None, name: str) -> list[Any] | None:
+    """``values`` as a list (None stays None); a single string or a non-iterable is refused."""
     if values is None:
         return None
     if isinstance(values, (str, bytes)):
-        raise ValueError(f"{name} must be a list, not a single {type(values).__name__}")
+        single = "string" if isinstance(values, str) else "bytes object"
+        raise ValueError(f"{name} must be a list, not a single {single}")
+    if not isinstance(values, Iterable):
+        raise TypeError(f"{name} must be a list of strings, got {type(values).__name__}")
     return list(values)
+
+
+def required_list(values: Iterable[Any] | None, name: str) -> list[Any]:
+    """:func:`as_list` for an argument that cannot be None (TypeError naming it)."""
+    out = as_list(values, name)
+    if out is None:
+        raise TypeError(f"{name} must be a list of strings, got None")
+    return out
+
+
+def id_list(ids: Iterable[str] | None, name: str = "ids") -> list[str]:
+    """Checked ids: a list of ``str`` without lone surrogates (TypeError/ValueError naming one).
+
+    Ids only ever reach Milvus inside :func:`~rankwise.milvus.filters.ids_expr` (every character
+    escaped) or as primary-key values of inserted rows, never through pymilvus' unescaped
+    ``ids=`` quoting.
+    """
+    values = required_list(ids, name)
+    for i, doc_id in enumerate(values):
+        text_arg(doc_id, f"{name}[{i}]")
+    return values
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -100,6 +124,10 @@ class MilvusCollectionStore(ABC):
         """Extra fields for one batch of rows (e.g. embeddings), or None."""
         return None
 
+    def _properties(self) -> dict[str, str]:
+        """Collection properties recorded at creation (settings Milvus does not keep itself)."""
+        return {}
+
     def _describe(self) -> tuple[Mapping[str, Any], dict[str, Mapping[str, Any]]]:
         client, name = self._client, self.collection
         description = client.describe_collection(name)
@@ -113,7 +141,9 @@ class MilvusCollectionStore(ABC):
     def _create(self, schema: Any, index_params: Any) -> None:
         client, name = self._client, self.collection
         try:
-            client.create_collection(name, schema=schema, consistency_level="Strong")
+            client.create_collection(
+                name, schema=schema, consistency_level="Strong", properties=self._properties()
+            )
             # Lite builds indexes lazily and lacks the AllocTimestamp call pymilvus' synchronous
             # wait uses (it logs a server error, then polls every 0.5 s): don't wait there.
             client.create_index(name, index_params, sync=not self.lite)
@@ -183,22 +213,21 @@ class MilvusCollectionStore(ABC):
         *,
         ids_required: bool,
     ) -> tuple[list[str], list[str], list[dict[str, Any]]]:
-        text_list = as_list(texts, "texts")
-        assert text_list is not None
+        text_list = required_list(texts, "texts")
         for i, text in enumerate(text_list):
-            if not isinstance(text, str):
-                raise ValueError(f"texts[{i}] must be a string, got {type(text).__name__}")
+            text_arg(text, f"texts[{i}]")
             self._check_text_length(text, f"texts[{i}]")
-        id_list = as_list(ids, "ids")
-        if id_list is None:
+        if ids is None:
             if ids_required:
-                raise ValueError("ids are required")
-            id_list = [uuid.uuid4().hex for _ in text_list]
-        if len(id_list) != len(text_list):
-            raise ValueError(f"ids has {len(id_list)} entries for {len(text_list)} texts")
+                raise TypeError("ids are required: a list of strings, got None")
+            doc_ids = [uuid.uuid4().hex for _ in text_list]
+        else:
+            doc_ids = id_list(ids)
+        if len(doc_ids) != len(text_list):
+            raise ValueError(f"ids has {len(doc_ids)} entries for {len(text_list)} texts")
         seen: set[str] = set()
-        for i, doc_id in enumerate(id_list):
-            if not isinstance(doc_id, str) or not doc_id:
+        for i, doc_id in enumerate(doc_ids):
+            if not doc_id:
                 raise ValueError(f"ids[{i}] must be a non-empty string, got {doc_id!r}")
             if len(doc_id.encode("utf-8")) > self.max_id_length:
                 raise ValueError(f"ids[{i}] is longer than {self.max_id_length} bytes")
@@ -215,13 +244,10 @@ class MilvusCollectionStore(ABC):
             if meta is None:
                 metas.append({})
                 continue
-            if not isinstance(meta, Mapping) or not all(isinstance(k, str) for k in meta):
-                raise ValueError(f"metadatas[{i}] must be a dict with string keys or None")
-            try:
-                metas.append(json.loads(json.dumps(dict(meta), allow_nan=False)))
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"metadatas[{i}] is not JSON-serializable: {exc}") from None
-        return text_list, id_list, metas
+            if isinstance(meta, Mapping) and not isinstance(meta, dict):
+                meta = dict(meta)
+            metas.append(json_metadata(meta, f"metadatas[{i}]"))
+        return text_list, doc_ids, metas
 
     def _existing(self, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
@@ -303,16 +329,15 @@ class MilvusCollectionStore(ABC):
     # ------------------------------------------------------------------------------- reading
 
     def delete(self, ids: Iterable[str]) -> int:
-        """Delete documents by id; returns how many were stored (unknown ids are ignored)."""
-        id_list = as_list(ids, "ids")
-        assert id_list is not None
-        for i, doc_id in enumerate(id_list):
-            if not isinstance(doc_id, str):
-                raise ValueError(f"ids[{i}] must be a string, got {type(doc_id).__name__}")
-        wanted = list(dict.fromkeys(id_list))
+        """Delete documents by id; returns how many were stored (unknown ids are ignored).
+
+        The ids reach Milvus as one escaped ``id in [...]`` expression per chunk
+        (:func:`~rankwise.milvus.filters.ids_expr`), so any text is an id and nothing else.
+        """
+        wanted = list(dict.fromkeys(id_list(ids)))
         present = sorted(self._existing(wanted)) if wanted else []
         for chunk in chunks(present, _QUERY_CHUNK):
-            self._client.delete(self.collection, ids=list(chunk))
+            self._client.delete(self.collection, filter=ids_expr(chunk))
             self._dirty = True
         return len(present)
 
@@ -320,13 +345,9 @@ class MilvusCollectionStore(ABC):
 
     def get(self, ids: Iterable[str]) -> list[Hit]:
         """Stored documents by id, in the order asked (unknown ids are skipped; score 0)."""
-        id_list = as_list(ids, "ids")
-        assert id_list is not None
-        for i, doc_id in enumerate(id_list):
-            if not isinstance(doc_id, str):
-                raise ValueError(f"ids[{i}] must be a string, got {type(doc_id).__name__}")
+        asked = id_list(ids)
         found: dict[str, Hit] = {}
-        wanted = list(dict.fromkeys(id_list))
+        wanted = list(dict.fromkeys(asked))
         for chunk in chunks(wanted, _QUERY_CHUNK):
             rows = self._client.query(
                 self.collection,
@@ -341,7 +362,7 @@ class MilvusCollectionStore(ABC):
                     text=str(r[TEXT_FIELD]),
                     metadata=r.get(METADATA_FIELD) or {},
                 )
-        return [found[i] for i in id_list if i in found]
+        return [found[i] for i in asked if i in found]
 
     def __len__(self) -> int:
         rows = self._client.query(self.collection, filter="", output_fields=["count(*)"])

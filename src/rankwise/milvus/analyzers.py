@@ -189,7 +189,11 @@ def _for_lite(config: Mapping[str, Any]) -> dict[str, Any]:
             lowercase = True
             out_filters.append("lowercase")
         elif fname == "stop":
-            assert isinstance(item, Mapping)
+            if not isinstance(item, Mapping):
+                raise ValueError(
+                    "analyzer: the 'stop' filter needs a dict with its stop_words, "
+                    "e.g. {'type': 'stop', 'stop_words': ['the']}"
+                )
             out_filters.append({"type": "stop", "stop_words": _stop_words(item)})
         elif fname in _SERVER_FILTERS:
             raise _lite_error(f"apply the {fname!r} filter (it ignores it silently)")

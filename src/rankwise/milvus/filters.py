@@ -15,6 +15,8 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from rankwise._checks import has_lone_surrogate
+
 __all__ = ["filter_to_expr", "ids_expr", "metadata_expr", "quote"]
 
 #: Escapes understood by both the Milvus server's expression grammar and Milvus Lite's parser.
@@ -28,6 +30,10 @@ def quote(value: str) -> str:
     """``value`` as a double-quoted Milvus string literal, with every special character escaped."""
     if not isinstance(value, str):
         raise ValueError(f"quote() takes a string, got {type(value).__name__}")
+    if has_lone_surrogate(value):
+        raise ValueError(
+            f"{value!r} contains a lone surrogate code point: it can't be sent to Milvus"
+        )
     return '"' + "".join(_ESCAPES.get(ch, ch) for ch in value) + '"'
 
 

@@ -131,6 +131,26 @@ class CollectionSpec:
         }
 
 
+#: Collection property that records the requested ``inverted_index_algo``.
+ALGO_PROPERTY = "rankwise.inverted_index_algo"
+
+
+def collection_properties(spec: CollectionSpec) -> dict[str, str]:
+    """Collection properties recording the settings Milvus itself does not keep.
+
+    Milvus Lite always builds its index with TAAT_NAIVE, so the ``inverted_index_algo`` asked
+    for is recorded here, and a reopen with another one is refused like any other setting.
+    """
+    return {ALGO_PROPERTY: spec.inverted_index_algo}
+
+
+def recorded_settings(description: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings :func:`collection_properties` recorded ({} for collections made without)."""
+    properties = _as_dict(description.get("properties"))
+    algo = properties.get(ALGO_PROPERTY)
+    return {"inverted_index_algo": algo} if isinstance(algo, str) else {}
+
+
 def build_schema(client: Any, spec: CollectionSpec, pymilvus: Any) -> Any:
     """A pymilvus ``CollectionSchema`` for ``spec``."""
     dt = pymilvus.DataType
@@ -252,10 +272,22 @@ def validate_collection(
         found: Mapping[str, Any] = fields[fname]
         return found
 
+    def expect_length(fname: str, field: Mapping[str, Any] | None, want: int, setting: str) -> None:
+        if field is None:
+            return
+        got = _as_dict(field.get("params")).get("max_length")
+        try:
+            same = int(got) == want  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            same = False
+        if not same:
+            problems.append(f"field {fname!r} has max_length {got!r}, expected {setting}={want}")
+
     pk = expect(ID_FIELD, "VARCHAR")
     if pk is not None and not pk.get("is_primary"):
         problems.append(f"field {ID_FIELD!r} is not the primary key")
     text = expect(spec.analyzed_field, "VARCHAR")
+    expect_length(spec.analyzed_field, text, spec.max_text_length, "max_text_length")
     if text is not None:
         params = _as_dict(text.get("params"))
         if not _truthy(params.get("enable_analyzer")):
@@ -267,7 +299,8 @@ def validate_collection(
                 f"expected {spec.analyzer_params!r}"
             )
     if spec.pre_analyzed:
-        expect(TEXT_FIELD, "VARCHAR")
+        original = expect(TEXT_FIELD, "VARCHAR")
+        expect_length(TEXT_FIELD, original, spec.max_text_length, "max_text_length")
     elif ANALYZED_FIELD in fields:
         problems.append(
             f"the collection stores client-analyzed text ({ANALYZED_FIELD!r}); "
@@ -325,6 +358,16 @@ def validate_collection(
             problems.append(
                 f"sparse index inverted_index_algo is {algo!r}, expected {spec.index_algo!r}"
             )
+    recorded_algo = recorded_settings(description).get("inverted_index_algo")
+    if (
+        recorded_algo is not None
+        and recorded_algo != spec.inverted_index_algo
+        and not any("inverted_index_algo" in p for p in problems)
+    ):
+        problems.append(
+            f"the collection was created with inverted_index_algo {recorded_algo!r}, "
+            f"expected {spec.inverted_index_algo!r}"
+        )
     if spec.dense_dim is not None and DENSE_FIELD in fields:
         dense_index = indexes.get(DENSE_FIELD)
         metric = None if not dense_index else _flatten_index_params(dense_index).get("metric_type")

@@ -22,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rankwise.milvus._base import MilvusCollectionStore, check_k
+from rankwise._checks import text_arg
+from rankwise.milvus._base import MilvusCollectionStore, check_k, required_list
 from rankwise.milvus.filters import filter_to_expr
 from rankwise.milvus.schema import (
     ID_FIELD,
@@ -125,6 +126,13 @@ class MilvusSparseStore(MilvusCollectionStore):
             got = None if f is None else getattr(f.get("type"), "name", str(f.get("type")))
             if got != want:
                 problems.append(f"field {name!r} is {got or 'missing'}, expected {want}")
+        text_params = (fields.get(TEXT_FIELD) or {}).get("params") or {}
+        length = text_params.get("max_length") if isinstance(text_params, Mapping) else None
+        if length is not None and str(length) != str(self.max_text_length):
+            problems.append(
+                f"field {TEXT_FIELD!r} has max_length {length!r}, "
+                f"expected max_text_length={self.max_text_length}"
+            )
         if description.get("functions"):
             problems.append("the collection computes its vectors with a Milvus function")
         metric = (indexes.get(SPARSE_FIELD) or {}).get("metric_type")
@@ -149,11 +157,9 @@ class MilvusSparseStore(MilvusCollectionStore):
         self, queries: Sequence[str], k: int = 10, filter: Filter | None = None
     ) -> list[list[Hit]]:
         """:meth:`search` for several queries, sent to Milvus in batches."""
-        if isinstance(queries, str):
-            raise ValueError("queries must be a list of strings, not a single string")
+        queries = required_list(queries, "queries")
         for i, q in enumerate(queries):
-            if not isinstance(q, str):
-                raise ValueError(f"queries[{i}] must be a string, got {type(q).__name__}")
+            text_arg(q, f"queries[{i}]")
         check_k(k)
         expr = filter_to_expr(filter)
         out: list[list[Hit]] = [[] for _ in queries]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
-from rankwise.milvus._base import MAX_TOP_K, MilvusCollectionStore, check_k
+from rankwise._checks import text_arg
+from rankwise.milvus._base import MAX_TOP_K, MilvusCollectionStore, check_k, required_list
 from rankwise.milvus.analyzers import analyzer_params_for, encode_tokens, is_lite_uri
 from rankwise.milvus.filters import filter_to_expr
 from rankwise.milvus.schema import (
@@ -16,6 +17,7 @@ from rankwise.milvus.schema import (
     CollectionSpec,
     build_index_params,
     build_schema,
+    collection_properties,
     validate_collection,
 )
 from rankwise.types import Filter, Hit
@@ -160,6 +162,9 @@ class MilvusBM25Store(MilvusCollectionStore):
     def b(self) -> float:
         return float(self.spec.b)
 
+    def _properties(self) -> dict[str, str]:
+        return collection_properties(self.spec)
+
     def _open_or_create(self) -> None:
         if self._client.has_collection(self.collection):
             description, indexes = self._describe()
@@ -189,8 +194,10 @@ class MilvusBM25Store(MilvusCollectionStore):
         return [{DENSE_FIELD: v} for v in self._embed(self._embedding, list(texts), "embedding")]
 
     def _analyzed(self, text: str) -> str:
-        assert self._analyze is not None
-        tokens = self._analyze(text)
+        analyze = self._analyze
+        if analyze is None:  # only called when the store has a pre_analyzer
+            raise RuntimeError("this store analyzes text in Milvus, not on the client")
+        tokens = analyze(text)
         if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
             raise ValueError("pre_analyzer must return a list of strings")
         return encode_tokens(tokens)
@@ -209,8 +216,7 @@ class MilvusBM25Store(MilvusCollectionStore):
 
     def _query_text(self, query: object) -> str | None:
         """The text to send for ``query``, or None when it cannot match anything."""
-        if not isinstance(query, str):
-            raise ValueError(f"query must be a string, got {type(query).__name__}")
+        query = text_arg(query, "query")
         if not query.strip():
             return None
         if self._analyze is None:
@@ -231,8 +237,7 @@ class MilvusBM25Store(MilvusCollectionStore):
         self, queries: Sequence[str], k: int = 10, filter: Filter | None = None
     ) -> list[list[Hit]]:
         """:meth:`search` for several queries, sent to Milvus in batches."""
-        if isinstance(queries, str):
-            raise ValueError("queries must be a list of strings, not a single string")
+        queries = required_list(queries, "queries")
         check_k(k)
         expr = filter_to_expr(filter)
         texts = [self._query_text(q) for q in queries]
@@ -290,8 +295,7 @@ class MilvusBM25Store(MilvusCollectionStore):
         expr = filter_to_expr(filter)
         if isinstance(filter, (set, frozenset)) and not filter:
             return []
-        if not isinstance(query, str):
-            raise ValueError(f"query must be a string, got {type(query).__name__}")
+        query = text_arg(query, "query")
         if not query.strip():
             return []
         text = self._query_text(query)

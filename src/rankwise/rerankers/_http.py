@@ -1,10 +1,21 @@
 """What the Cohere, Voyage and Jina rerankers share: keys, limits, splitting, validation.
 
-A subclass implements one request (``_request`` / ``_arequest``: documents in, one score per
-document out, in input order) and ``_classify`` (provider exception -> :class:`AttemptFailure`).
-This base adds the API key lookup, the retry policy, splitting of large document lists into
-several requests (merged into one global ranking by the absolute relevance scores), bounded
-concurrency for the async path, and strict validation of every response.
+A subclass implements one request (``_arequest``: documents in, one score per document out, in
+input order, on the provider's async client) and ``_classify`` (provider exception ->
+:class:`AttemptFailure`). This base adds the API key lookup, the deadline of each attempt, the
+retry policy, splitting of large document lists into several requests (merged into one global
+ranking by the absolute relevance scores), bounded concurrency for the async path, and strict
+validation of every response.
+
+Time limits:
+
+* ``timeout`` is the deadline of **one attempt, end to end** (connect, headers and the whole
+  body): the attempt is cancelled when it runs out, however the server paces its bytes
+  (:mod:`rankwise.rerankers._deadline`). Sync calls run the same attempt on a private event
+  loop, so they get the same deadline.
+* The :class:`~rankwise.rerankers._retry.RetryPolicy` bounds the **whole call**: at most
+  ``max_attempts`` attempts of at most ``timeout`` each, with waits between them of at most
+  ``max_backoff`` (or a server's ``Retry-After``, capped at ``max_retry_after``).
 """
 
 from __future__ import annotations
@@ -12,15 +23,18 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import weakref
 from abc import abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from rankwise.rerankers._deadline import DeadlineExceeded, run_sync, within
 from rankwise.rerankers._retry import (
     AttemptFailure,
     RetryPolicy,
     is_retryable_status,
     parse_retry_after,
+    register_secret,
     run_with_retry,
     run_with_retry_async,
 )
@@ -107,7 +121,11 @@ def failure_from_status(status: int | None, message: str, headers: Any = None) -
 
 
 def message_from_body(body: Any) -> str:
-    """The provider's own error message out of a decoded (or raw) error body."""
+    """The provider's own error message out of a decoded (or raw) error body, uncut.
+
+    Never cut here: the message may echo the API key, and it must be redacted whole before it
+    is shortened (:func:`~rankwise.rerankers._retry.excerpt` does both, in that order).
+    """
     if isinstance(body, dict):
         for key in ("message", "detail", "error"):
             value = body.get(key)
@@ -117,11 +135,11 @@ def message_from_body(body: Any) -> str:
                 inner = value.get("message")
                 if isinstance(inner, str):
                     return inner
-        return str(body)[:500]
+        return str(body)
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
     text = str(body or "").strip()
-    return text[:500] if text else "(empty body)"
+    return text if text else "(empty body)"
 
 
 def _check_positive(name: str, value: object) -> None:
@@ -130,7 +148,13 @@ def _check_positive(name: str, value: object) -> None:
 
 
 class ApiReranker(BaseReranker):
-    """Base of the HTTP API rerankers. ``score`` is the provider's ``relevance_score``."""
+    """Base of the HTTP API rerankers. ``score`` is the provider's ``relevance_score``.
+
+    ``timeout`` (seconds) is the deadline of one attempt end to end: connect, headers and the
+    whole body, however slowly the server sends them. ``retry`` bounds the whole call (see
+    :class:`~rankwise.rerankers._retry.RetryPolicy`). Error messages are redacted of the API
+    key before they are cut to length, and the SDKs' loggers are redacted too.
+    """
 
     provider: str = "api"
     env_var: str = ""
@@ -166,11 +190,15 @@ class ApiReranker(BaseReranker):
             raise ValueError(f"max_concurrency must be a positive integer, got {max_concurrency!r}")
         self.model = model
         self._api_key = resolve_api_key(api_key, self.env_var, self.provider)
+        register_secret(self._api_key)
         self.base_url = base_url
         self.timeout = float(timeout)
         self.retry = retry or RetryPolicy()
         self.max_documents_per_request = limit
         self.max_concurrency = max_concurrency
+        self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @property
     def name(self) -> str:
@@ -184,13 +212,13 @@ class ApiReranker(BaseReranker):
 
     def _async_client(self) -> Any:
         """The provider's async client for the running event loop (made on first use per
-        loop: HTTP connection pools cannot be shared between event loops)."""
+        loop: HTTP connection pools cannot be shared between event loops; sync calls all run
+        on one private loop, so they share one client)."""
         loop = asyncio.get_running_loop()
-        client = getattr(self, "_aclient", None)
-        if client is None or getattr(self, "_aclient_loop", None) is not loop:
-            client = self._make_async_client()
-            self._aclient = client
-            self._aclient_loop = loop
+        clients = self._aclients
+        client = clients.get(loop)
+        if client is None:
+            client = clients[loop] = self._make_async_client()
         return client
 
     def _make_async_client(self) -> Any:
@@ -198,12 +226,9 @@ class ApiReranker(BaseReranker):
 
     # provider hooks --------------------------------------------------------------------
     @abstractmethod
-    def _request(self, query: str, documents: list[str]) -> list[float]:
-        """One API call; one score per document in input order."""
-
-    @abstractmethod
     async def _arequest(self, query: str, documents: list[str]) -> list[float]:
-        """Async twin of :meth:`_request` on the provider's async client."""
+        """One API call on the provider's async client; one score per document in input
+        order. Sync calls run it too (on a private loop), under the same deadline."""
 
     @abstractmethod
     def _classify(self, exc: BaseException) -> AttemptFailure | None:
@@ -214,12 +239,20 @@ class ApiReranker(BaseReranker):
         size = self.max_documents_per_request
         return [list(documents[i : i + size]) for i in range(0, len(documents), size)]
 
+    async def _attempt(self, query: str, documents: list[str]) -> list[float]:
+        """One attempt, cancelled ``timeout`` seconds after it began (a retryable timeout)."""
+        try:
+            scores = await within(self._arequest(query, documents), self.timeout)
+        except DeadlineExceeded as exc:
+            raise AttemptFailure(None, str(exc), retryable=True) from None
+        return self._checked(scores, len(documents))
+
     def _score(self, query: str, documents: list[str]) -> list[float]:
         scores: list[float] = []
         for chunk in self._chunks(documents):
 
             def call(chunk: list[str] = chunk) -> list[float]:
-                return self._checked(self._request(query, chunk), len(chunk))
+                return run_sync(self._attempt(query, chunk))
 
             scores.extend(
                 run_with_retry(
@@ -233,7 +266,7 @@ class ApiReranker(BaseReranker):
 
         async def one(chunk: list[str]) -> list[float]:
             async def call() -> list[float]:
-                return self._checked(await self._arequest(query, chunk), len(chunk))
+                return await self._attempt(query, chunk)
 
             async with semaphore:
                 return await run_with_retry_async(

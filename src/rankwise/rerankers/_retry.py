@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
 import random
 import time
@@ -23,9 +24,11 @@ from rankwise.rerankers.errors import RerankError
 __all__ = [
     "AttemptFailure",
     "RetryPolicy",
+    "excerpt",
     "is_retryable_status",
     "parse_retry_after",
     "redact",
+    "register_secret",
     "run_with_retry",
     "run_with_retry_async",
 ]
@@ -42,6 +45,11 @@ class RetryPolicy:
     ``max_attempts`` counts the first try (1 = never retry). The n-th retry waits
     ``min(max_backoff, initial_backoff * multiplier**(n-1))`` scaled by a random factor in
     ``[1 - jitter, 1 + jitter]``, unless the server sent ``Retry-After``.
+
+    The policy bounds a whole call: each attempt ends at the reranker's ``timeout`` (a deadline
+    for the attempt end to end, not per read), so a call lasts at most ``max_attempts *
+    timeout`` plus ``max_attempts - 1`` waits of at most ``max(max_backoff * (1 + jitter),
+    max_retry_after)`` each (per request; long document lists are split into several).
     """
 
     max_attempts: int = 4
@@ -109,19 +117,87 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+#: Longest provider message a :class:`RerankError` carries (cut *after* redaction).
+MAX_MESSAGE_CHARS = 500
+
+
 def redact(text: str, secret: str | None) -> str:
-    """Replace every occurrence of ``secret`` in ``text``."""
+    """Replace every occurrence of ``secret`` in ``text`` (also as JSON/repr escaped it).
+
+    Always redact the whole text before cutting it: cutting first could leave a prefix of the
+    key that no longer matches it (see :func:`excerpt`).
+    """
     if secret:
-        text = text.replace(secret, "***")
+        for form in dict.fromkeys((secret, json.dumps(secret)[1:-1], repr(secret)[1:-1])):
+            if form:
+                text = text.replace(form, "***")
     return text
+
+
+def excerpt(text: str | bytes, secret: str | None, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` redacted, *then* cut to ``limit`` characters (bytes decoded leniently first)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    text = redact(text, secret)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+#: Loggers that may print a provider's answer (the SDKs' own, httpx's, ours).
+_SDK_LOGGERS = ("voyage", "cohere", "cohere.client", "fern", "httpx", "rankwise.rerankers")
+_secrets: set[str] = set()
+
+
+class _RedactingFilter(logging.Filter):
+    """Redacts every registered API key from a log record before any handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _secrets:
+            message = record.getMessage()
+            redacted = message
+            for secret in sorted(_secrets, key=len, reverse=True):
+                redacted = redact(redacted, secret)
+            if redacted != message:
+                record.msg, record.args = redacted, ()
+        return True
+
+
+_filter = _RedactingFilter()
+
+
+def register_secret(secret: str) -> None:
+    """Redact ``secret`` from the SDK loggers' records too (e.g. Voyage logs error bodies)."""
+    if secret:
+        _secrets.add(secret)
+        for name in _SDK_LOGGERS:
+            target = logging.getLogger(name)
+            if _filter not in target.filters:
+                target.addFilter(_filter)
 
 
 def _final_error(
     provider: str, failure: AttemptFailure, attempts: int, secret: str | None
 ) -> RerankError:
     return RerankError(
-        provider, redact(failure.message, secret), status=failure.status, attempts=attempts
+        provider, excerpt(failure.message, secret), status=failure.status, attempts=attempts
     )
+
+
+def _wait_or_fail(
+    provider: str, failure: AttemptFailure, attempt: int, policy: RetryPolicy, secret: str | None
+) -> float:
+    """Seconds to wait before the next attempt, or the final :class:`RerankError` raised."""
+    if not failure.retryable or attempt >= policy.max_attempts:
+        raise _final_error(provider, failure, attempt, secret)
+    wait = policy.delay(attempt, failure.retry_after)
+    logger.warning(
+        "%s rerank attempt %d/%d failed (%s); retrying in %.2fs",
+        provider,
+        attempt,
+        policy.max_attempts,
+        f"HTTP {failure.status}" if failure.status is not None else "no response",
+        wait,
+    )
+    return wait
 
 
 def run_with_retry(
@@ -146,17 +222,9 @@ def run_with_retry(
             failure = exc if isinstance(exc, AttemptFailure) else classify(exc)
             if failure is None:
                 raise
-            if not failure.retryable or attempt >= policy.max_attempts:
-                raise _final_error(provider, failure, attempt, secret) from None
-            wait = policy.delay(attempt, failure.retry_after)
-            logger.warning(
-                "%s rerank attempt %d/%d failed (%s); retrying in %.2fs",
-                provider,
-                attempt,
-                policy.max_attempts,
-                f"HTTP {failure.status}" if failure.status is not None else "no response",
-                wait,
-            )
+        # Decided here, outside the ``except`` block: a final error has neither ``__cause__``
+        # nor ``__context__``, so no unredacted provider exception travels with it.
+        wait = _wait_or_fail(provider, failure, attempt, policy, secret)
         sleep(wait)
 
 
@@ -181,15 +249,7 @@ async def run_with_retry_async(
             failure = exc if isinstance(exc, AttemptFailure) else classify(exc)
             if failure is None:
                 raise
-            if not failure.retryable or attempt >= policy.max_attempts:
-                raise _final_error(provider, failure, attempt, secret) from None
-            wait = policy.delay(attempt, failure.retry_after)
-            logger.warning(
-                "%s rerank attempt %d/%d failed (%s); retrying in %.2fs",
-                provider,
-                attempt,
-                policy.max_attempts,
-                f"HTTP {failure.status}" if failure.status is not None else "no response",
-                wait,
-            )
+        # Decided here, outside the ``except`` block: a final error has neither ``__cause__``
+        # nor ``__context__``, so no unredacted provider exception travels with it.
+        wait = _wait_or_fail(provider, failure, attempt, policy, secret)
         await sleep(wait)

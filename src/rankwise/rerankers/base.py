@@ -12,20 +12,23 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
+from rankwise._checks import text_arg
 from rankwise.types import Metadata, RerankResult
 
 
 def validate_rerank_input(query: object, documents: object, top_k: object) -> None:
-    """Raise ValueError naming the argument that is wrong."""
-    if not isinstance(query, str):
-        raise ValueError(f"query must be a string, got {type(query).__name__}")
+    """Raise an error naming the argument that is wrong, before anything is scored.
+
+    Texts follow the shared rule of :func:`rankwise._checks.text_arg`: a non-``str`` is a
+    TypeError, a lone surrogate (which no tokenizer or API can take) a ValueError.
+    """
+    query = text_arg(query, "query")
     if not query.strip():
         raise ValueError("query must be a non-empty string")
     if isinstance(documents, str) or not isinstance(documents, Sequence):
         raise ValueError("documents must be a sequence of strings, not " + type(documents).__name__)
     for i, doc in enumerate(documents):
-        if not isinstance(doc, str):
-            raise ValueError(f"documents[{i}] must be a string, got {type(doc).__name__}")
+        text_arg(doc, f"documents[{i}]")
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k <= 0):
         raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}")
 

@@ -1,4 +1,8 @@
-"""Cohere Rerank through the official SDK (``cohere.ClientV2`` / ``AsyncClientV2``).
+"""Cohere Rerank through the official SDK (``cohere.AsyncClientV2``).
+
+Every attempt, sync or async, runs on the SDK's async client under rankwise's deadline:
+``timeout`` bounds one whole attempt (connect, headers and body), where the SDK's own timeout
+bounds each socket read only (see :mod:`rankwise.rerankers._http`).
 
 Score convention: ``score`` is Cohere's ``relevance_score`` (in [0, 1], comparable across
 requests), unchanged. The SDK's own retries are off (``max_retries=0``); rankwise's
@@ -8,6 +12,7 @@ requests), unchanged. The SDK's own retries are off (``max_retries=0``); rankwis
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from rankwise._optional import require
@@ -73,10 +78,10 @@ class CohereReranker(ApiReranker):
         kwargs: dict[str, Any] = {"timeout": self.timeout, "max_retries": 0}
         if base_url is not None:
             kwargs["base_url"] = base_url.rstrip("/")
-        self._client = cohere.ClientV2(api_key=self._api_key, **kwargs)
         self._client_kwargs = kwargs
         self._cohere = cohere
-        self._api_error: type[BaseException] = cohere.core.api_error.ApiError
+        api_error = importlib.import_module("cohere.core.api_error")
+        self._api_error: type[BaseException] = api_error.ApiError
 
     def _kwargs(self, query: str, documents: list[str]) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -95,10 +100,6 @@ class CohereReranker(ApiReranker):
             raise MalformedResponse("no 'results' in the response body")
         return scores_from_results(results, n)
 
-    def _request(self, query: str, documents: list[str]) -> list[float]:
-        response = self._client.rerank(**self._kwargs(query, documents))
-        return self._parse(response, len(documents))
-
     async def _arequest(self, query: str, documents: list[str]) -> list[float]:
         response = await self._async_client().rerank(**self._kwargs(query, documents))
         return self._parse(response, len(documents))
@@ -111,9 +112,7 @@ class CohereReranker(ApiReranker):
             status = getattr(exc, "status_code", None)
             body = getattr(exc, "body", None)
             if status is not None and 200 <= status < 300:
-                return MalformedResponse(
-                    f"undecodable body: {message_from_body(body)[:200]}", status
-                )
+                return MalformedResponse(f"undecodable body: {message_from_body(body)}", status)
             return failure_from_status(
                 status, message_from_body(body), getattr(exc, "headers", None)
             )

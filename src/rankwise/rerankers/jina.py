@@ -1,7 +1,9 @@
 """Jina AI reranking over HTTP (``POST {base_url}/v1/rerank``) with httpx.
 
-Score convention: ``score`` is Jina's ``relevance_score``, unchanged. Sync calls use an
-``httpx.Client``, ``arerank`` an ``httpx.AsyncClient`` (native async). The request is
+Score convention: ``score`` is Jina's ``relevance_score``, unchanged. Every attempt, sync or
+async, runs on an ``httpx.AsyncClient`` under rankwise's deadline: ``timeout`` bounds one whole
+attempt (connect, headers and body), where httpx's own timeout bounds each read only (see
+:mod:`rankwise.rerankers._http`). The request is
 ``{model, query, documents, top_n, return_documents: false}``; the answer's
 ``results[].{index, relevance_score}`` is validated strictly. Requests carry at most
 ``max_documents_per_request`` documents (default 1,000, configurable); longer lists are split
@@ -10,10 +12,12 @@ and merged into one global ranking.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 from rankwise._optional import require
+from rankwise.rerankers._deadline import run_sync
 from rankwise.rerankers._http import (
     ApiReranker,
     MalformedResponse,
@@ -69,7 +73,6 @@ class JinaReranker(ApiReranker):
         )
         self._httpx = httpx
         self._url = f"{(self.base_url or DEFAULT_BASE_URL).rstrip('/')}/v1/rerank"
-        self._client = httpx.Client(timeout=self.timeout)
 
     def _headers(self) -> dict[str, str]:
         return {
@@ -93,16 +96,11 @@ class JinaReranker(ApiReranker):
         try:
             data = json.loads(body)
         except ValueError:
-            raise MalformedResponse(f"body is not JSON: {body[:200]!r}", status) from None
+            text = body.decode("utf-8", "replace")  # cut after redaction, by the retry layer
+            raise MalformedResponse(f"body is not JSON: {text!r}", status) from None
         if not isinstance(data, dict) or not isinstance(data.get("results"), list):
             raise MalformedResponse("no 'results' list in the response body", status)
         return scores_from_results(data["results"], n)
-
-    def _request(self, query: str, documents: list[str]) -> list[float]:
-        response = self._client.post(
-            self._url, json=self._payload(query, documents), headers=self._headers()
-        )
-        return self._parse(response.status_code, response.content, response.headers, len(documents))
 
     async def _arequest(self, query: str, documents: list[str]) -> list[float]:
         response = await self._async_client().post(
@@ -128,11 +126,12 @@ class JinaReranker(ApiReranker):
         return self._httpx.AsyncClient(timeout=self.timeout)
 
     def close(self) -> None:
-        """Close the HTTP connection pool (the async one is closed by :meth:`aclose`)."""
-        self._client.close()
+        """Close the connection pool of the sync calls (the async ones: :meth:`aclose`)."""
+        run_sync(self.aclose())
 
     async def aclose(self) -> None:
-        client = getattr(self, "_aclient", None)
+        """Close the connection pool of the running event loop."""
+        clients = getattr(self, "_aclients", None)
+        client = None if clients is None else clients.pop(asyncio.get_running_loop(), None)
         if client is not None:
-            self._aclient = None
             await client.aclose()

@@ -1,4 +1,11 @@
-"""Voyage AI reranking through the official SDK (``voyageai.Client`` / ``AsyncClient``).
+"""Voyage AI reranking through the official SDK (``voyageai.AsyncClient``).
+
+Every attempt, sync or async, runs on the SDK's async client under rankwise's deadline:
+``timeout`` bounds one whole attempt (connect, headers and body); the SDK's sync client
+(``requests``) could only bound each socket read (see :mod:`rankwise.rerankers._http`). Each
+attempt gets its own ``aiohttp`` session (as the SDK makes by default) whose response headers
+rankwise keeps, so a ``Retry-After`` is honoured even when the SDK drops the headers (a 429
+whose body has no ``detail``).
 
 Score convention: ``score`` is Voyage's ``relevance_score``, unchanged. The SDK's own retries
 are off (``max_retries=0``); rankwise's retry policy is the only one. Voyage accepts at most
@@ -60,7 +67,6 @@ class VoyageReranker(ApiReranker):
         kwargs: dict[str, Any] = {"max_retries": 0, "timeout": self.timeout}
         if base_url is not None:
             kwargs["base_url"] = base_url.rstrip("/")
-        self._client = voyageai.Client(api_key=self._api_key, **kwargs)
         self._client_kwargs = kwargs
         self._voyageai = voyageai
         self._errors = voyageai.error
@@ -68,23 +74,31 @@ class VoyageReranker(ApiReranker):
     def _parse(self, call: Any, n: int) -> list[float]:
         return scores_from_results(getattr(call, "results", None), n)
 
-    def _request(self, query: str, documents: list[str]) -> list[float]:
-        try:
-            response = self._client.rerank(
-                query, documents, self.model, top_k=len(documents), truncation=self.truncation
-            )
-        except (IndexError, KeyError, AttributeError, TypeError) as exc:
-            # the SDK indexes documents by the returned indices before we can check them
-            raise MalformedResponse(f"the SDK could not read the response ({exc!r})") from None
-        return self._parse(response, len(documents))
-
     async def _arequest(self, query: str, documents: list[str]) -> list[float]:
-        try:
-            response = await self._async_client().rerank(
-                query, documents, self.model, top_k=len(documents), truncation=self.truncation
-            )
-        except (IndexError, KeyError, AttributeError, TypeError) as exc:
-            raise MalformedResponse(f"the SDK could not read the response ({exc!r})") from None
+        import aiohttp
+
+        seen: dict[str, Any] = {}
+
+        async def keep_headers(session: Any, context: Any, params: Any) -> None:
+            seen["headers"] = params.response.headers
+
+        trace = aiohttp.TraceConfig()
+        trace.on_request_end.append(keep_headers)
+        async with aiohttp.ClientSession(trace_configs=[trace]) as session:
+            token = self._voyageai.aiosession.set(session)
+            try:
+                response = await self._async_client().rerank(
+                    query, documents, self.model, top_k=len(documents), truncation=self.truncation
+                )
+            except self._errors.VoyageError as exc:
+                if not getattr(exc, "headers", None) and "headers" in seen:
+                    exc.headers = seen["headers"]  # the SDK drops them for some error bodies
+                raise
+            except (IndexError, KeyError, AttributeError, TypeError) as exc:
+                # the SDK indexes documents by the returned indices before we can check them
+                raise MalformedResponse(f"the SDK could not read the response ({exc!r})") from None
+            finally:
+                self._voyageai.aiosession.reset(token)
         return self._parse(response, len(documents))
 
     def _make_async_client(self) -> Any:
@@ -102,5 +116,5 @@ class VoyageReranker(ApiReranker):
         body = getattr(exc, "json_body", None) or getattr(exc, "http_body", None)
         message = message_from_body(body) if body else str(exc)
         if status is not None and 200 <= status < 300:
-            return MalformedResponse(f"undecodable body: {message[:200]}", status)
+            return MalformedResponse(f"undecodable body: {message}", status)
         return failure_from_status(status, message, getattr(exc, "headers", None))

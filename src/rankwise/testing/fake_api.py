@@ -31,6 +31,7 @@ Replies come from a FIFO script (:meth:`FakeRerankServer.script`); when it is em
 overlap by default, :func:`overlap_score`), sorted best first and cut to ``top_n``/``top_k``.
 Scripted failure modes: 429 with or without ``Retry-After``, any status (500, 503, 400, 401,
 ...), a delay before answering (longer than the client's timeout -> client timeout), a body
+dripped one byte at a time (every read is quick, the answer is not: :meth:`Reply.drip`), a body
 that is not JSON, a JSON body missing the results, a wrong number of results, an index out of
 range, a duplicated index, or a dropped connection.
 
@@ -127,9 +128,25 @@ class Reply:
         return cls("raw", 200, body=b'{"results": [{"index": 0, "relevance_')
 
     @classmethod
-    def raw(cls, body: bytes, status: int = 200, content_type: str = "application/json") -> Reply:
-        """Exactly this body."""
-        return cls("raw", status, (("Content-Type", content_type),), body=body)
+    def raw(
+        cls,
+        body: bytes,
+        status: int = 200,
+        content_type: str = "application/json",
+        *,
+        retry_after: float | str | None = None,
+    ) -> Reply:
+        """Exactly this body (with a ``Retry-After`` header when given)."""
+        headers: tuple[tuple[str, str], ...] = (("Content-Type", content_type),)
+        if retry_after is not None:
+            headers += (("Retry-After", _fmt(retry_after)),)
+        return cls("raw", status, headers, body=body)
+
+    @classmethod
+    def drip(cls, interval: float = 0.25) -> Reply:
+        """A correct 200 whose headers come at once and whose body comes one byte every
+        ``interval`` seconds: every read is quick, the whole answer takes minutes."""
+        return cls("drip", 200, delay=0.0, message=repr(float(interval)))
 
     @classmethod
     def missing_results(cls) -> Reply:
@@ -250,7 +267,26 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(parsed, dict):
             self._send(400, {"message": "body must be JSON", "detail": "body must be JSON"})
             return
-        self._send(reply.status, self._answer(provider, parsed, reply.kind), dict(reply.headers))
+        answer = self._answer(provider, parsed, reply.kind)
+        if reply.kind == "drip":
+            self._drip(json.dumps(answer).encode(), float(reply.message))
+            return
+        self._send(reply.status, answer, dict(reply.headers))
+
+    def _drip(self, body: bytes, interval: float) -> None:
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.flush()
+            for i in range(len(body)):
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+                time.sleep(interval)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up: good
+            pass
+        self.close_connection = True
 
     def _answer(self, provider: str, req: dict[str, Any], kind: str) -> dict[str, Any]:
         query = str(req.get("query", ""))

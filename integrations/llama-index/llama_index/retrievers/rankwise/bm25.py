@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import re
+import shutil
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 from pathlib import Path
@@ -37,11 +41,19 @@ from rankwise.types import Hit, TextStore
 if TYPE_CHECKING:
     from rankwise.bm25 import BM25Index
 
+#: The pointer: names the live generation folder (version 1: the settings themselves).
 CONFIG_FILE = "retriever.json"
+#: Inside a generation folder: the settings, the nodes and the embedded index.
+SETTINGS_FILE = "settings.json"
 NODES_FILE = "nodes.json"
 INDEX_DIR = "bm25_index"
+LOCK_FILE = ".retriever.lock"
+GEN_PREFIX = "gen-"
+TMP_SUFFIX = ".tmp"
 FORMAT = "llama-index-rankwise/bm25-retriever"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_GENERATION = re.compile(r"gen-[0-9a-f]{32}")
+_LOAD_ATTEMPTS = 5
 
 DEFAULT_ANALYZER = "english"
 DEFAULT_K1 = 1.2
@@ -95,13 +107,6 @@ def _check_ids(node_ids: object) -> list[str]:
         if not isinstance(node_id, str):
             raise ValueError(f"node_ids[{i}] must be a string, got {type(node_id).__name__}")
     return out
-
-
-def _atomic_write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False)
-    os.replace(tmp, path)
 
 
 def _bm25_index_class() -> type[BM25Index]:
@@ -414,7 +419,8 @@ class RankwiseBM25Retriever(BaseRetriever):
     @staticmethod
     def _validated(filters: MetadataFilters) -> MetadataFilters:
         checked = _check_filters(filters)
-        assert checked is not None
+        if checked is None:
+            raise ValueError("filters must be llama_index MetadataFilters, got None")
         return checked
 
     def _active_filters(self) -> MetadataFilters | None:
@@ -476,21 +482,15 @@ class RankwiseBM25Retriever(BaseRetriever):
         store = self._store
         if not _is_embedded_index(store):
             return None
-        assert isinstance(store, _bm25_index_class())
-        return _settings_of(store)
+        index_class = _bm25_index_class()
+        return _settings_of(store) if isinstance(store, index_class) else None
 
-    def persist(self, persist_dir: str | os.PathLike[str]) -> None:
-        """Save settings, nodes (as JSON) and the embedded index under ``persist_dir``.
-
-        With an external ``store=`` (e.g. Milvus) the store keeps its own data; the settings
-        and nodes are saved, and :meth:`from_persist_dir` needs the store again.
-        """
-        path = Path(persist_dir)
-        path.mkdir(parents=True, exist_ok=True)
+    def _snapshot(self, target: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Settings and nodes of this moment; the embedded index is saved into ``target``."""
         with self._lock:
             index_config = self._index_config()
             if index_config is not None:
-                self._store.save(path / INDEX_DIR)  # type: ignore[attr-defined]
+                self._store.save(target / INDEX_DIR)  # type: ignore[attr-defined]
             nodes = [doc_to_json(n) for n in self._nodes.values()]
             config = {
                 "format": FORMAT,
@@ -504,8 +504,44 @@ class RankwiseBM25Retriever(BaseRetriever):
                     "index": index_config,
                 },
             }
-        _atomic_write_json(path / NODES_FILE, nodes)
-        _atomic_write_json(path / CONFIG_FILE, config)
+        return config, nodes
+
+    def persist(self, persist_dir: str | os.PathLike[str]) -> None:
+        """Save settings, nodes (as JSON) and the embedded index under ``persist_dir``, atomically.
+
+        One persist writes one new generation folder (``gen-<hex>/``: settings, nodes and the
+        embedded index), then switches ``retriever.json`` to it with one ``os.replace``; a
+        crash at any point leaves the previous persist loadable, and a later persist cleans up
+        what the crash left. Generations no pointer names are removed; concurrent persists into
+        one folder (threads or processes) are serialised by a file lock (last writer wins).
+
+        With an external ``store=`` (e.g. Milvus) the store keeps its own data; the settings
+        and nodes are saved, and :meth:`from_persist_dir` needs the store again.
+        """
+        path = Path(persist_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        with _persist_lock(path):
+            if (path / CONFIG_FILE).exists():
+                _read_pointer(path)  # refuse to replace something that isn't ours
+            generation = f"{GEN_PREFIX}{uuid.uuid4().hex}"
+            staging = path / f"{generation}{TMP_SUFFIX}"
+            try:
+                staging.mkdir()
+                config, nodes = self._snapshot(staging)
+                _write_json_durably(staging / NODES_FILE, nodes)
+                _write_json_durably(staging / SETTINGS_FILE, config)
+                _fsync_dir(staging)
+                os.replace(staging, path / generation)
+                _fsync_dir(path)
+                pointer = {"format": FORMAT, "version": FORMAT_VERSION, "generation": generation}
+                pointer_tmp = path / f"{CONFIG_FILE}.{generation}{TMP_SUFFIX}"
+                _write_json_durably(pointer_tmp, pointer)
+                os.replace(pointer_tmp, path / CONFIG_FILE)
+                _fsync_dir(path)
+            finally:
+                # Also after a failure: remove whatever the live pointer doesn't name (this
+                # attempt's staging folder, or its generation if the switch never happened).
+                _remove_unreferenced(path)
 
     @classmethod
     def from_persist_dir(
@@ -527,48 +563,35 @@ class RankwiseBM25Retriever(BaseRetriever):
         saved embedded index otherwise. ``analyzer=`` is required (only) when the embedded
         index was built with a callable analyzer, which can't be saved. ``mmap`` maps the
         saved index arrays instead of reading them into memory.
+
+        Only the complete generation ``retriever.json`` names is read. Folders written by the
+        previous layout (``retriever.json`` version 1 next to ``nodes.json`` and
+        ``bm25_index/``) still load; the next :meth:`persist` converts them.
         """
         path = Path(persist_dir)
-        config_path = path / CONFIG_FILE
-        if not config_path.is_file():
-            raise ValueError(f"persist_dir {str(path)!r} has no {CONFIG_FILE}")
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-        if config.get("format") != FORMAT:
-            raise ValueError(f"persist_dir {str(path)!r} does not hold a RankwiseBM25Retriever")
-        if config.get("version") != FORMAT_VERSION:
-            raise ValueError(f"unsupported persisted format version {config.get('version')!r}")
-        store_config = config["store"]
-        if store is None:
-            if store_config["kind"] != "embedded":
-                raise ValueError(
-                    f"this retriever was saved with an external store ({store_config['class']}); "
-                    "pass it as store="
+        for attempt in range(_LOAD_ATTEMPTS):
+            pointer = _read_pointer(path)
+            try:
+                data_dir = _data_dir(path, pointer)
+                if pointer["version"] == 1:
+                    config = pointer
+                else:
+                    config = _read_json(data_dir / SETTINGS_FILE)
+                nodes_data = _read_json(data_dir / NODES_FILE)
+                loaded_store = cls._load_store(
+                    data_dir, config, store, analyzer, mmap, show_progress
                 )
-            expected = store_config["index"]
-            if expected["analyzer"] is None and analyzer is None:
-                raise ValueError(
-                    "this retriever's index was built with a callable analyzer, which can't be "
-                    "saved; pass the same callable as analyzer="
-                )
-            index = _bm25_index_class().load(
-                path / INDEX_DIR, mmap=mmap, analyzer=analyzer, show_progress=show_progress
-            )
-            actual = _settings_of(index)
-            if expected["analyzer"] is None:
-                expected = {**expected, "analyzer": actual["analyzer"]}
-            if actual != expected:
-                raise ValueError(
-                    f"the saved index settings {actual} differ from the retriever's {expected}"
-                )
-            store = index
-        elif analyzer is not None:
-            raise ValueError("analyzer= only applies to a saved embedded index, not with store=")
-        nodes_data = json.loads((path / NODES_FILE).read_text(encoding="utf-8"))
+                break
+            except FileNotFoundError as exc:
+                # A concurrent persist switched the pointer and removed this generation
+                # between our reads: read the new pointer and start over.
+                if attempt + 1 == _LOAD_ATTEMPTS or _read_pointer(path) == pointer:
+                    raise ValueError(f"persist_dir {str(path)!r} is incomplete: {exc}") from None
         filters = (
             None if config["filters"] is None else MetadataFilters.model_validate(config["filters"])
         )
         retriever = cls(
-            store=store,
+            store=loaded_store,
             similarity_top_k=config["similarity_top_k"],
             filters=filters,
             text_metadata_mode=config["text_metadata_mode"],
@@ -581,6 +604,140 @@ class RankwiseBM25Retriever(BaseRetriever):
             node = json_to_doc(item)
             retriever._nodes[node.node_id] = node
         return retriever
+
+    @staticmethod
+    def _load_store(
+        data_dir: Path,
+        config: dict[str, Any],
+        store: TextStore | None,
+        analyzer: Any,
+        mmap: bool,
+        show_progress: bool,
+    ) -> TextStore:
+        store_config = config["store"]
+        if store is not None:
+            if analyzer is not None:
+                raise ValueError(
+                    "analyzer= only applies to a saved embedded index, not with store="
+                )
+            return store
+        if store_config["kind"] != "embedded":
+            raise ValueError(
+                f"this retriever was saved with an external store ({store_config['class']}); "
+                "pass it as store="
+            )
+        expected = store_config["index"]
+        if expected["analyzer"] is None and analyzer is None:
+            raise ValueError(
+                "this retriever's index was built with a callable analyzer, which can't be "
+                "saved; pass the same callable as analyzer="
+            )
+        index = _bm25_index_class().load(
+            data_dir / INDEX_DIR, mmap=mmap, analyzer=analyzer, show_progress=show_progress
+        )
+        actual = _settings_of(index)
+        if expected["analyzer"] is None:
+            expected = {**expected, "analyzer": actual["analyzer"]}
+        if actual != expected:
+            raise ValueError(
+                f"the saved index settings {actual} differ from the retriever's {expected}"
+            )
+        return index
+
+
+# ---------------------------------------------------------------------- persisted layout
+
+
+def _persist_lock(path: Path) -> Any:
+    from filelock import FileLock
+
+    return FileLock(str(path / LOCK_FILE))
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # e.g. platforms that can't open folders
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_json_durably(path: Path, data: Any) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _read_pointer(path: Path) -> dict[str, Any]:
+    """The checked ``retriever.json`` of ``path`` (ValueError naming what is wrong)."""
+    pointer_path = path / CONFIG_FILE
+    if not pointer_path.is_file():
+        raise ValueError(f"persist_dir {str(path)!r} has no {CONFIG_FILE}")
+    try:
+        pointer = _read_json(pointer_path)
+    except ValueError as exc:
+        raise ValueError(
+            f"persist_dir {str(path)!r}: {CONFIG_FILE} is unreadable ({exc})"
+        ) from None
+    if not isinstance(pointer, dict) or pointer.get("format") != FORMAT:
+        raise ValueError(f"persist_dir {str(path)!r} does not hold a RankwiseBM25Retriever")
+    if pointer.get("version") not in (1, FORMAT_VERSION):
+        raise ValueError(f"unsupported persisted format version {pointer.get('version')!r}")
+    return pointer
+
+
+def _data_dir(path: Path, pointer: dict[str, Any]) -> Path:
+    """The folder holding the settings, nodes and index the pointer names, inside ``path``."""
+    if pointer["version"] == 1:  # the previous layout: everything next to retriever.json
+        return path
+    generation = pointer.get("generation")
+    if not isinstance(generation, str) or not _GENERATION.fullmatch(generation):
+        raise ValueError(
+            f"persist_dir {str(path)!r}: {CONFIG_FILE} names {generation!r}, "
+            "not a generation folder of this directory"
+        )
+    data_dir = path / generation
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"persist_dir {str(path)!r} lacks its generation {generation}")
+    return data_dir
+
+
+def _remove_unreferenced(path: Path) -> None:
+    """Remove the generations, staging folders and temporary files no pointer names.
+
+    Runs under the persist lock, so nothing found here is being written by another persist.
+    """
+    try:
+        pointer: dict[str, Any] | None = _read_pointer(path)
+    except ValueError:
+        pointer = None
+    live = pointer.get("generation") if pointer is not None else None
+    legacy_superseded = pointer is not None and pointer["version"] != 1
+    for entry in path.iterdir():
+        name = entry.name
+        ours = (
+            _GENERATION.fullmatch(name.removesuffix(TMP_SUFFIX)) is not None
+            or (name.startswith(f"{CONFIG_FILE}.") and name.endswith(TMP_SUFFIX))
+            or name in (f"{NODES_FILE}{TMP_SUFFIX}", f"{CONFIG_FILE}{TMP_SUFFIX}")
+            or (legacy_superseded and name in (NODES_FILE, INDEX_DIR))
+        )
+        if not ours or name == live:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
 
 
 __all__ = ["RankwiseBM25Retriever"]
