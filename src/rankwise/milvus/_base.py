@@ -110,10 +110,13 @@ class MilvusCollectionStore(ABC):
                 indexes[str(info.get("field_name", index_name))] = info
         return description, indexes
 
-    def _create(self, schema: Any, index_params: Any) -> None:
+    def _create(
+        self, schema: Any, index_params: Any, properties: Mapping[str, str] | None = None
+    ) -> None:
         client, name = self._client, self.collection
+        extra: dict[str, Any] = {"properties": dict(properties)} if properties else {}
         try:
-            client.create_collection(name, schema=schema, consistency_level="Strong")
+            client.create_collection(name, schema=schema, consistency_level="Strong", **extra)
             # Lite builds indexes lazily and lacks the AllocTimestamp call pymilvus' synchronous
             # wait uses (it logs a server error, then polls every 0.5 s): don't wait there.
             client.create_index(name, index_params, sync=not self.lite)
@@ -133,8 +136,11 @@ class MilvusCollectionStore(ABC):
         return self._client
 
     def close(self) -> None:
-        """Close the client connection (Milvus Lite's data stays in the ``.db`` folder)."""
-        self._client.close()
+        """Close the client connection (Milvus Lite's data stays in the ``.db`` folder);
+        closing twice is harmless."""
+        if not getattr(self, "_closed", False):
+            self._closed = True
+            self._client.close()
 
     def __enter__(self) -> Self:
         return self

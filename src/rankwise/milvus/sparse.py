@@ -155,7 +155,7 @@ class MilvusSparseStore(MilvusCollectionStore):
             if not isinstance(q, str):
                 raise ValueError(f"queries[{i}] must be a string, got {type(q).__name__}")
         check_k(k)
-        expr = filter_to_expr(filter)
+        expr = filter_to_expr(filter, store=type(self).__name__)
         out: list[list[Hit]] = [[] for _ in queries]
         if isinstance(filter, (set, frozenset)) and not filter:
             return out
