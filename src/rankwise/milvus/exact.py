@@ -279,9 +279,10 @@ def validate_collection(
         wanted[DENSE_FIELD] = "FLOAT_VECTOR"
     for fname, type_name in wanted.items():
         f = fields.get(fname)
-        got = None if f is None else _type_name(f.get("type"))
-        if got != type_name:
-            problems.append(f"field {fname!r} is {got or 'missing'}, expected {type_name}")
+        if f is None:
+            problems.append(f"field {fname!r} ({type_name}) is missing")
+        elif _type_name(f.get("type")) != type_name:
+            problems.append(f"field {fname!r} is {_type_name(f.get('type'))}, expected {type_name}")
     if spec.dense_dim is None and DENSE_FIELD in fields:
         problems.append(f"the collection has a dense field {DENSE_FIELD!r}; pass dense_dim")
     if description.get("functions"):
@@ -297,14 +298,22 @@ def validate_collection(
         problems.append("the collection records no rankwise exact-route settings")
     else:
         try:
-            got_settings = json.loads(stored)
+            got = json.loads(stored)
         except (TypeError, ValueError):
-            got_settings = None
-        want_settings = json.loads(settings[SETTINGS_PROPERTY])
-        if isinstance(got_settings, dict) and got_settings.get("analyzer") is None:
-            want_settings["analyzer"] = None  # a callable analysis can't be compared
-        if got_settings != want_settings:
-            problems.append(f"its settings are {stored}, expected {settings[SETTINGS_PROPERTY]}")
+            got = {}
+        want = json.loads(settings[SETTINGS_PROPERTY])
+        if not isinstance(got, dict):
+            got = {}
+        for key, label in (("k1", "bm25_k1"), ("b", "bm25_b")):
+            if got.get(key) != want[key]:
+                problems.append(f"{label} is {got.get(key)!r}, expected {want[key]!r}")
+        if got.get("analyzer") != want["analyzer"]:
+            problems.append(
+                f"analyzer_params are {got.get('analyzer')!r}, expected {want['analyzer']!r} "
+                "(None: a pre_analyzer's Python analysis)"
+            )
+        if got.get("route") != "exact" or got.get("version") != want["version"]:
+            problems.append(f"its rankwise settings are {stored}")
     if problems:
         raise SchemaMismatchError(
             f"collection {name!r} exists with a different shape: "

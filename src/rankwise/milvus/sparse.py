@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rankwise.milvus._base import MilvusCollectionStore, check_k
+from rankwise.milvus.exact import SETTINGS_PROPERTY
 from rankwise.milvus.filters import filter_to_expr
 from rankwise.milvus.schema import (
     ID_FIELD,
@@ -127,6 +128,8 @@ class MilvusSparseStore(MilvusCollectionStore):
                 problems.append(f"field {name!r} is {got or 'missing'}, expected {want}")
         if description.get("functions"):
             problems.append("the collection computes its vectors with a Milvus function")
+        if SETTINGS_PROPERTY in (description.get("properties") or {}):
+            problems.append("it is a MilvusBM25Store exact route collection (hashed terms)")
         metric = (indexes.get(SPARSE_FIELD) or {}).get("metric_type")
         if metric != "IP":
             problems.append(f"sparse index metric is {metric!r}, expected 'IP'")

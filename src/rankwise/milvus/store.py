@@ -24,7 +24,15 @@ from rankwise.milvus.schema import (
 )
 from rankwise.types import Filter, Hit
 
-__all__ = ["DEFAULT_ANALYZER", "MAX_TOP_K", "Embedding", "MilvusBM25Store", "Route", "rerank"]
+__all__ = [
+    "DEFAULT_ANALYZER",
+    "MAX_TOP_K",
+    "Embedding",
+    "MilvusBM25Store",
+    "Route",
+    "choose_route",
+    "rerank",
+]
 
 #: The analysis a store gets when none is asked for: the embedded ``BM25Index``'s default.
 DEFAULT_ANALYZER = "english"
@@ -80,6 +88,32 @@ def rerank(query: str, hits: Sequence[Hit], reranker: Any, top_k: int | None = N
         )
         for r in results
     ]
+
+
+def choose_route(
+    route: str, *, lite: bool, analyzer: object = DEFAULT_ANALYZER, pre_analyzed: bool = False
+) -> Route:
+    """The route ``MilvusBM25Store(route=route)`` takes (see its docstring).
+
+    ``"auto"``: ``"exact"`` on Milvus Lite (its BM25 keeps statistics per segment and it lacks
+    the ``english`` analyzer); on a server ``"milvus"`` when Milvus's own analyzer does exactly
+    ``analyzer`` (or the text is pre-analyzed), else ``"exact"`` (e.g. a Python callable, which
+    rankwise runs itself). An explicit route is kept; whether it can do the analysis is checked
+    when the store is built.
+    """
+    if route not in ("auto", "milvus", "exact"):
+        raise ValueError(f"route must be 'auto', 'milvus' or 'exact', got {route!r}")
+    if route != "auto":
+        return "milvus" if route == "milvus" else "exact"
+    if lite:
+        return "exact"
+    if pre_analyzed:
+        return "milvus"
+    try:
+        analyzer_params_for(analyzer, "server")
+    except ValueError:
+        return "exact"
+    return "milvus"
 
 
 def _config_or_none(analyzer: object) -> dict[str, Any] | None:
@@ -167,8 +201,6 @@ class MilvusBM25Store(MilvusCollectionStore):
             raise ValueError("embedding must be a callable: list[str] -> list of vectors")
         if query_embedding is not None and not callable(query_embedding):
             raise ValueError("query_embedding must be a callable: list[str] -> list of vectors")
-        if route not in ("auto", "milvus", "exact"):
-            raise ValueError(f"route must be 'auto', 'milvus' or 'exact', got {route!r}")
         lite = is_lite_uri(uri) if isinstance(uri, str) else False
         self._embedding = embedding
         self._query_embedding = query_embedding or embedding
@@ -191,20 +223,9 @@ class MilvusBM25Store(MilvusCollectionStore):
                 raise ValueError(
                     "pre_analyzer must be a rankwise Analyzer or a callable str -> list[str]"
                 )
-        chosen: Route
-        if route == "auto":
-            if lite:
-                chosen = "exact"
-            elif pre_analyzer is not None:
-                chosen = "milvus"
-            else:
-                try:
-                    analyzer_params_for(wanted, "server")
-                    chosen = "milvus"
-                except ValueError:  # e.g. a Python callable: rankwise runs the same analysis
-                    chosen = "exact"
-        else:
-            chosen = route
+        chosen = choose_route(
+            route, lite=lite, analyzer=wanted, pre_analyzed=pre_analyzer is not None
+        )
         self._route: Route = chosen
         self._analyzer_config: dict[str, Any] | None
         params: dict[str, Any]
@@ -577,8 +598,8 @@ class MilvusBM25Store(MilvusCollectionStore):
         if self._exact is not None:
             # The exact route's BM25 side is ranked by the stored weights here (Milvus fuses
             # inside hybrid_search): equal to the exact ranking until the average length drifts.
-            weights = self._exact.query_weights(self._exact.stats, query)
-            sparse = self._exact.query_vector(weights) if weights else None
+            term_weights = self._exact.query_weights(self._exact.stats, query)
+            sparse = self._exact.query_vector(term_weights) if term_weights else None
             metric = "IP"
         if sparse is not None:
             requests.append(
