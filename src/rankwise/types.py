@@ -28,15 +28,16 @@ class FilterNotSupportedError(ValueError):
     predicate on Milvus, or a Milvus expression on the embedded index).
 
     Raised at the call that received the filter, before anything is searched; the message
-    always reads ``"<Store> cannot apply a <kind> filter; it takes <kinds>"``.
+    always reads ``"<Store> cannot apply a(n) <kind> filter; it takes <kinds>"``.
     """
 
     def __init__(self, store: str, kind: str, accepted: Iterable[str]) -> None:
         self.store = store
         self.kind = kind
         self.accepted = tuple(k for k in FILTER_KINDS if k in set(accepted))
+        article = "an" if kind[:1] in "aeiou" else "a"
         super().__init__(
-            f"{store} cannot apply a {kind} filter; it takes {_kinds_text(self.accepted)}"
+            f"{store} cannot apply {article} {kind} filter; it takes {_kinds_text(self.accepted)}"
         )
 
 
@@ -56,7 +57,7 @@ def _kinds_text(kinds: Iterable[str]) -> str:
 
 
 def filter_kind(filter: object) -> FilterKind | None:
-    """The kind of ``filter`` (None for no filter); TypeError for something that is no filter."""
+    """The kind of ``filter`` (None for no filter); ValueError for something that is no filter."""
     if filter is None:
         return None
     if isinstance(filter, str):
@@ -67,7 +68,7 @@ def filter_kind(filter: object) -> FilterKind | None:
         return "mapping"
     if callable(filter):
         return "predicate"
-    raise TypeError(
+    raise ValueError(
         "filter must be a dict of metadata equalities, a predicate over the metadata dict, a "
         f"set of allowed ids or a Milvus expression string; got {type(filter).__name__}"
     )

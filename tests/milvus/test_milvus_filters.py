@@ -136,7 +136,7 @@ def test_filter_to_expr_dispatch_and_callables() -> None:
     assert filter_to_expr({"a": "b"}) == 'metadata["a"] == "b"'
     with pytest.raises(FilterNotSupportedError, match="Milvus cannot apply a predicate filter"):
         filter_to_expr(lambda meta: True)
-    with pytest.raises(TypeError, match="filter must be"):
+    with pytest.raises(ValueError, match="filter must be"):
         filter_to_expr(["a"])
     # a str is the caller's own Milvus expression, passed through as written
     assert filter_to_expr(' metadata["n"] > 2 ') == 'metadata["n"] > 2'

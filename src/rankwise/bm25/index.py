@@ -19,7 +19,7 @@ from rankwise._checks import positive_int
 from rankwise.bm25.analyzer import Analyzer, AnalyzerParams
 from rankwise.bm25.columns import TextColumn
 from rankwise.bm25.segment import Segment, build_segment, compact_segment, merge_segments
-from rankwise.types import Filter, Hit, Metadata
+from rankwise.types import Filter, Hit, Metadata, check_filter
 
 ALGORITHMS = ("TAAT_NAIVE", "DAAT_WAND", "DAAT_MAXSCORE")
 DEFAULT_ALGORITHM = "DAAT_MAXSCORE"
@@ -153,14 +153,8 @@ def _check_metadatas(metadatas: Any, n: int) -> list[Metadata | None]:
 
 
 def _check_filter(flt: Any) -> Filter | None:
-    if flt is None:
-        return None
-    if isinstance(flt, (set, frozenset, Mapping)) or callable(flt):
-        return flt  # type: ignore[no-any-return]
-    raise ValueError(
-        "filter must be a dict of metadata equalities, a predicate over the metadata dict, "
-        f"or a set of allowed ids; got {type(flt).__name__}"
-    )
+    check_filter(flt, "BM25Index", ("mapping", "ids", "predicate"))  # the TextStore contract
+    return flt  # type: ignore[no-any-return]
 
 
 class _Scratch(threading.local):
@@ -273,6 +267,9 @@ class BM25Index:
             f"BM25Index(n_docs={len(self)}, analyzer={self._analyzer!r}, k1={self._k1}, "
             f"b={self._b}, inverted_index_algo={self._algo!r})"
         )
+
+    def close(self) -> None:
+        """Nothing to release (the TextStore contract's ``close``); the index stays usable."""
 
     def ids(self) -> list[str]:
         """All live document ids, in insertion order."""
