@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from rankwise._checks import copy_metadata, json_metadata, positive_int, text_arg
 from rankwise.embeddings import Embedder, FloatMatrix
-from rankwise.types import Filter, Hit, Metadata, check_filter
+from rankwise.types import Filter, FilterKind, Hit, Metadata, check_filter
 
 
 def _as_matrix(x: npt.ArrayLike, name: str) -> FloatMatrix:
@@ -36,7 +36,7 @@ def _normalize(m: FloatMatrix) -> FloatMatrix:
 
 
 def _filter_fn(filter: Filter | None) -> Callable[[str, Metadata], bool] | None:
-    kind = check_filter(filter, "DenseIndex", ("mapping", "ids", "predicate"))
+    kind = check_filter(filter, "DenseIndex", DenseIndex.filter_kinds)
     if kind is None:
         return None
     if kind == "ids":
@@ -87,6 +87,9 @@ class DenseIndex:
             ``embeddings=`` to :meth:`add` and search with :meth:`search_by_vector`.
         normalize: L2-normalise vectors on the way in, so the dot product is the cosine.
     """
+
+    #: The filter forms this index applies inside its top-k (the TextStore contract).
+    filter_kinds: tuple[FilterKind, ...] = ("mapping", "ids", "predicate")
 
     def __init__(self, embedder: Embedder | None = None, *, normalize: bool = True) -> None:
         self.embedder = embedder

@@ -157,7 +157,10 @@ class TextStore(Protocol):
     * ``MilvusBM25Store``, ``MilvusSparseStore``: mapping, id set, Milvus expression (not a
       predicate, which cannot run inside Milvus).
 
-    A form a backend cannot apply raises :class:`FilterNotSupportedError` (a ``ValueError``)
+    Each backend lists the forms it takes in a ``filter_kinds`` attribute (``"mapping"``,
+    ``"ids"``, ``"predicate"``, ``"expression"``), so an adapter can pick the form to send
+    (a store without one is taken to accept mapping, ids and predicate). A form a backend
+    cannot apply raises :class:`FilterNotSupportedError` (a ``ValueError``)
     at the call, with the same message shape everywhere; no backend falls back to filtering
     a deeper unfiltered ranking on the client. A mapping matches a document whose metadata
     has every key with an equal value (``True == 1`` as in Python); Milvus refuses ``None``

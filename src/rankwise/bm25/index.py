@@ -19,7 +19,7 @@ from rankwise._checks import positive_int
 from rankwise.bm25.analyzer import Analyzer, AnalyzerParams
 from rankwise.bm25.columns import TextColumn
 from rankwise.bm25.segment import Segment, build_segment, compact_segment, merge_segments
-from rankwise.types import Filter, Hit, Metadata, check_filter
+from rankwise.types import Filter, FilterKind, Hit, Metadata, check_filter
 
 ALGORITHMS = ("TAAT_NAIVE", "DAAT_WAND", "DAAT_MAXSCORE")
 DEFAULT_ALGORITHM = "DAAT_MAXSCORE"
@@ -153,7 +153,7 @@ def _check_metadatas(metadatas: Any, n: int) -> list[Metadata | None]:
 
 
 def _check_filter(flt: Any) -> Filter | None:
-    check_filter(flt, "BM25Index", ("mapping", "ids", "predicate"))  # the TextStore contract
+    check_filter(flt, "BM25Index", BM25Index.filter_kinds)  # the TextStore contract
     return flt  # type: ignore[no-any-return]
 
 
@@ -188,6 +188,9 @@ class BM25Index:
     Searches may run concurrently with writes from other threads: each search sees one
     consistent snapshot.
     """
+
+    #: The filter forms this index applies inside its top-k (the TextStore contract).
+    filter_kinds: tuple[FilterKind, ...] = ("mapping", "ids", "predicate")
 
     def __init__(
         self,

@@ -13,9 +13,9 @@ from tqdm.auto import tqdm
 from rankwise._checks import positive_int
 from rankwise._optional import require
 from rankwise.milvus.analyzers import is_lite_uri
-from rankwise.milvus.filters import ids_expr
+from rankwise.milvus.filters import MILVUS_FILTER_KINDS, ids_expr
 from rankwise.milvus.schema import ID_FIELD, METADATA_FIELD, SPARSE_FIELD, TEXT_FIELD
-from rankwise.types import Hit, Metadata
+from rankwise.types import FilterKind, Hit, Metadata
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -56,6 +56,8 @@ class MilvusCollectionStore(ABC):
 
     max_text_length: int = 65535
     max_id_length: int = 512
+    #: The filter forms Milvus applies inside its top-k (the TextStore contract).
+    filter_kinds: tuple[FilterKind, ...] = MILVUS_FILTER_KINDS
 
     def _connect(
         self,

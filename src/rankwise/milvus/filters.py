@@ -20,7 +20,14 @@ from typing import Any
 from rankwise._checks import text_arg
 from rankwise.types import FilterKind, check_filter
 
-__all__ = ["MILVUS_FILTER_KINDS", "filter_to_expr", "ids_expr", "metadata_expr", "quote"]
+__all__ = [
+    "MILVUS_FILTER_KINDS",
+    "filter_to_expr",
+    "ids_expr",
+    "literal",
+    "metadata_expr",
+    "quote",
+]
 
 #: Escapes understood by both the Milvus server's expression grammar and Milvus Lite's parser.
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -53,6 +60,11 @@ def _literal(value: Any, *, where: str) -> str:
         f"{where}: unsupported value type {type(value).__name__}; Milvus metadata filters "
         "compare str, int, float or bool"
     )
+
+
+def literal(value: Any, *, where: str = "filter") -> str:
+    """``value`` (str, int, float or bool) as a Milvus literal, strings quoted and escaped."""
+    return _literal(value, where=where)
 
 
 def _field(field: str, key: str) -> str:
