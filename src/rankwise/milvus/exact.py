@@ -100,11 +100,11 @@ class Stats:
             n -= 1
             total -= len(tokens)
             for t in set(tokens):
-                left = df[t] - 1
-                if left:
+                left = df.get(t, 0) - 1
+                if left > 0:
                     df[t] = left
                 else:
-                    del df[t]
+                    df.pop(t, None)
         added_count = 0
         for tokens in added:
             added_count += 1
