@@ -115,7 +115,7 @@ def test_a_milvus_like_store_gets_an_escaped_expression_and_no_predicate():
     assert retriever.retrieve("flutter") == []
     assert store.filters_seen == [
         '((not exists metadata["topic"] or metadata["topic"] != "x\\" or id != \\"") '
-        'or metadata["year"] > 1960)'
+        'or (exists metadata["year"] and metadata["year"] > 1960))'
     ]
     # equalities joined by AND stay a mapping, which every store takes
     retriever.retrieve("flutter", filters=AERO)

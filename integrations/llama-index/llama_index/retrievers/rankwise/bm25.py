@@ -135,8 +135,11 @@ class RankwiseBM25Retriever(BaseRetriever):
         store: a ``rankwise.types.TextStore`` backend, e.g. ``rankwise.milvus.MilvusBM25Store``;
             default: a new embedded ``rankwise.bm25.BM25Index``.
         similarity_top_k: how many nodes one query returns (LlamaIndex's default, 2).
-        filters: default ``MetadataFilters`` applied inside the top-k of every query;
-            ``retrieve(query, filters=...)`` overrides them for one call.
+        filters: default ``MetadataFilters`` applied by the store inside the top-k of every
+            query — as a mapping, a predicate or an escaped Milvus expression, whichever the
+            store takes (``store.filter_kinds``); one it cannot take raises
+            ``rankwise.types.FilterNotSupportedError`` here. ``retrieve(query, filters=...)``
+            overrides them for one call.
         analyzer, k1, b, inverted_index_algo: settings of the embedded index (analyzer:
             ``"english"``, an analyzer config dict, a callable, or a ``rankwise.bm25.Analyzer``).
             A ``store=`` has its own settings, so these can't be combined with it.

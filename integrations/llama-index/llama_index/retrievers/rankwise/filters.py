@@ -186,6 +186,15 @@ def _list_literal(values: object, where: str) -> str:
     return "[" + ", ".join(literal(v, where=where) for v in values) + "]"
 
 
+def _any_equal(path: str, values: object, where: str) -> str:
+    # ``json_field["key"] in [...]`` is not understood by Milvus Lite: spell IN as equalities.
+    if not isinstance(values, list):  # pragma: no cover - _check_leaf refused it already
+        raise ValueError(f"{where}: needs a list value")
+    if not values:
+        return "false"
+    return "(" + " or ".join(f"{path} == {literal(v, where=where)}" for v in values) + ")"
+
+
 def _leaf_expr(f: MetadataFilter) -> str:
     _check_leaf(f)
     op = FilterOperator(f.operator)
@@ -199,26 +208,30 @@ def _leaf_expr(f: MetadataFilter) -> str:
     if value is None:
         raise ValueError(f"{where}: Milvus cannot compare with None (a JSON null is a missing key)")
     # A document without the key matches only NE and NIN, as LlamaIndex's in-memory store does.
+    # Every other leaf says "exists and ...", so it is plainly false (not null) there and a
+    # NOT above it stays two-valued.
     if op == FilterOperator.NE:
         return f"(not exists {path} or {path} != {literal(value, where=where)})"
     if op == FilterOperator.NIN:
-        return f"(not exists {path} or {path} not in {_list_literal(value, where)})"
+        return f"(not exists {path} or not {_any_equal(path, value, where)})"
     if op == FilterOperator.IN:
-        return f"{path} in {_list_literal(value, where)}"
-    if op == FilterOperator.CONTAINS:
-        return f"json_contains({path}, {literal(value, where=where)})"
-    if op == FilterOperator.ANY:
-        return f"json_contains_any({path}, {_list_literal(value, where)})"
-    if op == FilterOperator.ALL:
-        return f"json_contains_all({path}, {_list_literal(value, where)})"
-    symbol = {
-        FilterOperator.EQ: "==",
-        FilterOperator.GT: ">",
-        FilterOperator.GTE: ">=",
-        FilterOperator.LT: "<",
-        FilterOperator.LTE: "<=",
-    }[op]
-    return f"{path} {symbol} {literal(value, where=where)}"
+        test = _any_equal(path, value, where)
+    elif op == FilterOperator.CONTAINS:
+        test = f"json_contains({path}, {literal(value, where=where)})"
+    elif op == FilterOperator.ANY:
+        test = f"json_contains_any({path}, {_list_literal(value, where)})"
+    elif op == FilterOperator.ALL:
+        test = f"json_contains_all({path}, {_list_literal(value, where)})"
+    else:
+        symbol = {
+            FilterOperator.EQ: "==",
+            FilterOperator.GT: ">",
+            FilterOperator.GTE: ">=",
+            FilterOperator.LT: "<",
+            FilterOperator.LTE: "<=",
+        }[op]
+        test = f"{path} {symbol} {literal(value, where=where)}"
+    return f"(exists {path} and {test})"
 
 
 def metadata_filters_to_expr(filters: MetadataFilters) -> str:
@@ -236,9 +249,9 @@ def metadata_filters_to_expr(filters: MetadataFilters) -> str:
         metadata_filters_to_expr(item) if isinstance(item, MetadataFilters) else _leaf_expr(item)
         for item in filters.filters
     ]
-    if not parts:
-        return "true"
     condition = FilterCondition(filters.condition or FilterCondition.AND)
+    if not parts:  # as the predicate: all([]) for AND, any([]) for OR, not any([]) for NOT
+        return "false" if condition == FilterCondition.OR else "true"
     if condition == FilterCondition.NOT:
         return "not (" + " or ".join(parts) + ")"
     joiner = " and " if condition == FilterCondition.AND else " or "
