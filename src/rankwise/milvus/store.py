@@ -1,4 +1,5 @@
-"""``MilvusBM25Store``: the rankwise ``TextStore`` on Milvus full-text search (BM25 function)."""
+"""``MilvusBM25Store``: the rankwise ``TextStore`` on Milvus, with the embedded index's answers
+(Milvus's BM25 function on a server, the exact route of :mod:`rankwise.milvus.exact` on Lite)."""
 
 from __future__ import annotations
 
@@ -455,7 +456,7 @@ class MilvusBM25Store(MilvusCollectionStore):
             raise ValueError(f"query must be a string, got {type(query).__name__}")
         if not query.strip():
             return None
-        if self._analyze is None or self._exact is not None:
+        if self._analyze is None:  # Milvus analyses it (or, on the exact route, rankwise later)
             return query
         encoded = self._analyzed(query)
         return encoded or None
