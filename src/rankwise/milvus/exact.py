@@ -112,10 +112,10 @@ class Stats:
             total += len(tokens)
             for t in set(tokens):
                 df[t] = df.get(t, 0) + 1
-        out = Stats(n, total, df, self.min_ref_avgdl, self.next_seq + added_count)
-        if added_count:
-            object.__setattr__(out, "min_ref_avgdl", min(self.min_ref_avgdl, out.avgdl))
-        return out
+        min_ref = self.min_ref_avgdl
+        if added_count and n:  # the new rows are encoded with the new average length
+            min_ref = min(min_ref, total / n)
+        return Stats(n, total, df, min_ref, self.next_seq + added_count)
 
 
 class ClientBM25:
