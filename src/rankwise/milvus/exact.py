@@ -24,8 +24,11 @@ How it stays exact:
   the lowest candidate score no unseen document can enter the top-k; otherwise a deeper
   candidate list is fetched. Scores and ranking equal :class:`rankwise.BM25Index`'s.
 
-Term ids are a 32-bit BLAKE2b hash of the token. Two tokens sharing a hash only make the
-Milvus candidate scores higher (weights are positive), never the exact scores wrong.
+The statistics live in the store object: write to one collection through one store object at a
+time (another process's writes are seen after reopening).
+
+Term ids are a 32-bit BLAKE2b hash of the token. Two tokens sharing a hash only make the Milvus
+candidate scores higher (weights are positive), never the exact scores wrong.
 """
 
 from __future__ import annotations
