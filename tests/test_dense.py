@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rankwise.dense import DenseIndex
-from rankwise.types import Hit
+from rankwise.types import FilterNotSupportedError, Hit
 
 
 class HashEmbedder:
@@ -38,8 +38,8 @@ def brute(index_texts: list[str], query: str, k: int) -> list[str]:
     q = emb.encode([query])[0]
     q = q / max(np.linalg.norm(q), 1e-12)
     s = m @ q
-    order = sorted(range(len(index_texts)), key=lambda i: (-s[i], i))
-    return [str(i) for i in order[:k]]
+    order = sorted((i for i in range(len(index_texts)) if s[i] > 0), key=lambda i: (-s[i], i))
+    return [str(i) for i in order[:k]]  # the TextStore contract: only positive scores
 
 
 @pytest.fixture
@@ -70,17 +70,21 @@ def test_scores_are_cosines(index: DenseIndex) -> None:
 
 
 def test_filters(index: DenseIndex) -> None:
-    assert {h.id for h in index.search("red", k=10, filter={"n": 1})} == {"1", "3"}
-    assert {h.id for h in index.search("red", k=10, filter=lambda md: md["n"] == 0)} == {
+    q = "red apple blue sky sea"  # shares a word with every document
+    assert len(index.search(q, k=10)) == 5
+    assert {h.id for h in index.search(q, k=10, filter={"n": 1})} == {"1", "3"}
+    assert {h.id for h in index.search(q, k=10, filter=lambda md: md["n"] == 0)} == {
         "0",
         "2",
         "4",
     }
-    ids = index.search("red", k=2, filter={"2", "4", "missing"})
+    ids = index.search(q, k=2, filter={"2", "4", "missing"})
     assert sorted(h.id for h in ids) == ["2", "4"]
-    assert index.search("red", k=3, filter={"n": 5}) == []
+    assert index.search(q, k=3, filter={"n": 5}) == []
     with pytest.raises(ValueError, match="filter"):
         index.search("red", filter=3)  # type: ignore[arg-type]
+    with pytest.raises(FilterNotSupportedError, match="DenseIndex cannot apply an expression"):
+        index.search("red", filter='metadata["n"] == 1')
 
 
 def test_delete_upsert_get(index: DenseIndex) -> None:
@@ -98,7 +102,8 @@ def test_delete_upsert_get(index: DenseIndex) -> None:
 def test_precomputed_embeddings_and_vector_search() -> None:
     idx = DenseIndex()
     idx.add(["a", "b"], ids=["a", "b"], embeddings=[[1.0, 0.0], [0.6, 0.8]])
-    assert [h.id for h in idx.search_by_vector([0.0, 1.0], k=2)] == ["b", "a"]
+    assert [h.id for h in idx.search_by_vector([0.2, 1.0], k=2)] == ["b", "a"]
+    assert [h.id for h in idx.search_by_vector([0.0, 1.0], k=2)] == ["b"]  # cosine 0: no hit
     with pytest.raises(ValueError, match="no embedder"):
         idx.search("text")
     with pytest.raises(ValueError, match="dimension"):

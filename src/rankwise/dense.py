@@ -6,14 +6,17 @@ is fast up to a few hundred thousand documents. For more, use a vector database 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from uuid import uuid4
 
 import numpy as np
 import numpy.typing as npt
 
+from rankwise._checks import copy_metadata, json_metadata, positive_int, text_arg
 from rankwise.embeddings import Embedder, FloatMatrix
-from rankwise.types import Filter, Hit, Metadata
+from rankwise.types import Filter, FilterKind, Hit, Metadata, check_filter
 
 
 def _as_matrix(x: npt.ArrayLike, name: str) -> FloatMatrix:
@@ -33,22 +36,50 @@ def _normalize(m: FloatMatrix) -> FloatMatrix:
 
 
 def _filter_fn(filter: Filter | None) -> Callable[[str, Metadata], bool] | None:
-    if filter is None:
+    kind = check_filter(filter, "DenseIndex", DenseIndex.filter_kinds)
+    if kind is None:
         return None
-    if isinstance(filter, (set, frozenset)):
+    if kind == "ids":
         allowed = filter
+        assert isinstance(allowed, (set, frozenset))
         return lambda doc_id, _md: doc_id in allowed
-    if isinstance(filter, Mapping):
+    if kind == "mapping":
+        assert isinstance(filter, Mapping)
         wanted = dict(filter)
         return lambda _id, md: all(k in md and md[k] == v for k, v in wanted.items())
-    if callable(filter):
-        pred = filter
-        return lambda _id, md: bool(pred(md))
-    raise ValueError(f"filter must be a mapping, a callable or a set of ids, got {filter!r}")
+    pred = filter
+    assert callable(pred)
+    return lambda _id, md: bool(pred(md))
+
+
+@dataclass(frozen=True)
+class _State:
+    """One immutable snapshot: a write builds a new one and swaps it in whole, so a search
+    running during a write sees all of the old documents or all of the new ones."""
+
+    ids: tuple[str, ...] = ()
+    texts: tuple[str, ...] = ()
+    metadatas: tuple[Metadata, ...] = ()
+    matrix: FloatMatrix | None = None
+    pos: dict[str, int] = field(default_factory=dict)
+
+
+def _id_list(ids: Iterable[str], name: str = "ids") -> list[str]:
+    if isinstance(ids, (str, bytes)):
+        raise ValueError(f"{name} must be a list of strings, not a single {type(ids).__name__}")
+    out = list(ids)
+    for i, doc_id in enumerate(out):
+        text_arg(doc_id, f"{name}[{i}]")
+        if not doc_id:
+            raise ValueError(f"{name}[{i}] must be a non-empty string")
+    return out
 
 
 class DenseIndex:
     """Exact cosine-similarity search over embeddings held in a numpy matrix.
+
+    Keeps the :class:`rankwise.types.TextStore` contract: hits have ``score > 0``, equal scores
+    keep insertion order, filters are a metadata mapping, a predicate or an id set.
 
     Args:
         embedder: turns texts (documents and queries) into vectors, e.g. a
@@ -57,32 +88,65 @@ class DenseIndex:
         normalize: L2-normalise vectors on the way in, so the dot product is the cosine.
     """
 
+    #: The filter forms this index applies inside its top-k (the TextStore contract).
+    filter_kinds: tuple[FilterKind, ...] = ("mapping", "ids", "predicate")
+
     def __init__(self, embedder: Embedder | None = None, *, normalize: bool = True) -> None:
         self.embedder = embedder
         self.normalize = normalize
-        self._ids: list[str] = []
-        self._texts: list[str] = []
-        self._metadatas: list[Metadata] = []
-        self._pos: dict[str, int] = {}
-        self._matrix: FloatMatrix | None = None
+        self._state = _State()
+        self._lock = threading.RLock()
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._state.ids)
 
     def ids(self) -> list[str]:
-        return list(self._ids)
+        return list(self._state.ids)
+
+    def close(self) -> None:
+        """Nothing to release (the TextStore contract's ``close``); the index stays usable."""
 
     @property
     def embeddings(self) -> FloatMatrix:
         """The ``(len(self), dim)`` matrix of stored vectors, in insertion order."""
-        if self._matrix is None:
+        matrix = self._state.matrix
+        if matrix is None:
             return np.zeros((0, 0), dtype=np.float32)
-        return self._matrix
+        return matrix
 
     def _embed(self, texts: Sequence[str], what: str) -> FloatMatrix:
         if self.embedder is None:
             raise ValueError(f"{what}: this DenseIndex has no embedder; pass embeddings")
         return _as_matrix(self.embedder.encode(list(texts)), "embeddings")
+
+    def _checked(
+        self,
+        texts: Iterable[str],
+        ids: Iterable[str] | None,
+        metadatas: Iterable[Metadata | None] | None,
+    ) -> tuple[list[str], list[str], list[Metadata]]:
+        if isinstance(texts, (str, bytes)):
+            raise ValueError("texts must be a list of strings, not a single string")
+        text_list = list(texts)
+        for i, t in enumerate(text_list):
+            if not isinstance(t, str):
+                raise ValueError(f"texts[{i}] must be a string, got {type(t).__name__}")
+            text_arg(t, f"texts[{i}]")
+        id_list = _id_list(ids) if ids is not None else [uuid4().hex for _ in text_list]
+        if len(id_list) != len(text_list):
+            raise ValueError(f"ids has {len(id_list)} entries for {len(text_list)} texts")
+        if len(set(id_list)) != len(id_list):
+            raise ValueError("ids must be unique within one add")
+        if metadatas is None:
+            mds: list[Metadata] = [{} for _ in text_list]
+        else:
+            raw = list(metadatas)
+            if len(raw) != len(text_list):
+                raise ValueError(f"metadatas has {len(raw)} entries for {len(text_list)} texts")
+            mds = [
+                {} if m is None else json_metadata(m, f"metadatas[{i}]") for i, m in enumerate(raw)
+            ]
+        return text_list, id_list, mds
 
     def add(
         self,
@@ -93,23 +157,24 @@ class DenseIndex:
         embeddings: npt.ArrayLike | None = None,
     ) -> list[str]:
         """Add documents (embedding them unless ``embeddings`` are given); returns their ids."""
-        texts = list(texts)
-        for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise ValueError(f"texts[{i}] must be a string, got {type(t).__name__}")
-        id_list = [str(i) for i in ids] if ids is not None else [uuid4().hex for _ in texts]
-        if len(id_list) != len(texts):
-            raise ValueError(f"ids has {len(id_list)} entries for {len(texts)} texts")
-        if len(set(id_list)) != len(id_list):
-            raise ValueError("ids must be unique within one add")
-        clash = [i for i in id_list if i in self._pos]
-        if clash:
-            raise ValueError(f"ids already in the index: {clash[:5]} (use upsert)")
-        mds = [dict(m or {}) for m in metadatas] if metadatas is not None else [{}] * len(texts)
-        if len(mds) != len(texts):
-            raise ValueError(f"metadatas has {len(mds)} entries for {len(texts)} texts")
-        if not texts:
-            return []
+        text_list, id_list, mds = self._checked(texts, ids, metadatas)
+        with self._lock:
+            clash = [i for i in id_list if i in self._state.pos]
+            if clash:
+                raise ValueError(f"ids already in the index: {clash[:5]} (use upsert)")
+            if not text_list:
+                return []
+            self._state = self._appended(self._state, text_list, id_list, mds, embeddings)
+        return id_list
+
+    def _appended(
+        self,
+        st: _State,
+        texts: list[str],
+        ids: list[str],
+        mds: list[Metadata],
+        embeddings: npt.ArrayLike | None,
+    ) -> _State:
         vecs = (
             _as_matrix(embeddings, "embeddings")
             if embeddings is not None
@@ -117,33 +182,42 @@ class DenseIndex:
         )
         if len(vecs) != len(texts):
             raise ValueError(f"embeddings has {len(vecs)} rows for {len(texts)} texts")
-        if self._matrix is not None and self._matrix.shape[1] != vecs.shape[1]:
+        if st.matrix is not None and st.matrix.shape[1] != vecs.shape[1]:
             raise ValueError(
-                f"embeddings have dimension {vecs.shape[1]}, the index has {self._matrix.shape[1]}"
+                f"embeddings have dimension {vecs.shape[1]}, the index has {st.matrix.shape[1]}"
             )
         if self.normalize:
             vecs = _normalize(vecs)
-        start = len(self._ids)
-        self._matrix = vecs.copy() if self._matrix is None else np.vstack([self._matrix, vecs])
-        self._ids.extend(id_list)
-        self._texts.extend(texts)
-        self._metadatas.extend(mds)
-        for offset, doc_id in enumerate(id_list):
-            self._pos[doc_id] = start + offset
-        return id_list
+        matrix = vecs.copy() if st.matrix is None else np.vstack([st.matrix, vecs])
+        all_ids = (*st.ids, *ids)
+        return _State(
+            ids=all_ids,
+            texts=(*st.texts, *texts),
+            metadatas=(*st.metadatas, *mds),
+            matrix=matrix,
+            pos={doc_id: p for p, doc_id in enumerate(all_ids)},
+        )
+
+    @staticmethod
+    def _without(st: _State, gone: set[str]) -> _State:
+        keep = [p for p, doc_id in enumerate(st.ids) if doc_id not in gone]
+        assert st.matrix is not None
+        ids = tuple(st.ids[p] for p in keep)
+        return _State(
+            ids=ids,
+            texts=tuple(st.texts[p] for p in keep),
+            metadatas=tuple(st.metadatas[p] for p in keep),
+            matrix=st.matrix[keep] if ids else None,
+            pos={doc_id: p for p, doc_id in enumerate(ids)},
+        )
 
     def delete(self, ids: Iterable[str]) -> int:
         """Remove documents by id; returns how many were removed."""
-        gone = {str(i) for i in ids} & self._pos.keys()
-        if not gone:
-            return 0
-        keep = [p for p, doc_id in enumerate(self._ids) if doc_id not in gone]
-        assert self._matrix is not None
-        self._matrix = self._matrix[keep]
-        self._ids = [self._ids[p] for p in keep]
-        self._texts = [self._texts[p] for p in keep]
-        self._metadatas = [self._metadatas[p] for p in keep]
-        self._pos = {doc_id: p for p, doc_id in enumerate(self._ids)}
+        id_list = _id_list(ids)
+        with self._lock:
+            gone = set(id_list) & self._state.pos.keys()
+            if gone:
+                self._state = self._without(self._state, gone)
         return len(gone)
 
     def upsert(
@@ -151,79 +225,96 @@ class DenseIndex:
         texts: Iterable[str],
         ids: Iterable[str],
         metadatas: Iterable[Metadata | None] | None = None,
+        *,
+        embeddings: npt.ArrayLike | None = None,
     ) -> list[str]:
-        id_list = [str(i) for i in ids]
-        self.delete(id_list)
-        return self.add(texts, id_list, metadatas)
+        """Insert or replace documents by id (one snapshot swap); returns the ids."""
+        if ids is None:
+            raise ValueError("ids must be given to upsert")
+        text_list, id_list, mds = self._checked(texts, ids, metadatas)
+        if not text_list:
+            return []
+        with self._lock:
+            st = self._without(self._state, set(id_list) & self._state.pos.keys())
+            self._state = self._appended(st, text_list, id_list, mds, embeddings)
+        return id_list
 
     def get(self, ids: Iterable[str]) -> list[Hit]:
         """Stored documents by id (unknown ids are skipped), score 0.0."""
+        st = self._state
         out = []
-        for doc_id in ids:
-            p = self._pos.get(str(doc_id))
+        for doc_id in _id_list(ids):
+            p = st.pos.get(doc_id)
             if p is not None:
-                out.append(Hit(self._ids[p], 0.0, self._texts[p], dict(self._metadatas[p])))
+                out.append(Hit(st.ids[p], 0.0, st.texts[p], copy_metadata(st.metadatas[p])))
         return out
 
     def search_by_vector(
         self, vector: npt.ArrayLike, k: int = 10, filter: Filter | None = None
     ) -> list[Hit]:
-        """Top ``k`` documents by dot product with ``vector`` (cosine when normalised)."""
-        if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
-        if self._matrix is None or not self._ids:
+        """Top ``k`` documents by dot product with ``vector`` (cosine when normalised);
+        only positive scores, ties in insertion order."""
+        positive_int(k, "k")
+        pred = _filter_fn(filter)
+        st = self._state
+        if st.matrix is None or not st.ids:
             return []
         q = _as_matrix(vector, "vector")[0]
-        if q.shape[0] != self._matrix.shape[1]:
+        if q.shape[0] != st.matrix.shape[1]:
             raise ValueError(
-                f"vector has dimension {q.shape[0]}, the index has {self._matrix.shape[1]}"
+                f"vector has dimension {q.shape[0]}, the index has {st.matrix.shape[1]}"
             )
         if self.normalize:
             q = _normalize(q[None, :])[0]
-        scores = self._matrix @ q
-        pred = _filter_fn(filter)
+        scores = st.matrix @ q
+        mask = scores > 0
         if pred is not None:
-            mask = np.fromiter(
-                (pred(i, md) for i, md in zip(self._ids, self._metadatas, strict=True)),
+            mask &= np.fromiter(
+                (pred(i, md) for i, md in zip(st.ids, st.metadatas, strict=True)),
                 dtype=bool,
-                count=len(self._ids),
+                count=len(st.ids),
             )
-            candidates = np.flatnonzero(mask)
-            if candidates.size == 0:
-                return []
-            sub = scores[candidates]
-        else:
-            candidates = np.arange(len(self._ids))
-            sub = scores
+        candidates = np.flatnonzero(mask)
+        if candidates.size == 0:
+            return []
+        sub = scores[candidates]
         kk = min(k, sub.size)
         top = np.argpartition(-sub, kk - 1)[:kk] if kk < sub.size else np.arange(sub.size)
         # Best first; ties by insertion order, so results are deterministic.
         top = top[np.lexsort((candidates[top], -sub[top]))]
         return [
-            Hit(
-                self._ids[p],
-                float(scores[p]),
-                self._texts[p],
-                dict(self._metadatas[p]),
-            )
+            Hit(st.ids[p], float(scores[p]), st.texts[p], copy_metadata(st.metadatas[p]))
             for p in candidates[top]
         ]
 
     def search(self, query: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
         """Top ``k`` documents for ``query`` by cosine similarity of embeddings."""
-        if not isinstance(query, str):
-            raise ValueError(f"query must be a string, got {type(query).__name__}")
-        if not query.strip():
-            return []
-        return self.search_by_vector(self._embed([query], "search")[0], k, filter)
+        return self.search_many([query], k, filter)[0]
 
     def search_many(
         self, queries: Sequence[str], k: int = 10, filter: Filter | None = None
     ) -> list[list[Hit]]:
-        return [self.search(q, k, filter) for q in queries]
+        """:meth:`search` for several queries, embedded in one call."""
+        if isinstance(queries, str):
+            raise ValueError("queries must be a list of strings, not a single string")
+        queries = list(queries)
+        for i, q in enumerate(queries):
+            if not isinstance(q, str):
+                raise ValueError(f"query must be a string, got {type(q).__name__} at {i}")
+        positive_int(k, "k")
+        _filter_fn(filter)
+        out: list[list[Hit]] = [[] for _ in queries]
+        todo = [i for i, q in enumerate(queries) if q.strip()]
+        if not todo or not self._state.ids:
+            return out
+        vectors = self._embed([queries[i] for i in todo], "search")
+        for i, vector in zip(todo, vectors, strict=True):
+            out[i] = self.search_by_vector(vector, k, filter)
+        return out
 
     def __repr__(self) -> str:
-        dim = 0 if self._matrix is None else self._matrix.shape[1]
+        matrix = self._state.matrix
+        dim = 0 if matrix is None else matrix.shape[1]
         return f"DenseIndex({len(self)} documents, dim={dim}, embedder={self.embedder!r})"
 
 

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rankwise.milvus.filters import filter_to_expr, ids_expr, metadata_expr, quote
+from rankwise.types import FilterNotSupportedError
 
 parser = pytest.importorskip("milvus_lite.search.filter.parser")
 tokens_mod = pytest.importorskip("milvus_lite.search.filter.tokens")
@@ -133,9 +134,13 @@ def test_id_sets_become_in_lists() -> None:
 def test_filter_to_expr_dispatch_and_callables() -> None:
     assert filter_to_expr(None) == ""
     assert filter_to_expr({"a": "b"}) == 'metadata["a"] == "b"'
-    with pytest.raises(ValueError, match="callable predicate cannot run inside Milvus"):
+    with pytest.raises(FilterNotSupportedError, match="Milvus cannot apply a predicate filter"):
         filter_to_expr(lambda meta: True)
     with pytest.raises(ValueError, match="filter must be"):
         filter_to_expr(["a"])
+    # a str is the caller's own Milvus expression, passed through as written
+    assert filter_to_expr(' metadata["n"] > 2 ') == 'metadata["n"] > 2'
+    with pytest.raises(ValueError, match="lone surrogate"):
+        filter_to_expr('metadata["a"] == "\ud800"')
     with pytest.raises(ValueError, match="string"):
         quote(3)  # type: ignore[arg-type]

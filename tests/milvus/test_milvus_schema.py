@@ -135,3 +135,65 @@ def test_text_length_and_recorded_algorithm_are_checked_on_a_server_shape() -> N
         validate_collection("c", recorded, {"sparse": server_index(algo="TAAT_NAIVE")}, lite)
     # a collection made before the property existed is judged by its index alone
     validate_collection("c", described(), {"sparse": server_index(algo="TAAT_NAIVE")}, lite)
+
+
+# ----------------------------------------------------------------- default analysis and route
+
+
+def test_default_analysis_is_the_embedded_index_default_on_every_target() -> None:
+    from rankwise import BM25Index
+    from rankwise.milvus.analyzers import analyzer_params_for
+    from rankwise.milvus.store import DEFAULT_ANALYZER, choose_route
+
+    assert BM25Index(show_progress=False).analyzer.config == {"type": DEFAULT_ANALYZER}
+    # a server runs Milvus's own english analyzer (the same analysis): the BM25 function route
+    assert choose_route("auto", lite=False) == "milvus"
+    assert analyzer_params_for(DEFAULT_ANALYZER, "server") == {"type": "english"}
+    # Lite cannot (it rejects {"type": "english"}): rankwise analyses, exact statistics
+    assert choose_route("auto", lite=True) == "exact"
+    with pytest.raises(ValueError, match="Milvus Lite cannot run the 'english' analyzer"):
+        analyzer_params_for(DEFAULT_ANALYZER, "lite")
+    # what Milvus's analyzer cannot do at all is analysed by rankwise, on either target
+    assert choose_route("auto", lite=False, analyzer=str.split) == "exact"
+    assert choose_route("auto", lite=False, analyzer="standard", pre_analyzed=True) == "milvus"
+    assert choose_route("milvus", lite=True) == "milvus"  # explicit: checked when built
+    with pytest.raises(ValueError, match="route must be"):
+        choose_route("fast", lite=True)
+
+
+def exact_described(settings: str, *, properties: bool = True) -> dict[str, Any]:
+    """An exact-route collection as a Milvus server describes it."""
+    fields = [
+        {"name": "id", "type": "VARCHAR", "params": {"max_length": "512"}, "is_primary": True},
+        {"name": "text", "type": "VARCHAR", "params": {"max_length": "65535"}},
+        {"name": "metadata", "type": "JSON", "params": {}},
+        {"name": "sparse", "type": "SPARSE_FLOAT_VECTOR", "params": {}},
+        {"name": "bm25_avgdl", "type": "FLOAT", "params": {}},
+        {"name": "bm25_seq", "type": "INT64", "params": {}},
+    ]
+    out: dict[str, Any] = {"fields": fields, "functions": []}
+    if properties:
+        out["properties"] = {"rankwise.bm25": settings}
+    return out
+
+
+def test_exact_route_collections_are_validated_on_a_server_shape() -> None:
+    from rankwise.milvus import exact
+
+    spec = CollectionSpec(analyzer_params={"type": "english"}, lite=False)
+    settings = exact.settings_property({"type": "english"}, spec)
+    ip = {"sparse": {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "IP", "params": {}}}
+    exact.validate_collection("c", exact_described(settings["rankwise.bm25"]), ip, spec, settings)
+    other = exact.settings_property({"type": "standard"}, CollectionSpec({}, k1=1.5, lite=False))
+    with pytest.raises(SchemaMismatchError, match=r"bm25_k1 is 1\.5, expected 1\.2") as info:
+        exact.validate_collection("c", exact_described(other["rankwise.bm25"]), ip, spec, settings)
+    assert "analyzer_params are {'type': 'standard'}" in str(info.value)
+    with pytest.raises(SchemaMismatchError, match="records no rankwise exact-route settings"):
+        exact.validate_collection("c", exact_described("", properties=False), ip, spec, settings)
+    bm25 = {"sparse": server_index()}
+    with pytest.raises(SchemaMismatchError, match="metric is 'BM25', expected 'IP'"):
+        exact.validate_collection(
+            "c", exact_described(settings["rankwise.bm25"]), bm25, spec, settings
+        )
+    with pytest.raises(SchemaMismatchError, match="route='milvus'"):
+        exact.validate_collection("c", described(), bm25, spec, settings)

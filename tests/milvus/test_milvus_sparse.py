@@ -86,9 +86,14 @@ def test_matches_the_milvus_bm25_function_on_the_same_tokens(
 
 def test_shape_checks_and_bad_input(tmp_path: Path, fitted: BM25Index) -> None:
     db = str(tmp_path / "s.db")
-    MilvusBM25Store(uri=db, collection="bm25", show_progress=False).close()
+    MilvusBM25Store(
+        uri=db, collection="bm25", analyzer_params="standard", route="milvus", show_progress=False
+    ).close()
     with pytest.raises(SchemaMismatchError, match="Milvus function"):
         MilvusSparseStore(fitted, uri=db, collection="bm25")
+    MilvusBM25Store(uri=db, collection="exact", show_progress=False).close()
+    with pytest.raises(SchemaMismatchError, match="exact route"):
+        MilvusSparseStore(fitted, uri=db, collection="exact")
     with pytest.raises(ValueError, match="fitted rankwise BM25Index"):
         MilvusSparseStore(object(), uri=db)
     store = MilvusSparseStore(fitted, uri=db, show_progress=False)

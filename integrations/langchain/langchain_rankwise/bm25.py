@@ -47,9 +47,11 @@ class RankwiseBM25Retriever(BaseRetriever):
     """BM25 retriever over the embedded rankwise index, or any other ``TextStore``
     (e.g. ``rankwise.milvus.MilvusBM25Store``).
 
+    A thin adapter over the :class:`rankwise.types.TextStore` contract: the store applies the
+    filter inside its top-k and returns only documents that match (score > 0), best first.
     Each returned ``Document`` has ``id`` set and its BM25 score in
     ``metadata["rankwise_score"]`` (:data:`SCORE_KEY`; a ``"score"`` key of your own metadata is
-    left as it is); documents that share no term with the query (score 0) are never returned.
+    left as it is).
 
     Example:
         ```python
@@ -70,8 +72,10 @@ class RankwiseBM25Retriever(BaseRetriever):
     """How many documents to return; ``invoke(query, k=...)`` overrides it per call."""
 
     filter: Filter | None = None
-    """Default filter: a dict of metadata equalities, a predicate over the metadata dict, or
-    a set of allowed ids. ``invoke(query, filter=...)`` overrides it per call."""
+    """Default filter: a dict of metadata equalities, a set of allowed ids, a predicate over the
+    metadata dict (embedded stores) or a Milvus expression string (Milvus stores); see
+    ``store.filter_kinds``. A form the store cannot apply raises
+    ``rankwise.types.FilterNotSupportedError``. ``invoke(query, filter=...)`` overrides it."""
 
     @field_validator("k", mode="before")
     @classmethod
@@ -266,7 +270,7 @@ def _to_document(hit: Hit, *, with_score: bool = True) -> Document:
 
 
 def _to_documents(hits: Iterable[Hit]) -> list[Document]:
-    return [_to_document(hit) for hit in hits if hit.score > 0]
+    return [_to_document(hit) for hit in hits]
 
 
 __all__ = ["SCORE_KEY", "RankwiseBM25Retriever"]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from lc_doubles import ToyStore
+
+from rankwise.testing.stores import WordCountStore
 
 
 @pytest.fixture
-def toy_store() -> ToyStore:
-    return ToyStore()
+def word_store() -> WordCountStore:
+    return WordCountStore()

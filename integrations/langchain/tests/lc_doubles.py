@@ -1,5 +1,6 @@
-"""Test doubles shared by the LangChain tests: a tiny in-memory TextStore, fixed-list
-retrievers, a counting reranker and a deterministic concept embedding.
+"""Test doubles shared by the LangChain tests: fixed-list retrievers, a counting reranker and
+a deterministic concept embedding (the in-memory store double is
+``rankwise.testing.stores.WordCountStore``, which the TextStore contract suite also runs).
 
 The module name is unique in the repository so that the root pytest run (every tests folder
 at once) cannot confuse it with another folder's ``conftest``.
@@ -11,7 +12,7 @@ import asyncio
 import re
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
@@ -21,85 +22,12 @@ from langchain_rankwise import RankwiseBM25Retriever
 from pydantic import Field
 
 from rankwise.rerankers.base import BaseReranker
-from rankwise.types import Filter, Hit, Metadata
 
 _WORD = re.compile(r"\w+")
 
 
 def words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text)]
-
-
-class ToyStore:
-    """A TextStore that is not the BM25 index: score = number of query words in the text.
-
-    Stands in for any third-party backend (such as the Milvus store) to test ``store=``.
-    """
-
-    def __init__(self) -> None:
-        self.rows: dict[str, tuple[str, Metadata]] = {}
-        self.searches: list[tuple[str, int]] = []
-
-    def add(
-        self,
-        texts: Iterable[str],
-        ids: Iterable[str] | None = None,
-        metadatas: Iterable[Metadata | None] | None = None,
-    ) -> list[str]:
-        texts = list(texts)
-        id_list = (
-            list(ids)
-            if ids is not None
-            else [f"toy-{len(self.rows) + i}" for i in range(len(texts))]
-        )
-        metas = list(metadatas) if metadatas is not None else [None] * len(texts)
-        for i, t, m in zip(id_list, texts, metas, strict=True):
-            if i in self.rows:
-                raise ValueError(f"duplicate id {i}")
-            self.rows[i] = (t, dict(m or {}))
-        return id_list
-
-    def upsert(
-        self,
-        texts: Iterable[str],
-        ids: Iterable[str],
-        metadatas: Iterable[Metadata | None] | None = None,
-    ) -> list[str]:
-        texts = list(texts)
-        id_list = list(ids)
-        metas = list(metadatas) if metadatas is not None else [None] * len(texts)
-        for i, t, m in zip(id_list, texts, metas, strict=True):
-            self.rows[i] = (t, dict(m or {}))
-        return id_list
-
-    def delete(self, ids: Iterable[str]) -> int:
-        n = 0
-        for i in ids:
-            if self.rows.pop(i, None) is not None:
-                n += 1
-        return n
-
-    def get(self, ids: Iterable[str]) -> list[Hit]:
-        return [Hit(i, 0.0, *self.rows[i]) for i in ids if i in self.rows]
-
-    def search(self, query: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
-        self.searches.append((query, k))
-        q = set(words(query))
-        hits = []
-        for doc_id, (text, meta) in self.rows.items():
-            if isinstance(filter, (set, frozenset)) and doc_id not in filter:
-                continue
-            if callable(filter) and not filter(meta):
-                continue
-            if isinstance(filter, dict) and any(meta.get(a) != b for a, b in filter.items()):
-                continue
-            score = float(sum(w in q for w in words(text)))
-            hits.append(Hit(doc_id, score, text, meta))
-        hits.sort(key=lambda h: -h.score)
-        return hits[:k]
-
-    def __len__(self) -> int:
-        return len(self.rows)
 
 
 class ListRetriever(BaseRetriever):

@@ -9,8 +9,8 @@ import time
 import pytest
 from langchain_core.documents import Document
 from langchain_rankwise import RankwiseBM25Retriever
-from lc_doubles import ToyStore
 
+from rankwise.testing.stores import WordCountStore
 from rankwise.types import Filter, Hit
 
 TEXTS = [
@@ -22,9 +22,9 @@ TEXTS = [
 
 
 @pytest.fixture
-def retriever(toy_store: ToyStore) -> RankwiseBM25Retriever:
-    toy_store.add(TEXTS, ids=["a", "g", "s", "w"], metadatas=[{"c": "red"}, {}, {}, {"c": "red"}])
-    return RankwiseBM25Retriever(store=toy_store, k=2)
+def retriever(word_store: WordCountStore) -> RankwiseBM25Retriever:
+    word_store.add(TEXTS, ids=["a", "g", "s", "w"], metadatas=[{"c": "red"}, {}, {}, {"c": "red"}])
+    return RankwiseBM25Retriever(store=word_store, k=2)
 
 
 def test_documents_carry_id_score_and_metadata(retriever: RankwiseBM25Retriever) -> None:
@@ -35,26 +35,28 @@ def test_documents_carry_id_score_and_metadata(retriever: RankwiseBM25Retriever)
 
 
 def test_zero_score_documents_are_not_returned(retriever: RankwiseBM25Retriever) -> None:
-    # the toy store returns zero-score hits; the retriever drops them
+    # the store returns only matches (the TextStore contract); the retriever adds nothing
     out = retriever.invoke("grass", k=4)
     assert [d.id for d in out] == ["g"]
     assert retriever.invoke("zebra") == []
 
 
-def test_k_kwarg_and_filter_per_call(retriever: RankwiseBM25Retriever, toy_store: ToyStore) -> None:
+def test_k_kwarg_and_filter_per_call(
+    retriever: RankwiseBM25Retriever, word_store: WordCountStore
+) -> None:
     assert len(retriever.invoke("red green")) == 2
-    assert toy_store.searches[-1] == ("red green", 2)
+    assert word_store.searches[-1] == ("red green", 2)
     assert len(retriever.invoke("red green", k=3)) == 3
-    assert toy_store.searches[-1] == ("red green", 3)
+    assert word_store.searches[-1] == ("red green", 3)
     assert [d.id for d in retriever.invoke("red green", k=4, filter={"c": "red"})] == ["a", "w"]
     assert [d.id for d in retriever.invoke("red green", k=4, filter={"g", "w"})] == ["g", "w"]
     only_empty: Filter = lambda meta: not meta  # noqa: E731
     assert [d.id for d in retriever.invoke("red green", k=4, filter=only_empty)] == ["g"]
 
 
-def test_default_filter_field(toy_store: ToyStore) -> None:
-    toy_store.add(TEXTS, ids=["a", "g", "s", "w"], metadatas=[{"c": "red"}, {}, {}, {"c": "red"}])
-    retriever = RankwiseBM25Retriever(store=toy_store, k=4, filter=frozenset({"w"}))
+def test_default_filter_field(word_store: WordCountStore) -> None:
+    word_store.add(TEXTS, ids=["a", "g", "s", "w"], metadatas=[{"c": "red"}, {}, {}, {"c": "red"}])
+    retriever = RankwiseBM25Retriever(store=word_store, k=4, filter=frozenset({"w"}))
     assert [d.id for d in retriever.invoke("red")] == ["w"]
     # a per-call filter replaces the default one
     assert [d.id for d in retriever.invoke("red", filter={"c": "red"})] == ["a", "w"]
@@ -89,7 +91,7 @@ async def test_bad_k_raises(retriever: RankwiseBM25Retriever, k: int) -> None:
     with pytest.raises(ValueError, match="k"):
         await retriever.ainvoke("red", k=k)
     with pytest.raises(ValueError, match="k"):
-        RankwiseBM25Retriever(store=ToyStore(), k=k)
+        RankwiseBM25Retriever(store=WordCountStore(), k=k)
 
 
 def test_save_needs_the_embedded_index(retriever: RankwiseBM25Retriever, tmp_path: object) -> None:
@@ -97,7 +99,7 @@ def test_save_needs_the_embedded_index(retriever: RankwiseBM25Retriever, tmp_pat
         retriever.save(str(tmp_path))
 
 
-class SlowStore(ToyStore):
+class SlowStore(WordCountStore):
     def search(self, query: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
         time.sleep(0.3)
         return super().search(query, k, filter)
@@ -125,7 +127,7 @@ async def test_async_path_does_not_block_the_event_loop() -> None:
     assert ticks >= 5, "the event loop was blocked during the search"
 
 
-class AsyncStore(ToyStore):
+class AsyncStore(WordCountStore):
     def __init__(self) -> None:
         super().__init__()
         self.async_calls = 0

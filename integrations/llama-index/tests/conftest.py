@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -20,7 +20,7 @@ from llama_index.core.llms import MockLLM
 from llama_index.core.schema import NodeRelationship, NodeWithScore, QueryBundle, TextNode
 
 from rankwise.rerankers.base import BaseReranker
-from rankwise.types import Filter, Hit
+from rankwise.testing.stores import WordCountStore
 
 # Nothing in these tests may reach for OpenAI: every default model is a local mock.
 Settings.llm = MockLLM()
@@ -131,82 +131,10 @@ def overlap_reranker_cls() -> type[OverlapReranker]:
     return OverlapReranker
 
 
-class FakeStore:
-    """An in-memory TextStore (word-overlap scoring) standing in for an external backend."""
-
-    def __init__(self, delay: float = 0.0) -> None:
-        self.delay = delay
-        self.docs: dict[str, tuple[str, dict[str, Any]]] = {}
-        self.filters_seen: list[Filter | None] = []
-
-    def add(
-        self,
-        texts: Iterable[str],
-        ids: Iterable[str] | None = None,
-        metadatas: Iterable[dict[str, Any] | None] | None = None,
-    ) -> list[str]:
-        texts = list(texts)
-        id_list = (
-            list(ids) if ids is not None else [f"id{len(self.docs) + i}" for i in range(len(texts))]
-        )
-        metas = list(metadatas) if metadatas is not None else [None] * len(texts)
-        for i, t, m in zip(id_list, texts, metas, strict=True):
-            if i in self.docs:
-                raise ValueError(f"duplicate id {i}")
-            self.docs[i] = (t, dict(m or {}))
-        return id_list
-
-    def upsert(
-        self,
-        texts: Iterable[str],
-        ids: Iterable[str],
-        metadatas: Iterable[dict[str, Any] | None] | None = None,
-    ) -> list[str]:
-        texts = list(texts)
-        id_list = list(ids)
-        metas = list(metadatas) if metadatas is not None else [None] * len(texts)
-        for i, t, m in zip(id_list, texts, metas, strict=True):
-            self.docs[i] = (t, dict(m or {}))
-        return id_list
-
-    def delete(self, ids: Iterable[str]) -> int:
-        return sum(self.docs.pop(i, None) is not None for i in ids)
-
-    def get(self, ids: Iterable[str]) -> list[Hit]:
-        return [Hit(i, 0.0, *self.docs[i]) for i in ids if i in self.docs]
-
-    def _passes(self, doc_id: str, metadata: dict[str, Any], flt: Filter | None) -> bool:
-        if flt is None:
-            return True
-        if isinstance(flt, (set, frozenset)):
-            return doc_id in flt
-        if isinstance(flt, Mapping):
-            return all(metadata.get(k) == v for k, v in flt.items())
-        return bool(flt(metadata))
-
-    def search(self, query: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
-        self.filters_seen.append(filter)
-        if self.delay:
-            time.sleep(self.delay)
-        q = words(query)
-        hits = []
-        for doc_id, (text, metadata) in self.docs.items():
-            if not self._passes(doc_id, metadata, filter):
-                continue
-            doc_words = words(text)
-            score = float(sum(doc_words.count(w) for w in q))
-            if score > 0:
-                hits.append(Hit(doc_id, score, text, dict(metadata)))
-        hits.sort(key=lambda h: -h.score)
-        return hits[:k]
-
-    def __len__(self) -> int:
-        return len(self.docs)
-
-
 @pytest.fixture
-def fake_store_cls() -> type[FakeStore]:
-    return FakeStore
+def fake_store_cls() -> type[WordCountStore]:
+    """The in-memory TextStore double (it passes the TextStore contract suite too)."""
+    return WordCountStore
 
 
 class ListRetriever(BaseRetriever):

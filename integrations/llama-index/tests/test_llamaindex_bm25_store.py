@@ -14,6 +14,9 @@ from llama_index.core.vector_stores.types import (
 )
 from llama_index.retrievers.rankwise import RankwiseBM25Retriever, metadata_filters_to_predicate
 
+from rankwise.testing.stores import WordCountStore
+from rankwise.types import FilterNotSupportedError
+
 AERO = MetadataFilters(filters=[MetadataFilter(key="topic", value="aero")])
 NOT_AERO = MetadataFilters(
     filters=[MetadataFilter(key="topic", value="aero", operator=FilterOperator.NE)]
@@ -60,9 +63,9 @@ def test_equality_filters_are_pushed_down_as_a_mapping(nodes, fake_store_cls):
     assert ids(out) == ["n2", "n0"]
 
 
-def test_other_filters_are_applied_exactly_over_a_deeper_ranking(fake_store_cls):
+def test_other_filters_go_to_the_store_in_a_form_it_applies_inside_its_top_k(fake_store_cls):
     # 200 documents all matching the query; only every 50th passes the filter, and those
-    # rank last, so the filtered top-k lies beyond the first fetched ranking.
+    # rank last: the store (not the retriever) must find them inside its top-k.
     store = fake_store_cls()
     many = [
         TextNode(
@@ -83,9 +86,48 @@ def test_other_filters_are_applied_exactly_over_a_deeper_ranking(fake_store_cls)
     predicate = metadata_filters_to_predicate(filters)
     brute = [h.id for h in store.search("flutter", k=1000) if predicate(h.metadata)][:3]
     assert ids(out) == brute == ["d100", "d150"]
-    # The store never saw a predicate: it can't run one (as with Milvus).
-    assert all(not callable(f) for f in store.filters_seen)
-    assert len(store.filters_seen) > 1  # it had to fetch deeper
+    # one search, with the filter: no deeper unfiltered ranking filtered on the client
+    assert store.searches[0] == ("flutter", 3)
+    assert callable(store.filters_seen[0])
+
+
+class ExpressionStore(WordCountStore):
+    """Declares Milvus's filter forms, as the Milvus stores do."""
+
+    filter_kinds = ("mapping", "ids", "expression")
+
+    def search(self, query, k=10, filter=None):
+        self.filters_seen.append(filter)
+        return []
+
+
+def test_a_milvus_like_store_gets_an_escaped_expression_and_no_predicate():
+    store = ExpressionStore()
+    hostile = 'x" or id != "'
+    filters = MetadataFilters(
+        filters=[
+            MetadataFilter(key="topic", value=hostile, operator=FilterOperator.NE),
+            MetadataFilter(key="year", value=1960, operator=FilterOperator.GT),
+        ],
+        condition=FilterCondition.OR,
+    )
+    retriever = RankwiseBM25Retriever(store=store, filters=filters)
+    assert retriever.retrieve("flutter") == []
+    assert store.filters_seen == [
+        '((not exists metadata["topic"] or metadata["topic"] != "x\\" or id != \\"") '
+        'or (exists metadata["year"] and metadata["year"] > 1960))'
+    ]
+    # equalities joined by AND stay a mapping, which every store takes
+    retriever.retrieve("flutter", filters=AERO)
+    assert store.filters_seen[-1] == {"topic": "aero"}
+    # what no Milvus expression says exactly is refused where it is given, not approximated
+    text_match = MetadataFilters(
+        filters=[MetadataFilter(key="topic", value="ae", operator=FilterOperator.TEXT_MATCH)]
+    )
+    with pytest.raises(FilterNotSupportedError, match="TEXT_MATCH"):
+        RankwiseBM25Retriever(store=store, filters=text_match)
+    with pytest.raises(FilterNotSupportedError, match="TEXT_MATCH"):
+        retriever.retrieve("flutter", filters=text_match)
 
 
 def test_per_call_filters_override_the_defaults_without_leaking(nodes, fake_store_cls):

@@ -48,14 +48,12 @@ def milvus_store(tmp_path: Path):
 
 
 def test_milvus_store_matches_the_embedded_index(nodes, milvus_store):
-    # Same analysis on both sides (Milvus's "standard" analyzer); a tiny collection is one
-    # segment, so Milvus Lite's per-segment statistics are the global ones.
+    # Defaults on both sides (the english analysis); non-equality filters run inside Milvus
+    # as escaped expressions, not on the client.
     on_milvus = RankwiseBM25Retriever.from_defaults(
         nodes=nodes, store=milvus_store, similarity_top_k=3
     )
-    embedded = RankwiseBM25Retriever.from_defaults(
-        nodes=nodes, analyzer="standard", similarity_top_k=3
-    )
+    embedded = RankwiseBM25Retriever.from_defaults(nodes=nodes, similarity_top_k=3)
     for query in ["supersonic flutter", "boundary layer heat transfer", "wing pressure flow"]:
         for filters in FILTERS:
             got = on_milvus.retrieve(query, filters=filters)
@@ -86,3 +84,52 @@ def test_updates_and_persistence_on_milvus(nodes, milvus_store, tmp_path):
     assert loaded.similarity_top_k == 8
     assert ids(loaded.retrieve("flutter")) == ["n9"]
     assert loaded.get_nodes(["n9"])[0].metadata == {"topic": "x"}
+
+
+def _leaf(key, value, op):
+    return MetadataFilter(key=key, value=value, operator=op)
+
+
+PARITY = [
+    MetadataFilters(filters=[_leaf("topic", "aero", FilterOperator.NE)]),
+    MetadataFilters(filters=[_leaf("topic", ["aero", "heat"], FilterOperator.NIN)]),
+    MetadataFilters(filters=[_leaf("topic", ["aero", "heat"], FilterOperator.IN)]),
+    MetadataFilters(filters=[_leaf("year", 1960, FilterOperator.GTE)]),
+    MetadataFilters(filters=[_leaf("year", 1960, FilterOperator.LT)]),
+    MetadataFilters(filters=[_leaf("tags", "boundary", FilterOperator.CONTAINS)]),
+    MetadataFilters(filters=[_leaf("tags", ["cone", "wing"], FilterOperator.ANY)]),
+    MetadataFilters(filters=[_leaf("tags", ["boundary", "cone"], FilterOperator.ALL)]),
+    MetadataFilters(
+        filters=[_leaf("topic", "aero", FilterOperator.EQ), _leaf("year", 1962, FilterOperator.GT)],
+        condition=FilterCondition.NOT,
+    ),
+    MetadataFilters(
+        filters=[
+            MetadataFilters(
+                filters=[
+                    _leaf("topic", "heat", FilterOperator.EQ),
+                    _leaf("year", 1958, FilterOperator.NE),
+                ]
+            ),
+            _leaf("tags", "flutter", FilterOperator.CONTAINS),
+        ],
+        condition=FilterCondition.OR,
+    ),
+]
+
+
+def test_metadata_filters_run_inside_milvus_as_the_in_memory_predicate_does(nodes, milvus_store):
+    # a node without the filtered keys: it matches NE and NIN only, as in LlamaIndex's store
+    bare = TextNode(id_="bare", text="supersonic flutter of a bare wing panel", metadata={})
+    every = [*nodes, bare]
+    on_milvus = RankwiseBM25Retriever.from_defaults(
+        nodes=every, store=milvus_store, similarity_top_k=10
+    )
+    embedded = RankwiseBM25Retriever.from_defaults(nodes=every, similarity_top_k=10)
+    for filters in PARITY:
+        for query in ["supersonic flutter wing", "boundary layer heat"]:
+            got = on_milvus.retrieve(query, filters=filters)
+            want = embedded.retrieve(query, filters=filters)
+            assert ids(got) == ids(want), filters
+    ne = on_milvus.retrieve("supersonic flutter wing", filters=PARITY[0])
+    assert "bare" in ids(ne)

@@ -19,7 +19,7 @@ from rankwise._checks import copy_metadata, json_metadata, positive_int, text_ar
 from rankwise.bm25.analyzer import Analyzer, AnalyzerParams
 from rankwise.bm25.columns import TextColumn
 from rankwise.bm25.segment import Segment, build_segment, compact_segment, merge_segments
-from rankwise.types import Filter, Hit, Metadata
+from rankwise.types import Filter, FilterKind, Hit, Metadata, check_filter
 
 ALGORITHMS = ("TAAT_NAIVE", "DAAT_WAND", "DAAT_MAXSCORE")
 DEFAULT_ALGORITHM = "DAAT_MAXSCORE"
@@ -155,18 +155,12 @@ def _check_metadatas(metadatas: Any, n: int) -> list[Metadata | None]:
 
 
 def _check_filter(flt: Any) -> Filter | None:
-    if flt is None:
-        return None
+    check_filter(flt, "BM25Index", BM25Index.filter_kinds)  # the TextStore contract
     if isinstance(flt, Mapping):
         # values follow the metadata rule, so an array or a tuple (which no stored value can
         # equal) is refused naming its key instead of failing inside the comparison
         return json_metadata(dict(flt), "filter")
-    if isinstance(flt, (set, frozenset)) or callable(flt):
-        return flt  # type: ignore[no-any-return]
-    raise ValueError(
-        "filter must be a dict of metadata equalities, a predicate over the metadata dict, "
-        f"or a set of allowed ids; got {type(flt).__name__}"
-    )
+    return flt  # type: ignore[no-any-return]
 
 
 class _Scratch(threading.local):
@@ -203,6 +197,9 @@ class BM25Index:
     writes wait for each other. Metadata follows the JSON rule of ``rankwise._checks``; it is
     copied on the way in and on the way out (see the README's "Guarantees").
     """
+
+    #: The filter forms this index applies inside its top-k (the TextStore contract).
+    filter_kinds: tuple[FilterKind, ...] = ("mapping", "ids", "predicate")
 
     def __init__(
         self,
@@ -285,6 +282,9 @@ class BM25Index:
             f"BM25Index(n_docs={len(self)}, analyzer={self._analyzer!r}, k1={self._k1}, "
             f"b={self._b}, inverted_index_algo={self._algo!r})"
         )
+
+    def close(self) -> None:
+        """Nothing to release (the TextStore contract's ``close``); the index stays usable."""
 
     def ids(self) -> list[str]:
         """All live document ids, in insertion order."""

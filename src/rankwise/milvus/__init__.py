@@ -1,8 +1,10 @@
-"""rankwise on Milvus: the ``TextStore`` interface over Milvus full-text search (BM25 function).
+"""rankwise on Milvus: the ``TextStore`` contract over a Milvus collection.
 
-``MilvusBM25Store`` stores documents in a Milvus collection and searches them with Milvus's own
-BM25 function; ``uri="./file.db"`` runs embedded Milvus Lite, ``http://host:19530`` (or a
-Zilliz Cloud URI + token) a server — same code. Install with ``pip install "rankwise[milvus]"``.
+``MilvusBM25Store`` stores documents in a Milvus collection and searches them by BM25 with the
+embedded index's answers: with Milvus's own analyzer and BM25 function on a server, through the
+exact route (:mod:`rankwise.milvus.exact`) on Milvus Lite; ``uri="./file.db"`` runs embedded
+Milvus Lite, ``http://host:19530`` (or a Zilliz Cloud URI + token) a server — same code.
+Install with ``pip install "rankwise[milvus]"``.
 
 ``MilvusSparseStore`` is the client-side route: BM25 sparse vectors from a fitted
 ``rankwise.BM25Index`` in a plain sparse field (metric IP), for Milvus deployments without the

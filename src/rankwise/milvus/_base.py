@@ -12,9 +12,9 @@ from tqdm.auto import tqdm
 from rankwise._checks import json_metadata, positive_int, text_arg
 from rankwise._optional import require
 from rankwise.milvus.analyzers import is_lite_uri
-from rankwise.milvus.filters import ids_expr
+from rankwise.milvus.filters import MILVUS_FILTER_KINDS, ids_expr
 from rankwise.milvus.schema import ID_FIELD, METADATA_FIELD, SPARSE_FIELD, TEXT_FIELD
-from rankwise.types import Hit, Metadata
+from rankwise.types import FilterKind, Hit, Metadata
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -80,6 +80,8 @@ class MilvusCollectionStore(ABC):
 
     max_text_length: int = 65535
     max_id_length: int = 512
+    #: The filter forms Milvus applies inside its top-k (the TextStore contract).
+    filter_kinds: tuple[FilterKind, ...] = MILVUS_FILTER_KINDS
 
     def _connect(
         self,
@@ -138,11 +140,16 @@ class MilvusCollectionStore(ABC):
                 indexes[str(info.get("field_name", index_name))] = info
         return description, indexes
 
-    def _create(self, schema: Any, index_params: Any) -> None:
+    def _create(
+        self, schema: Any, index_params: Any, properties: Mapping[str, str] | None = None
+    ) -> None:
         client, name = self._client, self.collection
         try:
             client.create_collection(
-                name, schema=schema, consistency_level="Strong", properties=self._properties()
+                name,
+                schema=schema,
+                consistency_level="Strong",
+                properties={**self._properties(), **dict(properties or {})},
             )
             # Lite builds indexes lazily and lacks the AllocTimestamp call pymilvus' synchronous
             # wait uses (it logs a server error, then polls every 0.5 s): don't wait there.
@@ -163,8 +170,11 @@ class MilvusCollectionStore(ABC):
         return self._client
 
     def close(self) -> None:
-        """Close the client connection (Milvus Lite's data stays in the ``.db`` folder)."""
-        self._client.close()
+        """Close the client connection (Milvus Lite's data stays in the ``.db`` folder);
+        closing twice is harmless."""
+        if not getattr(self, "_closed", False):
+            self._closed = True
+            self._client.close()
 
     def __enter__(self) -> Self:
         return self

@@ -5,8 +5,10 @@ A metadata filter ``{"lang": "en", "year": 2024}`` becomes
 ``id in ["a", "b"]``. Every key and value is written as a quoted, escaped literal, so a filter
 value such as ``x" or id != "`` stays one string literal and can never change the expression.
 
-Predicates (callables) cannot run inside Milvus and are rejected with a ``ValueError``.
-Nothing here imports pymilvus.
+A ``str`` filter is a Milvus boolean expression the caller wrote, passed through as is.
+Predicates (callables) cannot run inside Milvus and are rejected with
+:class:`~rankwise.types.FilterNotSupportedError` (a ``ValueError``). Nothing here imports
+pymilvus.
 """
 
 from __future__ import annotations
@@ -15,9 +17,17 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from rankwise._checks import has_lone_surrogate
+from rankwise._checks import has_lone_surrogate, text_arg
+from rankwise.types import FilterKind, check_filter
 
-__all__ = ["filter_to_expr", "ids_expr", "metadata_expr", "quote"]
+__all__ = [
+    "MILVUS_FILTER_KINDS",
+    "filter_to_expr",
+    "ids_expr",
+    "literal",
+    "metadata_expr",
+    "quote",
+]
 
 #: Escapes understood by both the Milvus server's expression grammar and Milvus Lite's parser.
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -56,6 +66,11 @@ def _literal(value: Any, *, where: str) -> str:
     )
 
 
+def literal(value: Any, *, where: str = "filter") -> str:
+    """``value`` (str, int, float or bool) as a Milvus literal, strings quoted and escaped."""
+    return _literal(value, where=where)
+
+
 def _field(field: str, key: str) -> str:
     return f"{field}[{quote(key)}]"
 
@@ -90,25 +105,32 @@ def ids_expr(ids: Iterable[str], field: str = "id") -> str:
     return f"{field} in [{', '.join(quote(v) for v in sorted(values))}]"
 
 
+#: The filter forms a Milvus collection can apply inside its top-k.
+MILVUS_FILTER_KINDS: tuple[FilterKind, ...] = ("mapping", "ids", "expression")
+
+
 def filter_to_expr(
-    filter: object, *, id_field: str = "id", metadata_field: str = "metadata"
+    filter: object,
+    *,
+    id_field: str = "id",
+    metadata_field: str = "metadata",
+    store: str = "Milvus",
 ) -> str:
     """Translate a rankwise ``Filter`` (or ``None``) into a Milvus expression; ``""`` = no filter.
 
-    An empty id set yields ``id in []``, which matches nothing (as the embedded index does).
+    An empty id set yields ``id in []``, which matches nothing (as the embedded index does); a
+    ``str`` is the caller's own Milvus expression. A predicate raises
+    :class:`~rankwise.types.FilterNotSupportedError` naming ``store``.
     """
-    if filter is None:
+    kind = check_filter(filter, store, MILVUS_FILTER_KINDS)
+    if kind is None:
         return ""
-    if isinstance(filter, (set, frozenset)):
+    if kind == "expression":
+        assert isinstance(filter, str)
+        text_arg(filter, "filter")
+        return filter.strip()
+    if kind == "ids":
+        assert isinstance(filter, (set, frozenset))
         return ids_expr(filter, field=id_field)
-    if isinstance(filter, Mapping):
-        return metadata_expr(filter, field=metadata_field)
-    if callable(filter):
-        raise ValueError(
-            "filter: a callable predicate cannot run inside Milvus; pass a dict of metadata "
-            "equalities or a set of allowed ids instead"
-        )
-    raise ValueError(
-        "filter must be a dict of metadata equalities, a set of allowed ids or None, "
-        f"got {type(filter).__name__}"
-    )
+    assert isinstance(filter, Mapping)
+    return metadata_expr(filter, field=metadata_field)

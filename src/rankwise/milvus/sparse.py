@@ -24,6 +24,7 @@ from typing import Any
 
 from rankwise._checks import text_arg
 from rankwise.milvus._base import MilvusCollectionStore, check_k, required_list
+from rankwise.milvus.exact import SETTINGS_PROPERTY
 from rankwise.milvus.filters import filter_to_expr
 from rankwise.milvus.schema import (
     ID_FIELD,
@@ -135,6 +136,8 @@ class MilvusSparseStore(MilvusCollectionStore):
             )
         if description.get("functions"):
             problems.append("the collection computes its vectors with a Milvus function")
+        if SETTINGS_PROPERTY in (description.get("properties") or {}):
+            problems.append("it is a MilvusBM25Store exact route collection (hashed terms)")
         metric = (indexes.get(SPARSE_FIELD) or {}).get("metric_type")
         if metric != "IP":
             problems.append(f"sparse index metric is {metric!r}, expected 'IP'")
@@ -161,7 +164,7 @@ class MilvusSparseStore(MilvusCollectionStore):
         for i, q in enumerate(queries):
             text_arg(q, f"queries[{i}]")
         check_k(k)
-        expr = filter_to_expr(filter)
+        expr = filter_to_expr(filter, store=type(self).__name__)
         out: list[list[Hit]] = [[] for _ in queries]
         if isinstance(filter, (set, frozenset)) and not filter:
             return out

@@ -1,16 +1,26 @@
-"""``MilvusBM25Store``: the rankwise ``TextStore`` on Milvus full-text search (BM25 function)."""
+"""``MilvusBM25Store``: the rankwise ``TextStore`` on Milvus, with the embedded index's answers
+(Milvus's BM25 function on a server, the exact route of :mod:`rankwise.milvus.exact` on Lite)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 from rankwise._checks import text_arg
-from rankwise.milvus._base import MAX_TOP_K, MilvusCollectionStore, check_k, required_list
+from rankwise.milvus import exact
+from rankwise.milvus._base import (
+    MAX_TOP_K,
+    MilvusCollectionStore,
+    check_k,
+    required_list,
+)
 from rankwise.milvus.analyzers import analyzer_params_for, encode_tokens, is_lite_uri
 from rankwise.milvus.filters import filter_to_expr
 from rankwise.milvus.schema import (
     DENSE_FIELD,
+    ID_FIELD,
     METADATA_FIELD,
     SPARSE_FIELD,
     TEXT_FIELD,
@@ -22,7 +32,40 @@ from rankwise.milvus.schema import (
 )
 from rankwise.types import Filter, Hit
 
-__all__ = ["MAX_TOP_K", "Embedding", "MilvusBM25Store", "rerank"]
+__all__ = [
+    "DEFAULT_ANALYZER",
+    "MAX_TOP_K",
+    "Embedding",
+    "MilvusBM25Store",
+    "Route",
+    "choose_route",
+    "rerank",
+]
+
+#: The analysis a store gets when none is asked for: the embedded ``BM25Index``'s default.
+DEFAULT_ANALYZER = "english"
+
+#: ``"milvus"``: Milvus analyses (or splits pre-analyzed text) and scores with its BM25
+#: function. ``"exact"``: rankwise analyses and keeps the statistics, Milvus ranks BM25 sparse
+#: vectors by inner product (:mod:`rankwise.milvus.exact`).
+Route = Literal["milvus", "exact"]
+
+_LITE_SEGMENT_WARNING = (
+    "MilvusBM25Store(route='milvus') on Milvus Lite: Lite's BM25 function scores each segment "
+    "with that segment's own statistics, so documents added after the first search are scored "
+    "against their own small segment (measured on Cranfield: a document added alone scores "
+    "0.288 for its unique word instead of 11.4, and drops out of the top-10). Use the default "
+    "route='exact' on Lite for the embedded index's scores."
+)
+_warned_lite_segments = False
+
+
+def _warn_lite_segments() -> None:
+    global _warned_lite_segments
+    if not _warned_lite_segments:
+        _warned_lite_segments = True
+        warnings.warn(_LITE_SEGMENT_WARNING, RuntimeWarning, stacklevel=3)
+
 
 #: A dense embedding function: a list of texts in, one vector per text out.
 Embedding = Callable[[list[str]], Sequence[Sequence[float]]]
@@ -55,32 +98,86 @@ def rerank(query: str, hits: Sequence[Hit], reranker: Any, top_k: int | None = N
     ]
 
 
-class MilvusBM25Store(MilvusCollectionStore):
-    """Documents in a Milvus collection, searched with Milvus's own BM25 function.
+def choose_route(
+    route: str, *, lite: bool, analyzer: object = DEFAULT_ANALYZER, pre_analyzed: bool = False
+) -> Route:
+    """The route ``MilvusBM25Store(route=route)`` takes (see its docstring).
 
-    The same interface as :class:`rankwise.BM25Index` (``add``/``upsert``/``delete``/``get``/
-    ``search``/``len``), so retrievers take either backend. The default ``uri`` is a local
-    file, i.e. embedded Milvus Lite started by pymilvus itself; any Milvus standalone/cluster URI
+    ``"auto"``: ``"exact"`` on Milvus Lite (its BM25 keeps statistics per segment and it lacks
+    the ``english`` analyzer); on a server ``"milvus"`` when Milvus's own analyzer does exactly
+    ``analyzer`` (or the text is pre-analyzed), else ``"exact"`` (e.g. a Python callable, which
+    rankwise runs itself). An explicit route is kept; whether it can do the analysis is checked
+    when the store is built.
+    """
+    if route not in ("auto", "milvus", "exact"):
+        raise ValueError(f"route must be 'auto', 'milvus' or 'exact', got {route!r}")
+    if route != "auto":
+        return "milvus" if route == "milvus" else "exact"
+    if lite:
+        return "exact"
+    if pre_analyzed:
+        return "milvus"
+    try:
+        analyzer_params_for(analyzer, "server")
+    except ValueError:
+        return "exact"
+    return "milvus"
+
+
+def _config_or_none(analyzer: object) -> dict[str, Any] | None:
+    """The analyzer params of ``analyzer`` (a name, params or ``Analyzer``); None for a callable."""
+    from rankwise.bm25.analyzer import Analyzer
+
+    if isinstance(analyzer, Analyzer):
+        return None if analyzer.is_callable else analyzer.config
+    if isinstance(analyzer, (str, Mapping)):
+        try:
+            return Analyzer(analyzer).config
+        except ValueError as exc:
+            raise ValueError(f"analyzer_params: {exc}") from None
+    return None
+
+
+class MilvusBM25Store(MilvusCollectionStore):
+    """Documents in a Milvus collection, searched by BM25 with the embedded index's answers.
+
+    The :class:`~rankwise.types.TextStore` contract, like :class:`rankwise.BM25Index`, so
+    retrievers take either backend. The default ``uri`` is a local file, i.e. embedded Milvus
+    Lite started by pymilvus itself; any Milvus standalone/cluster URI
     (``http://host:19530``) or Zilliz Cloud URI + ``token`` works unchanged.
+
+    With every argument at its default the store analyses text exactly like ``BM25Index()``
+    (the ``english`` analyzer) and scores like it. Where that happens is the *route*
+    (``store.route``, also in ``repr``):
+
+    * ``"milvus"`` (default on a server): Milvus's own analyzer and BM25 function.
+    * ``"exact"`` (default on Milvus Lite, which rejects ``{"type": "english"}`` and keeps BM25
+      statistics per segment): rankwise analyses the text and keeps the corpus statistics
+      current, Milvus ranks BM25 sparse vectors (:mod:`rankwise.milvus.exact`).
+
+    Asking for an analysis the route cannot do (``route="milvus"`` with ``"english"`` on Lite)
+    is a ``ValueError``, never a substitution.
 
     Args:
         uri: ``*.db`` path (Milvus Lite) or a server URI.
         collection: collection name; created if missing, validated if present
             (:class:`~rankwise.milvus.schema.SchemaMismatchError` on any difference).
         token: credentials for a server (``"user:password"`` or an API key).
-        analyzer_params: Milvus ``analyzer_params`` (default ``{"type": "standard"}``), an
-            analyzer name or a rankwise ``Analyzer``; checked by
-            :func:`~rankwise.milvus.analyzers.analyzer_params_for` against what the target
-            (Lite or server) can really do.
-        k1, b: BM25 parameters (Milvus defaults 1.2 / 0.75), written into the index.
-        inverted_index_algo: ``TAAT_NAIVE``, ``DAAT_WAND`` or ``DAAT_MAXSCORE`` (server only:
-            Milvus Lite always scores exhaustively, which gives the same results).
+        analyzer_params: the analysis (default ``"english"``, as ``BM25Index``): an analyzer
+            name, Milvus ``analyzer_params`` or a rankwise ``Analyzer``; on the ``milvus`` route
+            checked by :func:`~rankwise.milvus.analyzers.analyzer_params_for` against what the
+            target (Lite or server) can really do.
+        k1, b: BM25 parameters (Milvus defaults 1.2 / 0.75).
+        inverted_index_algo: ``TAAT_NAIVE``, ``DAAT_WAND`` or ``DAAT_MAXSCORE`` (``milvus``
+            route on a server only: Lite scores exhaustively, which gives the same results).
         dense_dim, embedding: add a ``FLOAT_VECTOR(dense_dim)`` field filled by
             ``embedding(texts)`` and enable :meth:`hybrid_search`. ``query_embedding``
             optionally embeds queries differently (asymmetric models).
-        pre_analyzer: analyze text on the client (a rankwise ``Analyzer`` or any
-            ``str -> list[str]``) and let Milvus only split the result: the way to get, e.g.,
-            English stemming on Milvus Lite, or exactly the embedded index's tokens.
+        pre_analyzer: analyze text on the client with this rankwise ``Analyzer`` or any
+            ``str -> list[str]`` instead of ``analyzer_params`` (on the ``milvus`` route Milvus
+            then only splits the analyzed tokens).
+        route: ``"auto"`` (default: ``"exact"`` on Lite; on a server ``"milvus"`` when Milvus's
+            analyzer can do the analysis, else ``"exact"``), ``"milvus"`` or ``"exact"``.
         show_progress: tqdm bar for adds longer than one batch.
         batch_size: rows per insert request.
     """
@@ -100,6 +197,7 @@ class MilvusBM25Store(MilvusCollectionStore):
         query_embedding: Embedding | None = None,
         dense_metric: str = "COSINE",
         pre_analyzer: Any = None,
+        route: Literal["auto", "milvus", "exact"] = "auto",
         show_progress: bool = True,
         batch_size: int = 512,
         max_text_length: int = 65535,
@@ -115,27 +213,50 @@ class MilvusBM25Store(MilvusCollectionStore):
         self._embedding = embedding
         self._query_embedding = query_embedding or embedding
         self._analyze: _Analyze | None = None
+        self._exact: exact.ClientBM25 | None = None
+        self._pending: list[dict[str, Any]] | None = None
         target: Literal["lite", "server"] = "lite" if lite else "server"
+        wanted = DEFAULT_ANALYZER if analyzer_params is None else analyzer_params
         if pre_analyzer is not None:
             if analyzer_params is not None and analyzer_params not in (
                 "standard",
                 {"type": "standard"},
             ):
                 raise ValueError(
-                    "analyzer_params: with pre_analyzer the text is analyzed on the client and "
-                    "Milvus only splits it with the 'standard' analyzer; leave it unset"
+                    "analyzer_params: with pre_analyzer the text is analyzed on the client; "
+                    "leave analyzer_params unset"
                 )
             analyze = getattr(pre_analyzer, "analyze", pre_analyzer)
             if not callable(analyze):
                 raise ValueError(
                     "pre_analyzer must be a rankwise Analyzer or a callable str -> list[str]"
                 )
+        chosen = choose_route(
+            route, lite=lite, analyzer=wanted, pre_analyzed=pre_analyzer is not None
+        )
+        self._route: Route = chosen
+        self._analyzer_config: dict[str, Any] | None
+        params: dict[str, Any]
+        if chosen == "exact":
+            analyze = (
+                getattr(pre_analyzer, "analyze", pre_analyzer)
+                if pre_analyzer is not None
+                else self._rankwise_analyzer(wanted).analyze
+            )
+            self._analyzer_config = _config_or_none(
+                wanted if pre_analyzer is None else pre_analyzer
+            )
+            self._exact = exact.ClientBM25(analyze, k1, b)
+            params = dict(self._analyzer_config or {})
+        elif pre_analyzer is not None:
             self._analyze = analyze
+            self._analyzer_config = _config_or_none(pre_analyzer)
             params = {"type": "standard"}
         else:
-            params = analyzer_params_for(
-                "standard" if analyzer_params is None else analyzer_params, target
-            )
+            params = analyzer_params_for(wanted, target)
+            self._analyzer_config = params
+        if chosen == "milvus" and lite:
+            _warn_lite_segments()
         self.spec = CollectionSpec(
             analyzer_params=params,
             k1=k1,
@@ -152,6 +273,15 @@ class MilvusBM25Store(MilvusCollectionStore):
             uri, collection, token, db_name, show_progress, batch_size, feature="MilvusBM25Store"
         )
 
+    @staticmethod
+    def _rankwise_analyzer(wanted: object) -> Any:
+        from rankwise.bm25.analyzer import Analyzer
+
+        try:
+            return Analyzer(wanted)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise ValueError(f"analyzer_params: {exc}") from None
+
     # ------------------------------------------------------------------------------ lifecycle
 
     @property
@@ -165,7 +295,25 @@ class MilvusBM25Store(MilvusCollectionStore):
     def _properties(self) -> dict[str, str]:
         return collection_properties(self.spec)
 
+    @property
+    def route(self) -> Route:
+        """``"milvus"`` (Milvus's BM25 function) or ``"exact"`` (rankwise statistics)."""
+        return self._route
+
+    @property
+    def analysis(self) -> Literal["milvus", "client"]:
+        """Where text is analyzed: by Milvus's analyzer or by rankwise on the client."""
+        return "client" if self._exact is not None or self._analyze is not None else "milvus"
+
+    @property
+    def analyzer_params(self) -> dict[str, Any] | None:
+        """The analysis as analyzer params (None for a Python callable), for the record."""
+        return None if self._analyzer_config is None else dict(self._analyzer_config)
+
     def _open_or_create(self) -> None:
+        if self._exact is not None:
+            self._open_or_create_exact()
+            return
         if self._client.has_collection(self.collection):
             description, indexes = self._describe()
             validate_collection(self.collection, description, indexes, self.spec)
@@ -176,9 +324,54 @@ class MilvusBM25Store(MilvusCollectionStore):
             build_index_params(self._client, self.spec),
         )
 
+    def _open_or_create_exact(self) -> None:
+        assert self._exact is not None
+        settings = exact.settings_property(self._analyzer_config, self.spec)
+        if self._client.has_collection(self.collection):
+            description, indexes = self._describe()
+            exact.validate_collection(self.collection, description, indexes, self.spec, settings)
+            self._client.load_collection(self.collection)
+            self._rebuild_statistics()
+            return
+        self._create(
+            exact.build_schema(self._client, self.spec, self._pymilvus),
+            exact.build_index_params(self._client, self.spec),
+            properties=settings,
+        )
+
+    def _rebuild_statistics(self) -> None:
+        """Read every stored row's text to recompute the exact route's statistics."""
+        assert self._exact is not None
+        fields = [TEXT_FIELD, exact.AVGDL_FIELD, exact.SEQ_FIELD]
+        self._exact.rebuild(
+            (str(r[TEXT_FIELD]), float(r[exact.AVGDL_FIELD]), int(r[exact.SEQ_FIELD]))
+            for r in self._scan(fields)
+        )
+
+    def _scan(self, fields: list[str]) -> Iterable[dict[str, Any]]:
+        if self.lite:  # Lite has no result window; its query_iterator warns about timestamps
+            yield from self._client.query(
+                self.collection, filter=f'{ID_FIELD} != ""', output_fields=fields
+            )
+            return
+        iterator = self._client.query_iterator(
+            self.collection, batch_size=1000, filter="", output_fields=fields
+        )
+        try:
+            while True:
+                batch = iterator.next()
+                if not batch:
+                    break
+                yield from batch
+        finally:
+            iterator.close()
+
     # ------------------------------------------------------------------------------- writing
 
     def _prepare(self, texts: Sequence[str]) -> list[dict[str, Any]] | None:
+        if self._exact is not None:
+            pending, self._pending = self._pending, None
+            return pending
         if self._analyze is None:
             return None
         out = []
@@ -187,6 +380,59 @@ class MilvusBM25Store(MilvusCollectionStore):
             self._check_text_length(analyzed, f"texts[{i}] once analyzed")
             out.append({self.spec.analyzed_field: analyzed})
         return out
+
+    def _write(
+        self,
+        op: Literal["insert", "upsert"],
+        texts: list[str],
+        ids: list[str],
+        metas: list[dict[str, Any]],
+    ) -> None:
+        if self._exact is None:
+            super()._write(op, texts, ids, metas)
+            return
+        engine = self._exact
+        with engine.write_lock:
+            replaced = self._stored_texts(ids) if op == "upsert" else []
+            tokens = [engine.tokens(t) for t in texts]
+            before = engine.stats
+            after = before.changed(tokens, [engine.tokens(t) for t in replaced])
+            self._pending = [
+                {
+                    SPARSE_FIELD: engine.document_vector(toks, after.avgdl),
+                    exact.AVGDL_FIELD: after.avgdl,
+                    exact.SEQ_FIELD: before.next_seq + i,
+                }
+                for i, toks in enumerate(tokens)
+            ]
+            # Searches during the write must already allow for rows encoded at the new length.
+            engine.stats = replace(before, min_ref_avgdl=after.min_ref_avgdl)
+            try:
+                super()._write(op, texts, ids, metas)
+            except BaseException:
+                self._pending = None
+                self._rebuild_statistics()  # part of the batches may have been written
+                raise
+            engine.stats = after
+
+    def _stored_texts(self, ids: Sequence[str]) -> list[str]:
+        return [h.text for h in self.get(ids)]
+
+    def delete(self, ids: Iterable[str]) -> int:
+        """Delete documents by id; returns how many were stored (unknown ids are ignored)."""
+        if self._exact is None:
+            return super().delete(ids)
+        id_list = required_list(ids, "ids")
+        engine = self._exact
+        with engine.write_lock:
+            gone = self.get(list(dict.fromkeys(i for i in id_list if isinstance(i, str))))
+            try:
+                removed = super().delete(id_list)
+            except BaseException:
+                self._rebuild_statistics()
+                raise
+            engine.stats = engine.stats.changed([], [engine.tokens(h.text) for h in gone])
+        return removed
 
     def _extra_fields(self, texts: Sequence[str]) -> list[dict[str, Any]] | None:
         if self._embedding is None:
@@ -219,17 +465,18 @@ class MilvusBM25Store(MilvusCollectionStore):
         query = text_arg(query, "query")
         if not query.strip():
             return None
-        if self._analyze is None:
+        if self._analyze is None:  # Milvus analyses it (or, on the exact route, rankwise later)
             return query
         encoded = self._analyzed(query)
         return encoded or None
 
     def search(self, query: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
-        """Top-``k`` documents for ``query`` by Milvus BM25, best first (score > 0 only).
+        """Top-``k`` documents for ``query`` by BM25, best first (score > 0 only).
 
-        ``filter``: a dict of metadata equalities (str/int/float/bool values) or a set of allowed
-        ids, evaluated inside Milvus (so a filtered search still returns ``k`` hits when ``k``
-        match); a callable raises ``ValueError``, as it cannot run inside Milvus.
+        ``filter``: a dict of metadata equalities (str/int/float/bool values), a set of allowed
+        ids or a Milvus expression string, evaluated inside Milvus (so a filtered search still
+        returns ``k`` hits when ``k`` match); a predicate raises
+        :class:`~rankwise.types.FilterNotSupportedError`, as it cannot run inside Milvus.
         """
         return self.search_many([query], k, filter)[0]
 
@@ -239,7 +486,7 @@ class MilvusBM25Store(MilvusCollectionStore):
         """:meth:`search` for several queries, sent to Milvus in batches."""
         queries = required_list(queries, "queries")
         check_k(k)
-        expr = filter_to_expr(filter)
+        expr = filter_to_expr(filter, store=type(self).__name__)
         texts = [self._query_text(q) for q in queries]
         out: list[list[Hit]] = [[] for _ in texts]
         if isinstance(filter, (set, frozenset)) and not filter:
@@ -247,9 +494,57 @@ class MilvusBM25Store(MilvusCollectionStore):
         todo = [i for i, t in enumerate(texts) if t is not None]
         if not todo:
             return out
+        if self._exact is not None:
+            for i in todo:
+                out[i] = self._exact_search(queries[i], k, expr)
+            return out
         for i, hits in self._search_batches(texts, todo, k=k, expr=expr, metric="BM25").items():
             out[i] = hits
         return out
+
+    def _exact_search(self, query: str, k: int, expr: str) -> list[Hit]:
+        """The exact route's top-k: Milvus candidates by stored weights, re-scored exactly."""
+        engine = self._exact
+        assert engine is not None
+        stats = engine.stats
+        weights = engine.query_weights(stats, query)
+        if not weights:
+            return []
+        vector = engine.query_vector(weights)
+        bound = engine.drift_bound(stats)
+        fetch = min(MAX_TOP_K, max(2 * k, k + 16))
+        self._before_search()
+        while True:
+            results = self._client.search(
+                self.collection,
+                data=[vector],
+                anns_field=SPARSE_FIELD,
+                limit=fetch,
+                filter=expr,
+                output_fields=[TEXT_FIELD, METADATA_FIELD, exact.SEQ_FIELD],
+                search_params={"metric_type": "IP"},
+            )[0]
+            scored: list[tuple[float, int, Hit]] = []
+            for r in results:
+                entity = r.get("entity", {}) or {}
+                text = str(entity.get(TEXT_FIELD, ""))
+                score = engine.score(stats, weights, text)
+                if score > 0.0:
+                    hit = Hit(
+                        id=str(r["id"]),
+                        score=score,
+                        text=text,
+                        metadata=entity.get(METADATA_FIELD) or {},
+                    )
+                    scored.append((-score, int(entity.get(exact.SEQ_FIELD, 0)), hit))
+            scored.sort(key=lambda item: (item[0], item[1]))
+            complete = len(results) < fetch or fetch >= MAX_TOP_K
+            if complete:
+                return [h for _, _, h in scored[:k]]
+            lowest = abs(float(results[-1]["distance"]))
+            if len(scored) >= k and -scored[k - 1][0] > bound * lowest:
+                return [h for _, _, h in scored[:k]]
+            fetch = min(MAX_TOP_K, fetch * 4)
 
     def hybrid_search(
         self,
@@ -292,7 +587,7 @@ class MilvusBM25Store(MilvusCollectionStore):
             raise ValueError(
                 f"ranker must be 'rrf', 'weighted' or a pymilvus ranker, got {ranker!r}"
             )
-        expr = filter_to_expr(filter)
+        expr = filter_to_expr(filter, store=type(self).__name__)
         if isinstance(filter, (set, frozenset)) and not filter:
             return []
         query = text_arg(query, "query")
@@ -305,12 +600,20 @@ class MilvusBM25Store(MilvusCollectionStore):
                 data=[vector], anns_field=DENSE_FIELD, param={}, limit=n_candidates, expr=expr
             )
         ]
-        if text is not None:
+        sparse: Any = text
+        metric = "BM25"
+        if self._exact is not None:
+            # The exact route's BM25 side is ranked by the stored weights here (Milvus fuses
+            # inside hybrid_search): equal to the exact ranking until the average length drifts.
+            term_weights = self._exact.query_weights(self._exact.stats, query)
+            sparse = self._exact.query_vector(term_weights) if term_weights else None
+            metric = "IP"
+        if sparse is not None:
             requests.append(
                 pm.AnnSearchRequest(
-                    data=[text],
+                    data=[sparse],
                     anns_field=SPARSE_FIELD,
-                    param={"metric_type": "BM25"},
+                    param={"metric_type": metric},
                     limit=n_candidates,
                     expr=expr,
                 )
@@ -337,5 +640,6 @@ class MilvusBM25Store(MilvusCollectionStore):
     def __repr__(self) -> str:
         return (
             f"MilvusBM25Store(uri={self.uri!r}, collection={self.collection!r}, "
-            f"k1={self.spec.k1}, b={self.spec.b})"
+            f"route={self._route!r}, analysis={self.analysis!r}, "
+            f"analyzer_params={self._analyzer_config!r}, k1={self.spec.k1}, b={self.spec.b})"
         )

@@ -8,10 +8,9 @@ import json
 import os
 import re
 import shutil
-import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,9 +33,9 @@ from llama_index.core.storage.docstore.types import BaseDocumentStore
 from llama_index.core.storage.docstore.utils import doc_to_json, json_to_doc
 from llama_index.core.vector_stores.types import MetadataFilters
 from llama_index.postprocessor.rankwise.base import copy_node
-from llama_index.retrievers.rankwise.filters import to_store_filter
+from llama_index.retrievers.rankwise.filters import store_filter_kinds, to_store_filter
 
-from rankwise.types import Hit, TextStore
+from rankwise.types import Filter, Hit, TextStore
 
 if TYPE_CHECKING:
     from rankwise.bm25 import BM25Index
@@ -59,9 +58,6 @@ DEFAULT_ANALYZER = "english"
 DEFAULT_K1 = 1.2
 DEFAULT_B = 0.75
 DEFAULT_ALGO = "DAAT_MAXSCORE"
-
-#: Deepest ranking fetched to apply a predicate filter client-side (Milvus caps top-k at 16384).
-MAX_POST_FILTER_FETCH = 16_384
 
 # Per-call filters given to ``retrieve(..., filters=...)``: (retriever id, filters).
 _CALL_FILTERS: ContextVar[tuple[int, MetadataFilters] | None] = ContextVar(
@@ -129,10 +125,7 @@ def _settings_of(index: BM25Index) -> dict[str, Any]:
 
 
 def _is_embedded_index(store: object) -> bool:
-    # Without importing the BM25 engine: a store can only be a BM25Index once it's imported.
-    module = sys.modules.get("rankwise.bm25")
-    index_class = getattr(module, "BM25Index", None)
-    return isinstance(index_class, type) and isinstance(store, index_class)
+    return isinstance(store, _bm25_index_class())
 
 
 class RankwiseBM25Retriever(BaseRetriever):
@@ -147,8 +140,11 @@ class RankwiseBM25Retriever(BaseRetriever):
         store: a ``rankwise.types.TextStore`` backend, e.g. ``rankwise.milvus.MilvusBM25Store``;
             default: a new embedded ``rankwise.bm25.BM25Index``.
         similarity_top_k: how many nodes one query returns (LlamaIndex's default, 2).
-        filters: default ``MetadataFilters`` applied inside the top-k of every query;
-            ``retrieve(query, filters=...)`` overrides them for one call.
+        filters: default ``MetadataFilters`` applied by the store inside the top-k of every
+            query — as a mapping, a predicate or an escaped Milvus expression, whichever the
+            store takes (``store.filter_kinds``); one it cannot take raises
+            ``rankwise.types.FilterNotSupportedError`` here. ``retrieve(query, filters=...)``
+            overrides them for one call.
         analyzer, k1, b, inverted_index_algo: settings of the embedded index (analyzer:
             ``"english"``, an analyzer config dict, a callable, or a ``rankwise.bm25.Analyzer``).
             A ``store=`` has its own settings, so these can't be combined with it.
@@ -223,6 +219,7 @@ class RankwiseBM25Retriever(BaseRetriever):
             )
             if node_list:
                 self._write(node_list, fresh=True)
+        self._store_filter(self._filters)  # a filter the store can't apply fails here
         super().__init__(
             callback_manager=callback_manager or Settings.callback_manager,
             object_map=object_map,
@@ -321,7 +318,9 @@ class RankwiseBM25Retriever(BaseRetriever):
 
     @filters.setter
     def filters(self, value: MetadataFilters | None) -> None:
-        self._filters = _check_filters(value)
+        checked = _check_filters(value)
+        self._store_filter(checked)
+        self._filters = checked
 
     @property
     def text_metadata_mode(self) -> MetadataMode:
@@ -416,11 +415,11 @@ class RankwiseBM25Retriever(BaseRetriever):
         finally:
             _CALL_FILTERS.reset(token)
 
-    @staticmethod
-    def _validated(filters: MetadataFilters) -> MetadataFilters:
+    def _validated(self, filters: MetadataFilters) -> MetadataFilters:
         checked = _check_filters(filters)
         if checked is None:
             raise ValueError("filters must be llama_index MetadataFilters, got None")
+        self._store_filter(checked)
         return checked
 
     def _active_filters(self) -> MetadataFilters | None:
@@ -445,34 +444,15 @@ class RankwiseBM25Retriever(BaseRetriever):
             raise ValueError(f"query must be a string, got {type(query).__name__}")
         if not query.strip():
             return []
-        store_filter = to_store_filter(self._active_filters())
-        k = self._similarity_top_k
-        if callable(store_filter) and not self._predicates_pushed_down():
-            hits = self._search_post_filtered(query, k, store_filter)
-        else:
-            hits = self._store.search(query, k=k, filter=store_filter)
+        # The store applies the filter inside its top-k and returns only positive scores
+        # (the TextStore contract): nothing is filtered or re-ranked here.
+        store_filter = self._store_filter(self._active_filters())
+        hits = self._store.search(query, k=self._similarity_top_k, filter=store_filter)
         return [self._to_node(hit) for hit in hits]
 
-    def _predicates_pushed_down(self) -> bool:
-        # The embedded index runs predicate filters inside its top-k; other stores (Milvus)
-        # take only equality mappings and id sets, so predicates are applied here.
-        return _is_embedded_index(self._store)
-
-    def _search_post_filtered(
-        self, query: str, k: int, predicate: Callable[[dict[str, Any]], bool]
-    ) -> list[Hit]:
-        """Exact filtered top-k over a store that can't run the predicate itself.
-
-        Fetch a deeper unfiltered ranking until k hits pass or the store runs out: the first
-        k passing hits of a ranking prefix are the filtered top-k.
-        """
-        fetch = max(4 * k, 32)
-        while True:
-            hits = self._store.search(query, k=fetch)
-            passed = [h for h in hits if predicate(dict(h.metadata))]
-            if len(passed) >= k or len(hits) < fetch or fetch >= MAX_POST_FILTER_FETCH:
-                return passed[:k]
-            fetch = min(fetch * 4, MAX_POST_FILTER_FETCH)
+    def _store_filter(self, filters: MetadataFilters | None) -> Filter | None:
+        """``filters`` in a form the store applies itself (mapping, predicate or expression)."""
+        return to_store_filter(filters, store_filter_kinds(self._store))
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         return await asyncio.to_thread(self._retrieve, query_bundle)

@@ -1,9 +1,12 @@
-"""Translate LlamaIndex ``MetadataFilters`` into rankwise search filters.
+"""Translate LlamaIndex ``MetadataFilters`` into the rankwise filter a store can apply.
 
-The embedded BM25 index (and every ``TextStore``) applies a filter *inside* the top-k: a
-predicate over a document's metadata dict, or a plain mapping of metadata equalities. A
-filter tree made only of ``EQ`` leaves joined by ``AND`` becomes such a mapping (which any
-store, Milvus included, can push down); anything else becomes a predicate.
+Every ``TextStore`` applies its filter *inside* the top-k, in one of the forms it declares
+(``store.filter_kinds``; see :class:`rankwise.types.TextStore`). A filter tree made only of
+``EQ`` leaves joined by ``AND`` becomes a mapping of metadata equalities, which every store
+takes. Anything else becomes a predicate over the metadata dict for stores that run Python
+(the embedded indexes), or a Milvus boolean expression — every value quoted and escaped —
+for the Milvus stores. A filter no form of the store can express raises
+:class:`rankwise.types.FilterNotSupportedError`; nothing is ever filtered on the client.
 
 Semantics follow LlamaIndex's in-memory vector store: a missing (``None``) metadata value
 matches only ``NE`` and ``NIN`` (and ``IS_EMPTY``); ``NOT`` matches when none of its filters
@@ -22,7 +25,11 @@ from llama_index.core.vector_stores.types import (
     MetadataFilters,
 )
 
-from rankwise.types import Filter
+from rankwise.milvus.filters import literal, quote
+from rankwise.types import Filter, FilterKind, FilterNotSupportedError
+
+#: What a store that declares no ``filter_kinds`` is taken to accept.
+DEFAULT_FILTER_KINDS: tuple[FilterKind, ...] = ("mapping", "ids", "predicate")
 
 Predicate = Callable[[Mapping[str, Any]], bool]
 
@@ -163,25 +170,123 @@ def metadata_filters_to_mapping(filters: MetadataFilters) -> dict[str, Any] | No
     return out if walk(filters) else None
 
 
-def to_store_filter(filters: MetadataFilters | None) -> Filter | None:
-    """The rankwise search filter for ``filters``: a mapping where possible, else a predicate."""
+def store_filter_kinds(store: object) -> tuple[FilterKind, ...]:
+    """The filter forms ``store`` declares (``filter_kinds``), else mapping/ids/predicate."""
+    kinds = getattr(store, "filter_kinds", None)
+    return DEFAULT_FILTER_KINDS if kinds is None else tuple(kinds)
+
+
+def _path(key: str) -> str:
+    return f"metadata[{quote(key)}]"
+
+
+def _list_literal(values: object, where: str) -> str:
+    if not isinstance(values, list):  # pragma: no cover - _check_leaf refused it already
+        raise ValueError(f"{where}: needs a list value")
+    return "[" + ", ".join(literal(v, where=where) for v in values) + "]"
+
+
+def _any_equal(path: str, values: object, where: str) -> str:
+    # ``json_field["key"] in [...]`` is not understood by Milvus Lite: spell IN as equalities.
+    if not isinstance(values, list):  # pragma: no cover - _check_leaf refused it already
+        raise ValueError(f"{where}: needs a list value")
+    if not values:
+        return "false"
+    return "(" + " or ".join(f"{path} == {literal(v, where=where)}" for v in values) + ")"
+
+
+def _leaf_expr(f: MetadataFilter) -> str:
+    _check_leaf(f)
+    op = FilterOperator(f.operator)
+    path = _path(f.key)
+    where = f"filters[{f.key!r}]"
+    value = f.value
+    if op in (FilterOperator.IS_EMPTY, FilterOperator.TEXT_MATCH):
+        raise FilterNotSupportedError("Milvus", f"{op.name} metadata", ["mapping", "expression"])
+    if op == FilterOperator.TEXT_MATCH_INSENSITIVE:
+        raise FilterNotSupportedError("Milvus", f"{op.name} metadata", ["mapping", "expression"])
+    if value is None:
+        raise ValueError(f"{where}: Milvus cannot compare with None (a JSON null is a missing key)")
+    # A document without the key matches only NE and NIN, as LlamaIndex's in-memory store does.
+    # Every other leaf says "exists and ...", so it is plainly false (not null) there and a
+    # NOT above it stays two-valued.
+    if op == FilterOperator.NE:
+        return f"(not exists {path} or {path} != {literal(value, where=where)})"
+    if op == FilterOperator.NIN:
+        return f"(not exists {path} or not {_any_equal(path, value, where)})"
+    if op == FilterOperator.IN:
+        test = _any_equal(path, value, where)
+    elif op == FilterOperator.CONTAINS:
+        test = f"json_contains({path}, {literal(value, where=where)})"
+    elif op == FilterOperator.ANY:
+        test = f"json_contains_any({path}, {_list_literal(value, where)})"
+    elif op == FilterOperator.ALL:
+        test = f"json_contains_all({path}, {_list_literal(value, where)})"
+    else:
+        symbol = {
+            FilterOperator.EQ: "==",
+            FilterOperator.GT: ">",
+            FilterOperator.GTE: ">=",
+            FilterOperator.LT: "<",
+            FilterOperator.LTE: "<=",
+        }[op]
+        test = f"{path} {symbol} {literal(value, where=where)}"
+    return f"(exists {path} and {test})"
+
+
+def metadata_filters_to_expr(filters: MetadataFilters) -> str:
+    """The filters as a Milvus boolean expression over the ``metadata`` JSON field.
+
+    Keys and values are quoted and escaped, so no filter value can change the expression.
+    ``CONTAINS``/``ANY``/``ALL`` test membership in a list value; ``TEXT_MATCH`` and
+    ``IS_EMPTY`` have no exact Milvus form and raise :class:`FilterNotSupportedError`.
+    """
+    if not isinstance(filters, MetadataFilters):
+        raise ValueError(
+            f"filters must be llama_index MetadataFilters, got {type(filters).__name__}"
+        )
+    parts = [
+        metadata_filters_to_expr(item) if isinstance(item, MetadataFilters) else _leaf_expr(item)
+        for item in filters.filters
+    ]
+    condition = FilterCondition(filters.condition or FilterCondition.AND)
+    if not parts:  # as the predicate: all([]) for AND, any([]) for OR, not any([]) for NOT
+        return "false" if condition == FilterCondition.OR else "true"
+    if condition == FilterCondition.NOT:
+        return "not (" + " or ".join(parts) + ")"
+    joiner = " and " if condition == FilterCondition.AND else " or "
+    return "(" + joiner.join(parts) + ")"
+
+
+def to_store_filter(
+    filters: MetadataFilters | None, kinds: tuple[FilterKind, ...] = DEFAULT_FILTER_KINDS
+) -> Filter | None:
+    """The rankwise filter for ``filters`` in a form a store taking ``kinds`` applies itself:
+    a mapping where possible, else a predicate, else a Milvus expression."""
     if filters is None:
         return None
     predicate = metadata_filters_to_predicate(filters)  # validates every leaf
     if not filters.filters:
         return None
     mapping = metadata_filters_to_mapping(filters)
-    if mapping is not None:
+    if mapping is not None and "mapping" in kinds:
         return mapping
+    if "predicate" in kinds:
 
-    def accept(metadata: dict[str, Any]) -> bool:
-        return predicate(metadata)
+        def accept(metadata: dict[str, Any]) -> bool:
+            return predicate(metadata)
 
-    return accept
+        return accept
+    if "expression" in kinds:
+        return metadata_filters_to_expr(filters)
+    raise FilterNotSupportedError("this store", "MetadataFilters", kinds)
 
 
 __all__ = [
+    "DEFAULT_FILTER_KINDS",
+    "metadata_filters_to_expr",
     "metadata_filters_to_mapping",
     "metadata_filters_to_predicate",
+    "store_filter_kinds",
     "to_store_filter",
 ]
