@@ -228,7 +228,7 @@ class CrossEncoderRerankFunction(BaseRerankFunction):
         self.batch_size = batch_size
         self.activation_fct = activation_fct
         activation, self._custom = _activation(activation_fct, model_name)
-        reranker = CrossEncoderReranker(
+        reranker: BaseReranker = CrossEncoderReranker(
             model_name,
             device=_device(device),
             batch_size=batch_size,

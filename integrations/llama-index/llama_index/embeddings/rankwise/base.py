@@ -92,15 +92,16 @@ class RankwiseEmbedding(BaseEmbedding):
             instance = SentenceEmbedder(
                 model_name, device=device, batch_size=batch_size or 32, max_length=max_length
             )
-        super().__init__(
-            model_name=instance.name,
-            embed_batch_size=embed_batch_size,
-            callback_manager=callback_manager,
-            device=device,
-            max_length=max_length,
-            batch_size=batch_size,
+        fields: dict[str, Any] = {
+            "model_name": instance.name,
+            "embed_batch_size": embed_batch_size,
+            "callback_manager": callback_manager or CallbackManager(),
+            "device": device,
+            "max_length": max_length,
+            "batch_size": batch_size,
             **kwargs,
-        )
+        }
+        super().__init__(**fields)
         self._embedder = instance
 
     @classmethod
