@@ -234,6 +234,32 @@ def test_tei_matches_pymilvus_model(fake_api: FakeRerankServer) -> None:
     assert len(ours(QUERY, DOCS, top_k=2)) == 2
 
 
+def test_jina_matches_pymilvus_model(
+    fake_api: FakeRerankServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jinaai = pytest.importorskip("pymilvus.model.reranker.jinaai")
+    # pymilvus-model posts to a module constant; point it at the fake (test-only)
+    monkeypatch.setattr(jinaai, "API_URL", f"{fake_api.base_url('jina')}/v1/rerank")
+    theirs = jinaai.JinaRerankFunction(api_key="k")
+    ours = compat.JinaRerankFunction(api_key="k", base_url=fake_api.base_url("jina"))
+    for top_k in (5, 2):
+        _same(ours(QUERY, DOCS, top_k=top_k), theirs(QUERY, DOCS, top_k=top_k))
+
+
+def test_voyage_matches_pymilvus_model(
+    fake_api: FakeRerankServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reranker_module = pytest.importorskip("pymilvus.model.reranker.voyageai")
+    base = pytest.importorskip("voyageai._base")
+    # voyageai.Client takes its URL from get_default_base_url when none is passed (test-only)
+    monkeypatch.setattr(base, "get_default_base_url", lambda *_: fake_api.base_url("voyage"))
+    theirs = reranker_module.VoyageRerankFunction(api_key="k")
+    ours = compat.VoyageRerankFunction(api_key="k", base_url=fake_api.base_url("voyage"))
+    for top_k in (5, 2):
+        _same(ours(QUERY, DOCS, top_k=top_k), theirs(QUERY, DOCS, top_k=top_k))
+    assert fake_api.requests[0].json["model"] == fake_api.requests[-1].json["model"] == "rerank-2"
+
+
 def test_jina_reads_pymilvus_env_var_then_rankwise_one(
     fake_api: FakeRerankServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -16,6 +16,10 @@ scores of one model are comparable across requests).
 
 An API key is optional (TEI's ``--api-key``): ``api_key=`` or ``$TEI_API_KEY`` is sent as a
 bearer token when set.
+
+TEI speaks plain JSON over HTTP like Jina's API, so :class:`TEIReranker` reuses
+:class:`~rankwise.rerankers.jina.JinaReranker`'s httpx transport (clients, error
+classification, closing) and replaces only the route, the request body and the parsing.
 """
 
 from __future__ import annotations
@@ -25,15 +29,9 @@ import os
 from typing import Any
 
 from rankwise._optional import require
-from rankwise.rerankers._http import (
-    ApiReranker,
-    MalformedResponse,
-    failure_from_status,
-    message_from_body,
-    scores_from_results,
-)
-from rankwise.rerankers._retry import AttemptFailure, RetryPolicy
-from rankwise.rerankers.cohere import _transport_failure
+from rankwise.rerankers._http import MalformedResponse, scores_from_results
+from rankwise.rerankers._retry import RetryPolicy
+from rankwise.rerankers.jina import JinaReranker, _HttpStatusError
 
 __all__ = ["TEIReranker"]
 
@@ -44,26 +42,16 @@ TEI_MAX_CLIENT_BATCH = 32
 _NO_KEY = "tei-without-api-key"
 
 
-class _HttpStatusError(Exception):
-    def __init__(self, status: int, body: bytes, headers: Any) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status = status
-        self.body = body
-        self.headers = headers
-
-
 def _check_url(url: object) -> str:
     if not isinstance(url, str) or not url.strip():
         raise ValueError(f"url must be the TEI server's base URL, got {url!r}")
     url = url.strip().rstrip("/")
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"url must start with http:// or https://, got {url!r}")
-    if url.endswith("/rerank"):
-        url = url[: -len("/rerank")]
-    return url
+    return url.removesuffix("/rerank")
 
 
-class TEIReranker(ApiReranker):
+class TEIReranker(JinaReranker):
     """Rerank with a text-embeddings-inference server at ``url`` (``tei:<url>`` spec).
 
     Args:
@@ -94,7 +82,7 @@ class TEIReranker(ApiReranker):
         truncate: bool = True,
         raw_scores: bool = False,
     ) -> None:
-        httpx = require("httpx", "tei", feature="TEIReranker")
+        require("httpx", "tei", feature="TEIReranker")
         base = _check_url(url)
         if api_key is not None and not isinstance(api_key, str):
             raise ValueError(f"api_key must be a string, got {type(api_key).__name__}")
@@ -115,9 +103,7 @@ class TEIReranker(ApiReranker):
         self._api_key = key
         self.truncate = truncate
         self.raw_scores = raw_scores
-        self._httpx = httpx
         self._url = f"{base}/rerank"
-        self._client = httpx.Client(timeout=self.timeout)
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -135,6 +121,7 @@ class TEIReranker(ApiReranker):
         }
 
     def _parse(self, status: int, body: bytes, headers: Any, n: int) -> list[float]:
+        """TEI answers a bare list of ``{index, score}`` (errors: ``{error, error_type}``)."""
         if not 200 <= status < 300:
             raise _HttpStatusError(status, body, headers)
         try:
@@ -149,40 +136,6 @@ class TEIReranker(ApiReranker):
                 raise MalformedResponse(f"rank {item!r} is not an object", status)
             results.append({"index": item.get("index"), "relevance_score": item.get("score")})
         return scores_from_results(results, n)
-
-    def _request(self, query: str, documents: list[str]) -> list[float]:
-        response = self._client.post(
-            self._url, json=self._payload(query, documents), headers=self._headers()
-        )
-        return self._parse(response.status_code, response.content, response.headers, len(documents))
-
-    async def _arequest(self, query: str, documents: list[str]) -> list[float]:
-        response = await self._async_client().post(
-            self._url, json=self._payload(query, documents), headers=self._headers()
-        )
-        return self._parse(response.status_code, response.content, response.headers, len(documents))
-
-    def _classify(self, exc: BaseException) -> AttemptFailure | None:
-        if isinstance(exc, _HttpStatusError):
-            try:
-                body: Any = json.loads(exc.body)
-            except ValueError:
-                body = exc.body
-            return failure_from_status(exc.status, message_from_body(body), exc.headers)
-        return _transport_failure(exc)
-
-    def _make_async_client(self) -> Any:
-        return self._httpx.AsyncClient(timeout=self.timeout)
-
-    def close(self) -> None:
-        """Close the HTTP connection pool (the async one is closed by :meth:`aclose`)."""
-        self._client.close()
-
-    async def aclose(self) -> None:
-        client = getattr(self, "_aclient", None)
-        if client is not None:
-            self._aclient = None
-            await client.aclose()
 
     def __repr__(self) -> str:
         return f"TEIReranker(url={self.base_url!r}, timeout={self.timeout!r})"

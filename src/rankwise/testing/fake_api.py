@@ -23,9 +23,10 @@ As a pytest fixture::
 Routing: ``POST .../v2/rerank`` answers in Cohere v2 shape (``results[].index`` /
 ``relevance_score``); ``POST .../v1/rerank`` answers in Voyage shape (``data[]`` + ``usage``)
 when the path contains ``/voyage/`` or the body has ``top_k``/``truncation``, otherwise in
-Jina shape (``results[]`` + ``usage``). ``POST .../rerank`` whose path contains ``/tei/`` or
-whose body has ``texts`` answers as a text-embeddings-inference server (a bare list of
-``{index, score[, text]}``, errors as ``{error, error_type}``).
+Jina shape (``results[]`` + ``usage``; documents echoed unless ``return_documents`` is
+false). ``POST .../rerank`` whose path contains ``/tei/`` or whose body has ``texts`` answers
+as a text-embeddings-inference server (a bare list of ``{index, score[, text]}``, errors as
+``{error, error_type}``).
 :meth:`FakeRerankServer.base_url` gives each SDK's base URL. Any other path gets 404.
 
 Replies come from a FIFO script (:meth:`FakeRerankServer.script`); when it is empty the
@@ -293,7 +294,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "model": req.get("model"),
                 "usage": {"total_tokens": tokens},
             }
-        if req.get("return_documents"):
+        if req.get("return_documents", True):  # Jina echoes documents unless told not to
             for item in items:
                 if 0 <= item["index"] < len(docs):
                     item["document"] = {"text": docs[item["index"]]}
