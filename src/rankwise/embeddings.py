@@ -28,6 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from rankwise._model_paths import check_device, check_model_path
 from rankwise._optional import require
 
 ENV_MODEL = "RANKWISE_EMBEDDING_MODEL"
@@ -123,7 +124,13 @@ class SentenceEmbedder:
             raise ValueError(f"max_length must be a positive integer or None, got {max_length!r}")
         if not isinstance(cache_size, int) or cache_size < 0:
             raise ValueError(f"cache_size must be an integer >= 0, got {cache_size!r}")
-        self.model_name_or_path = resolve_model(model_name_or_path)
+        self.model_name_or_path = check_model_path(
+            resolve_model(model_name_or_path), "model_name_or_path"
+        )
+        if device is not None:
+            if not isinstance(device, str) or not device:
+                raise ValueError(f"device must be a string like 'cpu' or 'cuda:0', got {device!r}")
+            check_device(device)
         self.batch_size = batch_size
         self.normalize = normalize
         self.show_progress = show_progress

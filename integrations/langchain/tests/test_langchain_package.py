@@ -12,6 +12,7 @@ import langchain_rankwise
 def test_exports_and_version() -> None:
     assert set(langchain_rankwise.__all__) == {
         "RankwiseBM25Retriever",
+        "RankwiseEmbeddings",
         "RankwiseHybridRetriever",
         "RankwiseRerank",
         "__version__",

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from rankwise.rerankers.cross_encoder import CrossEncoderReranker
     from rankwise.rerankers.embedding import EmbeddingReranker
     from rankwise.rerankers.jina import JinaReranker
+    from rankwise.rerankers.tei import TEIReranker
     from rankwise.rerankers.voyage import VoyageReranker
 
 _LAZY = {
@@ -41,6 +42,7 @@ _LAZY = {
     "JinaReranker": "rankwise.rerankers.jina",
     "EmbeddingReranker": "rankwise.rerankers.embedding",
     "RetryPolicy": "rankwise.rerankers._retry",
+    "TEIReranker": "rankwise.rerankers.tei",
 }
 
 #: Spec prefix -> (module, class name).
@@ -51,6 +53,7 @@ _SPECS = {
     "voyage": ("rankwise.rerankers.voyage", "VoyageReranker"),
     "jina": ("rankwise.rerankers.jina", "JinaReranker"),
     "embedding": ("rankwise.rerankers.embedding", "EmbeddingReranker"),
+    "tei": ("rankwise.rerankers.tei", "TEIReranker"),
 }
 
 
@@ -67,7 +70,8 @@ def load(spec: str, **kwargs: Any) -> BaseReranker:
     """Build a reranker from a ``"<kind>:<model>"`` spec (for config files and the CLI).
 
     Kinds: ``cross-encoder:<name-or-path>``, ``bge:<name-or-path>``, ``cohere:<model>``,
-    ``voyage:<model>``, ``jina:<model>``, ``embedding:<name-or-path>``. Keyword arguments go
+    ``voyage:<model>``, ``jina:<model>``, ``embedding:<name-or-path>``, ``tei:<url>`` (a
+    text-embeddings-inference server, e.g. ``tei:http://localhost:8080``). Keyword arguments go
     to the backend's constructor. An empty model part uses the backend's default model.
     """
     if not isinstance(spec, str) or ":" not in spec:
@@ -96,6 +100,7 @@ __all__ = [
     "JinaReranker",
     "RerankError",
     "RetryPolicy",
+    "TEIReranker",
     "VoyageReranker",
     "load",
 ]

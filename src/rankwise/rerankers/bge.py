@@ -28,6 +28,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from rankwise._model_paths import check_device, check_model_path
 from rankwise._optional import require
 from rankwise.rerankers._flagembedding import (
     TRANSFORMERS_4_FIX,
@@ -102,10 +103,11 @@ class BGEReranker(CrossEncoderReranker):
             raise ValueError(f"normalize must be True or False, got {normalize!r}")
         if not isinstance(model_name, str) or not model_name:
             raise ValueError("model_name must be a non-empty string")
+        model_name = check_model_path(model_name, "model_name")
         self.normalize = normalize
         self._flag: Any = None
         self.score_kwargs = dict(score_kwargs or {})
-        resolved_device = resolve_device(device)
+        resolved_device = check_device(resolve_device(device))
         if use_fp16 is None:
             use_fp16 = resolved_device.startswith("cuda")
         self.use_fp16 = bool(use_fp16) and not resolved_device.startswith("cpu")

@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from rankwise._checks import positive_int
+from rankwise._model_paths import check_device, check_model_path
 from rankwise._optional import require
 from rankwise.rerankers._batching import plan_batches, window_spans
 from rankwise.rerankers._unpadded import fused_qkv, supported, unpadded_logits
@@ -193,6 +194,9 @@ class CrossEncoderReranker(BaseReranker):
         self.device = resolve_device(device)
         self.fast_mode = resolve_fast(fast, self.device)
         self.dtype = torch.float32 if self.fast else resolve_dtype(dtype, self.device)
+        check_device(self.device)
+        if model is None or tokenizer is None:
+            check_model_path(model_name, "model_name")
 
         self.tokenizer = tokenizer or transformers.AutoTokenizer.from_pretrained(
             model_name, trust_remote_code=trust_remote_code
@@ -286,7 +290,7 @@ class CrossEncoderReranker(BaseReranker):
     # ----------------------------------------------------------------------------------
     def _prepare_query(self, query: str) -> tuple[str, int]:
         """The query text to pair (cut to ``query_max_length`` tokens) and its token count."""
-        ids = self.tokenizer(query, add_special_tokens=False)["input_ids"]
+        ids = self.tokenizer(query, add_special_tokens=False, verbose=False)["input_ids"]
         if len(ids) <= self.query_max_length:
             return query, len(ids)
         cut = ids[: self.query_max_length]
@@ -297,7 +301,11 @@ class CrossEncoderReranker(BaseReranker):
         if self.long_documents == "truncate":
             return documents, list(range(len(documents)))
         room = max(1, self.max_length - query_tokens - self._pair_specials)
-        enc = self.tokenizer(documents, add_special_tokens=False, return_offsets_mapping=True)
+        # whole documents are measured on purpose (to cut windows): verbose=False keeps
+        # transformers from warning that they exceed the model's length
+        enc = self.tokenizer(
+            documents, add_special_tokens=False, return_offsets_mapping=True, verbose=False
+        )
         pieces: list[str] = []
         owner: list[int] = []
         for i, (doc, offsets) in enumerate(zip(documents, enc["offset_mapping"], strict=True)):

@@ -1,4 +1,4 @@
-"""A loopback fake of the Cohere, Voyage and Jina rerank HTTP APIs, for tests.
+"""A loopback fake of the Cohere, Voyage, Jina and TEI rerank HTTP APIs, for tests.
 
 The server binds ``127.0.0.1`` on a free port, answers in a thread pool (so concurrent
 requests are served concurrently) and records every request. Point the real SDKs at it::
@@ -23,8 +23,11 @@ As a pytest fixture::
 Routing: ``POST .../v2/rerank`` answers in Cohere v2 shape (``results[].index`` /
 ``relevance_score``); ``POST .../v1/rerank`` answers in Voyage shape (``data[]`` + ``usage``)
 when the path contains ``/voyage/`` or the body has ``top_k``/``truncation``, otherwise in
-Jina shape (``results[]`` + ``usage``). :meth:`FakeRerankServer.base_url` gives each SDK's
-base URL. Any other path gets 404.
+Jina shape (``results[]`` + ``usage``; documents echoed unless ``return_documents`` is
+false). ``POST .../rerank`` whose path contains ``/tei/`` or whose body has ``texts`` answers
+as a text-embeddings-inference server (a bare list of ``{index, score[, text]}``, errors as
+``{error, error_type}``).
+:meth:`FakeRerankServer.base_url` gives each SDK's base URL. Any other path gets 404.
 
 Replies come from a FIFO script (:meth:`FakeRerankServer.script`); when it is empty the
 ``default`` reply answers (a normal 200). A 200 is computed by ``scorer`` (deterministic word
@@ -205,6 +208,10 @@ class _State:
 def _provider_for(path: str, body: Any) -> str | None:
     if path.endswith("/v2/rerank"):
         return "cohere"
+    if path.endswith("/rerank") and (
+        "/tei/" in path or (isinstance(body, dict) and "texts" in body)
+    ):
+        return "tei"
     if path.endswith("/v1/rerank") or path.endswith("/rerank"):
         if "/voyage/" in path:
             return "voyage"
@@ -262,6 +269,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if reply.kind == "error":
             body = {"message": reply.message, "detail": reply.message}
+            if provider == "tei":
+                body = {"error": reply.message, "error_type": "fake"}
             self._send(reply.status, body, dict(reply.headers))
             return
         if not isinstance(parsed, dict):
@@ -288,7 +297,9 @@ class _Handler(BaseHTTPRequestHandler):
             pass
         self.close_connection = True
 
-    def _answer(self, provider: str, req: dict[str, Any], kind: str) -> dict[str, Any]:
+    def _answer(self, provider: str, req: dict[str, Any], kind: str) -> Any:
+        if provider == "tei":
+            return self._answer_tei(req, kind)
         query = str(req.get("query", ""))
         docs = [str(d.get("text", d) if isinstance(d, dict) else d) for d in req["documents"]]
         scores = [self.server.state.scorer(query, d) for d in docs]
@@ -319,11 +330,32 @@ class _Handler(BaseHTTPRequestHandler):
                 "model": req.get("model"),
                 "usage": {"total_tokens": tokens},
             }
-        if req.get("return_documents"):
+        if req.get("return_documents", True):  # Jina echoes documents unless told not to
             for item in items:
                 if 0 <= item["index"] < len(docs):
                     item["document"] = {"text": docs[item["index"]]}
         return {"model": req.get("model"), "usage": {"total_tokens": tokens}, "results": items}
+
+    def _answer_tei(self, req: dict[str, Any], kind: str) -> Any:
+        """TEI's ``/rerank``: a bare list of ``{index, score[, text]}``, best first, all texts."""
+        query = str(req.get("query", ""))
+        docs = [str(d) for d in req.get("texts") or []]
+        scores = [self.server.state.scorer(query, d) for d in docs]
+        order = sorted(range(len(docs)), key=lambda i: (-scores[i], i))
+        items: list[dict[str, Any]] = [{"index": i, "score": scores[i]} for i in order]
+        if kind == "wrong_count":
+            items = items[:-1]
+        elif kind == "out_of_range" and items:
+            items[-1] = {"index": len(docs) + 3, "score": 0.0}
+        elif kind == "duplicate" and len(items) > 1:
+            items[-1] = {"index": items[0]["index"], "score": 0.0}
+        if kind == "missing":
+            return {"ranks": "missing"}
+        if req.get("return_text"):
+            for item in items:
+                if 0 <= item["index"] < len(docs):
+                    item["text"] = docs[item["index"]]
+        return items
 
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         self._send_bytes(status, json.dumps(payload).encode(), headers or {})
@@ -418,6 +450,8 @@ class FakeRerankServer:
             return f"{self.url}/jina"
         if provider == "cohere":
             return self.url
+        if provider == "tei":
+            return f"{self.url}/tei"
         raise ValueError(f"unknown provider {provider!r}")
 
     # scripting -------------------------------------------------------------------------

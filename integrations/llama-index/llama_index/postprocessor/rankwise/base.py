@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -59,8 +60,12 @@ class RankwiseRerank(BaseNodePostprocessor):
             reloads the reranker from it, so keep it a loadable spec when you serialize.
         keep_retrieval_score: store each node's previous score in
             ``node.metadata["retrieval_score"]`` of the returned copy.
-        metadata_mode: which text of a node is scored; ``MetadataMode.EMBED`` (the default)
-            is the text the embedding model sees: content plus non-excluded metadata.
+        metadata_mode: which text of a node is scored; ``MetadataMode.EMBED`` (the default,
+            as in LlamaIndex's own rerankers) is the text the embedding model sees: content
+            plus non-excluded metadata. LangChain's ``RankwiseRerank`` scores
+            ``page_content`` only; ``MetadataMode.NONE`` scores the same text here.
+        score_threshold: drop nodes whose reranker score is below it (after ``top_n``), as
+            LangChain's ``RankwiseRerank(score_threshold=...)`` does.
         reranker_kwargs: keyword arguments for :func:`rankwise.rerankers.load` (API key,
             base URL, device, batch size, ...). Never serialized.
 
@@ -77,6 +82,9 @@ class RankwiseRerank(BaseNodePostprocessor):
     metadata_mode: MetadataMode = Field(
         default=MetadataMode.EMBED, description="Which node content is scored."
     )
+    score_threshold: float | None = Field(
+        default=None, description="Drop nodes scored below this value."
+    )
 
     _reranker: BaseReranker = PrivateAttr()
 
@@ -88,6 +96,7 @@ class RankwiseRerank(BaseNodePostprocessor):
         model: str | None = None,
         keep_retrieval_score: bool = False,
         metadata_mode: MetadataMode | str = MetadataMode.EMBED,
+        score_threshold: float | None = None,
         reranker_kwargs: Mapping[str, Any] | None = None,
         callback_manager: CallbackManager | None = None,
     ) -> None:
@@ -103,6 +112,12 @@ class RankwiseRerank(BaseNodePostprocessor):
                 f"metadata_mode must be one of {[m.value for m in MetadataMode]}, "
                 f"got {metadata_mode!r}"
             ) from None
+        if score_threshold is not None and (
+            isinstance(score_threshold, bool)
+            or not isinstance(score_threshold, (int, float))
+            or math.isnan(score_threshold)
+        ):
+            raise ValueError(f"score_threshold must be a number or None, got {score_threshold!r}")
         instance: BaseReranker
         if isinstance(reranker, BaseReranker):
             if reranker_kwargs:
@@ -129,6 +144,7 @@ class RankwiseRerank(BaseNodePostprocessor):
             "top_n": top_n,
             "keep_retrieval_score": keep_retrieval_score,
             "metadata_mode": mode,
+            "score_threshold": None if score_threshold is None else float(score_threshold),
             "callback_manager": callback_manager or CallbackManager(),
         }
         super().__init__(**fields)
@@ -156,6 +172,8 @@ class RankwiseRerank(BaseNodePostprocessor):
     ) -> list[NodeWithScore]:
         out: list[NodeWithScore] = []
         for result in results:
+            if self.score_threshold is not None and result.score < self.score_threshold:
+                continue
             original = nodes[result.index]
             extra = {"retrieval_score": original.score} if self.keep_retrieval_score else None
             out.append(NodeWithScore(node=copy_node(original.node, extra), score=result.score))
