@@ -33,16 +33,19 @@ def test_jsonl_ids_title_metadata(tmp_path: Path) -> None:
     assert [d.id for d in docs] == ["d1", "7"]
     assert docs[0].title == "Wings"
     assert docs[0].metadata == {"year": 1956, "title": "Wings"}
-    assert docs[0].full_text == "Wings\nlift and drag"
+    assert docs[0].full_text == "Wings lift and drag"
     assert docs[1].metadata == {"source": "nasa"}
     assert docs[1].full_text == "boundary layer"
 
 
-def test_full_text_does_not_repeat_a_title_the_text_starts_with() -> None:
+def test_full_text_is_title_space_text_as_the_readme_and_load_beir_say() -> None:
+    # the README's convention (title + " " + text) even when the text repeats the title,
+    # exactly as load_beir's doc_texts gives it: index and eval see one text
     d = Document(
         id="1", text="Wings in a slipstream. An experiment", title="wings in a slipstream."
     )
-    assert d.full_text == d.text
+    assert d.full_text == "wings in a slipstream. Wings in a slipstream. An experiment"
+    assert Document(id="2", text="x", title="  ").full_text == "x"
 
 
 def test_blank_lines_are_skipped(tmp_path: Path) -> None:
