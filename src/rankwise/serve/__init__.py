@@ -9,6 +9,7 @@ and a tested request parser, none of which the project should write by hand.
 from __future__ import annotations
 
 import ipaddress
+import signal
 import socket
 import sys
 from typing import Any
@@ -87,8 +88,18 @@ def run_server(config: Any, *, host: str = DEFAULT_HOST, port: int = DEFAULT_POR
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         lifespan="on",
     )
-    uvicorn.Server(uv_config).run(sockets=[sock])
+    # uvicorn finishes the requests in flight on SIGTERM, then re-raises the signal: exit 0
+    # then (a clean, asked-for stop), not "killed by signal 15"
+    previous = signal.signal(signal.SIGTERM, _exit_cleanly)
+    try:
+        uvicorn.Server(uv_config).run(sockets=[sock])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _exit_cleanly(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
 
 
 __all__ = [
