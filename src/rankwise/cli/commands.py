@@ -160,6 +160,8 @@ def cmd_index(args: argparse.Namespace) -> int:
             bar.update(len(batch))
     if args.store == "embedded":
         store.save(out_dir)
+    else:
+        _close(store)
     elapsed = time.perf_counter() - t0
     rate = len(docs) / elapsed if elapsed > 0 else float("inf")
     where = f"{args.uri or out_dir / 'milvus.db'} (collection {args.collection})"
@@ -319,6 +321,22 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.device and reranker is None:
         raise CliError("--device needs --rerank (BM25 search runs on the CPU)")
     store = open_index(args.index)
+    try:
+        return _search(args, store, reranker, conditions)
+    finally:
+        _close(store)
+
+
+def _close(store: Any) -> None:
+    """Release a store (a Milvus Lite file stays locked while its client is open)."""
+    close = getattr(store, "close", None)
+    if callable(close):
+        close()
+
+
+def _search(args: argparse.Namespace, store: Any, reranker: Any, conditions: list[Any]) -> int:
+    from rankwise.cli.searching import candidates, result_rows, search_payload
+
     embedder = getattr(reranker, "embedder", None)
     if embedder is not None and hasattr(embedder, "dim"):
         embedder.dim  # noqa: B018 - load the model now, so the rerank timing excludes it
