@@ -222,6 +222,8 @@ class RankwiseServer:
                 "batching": self.batcher.kind,
                 "model_calls": self.batcher.calls,
                 "requests": self.batcher.requests,
+                "pairs": self.batcher.pairs,
+                "model_busy_s": round(self.batcher.busy_s, 3),
             }
         return JSONResponse(
             {

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -114,6 +115,8 @@ class RerankBatcher:
         #: model calls made and requests served, for /v1/info and the benchmark
         self.calls = 0
         self.requests = 0
+        self.pairs = 0
+        self.busy_s = 0.0
 
     async def start(self) -> None:
         if self.kind == "direct" or self._worker is not None:
@@ -165,6 +168,8 @@ class RerankBatcher:
             if not jobs:
                 continue
             self.calls += 1
+            self.pairs += sum(len(j.documents) for j in jobs)
+            started = time.perf_counter()
             try:
                 results = await asyncio.to_thread(score_jobs, self.reranker, self.kind, jobs)
             except Exception as exc:
@@ -174,6 +179,8 @@ class RerankBatcher:
                     continue
                 await self._one_by_one(jobs)  # one bad request must not fail its batch-mates
                 continue
+            finally:
+                self.busy_s += time.perf_counter() - started
             for job, scores in zip(jobs, results, strict=True):
                 if not job.future.done():
                     job.future.set_result(scores)
