@@ -14,7 +14,8 @@ Every request set is sent once before timing (the server's steady state: the bi-
 document embeddings, so a warm server on a fixed corpus embeds only the query). The machine
 may be shared: the load average is printed before and after.
 
-    python benchmarks/serve_latency.py [--queries 48] [--rounds 3] [--cold-runs 2] [--only embedding]
+    python benchmarks/serve_latency.py [--queries 48] [--rounds 3] [--cold-runs 2]
+        [--only embedding|cross-encoder]
 """
 
 from __future__ import annotations
@@ -42,9 +43,7 @@ def load() -> str:
 def start_server(index: Path, spec: str) -> tuple[subprocess.Popen[str], str]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     cmd = [sys.executable, "-m", "rankwise", "serve", str(index), "--rerank", spec]
-    proc = subprocess.Popen(
-        [*cmd, "--port", "0", "-q"], stderr=subprocess.PIPE, text=True, env=env
-    )
+    proc = subprocess.Popen([*cmd, "--port", "0", "-q"], stderr=subprocess.PIPE, text=True, env=env)
     assert proc.stderr is not None
     seen = []
     while True:  # model loaders may print progress first
@@ -72,7 +71,8 @@ def one_request(client: httpx.Client, query: str) -> float:
     elapsed = time.perf_counter() - t0
     resp.raise_for_status()
     body = resp.json()
-    assert body["reranker"] and len(body["results"]) > 0
+    assert body["reranker"]
+    assert body["results"]
     return elapsed
 
 

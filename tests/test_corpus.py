@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -138,7 +139,7 @@ def test_char_chunks_cover_the_text_and_respect_size_and_overlap(size: int, over
     pieces = chunk(TEXT, size, overlap)
     assert pieces[0].start == 0
     assert pieces[-1].end == len(TEXT.rstrip())
-    for p, q in zip(pieces, pieces[1:], strict=False):
+    for p, q in itertools.pairwise(pieces):
         assert q.start > p.start  # always progresses
         assert p.end - q.start <= overlap  # never shares more than the overlap
         assert q.start <= p.end + 1  # and never skips text (one space at most)

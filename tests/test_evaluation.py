@@ -7,12 +7,12 @@ import math
 import pytest
 
 from rankwise.evaluation import (
-    map_at_k,
-    precision_at_k,
     evaluate,
+    map_at_k,
     mrr_at_k,
     ndcg_at_k,
     parse_metric,
+    precision_at_k,
     recall_at_k,
 )
 

@@ -409,7 +409,9 @@ def chunk_documents(
             )
             if where is not None:
                 meta["source_path"] = where
-            out.append(Document(id=f"{doc.id}#{n}", text=piece.text, title=doc.title, metadata=meta))
+            out.append(
+                Document(id=f"{doc.id}#{n}", text=piece.text, title=doc.title, metadata=meta)
+            )
     return out
 
 

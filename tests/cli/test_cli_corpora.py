@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from rankwise.cli import main
-from tests.cli.conftest import DOCS
 
 Run = tuple[int, str, str]
 
@@ -59,7 +58,7 @@ def test_index_chunks_with_ids_parent_offsets_and_source(
         "--chunk-size", str(size), "--chunk-overlap", str(overlap), "--chunk-unit", unit,
     )  # fmt: skip
     assert code == 0
-    assert "as " in stdout and "chunks" in stdout
+    assert " chunks in " in stdout
     from rankwise.bm25 import Analyzer, BM25Index
 
     index = BM25Index.load(out)
@@ -139,8 +138,7 @@ def _oracle(conditions: list[tuple[str, str, Any]]) -> set[str]:
     keep = set()
     for d in FILTER_DOCS:
         if all(
-            key in d and type(d[key]) is type(v) and ops[op](d[key], v)
-            for key, op, v in conditions
+            key in d and type(d[key]) is type(v) and ops[op](d[key], v) for key, op, v in conditions
         ):
             keep.add(str(d["_id"]))
     return keep
@@ -227,7 +225,14 @@ def test_device_needs_a_local_reranker(index_dir: Path, capsys: pytest.CaptureFi
     assert code == 1
     assert "--device needs --rerank" in err
     code, _, err = run(
-        capsys, "search", str(index_dir), "wing", "--rerank", "cohere:rerank-v3.5", "--device", "cpu"
+        capsys,
+        "search",
+        str(index_dir),
+        "wing",
+        "--rerank",
+        "cohere:rerank-v3.5",
+        "--device",
+        "cpu",
     )
     assert code == 1
     assert "--device applies to local models" in err
@@ -287,7 +292,9 @@ def test_eval_bad_qrels_line_names_file_and_line(
     assert "test.tsv: bad qrels line 3: score 'bad' is not a number" in err
 
 
-def test_eval_file_for_folder_says_so(jsonl_corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_file_for_folder_says_so(
+    jsonl_corpus: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = run(capsys, "eval", str(jsonl_corpus), "--retriever", "bm25")
     assert code == 1
     assert "docs.jsonl is a file; a dataset is a BEIR folder" in err
@@ -307,7 +314,8 @@ def test_eval_metrics_option(beir_dataset: Path, capsys: pytest.CaptureFixture[s
     code, out, _ = run(
         capsys, "eval", str(beir_dataset), "--retriever", "bm25", "-q", "--metrics", "map@5,P@1"
     )
-    assert "MAP@5" in out and "P@1" in out
+    assert "MAP@5" in out
+    assert "P@1" in out
     with pytest.raises(SystemExit) as exc:
         main(["eval", str(beir_dataset), "--metrics", "ap@10"])
     assert exc.value.code == 2
@@ -321,9 +329,7 @@ def test_eval_plot_checks_matplotlib_before_any_work(
 ) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     # the dataset does not even exist: the missing dependency is reported first
-    code, _, err = run(
-        capsys, "eval", str(tmp_path / "nowhere"), "--plot", str(tmp_path / "p.png")
-    )
+    code, _, err = run(capsys, "eval", str(tmp_path / "nowhere"), "--plot", str(tmp_path / "p.png"))
     assert code == 1
     assert "--plot needs the optional dependency 'matplotlib'" in err
     assert 'pip install "rankwise[cli]"' in err
@@ -351,7 +357,8 @@ def test_closed_pipe_exits_quietly_with_status_0(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         env=_env(),
     )
-    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout is not None
+    assert proc.stderr is not None
     proc.stdout.read(10)  # like `| head -c 10`
     proc.stdout.close()
     err = proc.stderr.read().decode()

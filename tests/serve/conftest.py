@@ -25,7 +25,8 @@ DOCS = [
      "year": 1970, "lang": "fr"},
     {"_id": "d4", "text": "We are loving Milvus! Information retrieval with BM25 and wing flow.",
      "year": 2024, "lang": "en"},
-    {"_id": "d5", "text": "Shock waves and pressure distribution on an airfoil wing.", "year": 1965},
+    {"_id": "d5", "text": "Shock waves and pressure distribution on an airfoil wing.",
+     "year": 1965},
     {"_id": "d6", "text": "The Dartmouth conference of 1956 started artificial intelligence.",
      "year": 1956, "lang": "en"},
 ]  # fmt: skip

@@ -148,12 +148,22 @@ def test_search_filter_forms_match_the_cli(
         ("/v1/rerank", b"{not json", 400, "not valid JSON"),
         ("/v1/rerank", b"[1, 2]", 400, "must be a JSON object, not list"),
         ("/v1/rerank", b"", 400, "body is empty"),
-        ("/v1/rerank", {"documents": ["a"]}, 400, "'query' must be a non-empty string; it is missing"),
+        (
+            "/v1/rerank",
+            {"documents": ["a"]},
+            400,
+            "'query' must be a non-empty string; it is missing",
+        ),
         ("/v1/rerank", {"query": "q", "documents": "a"}, 400, "'documents' must be a list"),
         ("/v1/rerank", {"query": "q", "documents": []}, 400, "at least one document"),
         ("/v1/rerank", {"query": "q", "documents": [1]}, 400, "documents[0] must be a string"),
         ("/v1/rerank", {"query": "q", "documents": ["a"] * 51}, 400, "the limit is 50"),
-        ("/v1/rerank", {"query": "q", "documents": ["a"], "top_n": 0}, 400, "'top_n' must be a positive"),
+        (
+            "/v1/rerank",
+            {"query": "q", "documents": ["a"], "top_n": 0},
+            400,
+            "'top_n' must be a positive",
+        ),
         ("/v2/rerank", {"query": "q\ud800", "documents": ["a"]}, 400, "lone surrogate"),
         ("/v1/rerank", {"query": "q", "documents": ["x" * 30_000]}, 413, "20,000-byte limit"),
         ("/v1/search", {"query": "q", "k": "3"}, 400, "'k' must be a positive integer"),
@@ -215,7 +225,10 @@ def test_bearer_token_is_required_except_for_health(live_token: Live) -> None:
     assert resp.headers["www-authenticate"] == "Bearer"
     assert "bearer token" in resp.json()["message"]
     for wrong in ("Bearer s3cret-tokeN", "Bearer x", "Basic s3cret-token", "s3cret-token"):
-        assert post(live_token, "/v1/search", body, headers={"Authorization": wrong}).status_code == 401
+        assert (
+            post(live_token, "/v1/search", body, headers={"Authorization": wrong}).status_code
+            == 401
+        )
     ok = post(live_token, "/v1/search", body, headers={"Authorization": "Bearer s3cret-token"})
     assert ok.status_code == 200
     assert httpx.get(live_token.url + "/v1/info").status_code == 401

@@ -312,7 +312,6 @@ def parse_filters(texts: list[str] | None) -> list[Any]:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from rankwise.cli.searching import candidates, result_rows, search_payload
 
     if not args.query.strip():
         raise CliError("the query is empty")

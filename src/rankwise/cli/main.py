@@ -184,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="keep documents whose metadata matches: key=value, key!=value, key>3, key>=3, "
         "key<3, key<=3 (repeat for several; all must hold). A value that reads as a JSON "
-        'number, true or false is one; quote it (key=\'"3"\') to compare as text',
+        "number, true or false is one; quote it (key='\"3\"') to compare as text",
     )
     p.add_argument(
         "--group-by-doc",
@@ -331,8 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-batch-pairs",
         type=_positive_int,
         default=512,
-        help="most (query, document) pairs scored in one model call across requests "
-        "(default 512)",
+        help="most (query, document) pairs scored in one model call across requests (default 512)",
     )
     p.add_argument(
         "--max-body-bytes",

@@ -56,8 +56,10 @@ def candidates(
     keep: Callable[[Mapping[str, Any]], bool] | None = None if exact else predicate(conds)
     want = n if exact and not min_groups else max(4 * n, 64)
     while True:
-        hits = store.search(query, k=want) if native is None else store.search(
-            query, k=want, filter=native
+        hits = (
+            store.search(query, k=want)
+            if native is None
+            else store.search(query, k=want, filter=native)
         )
         kept = hits if keep is None else [h for h in hits if keep(h.metadata or {})]
         groups = len({group_key(h) for h in kept}) if min_groups else 0

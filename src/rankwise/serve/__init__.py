@@ -23,7 +23,7 @@ GRACEFUL_SHUTDOWN_S = 10.0
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("ServeConfig", "RankwiseServer", "BadRequest", "load_server"):
+    if name in ("ServeConfig", "RankwiseServer", "RequestError", "load_server"):
         require("starlette", "serve", feature="rankwise serve")
         from rankwise.serve import app
 
@@ -57,7 +57,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run_server(config: Any, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, quiet: bool = False) -> int:
+def run_server(
+    config: Any, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, quiet: bool = False
+) -> int:
     """Load everything, bind, serve until SIGINT/SIGTERM; the exit status."""
     require("starlette", "serve", feature="rankwise serve")
     uvicorn = require("uvicorn", "serve", feature="rankwise serve")
@@ -105,8 +107,8 @@ def _exit_cleanly(signum: int, frame: Any) -> None:
 __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_PORT",
-    "BadRequest",
     "RankwiseServer",
+    "RequestError",
     "ServeConfig",
     "bind_socket",
     "is_loopback",

@@ -57,7 +57,7 @@ class ServeConfig:
     token: str | None = None
 
 
-class BadRequest(Exception):
+class RequestError(Exception):
     """A request the server refuses; ``status`` and a one-sentence ``message``."""
 
     def __init__(self, message: str, status: int = 400) -> None:
@@ -77,27 +77,29 @@ async def _json_body(request: Request, limit: int) -> dict[str, Any]:
         try:
             size = int(declared)
         except ValueError:
-            raise BadRequest("Content-Length is not a number") from None
+            raise RequestError("Content-Length is not a number") from None
         if size > limit:
-            raise BadRequest(f"the request body is larger than the {limit:,}-byte limit", 413)
+            raise RequestError(f"the request body is larger than the {limit:,}-byte limit", 413)
     chunks = []
     received = 0
     async for chunk in request.stream():
         received += len(chunk)
         if received > limit:
-            raise BadRequest(f"the request body is larger than the {limit:,}-byte limit", 413)
+            raise RequestError(f"the request body is larger than the {limit:,}-byte limit", 413)
         chunks.append(chunk)
     raw = b"".join(chunks)
     if not raw.strip():
-        raise BadRequest("the request body is empty; send a JSON object")
+        raise RequestError("the request body is empty; send a JSON object")
     try:
         body = json.loads(raw)
     except UnicodeDecodeError:
-        raise BadRequest("the request body is not UTF-8 text") from None
+        raise RequestError("the request body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        raise BadRequest(f"the request body is not valid JSON: {exc.msg} (char {exc.pos})") from None
+        raise RequestError(
+            f"the request body is not valid JSON: {exc.msg} (char {exc.pos})"
+        ) from None
     if not isinstance(body, dict):
-        raise BadRequest(f"the request body must be a JSON object, not {type(body).__name__}")
+        raise RequestError(f"the request body must be a JSON object, not {type(body).__name__}")
     return body
 
 
@@ -107,11 +109,11 @@ def _text(body: dict[str, Any], key: str) -> str:
         got = "missing" if value is None else f"a {type(value).__name__}"
         if isinstance(value, str):
             got = "empty"
-        raise BadRequest(f"'{key}' must be a non-empty string; it is {got}")
+        raise RequestError(f"'{key}' must be a non-empty string; it is {got}")
     if has_lone_surrogate(value):
-        raise BadRequest(f"'{key}' holds a lone surrogate (not valid Unicode text)")
+        raise RequestError(f"'{key}' holds a lone surrogate (not valid Unicode text)")
     if len(value) > MAX_QUERY_CHARS:
-        raise BadRequest(f"'{key}' is longer than {MAX_QUERY_CHARS:,} characters")
+        raise RequestError(f"'{key}' is longer than {MAX_QUERY_CHARS:,} characters")
     return value
 
 
@@ -120,9 +122,9 @@ def _count(body: dict[str, Any], key: str, default: int | None, most: int) -> in
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise BadRequest(f"'{key}' must be a positive integer, got {json.dumps(value)}")
+        raise RequestError(f"'{key}' must be a positive integer, got {json.dumps(value)}")
     if value > most:
-        raise BadRequest(f"'{key}' must be at most {most:,}, got {value:,}")
+        raise RequestError(f"'{key}' must be at most {most:,}, got {value:,}")
     return value
 
 
@@ -131,7 +133,7 @@ def _flag(body: dict[str, Any], key: str, default: bool) -> bool:
     if value is None:
         return default
     if not isinstance(value, bool):
-        raise BadRequest(f"'{key}' must be true or false, got {json.dumps(value)}")
+        raise RequestError(f"'{key}' must be true or false, got {json.dumps(value)}")
     return value
 
 
@@ -139,22 +141,22 @@ def _documents(body: dict[str, Any], most: int) -> list[str]:
     """Cohere's ``documents``: strings, or objects with a ``text`` string (v1 style)."""
     docs = body.get("documents")
     if not isinstance(docs, list):
-        raise BadRequest("'documents' must be a list of strings")
+        raise RequestError("'documents' must be a list of strings")
     if not docs:
-        raise BadRequest("'documents' must hold at least one document")
+        raise RequestError("'documents' must hold at least one document")
     if len(docs) > most:
-        raise BadRequest(f"'documents' holds {len(docs):,} documents; the limit is {most:,}")
+        raise RequestError(f"'documents' holds {len(docs):,} documents; the limit is {most:,}")
     out = []
     for i, doc in enumerate(docs):
         if isinstance(doc, dict) and isinstance(doc.get("text"), str):
             doc = doc["text"]
         if not isinstance(doc, str):
-            raise BadRequest(
+            raise RequestError(
                 f"documents[{i}] must be a string (or an object with a 'text' string), "
                 f"got {type(doc).__name__}"
             )
         if has_lone_surrogate(doc):
-            raise BadRequest(f"documents[{i}] holds a lone surrogate (not valid Unicode text)")
+            raise RequestError(f"documents[{i}] holds a lone surrogate (not valid Unicode text)")
         out.append(doc)
     return out
 
@@ -203,7 +205,7 @@ class RankwiseServer:
                 )
             try:
                 return await handler(request)
-            except BadRequest as exc:
+            except RequestError as exc:
                 return _error(exc.status, exc.message)
             except FilterError as exc:
                 return _error(400, str(exc))
@@ -244,14 +246,14 @@ class RankwiseServer:
 
     async def rerank(self, request: Request) -> Response:
         if self.batcher is None:
-            raise BadRequest(
+            raise RequestError(
                 "this server has no reranker; start it with `rankwise serve INDEX --rerank SPEC`",
                 404,
             )
         body = await _json_body(request, self.config.max_body_bytes)
         model = body.get("model")
         if model is not None and not isinstance(model, str):
-            raise BadRequest("'model' must be a string")
+            raise RequestError("'model' must be a string")
         query = _text(body, "query")
         documents = _documents(body, self.config.max_documents)
         top_n = _count(body, "top_n", None, self.config.max_documents)
@@ -288,7 +290,7 @@ class RankwiseServer:
         conditions = conditions_from_json(body.get("filter"))
         use_rerank = _flag(body, "rerank", self.batcher is not None)
         if use_rerank and self.batcher is None:
-            raise BadRequest("'rerank' is true but this server has no reranker (--rerank SPEC)")
+            raise RequestError("'rerank' is true but this server has no reranker (--rerank SPEC)")
         group = _flag(body, "group_by_doc", False)
         fetch_k = _count(body, "fetch_k", max(self.config.fetch_k, k), self.config.max_k)
         assert fetch_k is not None
@@ -299,7 +301,7 @@ class RankwiseServer:
                 candidates, self.store, query, n, conditions, min_groups=k if group else 0
             )
         except ValueError as exc:  # a filter value the store refuses
-            raise BadRequest(str(exc)) from None
+            raise RequestError(str(exc)) from None
         retrieve_ms = (time.perf_counter() - t0) * 1000
         reranked = None
         rerank_ms = None
@@ -378,4 +380,4 @@ def load_server(config: ServeConfig) -> RankwiseServer:
     return RankwiseServer(config, store, reranker, index_info=info)
 
 
-__all__ = ["BadRequest", "RankwiseServer", "ServeConfig", "load_server"]
+__all__ = ["RankwiseServer", "RequestError", "ServeConfig", "load_server"]
