@@ -81,9 +81,13 @@ def _analyzer_or_error(value: Any) -> Any:
     try:
         return Analyzer("english" if value is None else value)
     except (ValueError, TypeError) as exc:
-        shown = value if isinstance(value, str) else json.dumps(value)
+        if isinstance(value, str):
+            raise CliError(
+                f"unknown --analyzer {value!r}: use english (the default), standard, chinese or "
+                "a JSON object of Milvus analyzer_params"
+            ) from None
         reason = str(exc).removeprefix("analyzer params: ").removeprefix("analyzer: ")
-        raise CliError(f"--analyzer {shown!r} is not usable: {reason}") from None
+        raise CliError(f"the --analyzer JSON is not a valid analyzer: {reason}") from None
 
 
 def _source_of(corpus: str, fmt: str) -> Any:
@@ -447,6 +451,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         spec = DEFAULT_RERANK
     if args.no_rerank:
         spec = None
+    _analyzer_or_error(parse_analyzer(args.analyzer))
     reranker = None
     if spec and not _same_embedding_model(spec, args):
         reranker = load_reranker(spec)  # fail fast on a bad spec, before any work
