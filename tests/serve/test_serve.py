@@ -49,6 +49,8 @@ def test_health_and_info(live: Live) -> None:
     assert info["index"]["analyzer"] == {"type": "english"}
     assert info["models"] == [live.server.reranker.name]
     assert info["reranker"]["batching"] == "cross-encoder"
+    assert info["reranker"]["model_workers"] == 2  # two batches may run at once
+    assert info["reranker"]["model_threads"] == 1
     assert info["limits"]["max_documents"] == 50
 
 

@@ -641,6 +641,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_body_bytes=args.max_body_bytes,
         max_documents=args.max_documents,
         token=token or None,
+        model_threads=args.model_threads,
+        model_workers=args.model_workers,
     )
     return run_server(config, host=args.host, port=args.port, quiet=args.quiet)
 

@@ -334,6 +334,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="most (query, document) pairs scored in one model call across requests (default 512)",
     )
     p.add_argument(
+        "--model-threads",
+        type=_positive_int,
+        default=1,
+        help="torch threads per model call (default 1: on a small or shared machine several "
+        "one-thread calls use the cores better than one call on all of them)",
+    )
+    p.add_argument(
+        "--model-workers",
+        type=_positive_int,
+        default=2,
+        help="cross-encoder calls that may run at once, each on its own batch (default 2)",
+    )
+    p.add_argument(
         "--max-body-bytes",
         type=_positive_int,
         default=4 * 1024 * 1024,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -55,6 +56,11 @@ class ServeConfig:
     max_body_bytes: int = 4 * 1024 * 1024
     max_documents: int = 1000
     token: str | None = None
+    #: torch intra-op threads (1: on a small or shared machine, one thread per model call and
+    #: several calls at once use the cores better than one call spread over all of them)
+    model_threads: int = 1
+    #: cross-encoder calls that may run at once (each on its own batch of requests)
+    model_workers: int = 2
 
 
 class RequestError(Exception):
@@ -177,7 +183,11 @@ class RankwiseServer:
         self.store = store
         self.reranker = reranker
         self.batcher = (
-            None if reranker is None else RerankBatcher(reranker, max_pairs=config.max_batch_pairs)
+            None
+            if reranker is None
+            else RerankBatcher(
+                reranker, max_pairs=config.max_batch_pairs, workers=config.model_workers
+            )
         )
         self.index_info = index_info or {}
         self.started = time.time()
@@ -222,6 +232,8 @@ class RankwiseServer:
             reranker = {
                 "name": self.reranker.name,
                 "batching": self.batcher.kind,
+                "model_workers": self.batcher.workers,
+                "model_threads": self.config.model_threads,
                 "model_calls": self.batcher.calls,
                 "requests": self.batcher.requests,
                 "pairs": self.batcher.pairs,
@@ -369,6 +381,9 @@ def load_server(config: ServeConfig) -> RankwiseServer:
     reranker = load_reranker(config.rerank, config.device) if config.rerank else None
     if reranker is not None and getattr(reranker, "provider", None) is None:
         reranker.rerank("warm-up query", ["warm-up document"])  # loads the weights now
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            torch.set_num_threads(config.model_threads)
     info = index_description(config.index)
     if info["store"] == "embedded":
         analyzer = getattr(store, "analyzer", None)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rankwise.rerankers.base import BaseReranker
+
+_TOKENIZER_LOCK = threading.Lock()
 
 
 @dataclass
@@ -54,13 +57,14 @@ def _cross_encoder_scores(reranker: BaseReranker, jobs: Sequence[_Job]) -> list[
     ce = reranker
     merged: dict[str, list[list[int]]] = {}
     owners: list[tuple[int, int]] = []  # (job, document) of each piece
-    for j, job in enumerate(jobs):
-        q_text, q_tokens = ce._prepare_query(job.query)  # type: ignore[attr-defined]
-        pieces, owner = ce._pieces(q_tokens, job.documents)  # type: ignore[attr-defined]
-        encoded = ce._encode(q_text, pieces)  # type: ignore[attr-defined]
-        for key, rows in encoded.items():
-            merged.setdefault(key, []).extend(rows)
-        owners.extend((j, o) for o in owner)
+    with _TOKENIZER_LOCK:  # a fast tokenizer is not safe to call from two threads at once
+        for j, job in enumerate(jobs):
+            q_text, q_tokens = ce._prepare_query(job.query)  # type: ignore[attr-defined]
+            pieces, owner = ce._pieces(q_tokens, job.documents)  # type: ignore[attr-defined]
+            encoded = ce._encode(q_text, pieces)  # type: ignore[attr-defined]
+            for key, rows in encoded.items():
+                merged.setdefault(key, []).extend(rows)
+            owners.extend((j, o) for o in owner)
     lengths = [len(x) for x in merged["input_ids"]]
     batches = plan_batches(lengths, ce.batch_size, ce.batch_overhead)  # type: ignore[attr-defined]
     scores = ce._forward(merged, batches)  # type: ignore[attr-defined]
@@ -106,12 +110,15 @@ def score_jobs(reranker: BaseReranker, kind: str, jobs: Sequence[_Job]) -> list[
 class RerankBatcher:
     """Scores ``(query, documents)`` requests, merging the ones that wait at the same time."""
 
-    def __init__(self, reranker: BaseReranker, *, max_pairs: int = 512) -> None:
+    def __init__(self, reranker: BaseReranker, *, max_pairs: int = 512, workers: int = 1) -> None:
         self.reranker = reranker
         self.max_pairs = max_pairs
         self.kind = batch_scorer(reranker)
+        # several model calls at once only where the forward pass is the only shared state
+        # (the cross-encoder path serialises its tokenizer); one worker otherwise
+        self.workers = workers if self.kind == "cross-encoder" else 1
         self._queue: asyncio.Queue[_Job | None] | None = None
-        self._worker: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         #: model calls made and requests served, for /v1/info and the benchmark
         self.calls = 0
         self.requests = 0
@@ -119,19 +126,23 @@ class RerankBatcher:
         self.busy_s = 0.0
 
     async def start(self) -> None:
-        if self.kind == "direct" or self._worker is not None:
+        if self.kind == "direct" or self._tasks:
             return
         self._queue = asyncio.Queue()
-        self._worker = asyncio.create_task(self._run(), name="rankwise-rerank-batcher")
+        self._tasks = [
+            asyncio.create_task(self._run(), name=f"rankwise-rerank-batcher-{i}")
+            for i in range(self.workers)
+        ]
 
     async def stop(self) -> None:
-        """Finish the requests already queued, then stop the worker."""
-        if self._queue is None or self._worker is None:
+        """Finish the requests already queued, then stop the workers."""
+        if self._queue is None or not self._tasks:
             return
-        await self._queue.put(None)
+        for _ in self._tasks:
+            await self._queue.put(None)
         with contextlib.suppress(asyncio.CancelledError):
-            await self._worker
-        self._worker = None
+            await asyncio.gather(*self._tasks)
+        self._tasks = []
 
     async def score(self, query: str, documents: list[str]) -> list[float]:
         """One score per document (input order)."""
@@ -159,7 +170,7 @@ class RerankBatcher:
             pairs = len(first.documents)
             while pairs < self.max_pairs and not queue.empty():
                 nxt = queue.get_nowait()
-                if nxt is None:
+                if nxt is None:  # this worker's stop signal: finish the batch, then stop
                     stopping = True
                     break
                 jobs.append(nxt)
