@@ -15,6 +15,9 @@ from rankwise.types import Hit
 
 SEARCH_SCHEMA = "rankwise.search/v1"
 RESULT_KEYS = ("rank", "id", "score", "retrieval_score", "text", "metadata")
+#: Milvus answers at most this many hits per search (its ``topk`` limit): a client-side filter
+#: or a grouping that needs deeper candidates than this stops there.
+MILVUS_MAX_TOPK = 16_384
 
 
 def group_key(hit: Hit) -> str:
@@ -29,9 +32,7 @@ def _native_filter(store: Any, conditions: list[Condition]) -> tuple[Any, bool]:
         return None, True
     if only_equalities(conditions):
         return equalities(conditions), True
-    from rankwise.bm25 import BM25Index
-
-    if isinstance(store, BM25Index):  # the embedded index runs predicates inside its top-k
+    if _is_embedded(store):  # the embedded index runs predicates inside its top-k
         return predicate(conditions), True
     return equalities(conditions) or None, False
 
@@ -54,8 +55,11 @@ def candidates(
     conds = list(conditions)
     native, exact = _native_filter(store, conds)
     keep: Callable[[Mapping[str, Any]], bool] | None = None if exact else predicate(conds)
+    most = MILVUS_MAX_TOPK if not _is_embedded(store) else None
     want = n if exact and not min_groups else max(4 * n, 64)
     while True:
+        if most is not None:
+            want = min(want, most)
         hits = (
             store.search(query, k=want)
             if native is None
@@ -63,9 +67,16 @@ def candidates(
         )
         kept = hits if keep is None else [h for h in hits if keep(h.metadata or {})]
         groups = len({group_key(h) for h in kept}) if min_groups else 0
-        if (len(kept) >= n and groups >= min_groups) or len(hits) < want:
+        enough = len(kept) >= n and groups >= min_groups
+        if enough or len(hits) < want or want == most:
             return kept
         want *= 4
+
+
+def _is_embedded(store: Any) -> bool:
+    from rankwise.bm25 import BM25Index
+
+    return isinstance(store, BM25Index)
 
 
 def best_per_document(hits: Sequence[Hit]) -> list[Hit]:
