@@ -440,3 +440,11 @@ def index_dir(tmp_path: Path, jsonl_corpus: Path) -> Path:
     out = tmp_path / "idx"
     assert main(["index", str(jsonl_corpus), "--out", str(out), "-q"]) == 0
     return out
+
+
+def test_a_query_with_a_lone_surrogate_is_refused(
+    index_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "search", str(index_dir), "wing \udcff")
+    assert code == 1
+    assert "the query contains a lone surrogate" in err

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rankwise._checks import text_arg
 from rankwise.cli.main import CliError
 from rankwise.cli.render import eval_plot, eval_table, metric_label, table
 from rankwise.cli.searching import SEARCH_SCHEMA
@@ -319,6 +320,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     if not args.query.strip():
         raise CliError("the query is empty")
+    text_arg(args.query, "the query")  # undecodable bytes in argv arrive as lone surrogates
     conditions = parse_filters(args.filter)
     reranker = load_reranker(args.rerank, args.device) if args.rerank else None
     if args.device and reranker is None:
