@@ -168,7 +168,10 @@ class RerankBatcher:
                 break
             jobs = [first]
             pairs = len(first.documents)
-            while pairs < self.max_pairs and not queue.empty():
+            # with several workers, leave the others their share of what is waiting, so the
+            # cores work side by side instead of one worker taking every request
+            share = -(-(1 + queue.qsize()) // self.workers)
+            while pairs < self.max_pairs and len(jobs) < share and not queue.empty():
                 nxt = queue.get_nowait()
                 if nxt is None:  # this worker's stop signal: finish the batch, then stop
                     stopping = True
