@@ -8,9 +8,11 @@ import pytest
 
 from rankwise.evaluation import (
     evaluate,
+    map_at_k,
     mrr_at_k,
     ndcg_at_k,
     parse_metric,
+    precision_at_k,
     recall_at_k,
 )
 
@@ -68,8 +70,8 @@ def test_bad_k(k: object) -> None:
 def test_parse_metric() -> None:
     assert parse_metric("nDCG@10") == ("ndcg", 10)
     assert parse_metric("recall@100") == ("recall", 100)
-    for bad in ("map@10", "ndcg", "ndcg@0", "ndcg@x"):
-        with pytest.raises(ValueError, match="metrics"):
+    for bad in ("ap@10", "ndcg", "ndcg@0", "ndcg@x"):
+        with pytest.raises(ValueError, match="unknown metric"):
             parse_metric(bad)
 
 
@@ -94,7 +96,40 @@ def test_evaluate_means_over_judged_queries_missing_run_scores_zero() -> None:
 
 
 def test_evaluate_rejects_bad_metric_names() -> None:
-    with pytest.raises(ValueError, match="metrics"):
-        evaluate({}, {}, ["precision@5"])
+    with pytest.raises(ValueError, match="unknown metric"):
+        evaluate({}, {}, ["prec@5"])
     with pytest.raises(ValueError, match="metrics"):
         evaluate({}, {}, [])
+
+
+# -- MAP@k and P@k, against hand-computed values -----------------------------------------------
+RANKED = ["a", "b", "c", "d", "e"]
+QRELS_3 = {"a": 1, "c": 2, "f": 1, "x": 0}  # three relevant (f never retrieved); x judged 0
+
+
+def test_precision_at_k_divides_by_k() -> None:
+    assert precision_at_k(RANKED, QRELS_3, 1) == 1.0
+    assert precision_at_k(RANKED, QRELS_3, 2) == 0.5
+    assert precision_at_k(RANKED, QRELS_3, 5) == pytest.approx(2 / 5)
+    # fewer retrieved than k still divides by k (trec_eval P_10)
+    assert precision_at_k(RANKED, QRELS_3, 10) == pytest.approx(2 / 10)
+    assert precision_at_k(["a", "a", "b"], QRELS_3, 2) == 0.5  # a duplicate counts once
+    assert precision_at_k(RANKED, {"x": 0}, 5) == 0.0
+
+
+def test_map_at_k_divides_by_all_relevant() -> None:
+    # a at rank 1 (precision 1/1), c at rank 3 (precision 2/3), f never: (1 + 2/3) / 3
+    assert map_at_k(RANKED, QRELS_3, 5) == pytest.approx((1 + 2 / 3) / 3)
+    assert map_at_k(RANKED, QRELS_3, 2) == pytest.approx(1 / 3)  # c is cut off
+    assert map_at_k(["b", "c"], QRELS_3, 10) == pytest.approx((1 / 2) / 3)
+    assert map_at_k(["a", "a", "c"], QRELS_3, 3) == pytest.approx((1 + 2 / 2) / 3)
+    assert map_at_k(RANKED, {"x": 0}, 5) == 0.0
+    assert map_at_k(["a", "c", "f"], QRELS_3, 3) == pytest.approx(1.0)
+
+
+def test_map_and_precision_by_name_and_in_evaluate() -> None:
+    assert parse_metric("MAP@100") == ("map", 100)
+    assert parse_metric("P@10") == ("p", 10)
+    assert parse_metric("precision@5") == ("p", 5)
+    rep = evaluate({"q": RANKED}, {"q": QRELS_3}, ["map@5", "p@5"])
+    assert rep.metrics == pytest.approx({"map@5": (1 + 2 / 3) / 3, "p@5": 0.4})

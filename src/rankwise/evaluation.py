@@ -1,4 +1,5 @@
-"""Ranking metrics: nDCG@k, Recall@k and MRR@k, as trec_eval / pytrec_eval define them.
+"""Ranking metrics: nDCG@k, Recall@k, MRR@k, MAP@k and P@k, as trec_eval / pytrec_eval
+define them.
 
 Conventions (the ones BEIR reports through pytrec_eval):
 
@@ -7,6 +8,10 @@ Conventions (the ones BEIR reports through pytrec_eval):
   with ranks from 1; the ideal ranking sorts every judged document by gain.
 - Recall@k divides the relevant documents found in the top ``k`` by all relevant documents.
 - MRR@k is ``1 / rank`` of the first relevant document in the top ``k``, 0 if there is none.
+- MAP@k (trec_eval's ``map_cut_k``) sums the precision at the rank of each relevant document in
+  the top ``k`` and divides by *all* relevant documents (not ``min(k, R)``).
+- P@k (trec_eval's ``P_k``) is the relevant documents in the top ``k`` divided by ``k``, even
+  when fewer than ``k`` documents were retrieved.
 - A ranking that repeats a document id counts it once, at its first position.
 
 :func:`evaluate` averages over the queries that have at least one relevant judgement; a
@@ -73,15 +78,45 @@ def mrr_at_k(ranked: Sequence[str], qrels: Mapping[str, int], k: int = 10) -> fl
     return 0.0
 
 
-_METRICS = {"ndcg": ndcg_at_k, "recall": recall_at_k, "mrr": mrr_at_k}
+def map_at_k(ranked: Sequence[str], qrels: Mapping[str, int], k: int = 100) -> float:
+    """Average precision cut at ``k``: precision at each relevant rank, over all relevant."""
+    _check_k(k)
+    relevant = {d for d, g in qrels.items() if g > 0}
+    if not relevant:
+        return 0.0
+    found = 0
+    total = 0.0
+    for rank, d in enumerate(_dedup(ranked, k), 1):
+        if d in relevant:
+            found += 1
+            total += found / rank
+    return total / len(relevant)
+
+
+def precision_at_k(ranked: Sequence[str], qrels: Mapping[str, int], k: int = 10) -> float:
+    """Relevant documents (gain > 0) in the top ``k``, divided by ``k``."""
+    _check_k(k)
+    return sum(1 for d in _dedup(ranked, k) if qrels.get(d, 0) > 0) / k
+
+
+_METRICS = {
+    "ndcg": ndcg_at_k,
+    "recall": recall_at_k,
+    "mrr": mrr_at_k,
+    "map": map_at_k,
+    "p": precision_at_k,
+}
+_ALIASES = {"precision": "p"}
 
 
 def parse_metric(name: str) -> tuple[str, int]:
-    """``"nDCG@10"`` -> ``("ndcg", 10)``; raises ValueError for anything else."""
+    """``"nDCG@10"`` -> ``("ndcg", 10)``; ``"precision@5"`` -> ``("p", 5)``; raises ValueError
+    for anything else."""
     base, sep, cut = name.strip().lower().partition("@")
+    base = _ALIASES.get(base, base)
     if base not in _METRICS or not sep or not cut.isdigit() or int(cut) <= 0:
         raise ValueError(
-            f"metrics: unknown metric {name!r}; use ndcg@K, recall@K or mrr@K with K > 0"
+            f"unknown metric {name!r}: use ndcg@K, recall@K, mrr@K, map@K or p@K with K > 0"
         )
     return base, int(cut)
 
@@ -131,9 +166,11 @@ __all__ = [
     "EvalReport",
     "dcg",
     "evaluate",
+    "map_at_k",
     "metric_value",
     "mrr_at_k",
     "ndcg_at_k",
     "parse_metric",
+    "precision_at_k",
     "recall_at_k",
 ]

@@ -132,7 +132,7 @@ def test_search_json_schema(index_dir: Path, capsys: pytest.CaptureFixture[str])
     d1 = json.loads(out)["results"][0]
     assert d1["id"] == "d1"
     assert d1["metadata"] == {"year": 1956, "title": "Wings"}
-    assert d1["text"].startswith("Wings\n")
+    assert d1["text"].startswith("Wings The lift")  # title + " " + text, as load_beir
 
 
 def test_search_with_embedding_reranker(

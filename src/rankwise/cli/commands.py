@@ -13,10 +13,10 @@ from typing import Any
 from rankwise._checks import text_arg
 from rankwise.cli.main import CliError
 from rankwise.cli.render import eval_plot, eval_table, metric_label, table
+from rankwise.cli.searching import SEARCH_SCHEMA
 from rankwise.rerankers.base import BaseReranker
 
 MILVUS_MANIFEST = "rankwise-milvus.json"
-SEARCH_SCHEMA = "rankwise.search/v1"
 EVAL_SCHEMA = "rankwise.eval/v1"
 DEFAULT_RERANK = "embedding:default"
 INDEX_BATCH = 5_000
@@ -47,7 +47,10 @@ def parse_analyzer(value: str | None) -> str | dict[str, Any] | None:
     return text
 
 
-def load_reranker(spec: str) -> BaseReranker:
+LOCAL_KINDS = ("cross-encoder", "bge", "embedding")
+
+
+def load_reranker(spec: str, device: str | None = None) -> BaseReranker:
     """A reranker from a spec string, through :func:`rankwise.rerankers.load`."""
     if not spec or ":" not in spec:
         raise CliError(
@@ -56,27 +59,85 @@ def load_reranker(spec: str) -> BaseReranker:
         )
     from rankwise.rerankers import load
 
-    reranker = load(spec)
+    kwargs: dict[str, Any] = {}
+    if device is not None:
+        kind = spec.partition(":")[0].strip().lower()
+        if kind not in LOCAL_KINDS:
+            raise CliError(
+                f"--device applies to local models ({', '.join(LOCAL_KINDS)}); "
+                f"{kind} reranks on the provider's servers"
+            )
+        kwargs["device"] = device
+    reranker = load(spec, **kwargs)
     if not isinstance(reranker, BaseReranker):  # pragma: no cover - factory contract
         raise CliError(f"reranker spec {spec!r} did not give a reranker")
     return reranker
 
 
 # -- index ---------------------------------------------------------------------------------
+def _analyzer_or_error(value: Any) -> Any:
+    """The analyzer the user asked for, checked now (before any file is read)."""
+    from rankwise.bm25 import Analyzer
+
+    try:
+        return Analyzer("english" if value is None else value)
+    except (ValueError, TypeError) as exc:
+        if isinstance(value, str):
+            raise CliError(
+                f"unknown --analyzer {value!r}: use english (the default), standard, chinese or "
+                "a JSON object of Milvus analyzer_params"
+            ) from None
+        reason = str(exc).removeprefix("analyzer params: ").removeprefix("analyzer: ")
+        raise CliError(f"the --analyzer JSON is not a valid analyzer: {reason}") from None
+
+
+def _source_of(corpus: str, fmt: str) -> Any:
+    """The ``source_path`` of a chunk: the file its document came from (absolute)."""
+    root = Path(corpus).resolve()
+    if fmt == "beir":
+        return str(root / "corpus.jsonl")
+    if fmt == "jsonl":
+        return str(root)
+    return lambda doc: str(root / doc.metadata.get("path", doc.id))
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from rankwise.corpus import detect_format, read_corpus
+    from rankwise.corpus import chunk_documents, detect_format, read_corpus
 
     fmt = detect_format(args.corpus)
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         raise CliError(f"--out {out_dir} exists and is not a folder")
     analyzer = parse_analyzer(args.analyzer)
+    analyzer_obj = _analyzer_or_error(analyzer)
+    if args.chunk_size is None and args.chunk_overlap:
+        raise CliError("--chunk-overlap needs --chunk-size")
+    if args.chunk_size is not None and args.chunk_overlap >= args.chunk_size:
+        raise CliError(
+            f"--chunk-overlap ({args.chunk_overlap}) must be smaller than --chunk-size "
+            f"({args.chunk_size})"
+        )
     t_read = time.perf_counter()
     docs = read_corpus(args.corpus)
     read_s = time.perf_counter() - t_read
     _note(f"read {len(docs):,} documents ({fmt}) in {read_s:.2f} s", args)
+    n_docs = len(docs)
+    if args.chunk_size is not None:
+        docs = chunk_documents(
+            docs,
+            args.chunk_size,
+            args.chunk_overlap,
+            unit=args.chunk_unit,
+            analyzer=analyzer_obj,
+            source=_source_of(args.corpus, fmt),
+        )
+        _note(
+            f"cut into {len(docs):,} chunks of at most {args.chunk_size} {args.chunk_unit} "
+            f"(overlap {args.chunk_overlap})",
+            args,
+        )
 
     store: Any
     if args.store == "milvus":
@@ -104,14 +165,46 @@ def cmd_index(args: argparse.Namespace) -> int:
             bar.update(len(batch))
     if args.store == "embedded":
         store.save(out_dir)
+    else:
+        _close(store)
     elapsed = time.perf_counter() - t0
     rate = len(docs) / elapsed if elapsed > 0 else float("inf")
     where = f"{args.uri or out_dir / 'milvus.db'} (collection {args.collection})"
     target = out_dir if args.store == "embedded" else where
-    _out(
-        f"indexed {len(docs):,} documents in {elapsed:.2f} s ({rate:,.0f} documents/s) -> {target}"
-    )
+    what, unit = f"{n_docs:,} documents", "documents"
+    if args.chunk_size is not None:
+        what, unit = f"{what} as {len(docs):,} chunks", "chunks"
+    _out(f"indexed {what} in {elapsed:.2f} s ({rate:,.0f} {unit}/s) -> {target}")
     return 0
+
+
+def _manifest_uri(uri: str, out_dir: Path) -> str:
+    """How a Milvus Lite file is recorded: relative to the index folder when it lies inside it,
+    else absolute, so the folder can be searched from anywhere and moved as a whole."""
+    from rankwise.milvus import is_lite_uri
+
+    if not is_lite_uri(uri) or "://" in uri:
+        return uri
+    path = Path(uri).resolve()
+    try:
+        return path.relative_to(out_dir.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _resolve_uri(uri: str, folder: Path) -> str:
+    """The Milvus URI a manifest in ``folder`` names (Lite paths are relative to ``folder``)."""
+    from rankwise.milvus import is_lite_uri
+
+    if not is_lite_uri(uri) or "://" in uri:
+        return uri
+    path = Path(uri)
+    if path.is_absolute():
+        return str(path)
+    inside = folder / path
+    if not inside.exists() and path.exists():  # a manifest written before paths were relative
+        return str(path.resolve())
+    return str(inside.resolve())
 
 
 def _milvus_kwargs(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -154,14 +247,14 @@ def _open_milvus(args: argparse.Namespace, out_dir: Path, analyzer: Any) -> Any:
         analysis = "client"
     cfg: dict[str, Any] = {
         "store": "milvus",
-        "uri": uri,
+        "uri": _manifest_uri(uri, out_dir),
         "collection": args.collection,
         "analyzer": analyzer,
         "analysis": analysis,
         "k1": args.k1,
         "b": args.b,
     }
-    kwargs = _milvus_kwargs(cfg)
+    kwargs = _milvus_kwargs({**cfg, "uri": _resolve_uri(cfg["uri"], out_dir)})
     if args.token:
         kwargs["token"] = args.token
     store = MilvusBM25Store(show_progress=False, **kwargs)
@@ -181,10 +274,30 @@ def open_index(path: str | Path) -> Any:
         from rankwise.milvus import MilvusBM25Store
 
         cfg = json.loads(manifest.read_text(encoding="utf-8"))
+        cfg["uri"] = _resolve_uri(str(cfg["uri"]), folder)
         return MilvusBM25Store(show_progress=False, **_milvus_kwargs(cfg))
     from rankwise.bm25 import BM25Index
 
     return BM25Index.load(folder)
+
+
+def index_description(path: str | Path) -> dict[str, Any]:
+    """What kind of index the folder holds, for ``/v1/info``: path, store, analyzer, k1, b."""
+    folder = Path(path)
+    manifest = folder / MILVUS_MANIFEST
+    if manifest.is_file():
+        cfg = json.loads(manifest.read_text(encoding="utf-8"))
+        return {
+            "path": str(folder.resolve()),
+            "store": "milvus",
+            "collection": cfg.get("collection"),
+            "analyzer": cfg.get("analyzer") or "english",
+            "analysis": cfg.get("analysis"),
+            "k1": cfg.get("k1"),
+            "b": cfg.get("b"),
+        }
+    info: dict[str, Any] = {"path": str(folder.resolve()), "store": "embedded"}
+    return info
 
 
 # -- search --------------------------------------------------------------------------------
@@ -193,68 +306,76 @@ def _snippet(text: str, width: int = 80) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
+def parse_filters(texts: list[str] | None) -> list[Any]:
+    """``--filter`` options as conditions (see :mod:`rankwise.cli.filters`)."""
+    from rankwise.cli.filters import FilterError, parse_condition
+
+    try:
+        return [parse_condition(t) for t in texts or []]
+    except FilterError as exc:
+        raise CliError(str(exc)) from None
+
+
 def cmd_search(args: argparse.Namespace) -> int:
+
     if not args.query.strip():
         raise CliError("the query is empty")
     try:  # bytes that are not UTF-8 reach argv as lone surrogates
         text_arg(args.query, "the query")
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    reranker = load_reranker(args.rerank) if args.rerank else None
+    conditions = parse_filters(args.filter)
+    reranker = load_reranker(args.rerank, args.device) if args.rerank else None
+    if args.device and reranker is None:
+        raise CliError("--device needs --rerank (BM25 search runs on the CPU)")
     store = open_index(args.index)
+    try:
+        return _search(args, store, reranker, conditions)
+    finally:
+        _close(store)
+
+
+def _close(store: Any) -> None:
+    """Release a store (a Milvus Lite file stays locked while its client is open)."""
+    close = getattr(store, "close", None)
+    if callable(close):
+        close()
+
+
+def _search(args: argparse.Namespace, store: Any, reranker: Any, conditions: list[Any]) -> int:
+    from rankwise.cli.searching import candidates, result_rows, search_payload
+
     embedder = getattr(reranker, "embedder", None)
     if embedder is not None and hasattr(embedder, "dim"):
         embedder.dim  # noqa: B018 - load the model now, so the rerank timing excludes it
-    fetch_k = args.fetch_k or (max(args.k, 50) if reranker else args.k)
+    fetch_k = max(args.fetch_k or max(args.k, 50), args.k) if reranker else args.k
     t0 = time.perf_counter()
-    hits = store.search(args.query, k=max(fetch_k, args.k) if reranker else args.k)
+    hits = candidates(
+        store,
+        args.query,
+        fetch_k,
+        conditions,
+        min_groups=args.k if args.group_by_doc else 0,
+    )
     retrieve_ms = (time.perf_counter() - t0) * 1000
-    rows: list[dict[str, Any]] = []
     rerank_ms = None
+    reranked = None
     if reranker is not None and hits:
         t1 = time.perf_counter()
-        ranked = reranker.rerank(args.query, [h.text for h in hits], top_k=args.k)
+        ranked = reranker.rerank(args.query, [h.text for h in hits])
         rerank_ms = (time.perf_counter() - t1) * 1000
-        for r in ranked:
-            h = hits[r.index]
-            rows.append(
-                {
-                    "id": h.id,
-                    "score": r.score,
-                    "retrieval_score": h.score,
-                    "text": h.text,
-                    "metadata": h.metadata,
-                }
-            )
-    else:
-        for h in hits[: args.k]:
-            rows.append(
-                {
-                    "id": h.id,
-                    "score": h.score,
-                    "retrieval_score": h.score,
-                    "text": h.text,
-                    "metadata": h.metadata,
-                }
-            )
-    for rank, row in enumerate(rows, 1):
-        row["rank"] = rank
+        reranked = [(r.index, r.score) for r in ranked]
+    rows = result_rows(hits, args.k, reranked, group_by_doc=args.group_by_doc)
     if args.json:
-        payload = {
-            "schema": SEARCH_SCHEMA,
-            "query": args.query,
-            "k": args.k,
-            "index": str(args.index),
-            "reranker": None if reranker is None else reranker.name,
-            "timings_ms": {"retrieve": retrieve_ms, "rerank": rerank_ms},
-            "results": [
-                {
-                    key: row[key]
-                    for key in ("rank", "id", "score", "retrieval_score", "text", "metadata")
-                }
-                for row in rows
-            ],
-        }
+        payload = search_payload(
+            query=args.query,
+            k=args.k,
+            index=str(args.index),
+            reranker=None if reranker is None else reranker.name,
+            retrieve_ms=retrieve_ms,
+            rerank_ms=rerank_ms,
+            rows=rows,
+        )
         _out(json.dumps(payload, ensure_ascii=False, default=str))
         return 0
     if not rows:
@@ -322,6 +443,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rankwise.pipeline import Hybrid, Pipeline, Rerank, Retrieve, evaluate_pipelines
 
     t_start = time.perf_counter()
+    if args.plot:  # before any work: a missing matplotlib should not cost a whole evaluation
+        from rankwise._optional import require
+
+        require("matplotlib", "cli", feature="--plot")
     if args.retriever:
         retrievers = list(dict.fromkeys(r for group in args.retriever for r in group))
     else:
@@ -331,11 +456,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
         spec = DEFAULT_RERANK
     if args.no_rerank:
         spec = None
+    _analyzer_or_error(parse_analyzer(args.analyzer))
     reranker = None
     if spec and not _same_embedding_model(spec, args):
         reranker = load_reranker(spec)  # fail fast on a bad spec, before any work
 
     ds = load_beir(args.dataset, split=args.split)
+    check = ds.check_qrels()
+    if not check.ok:
+        if not args.allow_missing:
+            raise CliError(
+                f"{ds.name}: {check.describe()}. Fix the qrels (or the --split) or pass "
+                "--allow-missing to evaluate anyway"
+            )
+        print(f"rankwise eval: warning: {ds.name}: {check.describe()}", file=sys.stderr)
     queries = ds.judged_queries()
     if not queries:
         raise CliError(f"{args.dataset}: no query has a relevance judgement (qrels {args.split})")
@@ -344,8 +478,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     ids = ds.doc_ids()
     texts = ds.doc_texts()
     metadatas = [{"title": str(doc.get("title") or "")} for doc in ds.corpus.values()]
-    depth = max(args.recall_k, args.k)
-    metrics = [f"ndcg@{args.k}", f"recall@{args.recall_k}", f"mrr@{args.k}"]
+    from rankwise.evaluation import parse_metric
+
+    metrics = args.metrics or [f"ndcg@{args.k}", f"recall@{args.recall_k}", f"mrr@{args.k}"]
+    depth = max(parse_metric(m)[1] for m in metrics)
     _note(f"{ds.name}: {len(ids):,} documents, {len(queries):,} judged queries", args)
 
     timings: dict[str, float] = {}
@@ -496,4 +632,33 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["cmd_eval", "cmd_index", "cmd_search", "load_reranker", "open_index"]
+# -- serve ---------------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace) -> int:
+    from rankwise.serve import ServeConfig, run_server
+
+    token = args.token if args.token is not None else os.environ.get("RANKWISE_SERVE_TOKEN")
+    config = ServeConfig(
+        index=str(args.index),
+        rerank=args.rerank,
+        device=args.device,
+        fetch_k=args.fetch_k,
+        max_batch_pairs=args.max_batch_pairs,
+        max_body_bytes=args.max_body_bytes,
+        max_documents=args.max_documents,
+        token=token or None,
+        model_threads=args.model_threads,
+        model_workers=args.model_workers,
+    )
+    return run_server(config, host=args.host, port=args.port, quiet=args.quiet)
+
+
+__all__ = [
+    "SEARCH_SCHEMA",
+    "cmd_eval",
+    "cmd_index",
+    "cmd_search",
+    "cmd_serve",
+    "load_reranker",
+    "open_index",
+    "parse_filters",
+]

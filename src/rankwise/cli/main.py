@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -25,6 +26,40 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is between 0 and 65535, got {value}")
+    return value
+
+
+def _metrics(text: str) -> list[str]:
+    from rankwise.evaluation import parse_metric
+
+    names = [t.strip().lower() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("name at least one metric, e.g. ndcg@10")
+    for name in names:
+        try:
+            parse_metric(name)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return list(dict.fromkeys(names))
 
 
 def _retrievers(text: str) -> list[str]:
@@ -98,6 +133,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--collection", default="rankwise", help="Milvus collection name")
     p.add_argument("--token", default=None, help="Milvus token (or set MILVUS_TOKEN)")
+    p.add_argument(
+        "--chunk-size",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="split each document into chunks of at most N units (ids <doc-id>#<n>); "
+        "default: one document, one entry",
+    )
+    p.add_argument(
+        "--chunk-overlap",
+        type=_non_negative_int,
+        default=0,
+        metavar="M",
+        help="units shared by consecutive chunks (default 0)",
+    )
+    p.add_argument(
+        "--chunk-unit",
+        choices=("tokens", "chars"),
+        default="tokens",
+        help="count tokens of the index's analyzer (default) or characters",
+    )
 
     p = sub.add_parser(
         "search",
@@ -120,6 +176,23 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=None,
         help="candidates retrieved for the reranker (default max(k, 50))",
+    )
+    p.add_argument(
+        "--filter",
+        action="append",
+        default=None,
+        metavar="KEY=VALUE",
+        help="keep documents whose metadata matches: key=value, key!=value, key>3, key>=3, "
+        "key<3, key<=3 (repeat for several; all must hold). A value that reads as a JSON "
+        "number, true or false is one; quote it (key='\"3\"') to compare as text",
+    )
+    p.add_argument(
+        "--group-by-doc",
+        action="store_true",
+        help="return the best chunk of each document only (for indexes built with --chunk-size)",
+    )
+    p.add_argument(
+        "--device", default=None, help="torch device of a local reranker (cpu, cuda, cuda:1, mps)"
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -152,6 +225,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--recall-k", type=_positive_int, default=100, help="cut-off of Recall (default 100)"
     )
     p.add_argument(
+        "--metrics",
+        type=_metrics,
+        default=None,
+        metavar="LIST",
+        help="comma-separated metrics, e.g. ndcg@10,recall@100,mrr@10,map@100,p@10 "
+        "(default: ndcg@K, recall@RECALL_K, mrr@K)",
+    )
+    p.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="evaluate even when the qrels name queries or documents the dataset lacks "
+        "(they are reported; unknown documents count as relevant documents never found)",
+    )
+    p.add_argument(
         "--fetch-k",
         type=_positive_int,
         default=50,
@@ -178,7 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-queries", type=_positive_int, default=None, help="evaluate the first N queries"
     )
     p.add_argument("--split", default="test", help="qrels split of a BEIR folder (default test)")
-    p.add_argument("--plot", metavar="PNG", default=None, help="write a bar chart to this file")
+    p.add_argument(
+        "--plot",
+        metavar="PNG",
+        default=None,
+        help="write a bar chart to this file (needs matplotlib: rankwise[cli])",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument(
         "--cache-dir",
@@ -201,6 +293,71 @@ def build_parser() -> argparse.ArgumentParser:
         help="torch threads while queries are timed (default 1: one request at a time, as a "
         "server handles it; documents are embedded with all cores)",
     )
+
+    p = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="serve an index and a reranker over HTTP",
+        description="Keep an index (and a reranker) loaded and answer HTTP requests: "
+        "POST /v1/search, POST /v1/rerank (and /v2/rerank) in Cohere's rerank shape, "
+        "GET /health, GET /v1/info. Needs rankwise[serve].",
+    )
+    p.add_argument("index", metavar="INDEX_DIR", help="index folder written by `rankwise index`")
+    p.add_argument(
+        "--rerank", metavar="SPEC", default=None, help="reranker spec (see search); optional"
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1, this machine only; 0.0.0.0 exposes it)",
+    )
+    p.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000; 0 = any)")
+    p.add_argument(
+        "--token",
+        default=None,
+        help="require 'Authorization: Bearer TOKEN' on every /v1 request "
+        "(default $RANKWISE_SERVE_TOKEN; none = no authentication)",
+    )
+    p.add_argument(
+        "--device", default=None, help="torch device of a local reranker (cpu, cuda, mps)"
+    )
+    p.add_argument(
+        "--fetch-k",
+        type=_positive_int,
+        default=50,
+        help="candidates /v1/search retrieves for the reranker (default 50)",
+    )
+    p.add_argument(
+        "--max-batch-pairs",
+        type=_positive_int,
+        default=512,
+        help="most (query, document) pairs scored in one model call across requests (default 512)",
+    )
+    p.add_argument(
+        "--model-threads",
+        type=_positive_int,
+        default=1,
+        help="torch threads per model call (default 1: on a small or shared machine several "
+        "one-thread calls use the cores better than one call on all of them)",
+    )
+    p.add_argument(
+        "--model-workers",
+        type=_positive_int,
+        default=2,
+        help="cross-encoder calls that may run at once, each on its own batch (default 2)",
+    )
+    p.add_argument(
+        "--max-body-bytes",
+        type=_positive_int,
+        default=4 * 1024 * 1024,
+        help="largest request body accepted (default 4 MiB)",
+    )
+    p.add_argument(
+        "--max-documents",
+        type=_positive_int,
+        default=1000,
+        help="most documents one /v1/rerank request may send (default 1000, Cohere's limit)",
+    )
     return parser
 
 
@@ -213,19 +370,50 @@ def _describe(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # pragma: no cover - stdout without a file descriptor
+        pass
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse; an unknown option after a sub-command is reported with that sub-command's usage."""
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        sub = _subparsers(parser).get(getattr(args, "command", None) or "", parser)
+        sub.error(f"unrecognized arguments: {' '.join(extras)}")
+    return args
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}  # pragma: no cover - the parser always has sub-commands
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``rankwise``; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     from rankwise.cli import commands
 
     handler = {
         "index": commands.cmd_index,
         "search": commands.cmd_search,
         "eval": commands.cmd_eval,
+        "serve": commands.cmd_serve,
     }
     try:
         return handler[args.command](args)
+    except BrokenPipeError:
+        # the reader went away (`rankwise search ... | head`): stop quietly, like other tools
+        _quiet_stdout()
+        return 0
     except KeyboardInterrupt:
         print("rankwise: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -32,7 +32,14 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str = ""
 
 def metric_label(name: str) -> str:
     base, _, k = name.partition("@")
-    label = {"ndcg": "nDCG", "recall": "Recall", "mrr": "MRR"}.get(base, base)
+    label = {
+        "ndcg": "nDCG",
+        "recall": "Recall",
+        "mrr": "MRR",
+        "map": "MAP",
+        "p": "P",
+        "precision": "P",
+    }.get(base, base)
     return f"{label}@{k}"
 
 

@@ -1,0 +1,117 @@
+"""``rankwise serve``: one long-running process that keeps an index and a reranker loaded and
+answers HTTP requests (see :mod:`rankwise.serve.app` for the endpoints).
+
+Built on Starlette and uvicorn (``pip install "rankwise[serve]"``): a well-kept ASGI stack
+gives HTTP/1.1 keep-alive, graceful shutdown on SIGINT/SIGTERM (requests in flight finish)
+and a tested request parser, none of which the project should write by hand.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import signal
+import socket
+import sys
+from typing import Any
+
+from rankwise._optional import require
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+#: Seconds uvicorn lets requests in flight finish after SIGINT/SIGTERM.
+GRACEFUL_SHUTDOWN_S = 10.0
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("ServeConfig", "RankwiseServer", "RequestError", "load_server"):
+        require("starlette", "serve", feature="rankwise serve")
+        from rankwise.serve import app
+
+        return getattr(app, name)
+    raise AttributeError(name)
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and ``localhost``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket (port 0 = any free port), so the real port is known up front."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_server(
+    config: Any, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, quiet: bool = False
+) -> int:
+    """Load everything, bind, serve until SIGINT/SIGTERM; the exit status."""
+    require("starlette", "serve", feature="rankwise serve")
+    uvicorn = require("uvicorn", "serve", feature="rankwise serve")
+    from rankwise.serve.app import load_server
+
+    server = load_server(config)
+    sock = bind_socket(host, port)
+    bound = sock.getsockname()
+    shown = f"[{bound[0]}]" if ":" in str(bound[0]) else str(bound[0])
+    url = f"http://{shown}:{bound[1]}"
+    if not is_loopback(host) and not config.token:
+        print(
+            f"rankwise serve: warning: listening on {host} without a token; anyone who can "
+            "reach this machine can query it (set --token or RANKWISE_SERVE_TOKEN)",
+            file=sys.stderr,
+        )
+    print(
+        f"rankwise serve: {config.index} ({len(server.store):,} entries"
+        + (f", reranker {server.reranker.name}" if server.reranker is not None else "")
+        + f") on {url}",
+        file=sys.stderr,
+        flush=True,
+    )
+    uv_config = uvicorn.Config(
+        server.app(),
+        log_level="warning" if quiet else "info",
+        access_log=not quiet,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        lifespan="on",
+    )
+    # uvicorn finishes the requests in flight on SIGTERM, then re-raises the signal: exit 0
+    # then (a clean, asked-for stop), not "killed by signal 15"
+    previous = signal.signal(signal.SIGTERM, _exit_cleanly)
+    try:
+        uvicorn.Server(uv_config).run(sockets=[sock])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+def _exit_cleanly(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
+
+
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "RankwiseServer",
+    "RequestError",
+    "ServeConfig",
+    "bind_socket",
+    "is_loopback",
+    "load_server",
+    "run_server",
+]
