@@ -135,17 +135,17 @@ def test_rankwise_sdist_ships_its_own_tests_and_nothing_stray(built: dict[str, B
         "PKG-INFO",
         ".gitignore",
     }, tops
-    # every shipped test is one of the repository's own tests/ (never an integration's), and the
-    # cookbook tests stay out with the notebooks they execute
+    # every shipped test is one of the repository's own tests/ (never an integration's); the
+    # cookbook tests stay out with the notebooks they execute, these with the repository they check
     tests = {f for f in files if f.startswith("tests/")}
     assert tests, "the sdist's pytest settings point at tests/"
-    assert not any(f.startswith("tests/cookbooks/") for f in tests)
+    assert not any(f.startswith(("tests/cookbooks/", "tests/packaging/")) for f in tests)
     assert not any(f.startswith("cookbooks/") for f in files)
     assert all((REPO / f).is_file() for f in tests)
     repo_tests = {
-        p.relative_to(REPO).as_posix()
-        for p in (REPO / "tests").rglob("*.py")
-        if "cookbooks" not in p.parts and "__pycache__" not in p.parts
+        rel.as_posix()
+        for rel in (p.relative_to(REPO) for p in (REPO / "tests").rglob("*.py"))
+        if not {"cookbooks", "packaging", "__pycache__"} & set(rel.parts)
     }
     assert repo_tests <= tests
     assert {f for f in files if f.endswith("README.md")} == {
