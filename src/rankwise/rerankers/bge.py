@@ -107,6 +107,8 @@ class BGEReranker(CrossEncoderReranker):
         self.normalize = normalize
         self._flag: Any = None
         self.score_kwargs = dict(score_kwargs or {})
+        for module in ("torch", "transformers"):  # name the bge extra, not the transformers one
+            require(module, "bge", feature="BGEReranker")
         resolved_device = check_device(resolve_device(device))
         if use_fp16 is None:
             use_fp16 = resolved_device.startswith("cuda")
