@@ -189,6 +189,7 @@ def _timed_queries(
 ) -> tuple[float, int, list[list[int]]]:
     """(queries per CPU-second, number run, results). Runs until the CPU budget is used."""
     batch = getattr(peer, "search_many", None)
+    batch_timed = getattr(peer, "search_hits", None)
     fast = getattr(peer, "search_addresses", None)
     results: list[list[int]] = []
     done = 0
@@ -197,6 +198,12 @@ def _timed_queries(
     while done < len(queries) and (cpu < budget or done < 3):
         chunk = queries[done : done + step]
         t0 = time.process_time()
+        if batch_timed is not None:
+            raw = batch_timed(obj, chunk, k)
+            cpu += time.process_time() - t0
+            results.extend(peer.positions(raw))
+            done += len(chunk)
+            continue
         if batch is not None:
             results.extend(batch(obj, chunk, k))
         elif fast is not None:

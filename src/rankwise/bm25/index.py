@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import os
 import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -180,6 +182,67 @@ def _taat_buffers(n: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64
         _scratch.acc = acc
         _scratch.touched = touched
     return acc, touched
+
+
+#: queries per kernel call in search_many, and the most heap slots (queries x k) one call holds
+_BATCH = 64
+_BATCH_SLOTS = 1 << 20
+
+
+def _batch_size(n_queries: int, k: int, threads: int) -> int:
+    size = max(1, min(_BATCH, _BATCH_SLOTS // k))
+    if threads > 1:  # at least two tasks per thread, so analysis and kernels overlap
+        size = min(size, max(1, -(-n_queries // (2 * threads))))
+    return size
+
+
+def _check_threads(n_threads: Any) -> int:
+    if n_threads is None:
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # pragma: no cover - not on Linux
+            return max(1, os.cpu_count() or 1)
+    return positive_int(n_threads, "n_threads")
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    with _pools_lock:
+        pool = _pools.get(threads)
+        if pool is None:
+            pool = ThreadPoolExecutor(threads, thread_name_prefix="rankwise-search")
+            _pools[threads] = pool
+        return pool
+
+
+def _run_tasks(tasks: list[Callable[[], Any]], threads: int, *, flatten: bool) -> list[Any]:
+    """Results of ``tasks`` in order, run on ``threads`` threads (the caller's when 1)."""
+    if threads == 1 or len(tasks) == 1:
+        results = [task() for task in tasks]
+    else:
+        results = list(_pool(min(threads, len(tasks))).map(lambda task: task(), tasks))
+    return [x for part in results for x in part] if flatten else results
+
+
+def _hit_setters() -> tuple[Callable[..., Any], ...] | None:
+    """``Hit.__new__`` and the slot setters of its four fields: building a frozen dataclass
+    through its ``__init__`` costs twice as much, and a top-100 query builds 100 of them.
+    None when ``Hit`` is not a slots class with exactly these fields (then ``Hit(...)``)."""
+    try:
+        slots = [getattr(Hit, name) for name in ("id", "score", "text", "metadata")]
+    except AttributeError:  # pragma: no cover
+        return None
+    if len(getattr(Hit, "__slots__", ())) != 4 or not all(
+        type(slot).__name__ == "member_descriptor" for slot in slots
+    ):  # pragma: no cover
+        return None
+    return (Hit.__new__, *(slot.__set__ for slot in slots))
+
+
+_hit_fields = _hit_setters()
 
 
 class BM25Index:
@@ -482,25 +545,13 @@ class BM25Index:
             out.append(Hit(st.ids[i], 0.0, st.texts[i], dict(meta) if meta else {}))
         return out
 
-    def _query_terms(
-        self, st: _State, query: str
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-        """Known query term ids (ascending) and their weights ``n_t * idf_t * (k1 + 1)``."""
-        vocab_get = self._vocab.get
-        n_terms = st.df.size
-        counts: Counter[int] = Counter()
-        for tok in self._analyzer.analyze(query):
-            t = vocab_get(tok)
-            if t is not None and t < n_terms and st.df[t] > 0:
-                counts[t] += 1
-        if not counts:
-            return np.zeros(0, np.int64), np.zeros(0, np.float64)
-        terms = np.array(sorted(counts), np.int64)
-        mult = np.array([counts[t] for t in terms.tolist()], np.float64)
-        df = st.df[terms].astype(np.float64)
-        n_live_f = float(st.n_live)
-        idf = np.log1p((n_live_f - df + 0.5) / (df + 0.5))
-        return terms, mult * idf * (self._k1 + 1.0)
+    def _query_terms(self, query: str) -> list[int]:
+        """Term ids of the analyzed query, repeats kept (a term's count multiplies its weight);
+        tokens outside the vocabulary are dropped. Which of these a snapshot knows (and their
+        IDF) is decided in the kernel."""
+        analyzer = self._analyzer
+        tokens = query.split() if analyzer.is_plain_whitespace else analyzer.analyze(query)
+        return [t for t in map(self._vocab.get, tokens) if t is not None]
 
     def search(self, query: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
         """The ``k`` best documents for ``query`` (score > 0 only), best first.
@@ -515,25 +566,47 @@ class BM25Index:
         return self._search(self._state, query, k, flt)
 
     def search_many(
-        self, queries: Iterable[str], k: int = 10, filter: Filter | None = None
+        self,
+        queries: Iterable[str],
+        k: int = 10,
+        filter: Filter | None = None,
+        n_threads: int | None = None,
     ) -> list[list[Hit]]:
-        """``search`` for each query (one snapshot for the whole batch)."""
+        """``search`` for each query, in order, all against one snapshot.
+
+        Queries run in batches (one compiled call per segment serves a whole batch) on
+        ``n_threads`` threads: ``None`` uses every core this process may run on, ``1`` runs
+        in the calling thread. The kernels release the GIL, so threads run them side by side.
+        """
         qs = _check_texts(queries, "queries")
         k = _check_k(k)
         flt = _check_filter(filter)
+        threads = _check_threads(n_threads)
         st = self._state
-        return [self._search(st, q, k, flt) for q in qs]
+        if not qs:
+            return []
+        if flt is not None:
+            return _run_tasks(
+                [lambda q=q: self._search(st, q, k, flt) for q in qs], threads, flatten=False
+            )
+        size = _batch_size(len(qs), k, threads)
+        if threads == 1 or size >= len(qs):
+            return [hits for lo in range(0, len(qs), size) for hits in
+                    self._search_batch(st, qs[lo : lo + size], k)]  # fmt: skip
+        tasks = [
+            lambda lo=lo: self._search_batch(st, qs[lo : lo + size], k)
+            for lo in range(0, len(qs), size)
+        ]
+        return _run_tasks(tasks, threads, flatten=True)
 
     def _search(self, st: _State, query: str, k: int, flt: Filter | None) -> list[Hit]:
+        if flt is None:
+            return self._search_batch(st, [query], k)[0]
         if st.n_live == 0:
             return []
-        terms, weights = self._query_terms(st, query)
-        if terms.size == 0:
+        terms = self._query_terms(query)
+        if not terms:
             return []
-        if flt is None:
-            all_alive = st.n_live == st.n_total
-            scores, docs = self._topk(st, terms, weights, k, st.alive, not all_alive)
-            return self._hits(st, scores, docs)
         if isinstance(flt, (set, frozenset)):
             mask = np.zeros(st.n_total, np.bool_)
             idx = [i for i in (self._id_to_int.get(x) for x in flt) if i is not None]
@@ -541,13 +614,13 @@ class BM25Index:
             if idx:
                 mask[np.asarray(idx, np.int64)] = True
             mask &= st.alive
-            scores, docs = self._topk(st, terms, weights, k, mask)
-            return self._hits(st, scores, docs)
+            scores, docs = self._topk(st, terms, k, mask)
+            return self._hits(st, scores.tolist(), docs.tolist())
         pred = _predicate(flt)
         verdict: dict[int, bool] = {}
         want = max(4 * k, 64)
         while True:
-            scores, docs = self._topk(st, terms, weights, want, st.alive)
+            scores, docs = self._topk(st, terms, want, st.alive)
             keep_s: list[float] = []
             keep_d: list[int] = []
             for s, d in zip(scores.tolist(), docs.tolist(), strict=True):
@@ -562,67 +635,114 @@ class BM25Index:
                     if len(keep_d) == k:
                         break
             if len(keep_d) == k or docs.size < want:
-                return self._hits(st, np.asarray(keep_s, np.float64), np.asarray(keep_d, np.int64))
+                return self._hits(st, keep_s, keep_d)
             want *= 8
+
+    def _search_batch(self, st: _State, queries: list[str], k: int) -> list[list[Hit]]:
+        """Unfiltered top-k of each query: analysis, one kernel call per segment, hits."""
+        if st.n_live == 0:
+            return [[] for _ in queries]
+        terms = [self._query_terms(q) for q in queries]
+        hs, hd, sizes = self._topk_batch(st, terms, k, st.alive, st.n_live != st.n_total)
+        out = []
+        for srow, drow, n in zip(hs.tolist(), hd.tolist(), sizes.tolist(), strict=True):
+            out.append(self._hits(st, srow[:n], drow[:n]) if n else [])
+        return out
 
     def _topk(
         self,
         st: _State,
-        terms: npt.NDArray[np.int64],
-        weights: npt.NDArray[np.float64],
+        terms: list[int],
         k: int,
         mask: npt.NDArray[np.bool_],
         check_alive: bool = True,
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-        """Top-k (scores, internal docs), best first. ``check_alive=False`` promises that
-        every document of ``mask`` is set (no deletions, no filter)."""
+        """Top-k (scores, internal docs) of one query among the documents of ``mask``."""
+        hs, hd, sizes = self._topk_batch(st, [terms], k, mask, check_alive)
+        n = int(sizes[0])
+        return hs[0, :n], hd[0, :n]
+
+    def _topk_batch(
+        self,
+        st: _State,
+        terms: list[list[int]],
+        k: int,
+        mask: npt.NDArray[np.bool_],
+        check_alive: bool = True,
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Per query (term ids, repeats kept) its top-k among the documents of ``mask``:
+        scores and internal docs (row q, best first, ``sizes[q]`` of them). ``check_alive=False``
+        promises that every document of ``mask`` is set (no deletions, no filter)."""
         from rankwise.bm25 import kernels
 
+        nq = len(terms)
+        k = max(1, min(k, st.n_total))
+        hs = np.empty((nq, k), np.float64)
+        hd = np.empty((nq, k), np.int64)
+        sizes = np.zeros(nq, np.int64)
+        if not st.segments or not any(terms):
+            return hs, hd, sizes
+        if nq == 1:
+            qterms = np.array(terms[0], np.int64)
+            qptr = np.array([0, qterms.size], np.int64)
+        else:
+            qptr = np.zeros(nq + 1, np.int64)
+            np.cumsum(np.fromiter(map(len, terms), np.int64, count=nq), out=qptr[1:])
+            qterms = np.fromiter(chain.from_iterable(terms), np.int64, count=int(qptr[-1]))
         norm_all = st.norms(self._k1, self._b)
-        hs = np.empty(k, np.float64)
-        hd = np.empty(k, np.int64)
-        size = 0
         algo = self._algo
+        if algo == "TAAT_NAIVE":
+            acc, touched = _taat_buffers(max(seg.n_docs for seg in st.segments))
         avgdl = st.avgdl
+        n_live = float(st.n_live)
+        k1p1 = self._k1 + 1.0
+        last = st.segments[-1]
         for seg in st.segments:
-            scale = max(1.0, avgdl / seg.bound_avgdl) * (1.0 + _BOUND_MARGIN)
-            tstart, tend, bstart, bend, w, ubs = kernels.gather_terms(
-                terms, weights, seg.ptr, seg.bptr, seg.tmax, scale
-            )
-            if tstart.size == 0:
-                continue
+            # bound_avgdl is 0 only for a segment without postings
+            ratio = avgdl / seg.bound_avgdl if seg.bound_avgdl > 0 else 1.0
+            scale = max(1.0, ratio) * (1.0 + _BOUND_MARGIN)
             lo, hi = seg.base, seg.base + seg.n_docs
-            norm = norm_all[lo:hi]
-            alive = mask[lo:hi]
+            finish = seg is last
             if algo == "DAAT_MAXSCORE":
-                size = kernels.maxscore_segment(
-                    tstart, tend, bstart, bend, w, ubs, scale, seg.docs, seg.tfs, seg.blast,
-                    seg.bmax, norm, alive, lo, hs, hd, size, k, seg.block, check_alive,
+                kernels.maxscore_batch(
+                    qterms, qptr, st.df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, scale,
+                    seg.docs, seg.tfs, seg.blast, seg.bmax, norm_all[lo:hi], mask[lo:hi], lo,
+                    seg.block, check_alive, hs, hd, sizes, finish,
                 )  # fmt: skip
             elif algo == "DAAT_WAND":
-                size = kernels.wand_segment(
-                    tstart, tend, bstart, bend, w, ubs, seg.docs, seg.tfs, seg.blast, norm,
-                    alive, lo, hs, hd, size, k, seg.block,
+                kernels.wand_batch(
+                    qterms, qptr, st.df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, scale,
+                    seg.docs, seg.tfs, seg.blast, norm_all[lo:hi], mask[lo:hi], lo, seg.block,
+                    hs, hd, sizes, finish,
                 )  # fmt: skip
             else:
-                acc, touched = _taat_buffers(seg.n_docs)
-                size = kernels.taat_segment(
-                    tstart, tend, w, seg.docs, seg.tfs, norm, alive, acc, touched, lo, hs, hd,
-                    size, k,
+                kernels.taat_batch(
+                    qterms, qptr, st.df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, seg.docs,
+                    seg.tfs, norm_all[lo:hi], mask[lo:hi], lo, acc, touched, hs, hd, sizes,
+                    finish,
                 )  # fmt: skip
-        scores, docs = kernels.sorted_hits(hs, hd, size)
-        return scores, docs
+        return hs, hd, sizes
 
-    def _hits(
-        self, st: _State, scores: npt.NDArray[np.float64], docs: npt.NDArray[np.int64]
-    ) -> list[Hit]:
+    def _hits(self, st: _State, scores: list[float], docs: list[int]) -> list[Hit]:
         ids = st.ids
         text = st.texts.getter()
         metas = st.metas
-        return [
-            Hit(ids[d], s, text(d), dict(meta) if (meta := metas[d]) else {})
-            for s, d in zip(scores.tolist(), docs.tolist(), strict=True)
-        ]
+        if _hit_fields is None:
+            return [
+                Hit(ids[d], s, text(d), dict(meta) if (meta := metas[d]) else {})
+                for s, d in zip(scores, docs, strict=True)
+            ]
+        new, set_id, set_score, set_text, set_meta = _hit_fields
+        out = []
+        for s, d in zip(scores, docs, strict=True):
+            hit = new(Hit)
+            set_id(hit, ids[d])
+            set_score(hit, s)
+            set_text(hit, text(d))
+            meta = metas[d]
+            set_meta(hit, dict(meta) if meta else {})
+            out.append(hit)
+        return out
 
     # ------------------------------------------------------------------ sparse vectors
 
