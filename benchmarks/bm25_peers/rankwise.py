@@ -41,3 +41,7 @@ def add(obj: Any, texts: list[str], start: int) -> Any:
 
 def save(obj: Any, path: str) -> None:
     obj.save(path)
+
+
+def load(path: str) -> Any:
+    return BM25Index.load(path, mmap=True, show_progress=False)

@@ -8,8 +8,8 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -187,12 +187,14 @@ def _taat_buffers(n: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64
 #: queries per kernel call in search_many, and the most heap slots (queries x k) one call holds
 _BATCH = 64
 _BATCH_SLOTS = 1 << 20
+#: fewest queries a thread is handed at a time
+_MIN_TASK = 8
 
 
 def _batch_size(n_queries: int, k: int, threads: int) -> int:
     size = max(1, min(_BATCH, _BATCH_SLOTS // k))
-    if threads > 1:  # at least two tasks per thread, so analysis and kernels overlap
-        size = min(size, max(1, -(-n_queries // (2 * threads))))
+    if threads > 1:  # two tasks per thread (analysis and kernels overlap), not tiny ones
+        size = min(size, max(_MIN_TASK, -(-n_queries // (2 * threads))))
     return size
 
 
@@ -205,25 +207,42 @@ def _check_threads(n_threads: Any) -> int:
     return positive_int(n_threads, "n_threads")
 
 
-_pools: dict[int, ThreadPoolExecutor] = {}
-_pools_lock = threading.Lock()
+def _run_tasks(tasks: Sequence[Callable[[], Any]], threads: int, *, flatten: bool) -> list[Any]:
+    """Results of ``tasks`` in order, run by ``threads`` threads (the caller's among them).
 
-
-def _pool(threads: int) -> ThreadPoolExecutor:
-    with _pools_lock:
-        pool = _pools.get(threads)
-        if pool is None:
-            pool = ThreadPoolExecutor(threads, thread_name_prefix="rankwise-search")
-            _pools[threads] = pool
-        return pool
-
-
-def _run_tasks(tasks: list[Callable[[], Any]], threads: int, *, flatten: bool) -> list[Any]:
-    """Results of ``tasks`` in order, run on ``threads`` threads (the caller's when 1)."""
-    if threads == 1 or len(tasks) == 1:
+    Threads are started per call rather than pooled: a pooled executor reuses one idle thread
+    for short tasks and can end up running a whole batch on a single core."""
+    results: list[Any] = [None] * len(tasks)
+    workers = min(threads, len(tasks))
+    if workers <= 1:
         results = [task() for task in tasks]
     else:
-        results = list(_pool(min(threads, len(tasks))).map(lambda task: task(), tasks))
+        todo = iter(range(len(tasks)))
+        lock = threading.Lock()
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            while not errors:
+                with lock:
+                    i = next(todo, None)
+                if i is None:
+                    return
+                try:
+                    results[i] = tasks[i]()
+                except BaseException as exc:  # re-raised in the caller below
+                    errors.append(exc)
+
+        helpers = [
+            threading.Thread(target=work, name=f"rankwise-search-{n}", daemon=True)
+            for n in range(workers - 1)
+        ]
+        for t in helpers:
+            t.start()
+        work()
+        for t in helpers:
+            t.join()
+        if errors:
+            raise errors[0]
     return [x for part in results for x in part] if flatten else results
 
 
@@ -587,15 +606,14 @@ class BM25Index:
             return []
         if flt is not None:
             return _run_tasks(
-                [lambda q=q: self._search(st, q, k, flt) for q in qs], threads, flatten=False
+                [partial(self._search, st, q, k, flt) for q in qs], threads, flatten=False
             )
         size = _batch_size(len(qs), k, threads)
         if threads == 1 or size >= len(qs):
             return [hits for lo in range(0, len(qs), size) for hits in
                     self._search_batch(st, qs[lo : lo + size], k)]  # fmt: skip
         tasks = [
-            lambda lo=lo: self._search_batch(st, qs[lo : lo + size], k)
-            for lo in range(0, len(qs), size)
+            partial(self._search_batch, st, qs[lo : lo + size], k) for lo in range(0, len(qs), size)
         ]
         return _run_tasks(tasks, threads, flatten=True)
 
