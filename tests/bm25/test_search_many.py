@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rankwise.bm25 import ALGORITHMS, Analyzer, BM25Index
+from rankwise.bm25.index import _Warmup
 from tests.bm25._brute import brute_force
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,9 +136,12 @@ def test_token_cache_gives_the_filter_chain(parts: list[str]) -> None:
 COLD = """
 import json, sys
 from rankwise.bm25 import BM25Index, kernels
+from rankwise.bm25.index import _warmup
 ix = BM25Index({"tokenizer": "whitespace"}, inverted_index_algo=sys.argv[1], show_progress=False)
 ix.add(["a b c", "b c d", "c d e"])
-hits = ix.search("c d", k=2)
+hits = ix.search("c d", k=2)  # served at once: exhaustively while the kernel compiles
+_warmup.wait()
+assert [h.id for h in ix.search("c d", k=2)] == [h.id for h in hits]
 compiled = [n for n in ("maxscore_batch", "wand_batch", "taat_batch")
             if getattr(kernels, n).signatures]
 print(json.dumps({"hits": [h.id for h in hits], "compiled": compiled}))
@@ -163,3 +167,19 @@ def test_a_process_compiles_only_the_kernel_its_algorithm_needs(
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["compiled"] == [kernel]
     assert len(result["hits"]) == 2
+
+
+@pytest.mark.parametrize("algo", ALGORITHMS)
+def test_searches_while_the_kernel_compiles_give_the_kernels_answers(
+    algo: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ix, _ = segmented_index(algo)
+    ix.add(["w1 w2 w3 w1"] * 3, metadatas=[{"p": 1}] * 3)
+    qs = queries(120, 6)
+    flt = {"p": 1}
+    want = [ix.search_many(qs, k=k, n_threads=1) for k in (1, 7, 2000)]
+    want_filtered = ix.search_many(qs, k=5, filter=flt)
+    monkeypatch.setattr(_Warmup, "ready", lambda self, algo, first_run: False)
+    got = [ix.search_many(qs, k=k, n_threads=1) for k in (1, 7, 2000)]
+    assert got == want  # ids, texts, metadata and scores (bit for bit)
+    assert ix.search_many(qs, k=5, filter=flt) == want_filtered

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
@@ -244,6 +245,52 @@ def _run_tasks(tasks: Sequence[Callable[[], Any]], threads: int, *, flatten: boo
         if errors:
             raise errors[0]
     return [x for part in results for x in part] if flatten else results
+
+
+class _Warmup:
+    """Compiles each query kernel in a background thread the first time a process needs it.
+
+    With numba's on-disk cache the kernel loads within ``WAIT`` seconds and is used at once;
+    with an empty cache (first run of an install) compiling takes several seconds, during which
+    searches run exhaustively in NumPy (same results) instead of waiting."""
+
+    WAIT = 0.5
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._threads: dict[str, threading.Thread] = {}
+
+    def ready(self, algo: str, first_run: Callable[[], None]) -> bool:
+        """True once the kernel of ``algo`` is compiled; the first call starts compiling it
+        by running ``first_run`` (a real query, into scratch outputs) in a thread."""
+        thread = self._threads.get(algo)
+        if thread is None:
+            with self._lock:
+                thread = self._threads.get(algo)
+                if thread is None:
+                    # not a daemon: the interpreter lets it finish, so the cache gets written
+                    # even when the process ends right after its first search
+                    thread = threading.Thread(
+                        target=_quietly, args=(first_run,), name=f"rankwise-compile-{algo}"
+                    )
+                    thread.start()
+                    self._threads[algo] = thread
+                    thread.join(self.WAIT)  # long enough to load the kernel from the cache
+        return not thread.is_alive()
+
+    def wait(self) -> None:
+        """Block until every kernel compilation started so far has finished."""
+        for thread in list(self._threads.values()):
+            thread.join()
+
+
+def _quietly(run: Callable[[], None]) -> None:
+    # outputs are scratch; an error would repeat (and surface) in the caller's own kernel run
+    with contextlib.suppress(Exception):
+        run()
+
+
+_warmup = _Warmup()
 
 
 def _hit_setters() -> tuple[Callable[..., Any], ...] | None:
@@ -691,8 +738,6 @@ class BM25Index:
         """Per query (term ids, repeats kept) its top-k among the documents of ``mask``:
         scores and internal docs (row q, best first, ``sizes[q]`` of them). ``check_alive=False``
         promises that every document of ``mask`` is set (no deletions, no filter)."""
-        from rankwise.bm25 import kernels
-
         nq = len(terms)
         k = max(1, min(k, st.n_total))
         hs = np.empty((nq, k), np.float64)
@@ -700,6 +745,30 @@ class BM25Index:
         sizes = np.zeros(nq, np.int64)
         if not st.segments or not any(terms):
             return hs, hd, sizes
+        first = partial(
+            self._kernel_topk, st, terms[:1], mask, check_alive,
+            np.empty((1, k), np.float64), np.empty((1, k), np.int64), np.zeros(1, np.int64),
+        )  # fmt: skip
+        if _warmup.ready(self._algo, first):
+            self._kernel_topk(st, terms, mask, check_alive, hs, hd, sizes)
+        else:
+            self._exhaustive_topk(st, terms, mask, hs, hd, sizes)
+        return hs, hd, sizes
+
+    def _kernel_topk(
+        self,
+        st: _State,
+        terms: list[list[int]],
+        mask: npt.NDArray[np.bool_],
+        check_alive: bool,
+        hs: npt.NDArray[np.float64],
+        hd: npt.NDArray[np.int64],
+        sizes: npt.NDArray[np.int64],
+    ) -> None:
+        """``_topk_batch`` through the compiled kernel of this index's algorithm."""
+        from rankwise.bm25 import kernels
+
+        nq = len(terms)
         if nq == 1:
             qterms = np.array(terms[0], np.int64)
             qptr = np.array([0, qterms.size], np.int64)
@@ -739,7 +808,46 @@ class BM25Index:
                     seg.tfs, norm_all[lo:hi], mask[lo:hi], lo, acc, touched, hs, hd, sizes,
                     finish,
                 )  # fmt: skip
-        return hs, hd, sizes
+
+    def _exhaustive_topk(
+        self,
+        st: _State,
+        terms: list[list[int]],
+        mask: npt.NDArray[np.bool_],
+        hs: npt.NDArray[np.float64],
+        hd: npt.NDArray[np.int64],
+        sizes: npt.NDArray[np.int64],
+    ) -> None:
+        """``_topk_batch`` in NumPy, scoring every posting: what a process runs while its query
+        kernel compiles. Same arithmetic in the same order as the kernels (weights
+        ``n_t * idf_t * (k1 + 1)``, contributions ``w * tf / (tf + norm)`` summed in ascending
+        term order, ties to the lower document), so the same scores and order."""
+        norm_all = st.norms(self._k1, self._b)
+        df = st.df
+        n_live = float(st.n_live)
+        k1p1 = self._k1 + 1.0
+        k = hs.shape[1]
+        for q, ids in enumerate(terms):
+            counts = Counter(t for t in ids if t < df.size and df[t] > 0)
+            if not counts:
+                continue
+            scores = np.zeros(st.n_total, np.float64)
+            for t in sorted(counts):
+                d = float(df[t])
+                w = float(counts[t]) * math.log1p((n_live - d + 0.5) / (d + 0.5)) * k1p1
+                for seg in st.segments:
+                    if t >= seg.vocab_size or seg.ptr[t] == seg.ptr[t + 1]:
+                        continue
+                    lo, hi = int(seg.ptr[t]), int(seg.ptr[t + 1])
+                    docs = seg.docs[lo:hi].astype(np.int64) + seg.base
+                    tf = seg.tfs[lo:hi].astype(np.float64)
+                    scores[docs] += w * tf / (tf + norm_all[docs].astype(np.float64))
+            cand = np.flatnonzero((scores > 0) & mask)
+            best = cand[np.lexsort((cand, -scores[cand]))[:k]]
+            n = best.size
+            hs[q, :n] = scores[best]
+            hd[q, :n] = best
+            sizes[q] = n
 
     def _hits(self, st: _State, scores: list[float], docs: list[int]) -> list[Hit]:
         ids = st.ids
