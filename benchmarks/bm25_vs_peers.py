@@ -244,6 +244,12 @@ def child(args: argparse.Namespace) -> None:
     # warm-up (JIT compilation, caches) outside the timings
     for q in qsets["heavy"][:5]:
         peer.search(obj, q, 10)
+    settle = getattr(peer, "settle", None)
+    if settle is not None:
+        settle(obj)
+    probe_threads = getattr(peer, "threads_probe", None)
+    if probe_threads is not None:
+        out["threads"] = probe_threads(obj, qsets["heavy"][:500])
 
     for name, queries in qsets.items():
         for k in (10, 100):
@@ -501,6 +507,7 @@ def fmt_sweep(sizes: dict[str, list[dict[str, Any]]], cold: dict[str, dict[str, 
         ("rankwise load(mmap) s (< 1 s at 1M)", "load_s", "{:.2f}"),
         ("rankwise +1k docs & search s (< 1 s)", "add_search_s", "{:.2f}"),
         ("rankwise agreement@10 heavy / skip100", None, ""),
+        ("search_many 2 threads vs 1 / vs search loop (≥ 1.6×)", "threads", ""),
     ):
         cells = []
         for n in names:
@@ -509,6 +516,10 @@ def fmt_sweep(sizes: dict[str, list[dict[str, Any]]], cold: dict[str, dict[str, 
                 cells.append("-")
             elif key is None:
                 cells.append(f"{ours['agree_heavy']:.3f} / {ours['agree_skip100']:.3f}")
+            elif key == "threads":
+                th = ours.get("threads")
+                cells.append("-" if not th else f"{th['many_1_s'] / th['many_2_s']:.2f}× / "
+                             f"{th['loop_s'] / th['many_2_s']:.2f}×")  # fmt: skip
             else:
                 cells.append("-" if ours.get(key) is None else fmt.format(ours[key]))
         lines.append(f"| {label} | " + " | ".join(cells) + " |")

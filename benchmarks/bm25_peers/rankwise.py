@@ -45,3 +45,31 @@ def save(obj: Any, path: str) -> None:
 
 def load(path: str) -> Any:
     return BM25Index.load(path, mmap=True, show_progress=False)
+
+
+def settle(obj: Any) -> None:
+    """Wait for query kernels still compiling in the background (a cold numba cache), so that
+    the timings measure them rather than the exhaustive stand-in."""
+    from rankwise.bm25.index import _warmup
+
+    _warmup.wait()
+
+
+def threads_probe(obj: Any, queries: list[str], k: int = 10) -> dict[str, float]:
+    """Wall seconds of ``search_many`` over ``queries`` on 1 and 2 threads and of a loop of
+    ``search`` (best of three each)."""
+    import time
+
+    def best(run: Any) -> float:
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    return {
+        "loop_s": best(lambda: [obj.search(q, k) for q in queries]),
+        "many_1_s": best(lambda: obj.search_many(queries, k, n_threads=1)),
+        "many_2_s": best(lambda: obj.search_many(queries, k, n_threads=2)),
+    }
