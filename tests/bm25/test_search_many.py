@@ -183,3 +183,18 @@ def test_searches_while_the_kernel_compiles_give_the_kernels_answers(
     got = [ix.search_many(qs, k=k, n_threads=1) for k in (1, 7, 2000)]
     assert got == want  # ids, texts, metadata and scores (bit for bit)
     assert ix.search_many(qs, k=5, filter=flt) == want_filtered
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_garbage_collector_is_left_as_found(enabled: bool) -> None:
+    import gc
+
+    ix, _ = segmented_index("DAAT_MAXSCORE")
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        hits = ix.search_many(queries(30, 7), k=50, n_threads=2)
+        assert gc.isenabled() is enabled
+        assert sum(map(len, hits)) > 0
+    finally:
+        gc.enable() if was else gc.disable()
