@@ -32,7 +32,7 @@ def _jit(fn: _F) -> _F:
 
 def _helper(fn: _F) -> _F:
     # compiled into each kernel that calls it (LLVM inlines the small ones); numba-IR inlining
-    # (inline="always") made the first compilation several times slower for no clear speed gain
+    # (inline="always") made the first compilation several times slower, and no faster
     return cast(_F, nb.njit(nogil=True, boundscheck=False)(fn))
 
 
