@@ -179,7 +179,7 @@ def test_searches_while_the_kernel_compiles_give_the_kernels_answers(
     flt = {"p": 1}
     want = [ix.search_many(qs, k=k, n_threads=1) for k in (1, 7, 2000)]
     want_filtered = ix.search_many(qs, k=5, filter=flt)
-    monkeypatch.setattr(_Warmup, "ready", lambda self, algo, first_run: False)
+    monkeypatch.setattr(_Warmup, "ready", lambda self, kind, first_run: False)
     got = [ix.search_many(qs, k=k, n_threads=1) for k in (1, 7, 2000)]
     assert got == want  # ids, texts, metadata and scores (bit for bit)
     assert ix.search_many(qs, k=5, filter=flt) == want_filtered
@@ -198,3 +198,19 @@ def test_the_garbage_collector_is_left_as_found(enabled: bool) -> None:
         assert sum(map(len, hits)) > 0
     finally:
         gc.enable() if was else gc.disable()
+
+
+def test_a_loaded_index_gets_its_own_kernel_warm_up(tmp_path: Path) -> None:
+    from rankwise.bm25.index import _warmup
+
+    ix, _ = segmented_index("DAAT_MAXSCORE")
+    qs = queries(20, 8)
+    want = ix.search_many(qs, k=5)
+    ix.save(tmp_path / "ix")
+    loaded = BM25Index.load(tmp_path / "ix", mmap=True, show_progress=False)
+    assert loaded.search_many(qs, k=5) == want
+    if not loaded._state.segments[0].docs.flags.writeable:  # memory-mapped read-only arrays
+        kinds = list(_warmup._threads)
+        assert any(not writeable for kind in kinds for _, writeable in kind[3])  # type: ignore[index]
+    _warmup.wait()
+    assert loaded.search_many(qs, k=5) == want

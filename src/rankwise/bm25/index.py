@@ -9,7 +9,7 @@ import os
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import chain
@@ -259,23 +259,24 @@ class _Warmup:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._threads: dict[str, threading.Thread] = {}
+        self._threads: dict[Hashable, threading.Thread] = {}
 
-    def ready(self, algo: str, first_run: Callable[[], None]) -> bool:
-        """True once the kernel of ``algo`` is compiled; the first call starts compiling it
-        by running ``first_run`` (a real query, into scratch outputs) in a thread."""
-        thread = self._threads.get(algo)
+    def ready(self, kind: Hashable, first_run: Callable[[], None]) -> bool:
+        """True once the kernel for ``kind`` (algorithm and array types) is compiled; the first
+        call starts compiling it by running ``first_run`` (a real query, into scratch outputs)
+        in a thread."""
+        thread = self._threads.get(kind)
         if thread is None:
             with self._lock:
-                thread = self._threads.get(algo)
+                thread = self._threads.get(kind)
                 if thread is None:
                     # not a daemon: the interpreter lets it finish, so the cache gets written
                     # even when the process ends right after its first search
                     thread = threading.Thread(
-                        target=_quietly, args=(first_run,), name=f"rankwise-compile-{algo}"
+                        target=_quietly, args=(first_run,), name="rankwise-compile"
                     )
                     thread.start()
-                    self._threads[algo] = thread
+                    self._threads[kind] = thread
                     thread.join(self.WAIT)  # long enough to load the kernel from the cache
         return not thread.is_alive()
 
@@ -769,7 +770,14 @@ class BM25Index:
             self._kernel_topk, st, terms[:1], mask, check_alive,
             np.empty((1, k), np.float64), np.empty((1, k), np.int64), np.zeros(1, np.int64),
         )  # fmt: skip
-        if _warmup.ready(self._algo, first):
+        # one compilation per algorithm and array types (term-frequency width, read-only maps)
+        kind = (
+            self._algo,
+            st.df.flags.writeable,
+            mask.flags.writeable,
+            tuple((seg.tfs.dtype.char, seg.docs.flags.writeable) for seg in st.segments),
+        )
+        if _warmup.ready(kind, first):
             self._kernel_topk(st, terms, mask, check_alive, hs, hd, sizes)
         else:
             self._exhaustive_topk(st, terms, mask, hs, hd, sizes)
