@@ -372,7 +372,7 @@ class Analyzer:
     __call__ = analyze
 
     #: distinct raw tokens remembered by the per-token cache before it starts over
-    TOKEN_CACHE_SIZE = 1 << 20
+    TOKEN_CACHE_SIZE = 1 << 18
 
     def _token_cache(self) -> dict[str, str]:
         cache: dict[str, str] | None = self.__dict__.get("_tokens")
