@@ -1,7 +1,14 @@
 """rankwise BM25 vs bm25s (numba, numpy), tantivy, rank_bm25 (and Milvus Lite) on a Zipf corpus.
 
-    python -m benchmarks.bm25_vs_peers --docs 100000 1000000 --queries 1000
-    python benchmarks/bm25_vs_peers.py --docs 100000 --peers rankwise bm25s_numba tantivy
+    python benchmarks/bm25_vs_peers.py                      # the sweep: 20k, 200k, 1M documents
+    python benchmarks/bm25_vs_peers.py --docs 20000 200000 1000000 10000000
+    python benchmarks/bm25_vs_peers.py --docs 100000 --peers rankwise bm25s_numba tantivy rank_bm25
+
+The sweep ends with one table of ratios per size against the goals (heavy top-10/top-100 vs
+bm25s-numba, skip100 top-10/top-100 vs tantivy, build vs bm25s, peak RSS vs tantivy, disk vs
+bm25s, load(mmap) and +1k documents), and the cold start: the first search in a new process with
+an empty numba cache, then with a warm one. Sizes whose corpus would not fit in the memory
+available now are skipped with the estimate that says why.
 
 Corpus: vocabulary 200k, token ranks drawn from a Zipf law (p(r) ~ 1/r^s, s=1), document
 lengths lognormal with mean ~60; queries of 2-6 terms from the same law ("heavy") and from the
@@ -49,7 +56,10 @@ PEER_MODULES = {
     "rank_bm25": "rank_bm25_peer",
     "milvus_lite": "milvus_lite",
 }
-DEFAULT_PEERS = ["rankwise", "bm25s_numba", "bm25s_numpy", "tantivy", "rank_bm25"]
+DEFAULT_PEERS = ["rankwise", "bm25s_numba", "tantivy"]
+DEFAULT_SIZES = [20_000, 200_000, 1_000_000]
+#: measured peak RSS per document of the hungriest default peer (bm25s, ~2.9 GB at 1M), with slack
+RSS_PER_DOC = 4_000
 SINGLE_THREAD_ENV = {
     "NUMBA_NUM_THREADS": "1",
     "OMP_NUM_THREADS": "1",
@@ -189,6 +199,7 @@ def _timed_queries(
 ) -> tuple[float, int, list[list[int]]]:
     """(queries per CPU-second, number run, results). Runs until the CPU budget is used."""
     batch = getattr(peer, "search_many", None)
+    batch_timed = getattr(peer, "search_hits", None)
     fast = getattr(peer, "search_addresses", None)
     results: list[list[int]] = []
     done = 0
@@ -197,6 +208,12 @@ def _timed_queries(
     while done < len(queries) and (cpu < budget or done < 3):
         chunk = queries[done : done + step]
         t0 = time.process_time()
+        if batch_timed is not None:
+            raw = batch_timed(obj, chunk, k)
+            cpu += time.process_time() - t0
+            results.extend(peer.positions(raw))
+            done += len(chunk)
+            continue
         if batch is not None:
             results.extend(batch(obj, chunk, k))
         elif fast is not None:
@@ -227,6 +244,12 @@ def child(args: argparse.Namespace) -> None:
     # warm-up (JIT compilation, caches) outside the timings
     for q in qsets["heavy"][:5]:
         peer.search(obj, q, 10)
+    settle = getattr(peer, "settle", None)
+    if settle is not None:
+        settle(obj)
+    probe_threads = getattr(peer, "threads_probe", None)
+    if probe_threads is not None:
+        out["threads"] = probe_threads(obj, qsets["heavy"][:500])
 
     for name, queries in qsets.items():
         for k in (10, 100):
@@ -244,6 +267,15 @@ def child(args: argparse.Namespace) -> None:
         save(obj, str(target))
         out["save_s"] = time.perf_counter() - t0
         out["disk_mb"] = _dir_size(target) / 2**20
+        load = getattr(peer, "load", None)
+        if load is not None:
+            t0 = time.perf_counter()
+            loaded = load(str(target))
+            out["load_s"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            peer.search(loaded, qsets["heavy"][0], 10)
+            out["load_first_search_s"] = time.perf_counter() - t0
+            del loaded
         shutil.rmtree(target.parent, ignore_errors=True)
     elif disk_path is not None:
         out["disk_mb"] = _dir_size(Path(disk_path(obj))) / 2**20
@@ -270,6 +302,55 @@ def child(args: argparse.Namespace) -> None:
     out["add_probe"] = hits
     out["peak_rss_mb"] = _peak_rss_mb()
     (work / f"result-{args.peer}.json").write_text(json.dumps(out))
+
+
+COLD_SCRIPT = """
+import sys, time
+t0 = time.perf_counter(); c0 = time.process_time()
+from benchmarks.bm25_peers import {module} as peer
+texts = [" ".join(f"t{{(i * 7 + j * 13) % 300}}" for j in range(20)) for i in range(1000)]
+obj = peer.build(texts)
+t1 = time.perf_counter()
+peer.search(obj, "t1 t7 t99", 10)
+t2 = time.perf_counter()
+print(t2 - t0, t2 - t1, time.process_time() - c0)
+"""
+
+
+def cold_start(peer: str) -> dict[str, float]:
+    """First search in a new process (import + build 1k docs + search): with an empty numba
+    cache, then again with the cache that run left (warm)."""
+    out: dict[str, float] = {}
+    cache = Path(tempfile.mkdtemp(prefix="bm25bench-numba-"))
+    try:
+        for label in ("cold", "warm"):
+            env = {**os.environ, **SINGLE_THREAD_ENV, "PYTHONPATH": str(ROOT)}
+            env["NUMBA_CACHE_DIR"] = str(cache)
+            code = COLD_SCRIPT.format(module=PEER_MODULES[peer])
+            proc = subprocess.run(
+                [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True
+            )
+            if proc.returncode != 0:
+                print(f"  {peer} cold start: FAILED\n{proc.stderr[-2000:]}", flush=True)
+                return out
+            total, search, cpu = map(float, proc.stdout.split()[-3:])
+            out[f"{label}_total_s"] = total
+            out[f"{label}_search_s"] = search
+            out[f"{label}_cpu_s"] = cpu
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    return out
+
+
+def _mem_available_mb() -> float:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("inf")
 
 
 # --------------------------------------------------------------------------- parent
@@ -342,6 +423,7 @@ def fmt_table(rows: list[dict[str, Any]]) -> str:
         ("agree_heavy", "agree@10 heavy", "{:.3f}"),
         ("agree_skip100", "agree@10 skip100", "{:.3f}"),
         ("add_search_s", "add 1k+search s", "{:.2f}"),
+        ("load_s", "load s", "{:.2f}"),
     ]
     lines = ["| " + " | ".join(c[1] for c in cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
@@ -373,9 +455,92 @@ def fmt_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+GOALS = [
+    # (label, our key, peer, their key, goal, higher is better)
+    ("heavy top-10 vs bm25s", "qps_top10_heavy", "bm25s-numba", "qps_top10_heavy", 2.0, True),
+    ("heavy top-100 vs bm25s", "qps_top100_heavy", "bm25s-numba", "qps_top100_heavy", 1.5, True),
+    ("skip100 top-10 vs tantivy", "qps_top10_skip100", "tantivy", "qps_top10_skip100", 1.2, True),
+    (
+        "skip100 top-100 vs tantivy",
+        "qps_top100_skip100",
+        "tantivy",
+        "qps_top100_skip100",
+        1.0,
+        True,
+    ),
+    ("heavy top-10 vs tantivy", "qps_top10_heavy", "tantivy", "qps_top10_heavy", None, True),
+    (
+        "skip100 top-10 vs bm25s",
+        "qps_top10_skip100",
+        "bm25s-numba",
+        "qps_top10_skip100",
+        None,
+        True,
+    ),
+    ("build vs bm25s", "build_s", "bm25s-numba", "build_s", 0.5, False),
+    ("peak RSS vs tantivy", "peak_rss_mb", "tantivy", "peak_rss_mb", 1.0, False),
+    ("disk vs bm25s", "disk_mb", "bm25s-numba", "disk_mb", 1.0, False),
+]
+
+
+def fmt_sweep(sizes: dict[str, list[dict[str, Any]]], cold: dict[str, dict[str, float]]) -> str:
+    """Ratios rankwise/peer per size against the goals (q/s: higher is better; build, RSS,
+    disk: lower is better), then load(mmap), +1k docs and the cold start."""
+    names = list(sizes)
+    head = "| ratio (goal) | " + " | ".join(f"{int(n):,} docs" for n in names) + " |"
+    lines = [head, "|" + "---|" * (len(names) + 1)]
+    for label, ours_key, peer, key, goal, higher in GOALS:
+        cells = []
+        for n in names:
+            rows = {r["peer"]: r for r in sizes[n]}
+            ours, theirs = rows.get("rankwise"), rows.get(peer)
+            if not ours or not theirs or not ours.get(ours_key) or not theirs.get(key):
+                cells.append("-")
+                continue
+            ratio = ours[ours_key] / theirs[key]
+            ok = "" if goal is None else (" ✓" if (ratio >= goal if higher else ratio <= goal)
+                                          else " ✗")  # fmt: skip
+            cells.append(f"{ratio:.2f}×{ok}")
+        want = "" if goal is None else (f" (≥ {goal}×)" if higher else f" (≤ {goal}×)")
+        lines.append(f"| {label}{want} | " + " | ".join(cells) + " |")
+    for label, key, fmt in (
+        ("rankwise load(mmap) s (< 1 s at 1M)", "load_s", "{:.2f}"),
+        ("rankwise +1k docs & search s (< 1 s)", "add_search_s", "{:.2f}"),
+        ("rankwise agreement@10 heavy / skip100", None, ""),
+        ("search_many 2 threads vs 1 / vs search loop (≥ 1.6×)", "threads", ""),
+    ):
+        cells = []
+        for n in names:
+            ours = next((r for r in sizes[n] if r["peer"] == "rankwise"), None)
+            if ours is None:
+                cells.append("-")
+            elif key is None:
+                cells.append(f"{ours['agree_heavy']:.3f} / {ours['agree_skip100']:.3f}")
+            elif key == "threads":
+                th = ours.get("threads")
+                cells.append("-" if not th else f"{th['many_1_s'] / th['many_2_s']:.2f}× / "
+                             f"{th['loop_s'] / th['many_2_s']:.2f}×")  # fmt: skip
+            else:
+                cells.append("-" if ours.get(key) is None else fmt.format(ours[key]))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    if cold:
+        lines.append("")
+        lines.append("cold start (new process: import, build 1k docs, first search), seconds:")
+        for peer, c in cold.items():
+            if c:
+                lines.append(
+                    f"  {peer}: empty numba cache {c['cold_total_s']:.2f} s wall "
+                    f"({c['cold_cpu_s']:.2f} s CPU; first search {c['cold_search_s']:.2f} s), "
+                    f"warm cache {c['warm_total_s']:.2f} s ({c['warm_cpu_s']:.2f} s CPU; "
+                    f"first search {c['warm_search_s']:.3f} s)"
+                )
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--docs", type=int, nargs="+", default=[100_000])
+    ap.add_argument("--docs", type=int, nargs="+", default=DEFAULT_SIZES)
+    ap.add_argument("--no-cold-start", action="store_true", help="skip the cold-start runs")
     ap.add_argument("--queries", type=int, default=1000, help="queries per query set")
     ap.add_argument("--peers", nargs="+", default=DEFAULT_PEERS, choices=list(PEER_MODULES))
     ap.add_argument("--seed", type=int, default=42)
@@ -399,14 +564,34 @@ def main() -> None:
         "args": {k: v for k, v in vars(args).items() if k not in ("child", "out")},
         "sizes": {},
     }
+    out = args.out or RESULTS / f"bm25_vs_peers-{stamp}.json"
+    cold: dict[str, dict[str, float]] = {}
+    if not args.no_cold_start:
+        for peer in args.peers:
+            if peer in ("rankwise", "bm25s_numba", "tantivy"):
+                cold[peer] = cold_start(peer)
+        all_rows["cold_start"] = cold
     for n in args.docs:
+        need = n * RSS_PER_DOC / 2**20
+        have = _mem_available_mb()
+        if need > have:
+            print(f"\n## {n:,} documents: skipped (the hungriest peer needs ~{need:,.0f} MB, "
+                  f"{have:,.0f} MB available now)", flush=True)  # fmt: skip
+            all_rows["sizes"][str(n)] = []
+            all_rows.setdefault("skipped", {})[str(n)] = {"need_mb": need, "available_mb": have}
+            continue
         rows = run_size(n, args)
         all_rows["sizes"][str(n)] = rows
         print(f"\n## {n:,} documents (load avg now {os.getloadavg()[0]:.2f})")
         print(fmt_table(rows), flush=True)
-        out = args.out or RESULTS / f"bm25_vs_peers-{stamp}.json"
         out.write_text(json.dumps(all_rows, indent=1, default=str))
-    print(f"\nresults: {args.out or RESULTS / f'bm25_vs_peers-{stamp}.json'}")
+    all_rows["load_at_end"] = os.getloadavg()
+    out.write_text(json.dumps(all_rows, indent=1, default=str))
+    sizes = {n: rows for n, rows in all_rows["sizes"].items() if rows}
+    print(f"\n## sweep (load average {all_rows['load_at_start'][0]:.2f} at start, "
+          f"{all_rows['load_at_end'][0]:.2f} at end; {os.cpu_count()} CPUs)")  # fmt: skip
+    print(fmt_sweep(sizes, cold))
+    print(f"\nresults: {out}")
 
 
 if __name__ == "__main__":

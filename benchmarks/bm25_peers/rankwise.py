@@ -20,7 +20,18 @@ def search(obj: Any, query: str, k: int) -> list[int]:
 
 
 def search_many(obj: Any, queries: list[str], k: int) -> list[list[int]]:
-    return [[int(h.id) for h in hits] for hits in obj.search_many(queries, k)]
+    return positions(search_hits(obj, queries, k))
+
+
+def search_hits(obj: Any, queries: list[str], k: int) -> Any:
+    """The timed part: one thread, full ``Hit`` objects (id, score, text, metadata) returned."""
+    return obj.search_many(queries, k, n_threads=1)
+
+
+def positions(hits: Any) -> list[list[int]]:
+    """Corpus positions of ``search_hits``'s result (outside the timing, as tantivy's stored
+    field look-ups are)."""
+    return [[int(h.id) for h in row] for row in hits]
 
 
 def add(obj: Any, texts: list[str], start: int) -> Any:
@@ -30,3 +41,35 @@ def add(obj: Any, texts: list[str], start: int) -> Any:
 
 def save(obj: Any, path: str) -> None:
     obj.save(path)
+
+
+def load(path: str) -> Any:
+    return BM25Index.load(path, mmap=True, show_progress=False)
+
+
+def settle(obj: Any) -> None:
+    """Wait for query kernels still compiling in the background (a cold numba cache), so that
+    the timings measure them rather than the exhaustive stand-in."""
+    from rankwise.bm25.index import _warmup
+
+    _warmup.wait()
+
+
+def threads_probe(obj: Any, queries: list[str], k: int = 10) -> dict[str, float]:
+    """Wall seconds of ``search_many`` over ``queries`` on 1 and 2 threads and of a loop of
+    ``search`` (best of three each)."""
+    import time
+
+    def best(run: Any) -> float:
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    return {
+        "loop_s": best(lambda: [obj.search(q, k) for q in queries]),
+        "many_1_s": best(lambda: obj.search_many(queries, k, n_threads=1)),
+        "many_2_s": best(lambda: obj.search_many(queries, k, n_threads=2)),
+    }

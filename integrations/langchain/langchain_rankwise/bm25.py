@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import json
 import uuid
@@ -15,6 +16,7 @@ from langchain_core.callbacks import (
 )
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import run_in_executor
 from pydantic import ConfigDict, Field, field_validator
 
@@ -225,7 +227,74 @@ class RankwiseBM25Retriever(BaseRetriever):
     def _search(self, query: str, k: int | None, filter: Filter | None) -> list[Hit]:
         check_query(query)
         n = self.k if k is None else check_positive_int(k, "k")
+        prefetched = _PREFETCHED.get()
+        if prefetched is not None and prefetched[0] is self and k is None and filter is None:
+            hits = prefetched[1].get(query)
+            if hits is not None:
+                return list(hits)
         return self.store.search(query, k=n, filter=self.filter if filter is None else filter)
+
+    # -- batches: one search_many call (all cores on the embedded index) ------------------
+
+    def _prefetch(self, inputs: Sequence[Any]) -> dict[str, list[Hit]] | None:
+        """Hits of every distinct string query of a batch from one ``search_many`` call, or
+        None when the store has no ``search_many`` or the batch is too small to gain."""
+        search_many = getattr(self.store, "search_many", None)
+        queries = list(dict.fromkeys(q for q in inputs if isinstance(q, str) and q.strip()))
+        if not callable(search_many) or len(queries) < 2:
+            return None
+        try:
+            results = search_many(queries, k=self.k, filter=self.filter)
+        except (TypeError, ValueError):
+            return None  # each input then searches alone and reports its own error
+        return dict(zip(queries, results, strict=True))
+
+    def batch(
+        self,
+        inputs: list[str],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[list[Document]]:
+        """Like ``invoke`` per input (same callbacks and validation), but the searches of the
+        whole batch run first as one ``store.search_many`` call, which the embedded index
+        spreads over every core. Per-call ``k``/``filter`` keywords fall back to one search
+        per input."""
+        prefetched = None if kwargs else self._prefetch(inputs)
+        if prefetched is None:
+            return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
+        token = _PREFETCHED.set((self, prefetched))
+        try:
+            return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
+        finally:
+            _PREFETCHED.reset(token)
+
+    async def abatch(
+        self,
+        inputs: list[str],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[list[Document]]:
+        """Async :meth:`batch`: the one ``search_many`` call runs in a worker thread."""
+        asearch = getattr(self.store, "asearch", None)
+        native_async = asearch is not None and inspect.iscoroutinefunction(asearch)
+        prefetched = None
+        if not kwargs and not native_async:
+            prefetched = await run_in_executor(None, self._prefetch, inputs)
+        if prefetched is None:
+            return await super().abatch(
+                inputs, config, return_exceptions=return_exceptions, **kwargs
+            )
+        token = _PREFETCHED.set((self, prefetched))
+        try:
+            return await super().abatch(
+                inputs, config, return_exceptions=return_exceptions, **kwargs
+            )
+        finally:
+            _PREFETCHED.reset(token)
 
     def _get_relevant_documents(
         self,
@@ -256,6 +325,12 @@ class RankwiseBM25Retriever(BaseRetriever):
             # The embedded index and the sync Milvus client block: run them in a thread.
             hits = await run_in_executor(None, self._search, query, k, filter)
         return _to_documents(hits)
+
+
+#: (retriever, hits per query) of the batch being run by ``batch``/``abatch``
+_PREFETCHED: contextvars.ContextVar[tuple[RankwiseBM25Retriever, dict[str, list[Hit]]] | None] = (
+    contextvars.ContextVar("langchain_rankwise_bm25_prefetched", default=None)
+)
 
 
 def _ids_for(docs: Sequence[Document]) -> list[str]:

@@ -381,13 +381,37 @@ class Analyzer:
                 )
             return [t for t in out if t]
         tokens = self._tokenizer(text)
-        for f in self._filters:
-            if not tokens:
-                break
-            tokens = f(tokens)
-        return [t for t in tokens if t] if tokens else tokens
+        if not self._filters or not tokens:
+            return [t for t in tokens if t] if tokens else tokens
+        # every filter maps or drops one token at a time, so the chain is a per-token function:
+        # one dict look-up per token once a token has been seen ("" = dropped)
+        cache = self._token_cache()
+        mapped = list(map(cache.get, tokens))
+        if None in mapped:
+            for i, t in enumerate(tokens):
+                if mapped[i] is None:
+                    mapped[i] = cache[t] = self._filter_token(t)
+        return [t for t in mapped if t]
 
     __call__ = analyze
+
+    #: distinct raw tokens remembered by the per-token cache before it starts over
+    TOKEN_CACHE_SIZE = 1 << 18
+
+    def _token_cache(self) -> dict[str, str]:
+        cache: dict[str, str] | None = self.__dict__.get("_tokens")
+        if cache is None or len(cache) > self.TOKEN_CACHE_SIZE:
+            cache = self.__dict__["_tokens"] = {}
+        return cache
+
+    def _filter_token(self, token: str) -> str:
+        """``token`` through the filter chain: its output token, or "" when it is dropped."""
+        tokens = [token]
+        for f in self._filters:
+            tokens = f(tokens)
+            if not tokens:
+                return ""
+        return tokens[0]
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Analyzer):

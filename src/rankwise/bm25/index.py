@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
+import os
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -180,6 +184,151 @@ def _taat_buffers(n: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64
         _scratch.acc = acc
         _scratch.touched = touched
     return acc, touched
+
+
+#: queries per kernel call in search_many, and the most heap slots (queries x k) one call holds
+_BATCH = 64
+_BATCH_SLOTS = 1 << 20
+#: fewest queries a thread is handed at a time
+_MIN_TASK = 8
+
+
+def _batch_size(n_queries: int, k: int, threads: int) -> int:
+    size = max(1, min(_BATCH, _BATCH_SLOTS // k))
+    if threads > 1:  # two tasks per thread (analysis and kernels overlap), not tiny ones
+        size = min(size, max(_MIN_TASK, -(-n_queries // (2 * threads))))
+    return size
+
+
+def _check_threads(n_threads: Any) -> int:
+    if n_threads is None:
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # pragma: no cover - not on Linux
+            return max(1, os.cpu_count() or 1)
+    return positive_int(n_threads, "n_threads")
+
+
+def _run_tasks(tasks: Sequence[Callable[[], Any]], threads: int, *, flatten: bool) -> list[Any]:
+    """Results of ``tasks`` in order, run by ``threads`` threads (the caller's among them).
+
+    Threads are started per call rather than pooled: a pooled executor reuses one idle thread
+    for short tasks and can end up running a whole batch on a single core."""
+    results: list[Any] = [None] * len(tasks)
+    workers = min(threads, len(tasks))
+    if workers <= 1:
+        results = [task() for task in tasks]
+    else:
+        todo = iter(range(len(tasks)))
+        lock = threading.Lock()
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            while not errors:
+                with lock:
+                    i = next(todo, None)
+                if i is None:
+                    return
+                try:
+                    results[i] = tasks[i]()
+                except BaseException as exc:  # re-raised in the caller below
+                    errors.append(exc)
+
+        helpers = [
+            threading.Thread(target=work, name=f"rankwise-search-{n}", daemon=True)
+            for n in range(workers - 1)
+        ]
+        for t in helpers:
+            t.start()
+        work()
+        for t in helpers:
+            t.join()
+        if errors:
+            raise errors[0]
+    return [x for part in results for x in part] if flatten else results
+
+
+class _Warmup:
+    """Compiles each query kernel in a background thread the first time a process needs it.
+
+    With numba's on-disk cache the kernel loads within ``WAIT`` seconds and is used at once;
+    with an empty cache (first run of an install) compiling takes several seconds, during which
+    searches run exhaustively in NumPy (same results) instead of waiting."""
+
+    WAIT = 0.25
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._threads: dict[Hashable, threading.Thread] = {}
+
+    def ready(self, kind: Hashable, first_run: Callable[[], None]) -> bool:
+        """True once the kernel for ``kind`` (algorithm and array types) is compiled; the first
+        call starts compiling it by running ``first_run`` (a real query, into scratch outputs)
+        in a thread."""
+        thread = self._threads.get(kind)
+        if thread is None:
+            with self._lock:
+                thread = self._threads.get(kind)
+                if thread is None:
+                    # not a daemon: the interpreter lets it finish, so the cache gets written
+                    # even when the process ends right after its first search
+                    thread = threading.Thread(
+                        target=_quietly, args=(first_run,), name="rankwise-compile"
+                    )
+                    thread.start()
+                    self._threads[kind] = thread
+                    thread.join(self.WAIT)  # long enough to load the kernel from the cache
+        return not thread.is_alive()
+
+    def wait(self) -> None:
+        """Block until every kernel compilation started so far has finished."""
+        for thread in list(self._threads.values()):
+            thread.join()
+
+
+def _quietly(run: Callable[[], None]) -> None:
+    # outputs are scratch; an error would repeat (and surface) in the caller's own kernel run
+    with contextlib.suppress(Exception):
+        run()
+
+
+_warmup = _Warmup()
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a batch of hits is built.
+
+    A top-100 batch allocates thousands of Hits and metadata dicts that all stay alive until
+    returned; every 700 allocations the collector would traverse them (and, as they pile up,
+    the whole heap), which cost more than building them. They form no cycles, so pausing
+    only postpones a collection. It is left alone when it was already disabled."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _hit_setters() -> tuple[Callable[..., Any], ...] | None:
+    """``Hit.__new__`` and the slot setters of its four fields: building a frozen dataclass
+    through its ``__init__`` costs twice as much, and a top-100 query builds 100 of them.
+    None when ``Hit`` is not a slots class with exactly these fields (then ``Hit(...)``)."""
+    try:
+        slots = [getattr(Hit, name) for name in ("id", "score", "text", "metadata")]
+    except AttributeError:  # pragma: no cover
+        return None
+    if len(getattr(Hit, "__slots__", ())) != 4 or not all(
+        type(slot).__name__ == "member_descriptor" for slot in slots
+    ):  # pragma: no cover
+        return None
+    return (Hit.__new__, *(slot.__set__ for slot in slots))
+
+
+_hit_fields = _hit_setters()
 
 
 class BM25Index:
@@ -576,25 +725,13 @@ class BM25Index:
             out.append(Hit(st.ids[i], 0.0, st.texts[i], copy_metadata(meta) if meta else {}))
         return out
 
-    def _query_terms(
-        self, st: _State, query: str
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-        """Known query term ids (ascending) and their weights ``n_t * idf_t * (k1 + 1)``."""
-        vocab_get = self._vocab.get
-        n_terms = st.df.size
-        counts: Counter[int] = Counter()
-        for tok in self._analyzer.analyze(query):
-            t = vocab_get(tok)
-            if t is not None and t < n_terms and st.df[t] > 0:
-                counts[t] += 1
-        if not counts:
-            return np.zeros(0, np.int64), np.zeros(0, np.float64)
-        terms = np.array(sorted(counts), np.int64)
-        mult = np.array([counts[t] for t in terms.tolist()], np.float64)
-        df = st.df[terms].astype(np.float64)
-        n_live_f = float(st.n_live)
-        idf = np.log1p((n_live_f - df + 0.5) / (df + 0.5))
-        return terms, mult * idf * (self._k1 + 1.0)
+    def _query_terms(self, query: str) -> list[int]:
+        """Term ids of the analyzed query, repeats kept (a term's count multiplies its weight);
+        tokens outside the vocabulary are dropped. Which of these a snapshot knows (and their
+        IDF) is decided in the kernel."""
+        analyzer = self._analyzer
+        tokens = query.split() if analyzer.is_plain_whitespace else analyzer.analyze(query)
+        return [t for t in map(self._vocab.get, tokens) if t is not None]
 
     def search(self, query: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
         """The ``k`` best documents for ``query`` (score > 0 only), best first.
@@ -611,26 +748,47 @@ class BM25Index:
         return self._search(st, query, k, flt)
 
     def search_many(
-        self, queries: Iterable[str], k: int = 10, filter: Filter | None = None
+        self,
+        queries: Iterable[str],
+        k: int = 10,
+        filter: Filter | None = None,
+        n_threads: int | None = None,
     ) -> list[list[Hit]]:
-        """``search`` for each query (one snapshot for the whole batch)."""
+        """``search`` for each query, in order, all against one snapshot.
+
+        Queries run in batches (one compiled call per segment serves a whole batch) on
+        ``n_threads`` threads: ``None`` uses every core this process may run on, ``1`` runs
+        in the calling thread. The kernels release the GIL, so threads run them side by side.
+        """
         qs = _check_texts(queries, "queries")
         k = _check_k(k)
         flt = _check_filter(filter)
+        threads = _check_threads(n_threads)
         st = self._state
-        k = min(k, max(st.n_live, 1))
-        return [self._search(st, q, k, flt) for q in qs]
+        k = min(k, max(st.n_live, 1))  # no buffers beyond the live documents
+        if not qs:
+            return []
+        if flt is not None:
+            return _run_tasks(
+                [partial(self._search, st, q, k, flt) for q in qs], threads, flatten=False
+            )
+        size = _batch_size(len(qs), k, threads)
+        if threads == 1 or size >= len(qs):
+            return [hits for lo in range(0, len(qs), size) for hits in
+                    self._search_batch(st, qs[lo : lo + size], k)]  # fmt: skip
+        tasks = [
+            partial(self._search_batch, st, qs[lo : lo + size], k) for lo in range(0, len(qs), size)
+        ]
+        return _run_tasks(tasks, threads, flatten=True)
 
     def _search(self, st: _State, query: str, k: int, flt: Filter | None) -> list[Hit]:
+        if flt is None:
+            return self._search_batch(st, [query], k)[0]
         if st.n_live == 0:
             return []
-        terms, weights = self._query_terms(st, query)
-        if terms.size == 0:
+        terms = self._query_terms(query)
+        if not terms:
             return []
-        if flt is None:
-            all_alive = st.n_live == st.n_total
-            scores, docs = self._topk(st, terms, weights, k, st.alive, not all_alive)
-            return self._hits(st, scores, docs)
         if isinstance(flt, (set, frozenset)):
             mask = np.zeros(st.n_total, np.bool_)
             idx = [i for i in (self._locate(st, x) for x in flt) if i is not None]
@@ -638,13 +796,13 @@ class BM25Index:
             if idx:
                 mask[np.asarray(idx, np.int64)] = True
             mask &= st.alive
-            scores, docs = self._topk(st, terms, weights, k, mask)
-            return self._hits(st, scores, docs)
+            scores, docs = self._topk(st, terms, k, mask)
+            return self._hits(st, scores.tolist(), docs.tolist())
         pred = _predicate(flt)
         verdict: dict[int, bool] = {}
         want = max(4 * k, 64)
         while True:
-            scores, docs = self._topk(st, terms, weights, want, st.alive)
+            scores, docs = self._topk(st, terms, want, st.alive)
             keep_s: list[float] = []
             keep_d: list[int] = []
             for s, d in zip(scores.tolist(), docs.tolist(), strict=True):
@@ -659,67 +817,183 @@ class BM25Index:
                     if len(keep_d) == k:
                         break
             if len(keep_d) == k or docs.size < want:
-                return self._hits(st, np.asarray(keep_s, np.float64), np.asarray(keep_d, np.int64))
+                return self._hits(st, keep_s, keep_d)
             want *= 8
+
+    def _search_batch(self, st: _State, queries: list[str], k: int) -> list[list[Hit]]:
+        """Unfiltered top-k of each query: analysis, one kernel call per segment, hits."""
+        if st.n_live == 0:
+            return [[] for _ in queries]
+        terms = [self._query_terms(q) for q in queries]
+        hs, hd, sizes = self._topk_batch(st, terms, k, st.alive, st.n_live != st.n_total)
+        out = []
+        with _collector_paused():
+            for srow, drow, n in zip(hs.tolist(), hd.tolist(), sizes.tolist(), strict=True):
+                out.append(self._hits(st, srow[:n], drow[:n]) if n else [])
+        return out
 
     def _topk(
         self,
         st: _State,
-        terms: npt.NDArray[np.int64],
-        weights: npt.NDArray[np.float64],
+        terms: list[int],
         k: int,
         mask: npt.NDArray[np.bool_],
         check_alive: bool = True,
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-        """Top-k (scores, internal docs), best first. ``check_alive=False`` promises that
-        every document of ``mask`` is set (no deletions, no filter)."""
+        """Top-k (scores, internal docs) of one query among the documents of ``mask``."""
+        hs, hd, sizes = self._topk_batch(st, [terms], k, mask, check_alive)
+        n = int(sizes[0])
+        return hs[0, :n], hd[0, :n]
+
+    def _topk_batch(
+        self,
+        st: _State,
+        terms: list[list[int]],
+        k: int,
+        mask: npt.NDArray[np.bool_],
+        check_alive: bool = True,
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Per query (term ids, repeats kept) its top-k among the documents of ``mask``:
+        scores and internal docs (row q, best first, ``sizes[q]`` of them). ``check_alive=False``
+        promises that every document of ``mask`` is set (no deletions, no filter)."""
+        nq = len(terms)
+        k = max(1, min(k, st.n_total))
+        hs = np.empty((nq, k), np.float64)
+        hd = np.empty((nq, k), np.int64)
+        sizes = np.zeros(nq, np.int64)
+        if not st.segments or not any(terms):
+            return hs, hd, sizes
+        first = partial(
+            self._kernel_topk, st, terms[:1], mask, check_alive,
+            np.empty((1, k), np.float64), np.empty((1, k), np.int64), np.zeros(1, np.int64),
+        )  # fmt: skip
+        # one compilation per algorithm and array types (term-frequency width, read-only maps)
+        kind = (
+            self._algo,
+            st.df.flags.writeable,
+            mask.flags.writeable,
+            tuple((seg.tfs.dtype.char, seg.docs.flags.writeable) for seg in st.segments),
+        )
+        if _warmup.ready(kind, first):
+            self._kernel_topk(st, terms, mask, check_alive, hs, hd, sizes)
+        else:
+            self._exhaustive_topk(st, terms, mask, hs, hd, sizes)
+        return hs, hd, sizes
+
+    def _kernel_topk(
+        self,
+        st: _State,
+        terms: list[list[int]],
+        mask: npt.NDArray[np.bool_],
+        check_alive: bool,
+        hs: npt.NDArray[np.float64],
+        hd: npt.NDArray[np.int64],
+        sizes: npt.NDArray[np.int64],
+    ) -> None:
+        """``_topk_batch`` through the compiled kernel of this index's algorithm."""
         from rankwise.bm25 import kernels
 
+        nq = len(terms)
+        if nq == 1:
+            qterms = np.array(terms[0], np.int64)
+            qptr = np.array([0, qterms.size], np.int64)
+        else:
+            qptr = np.zeros(nq + 1, np.int64)
+            np.cumsum(np.fromiter(map(len, terms), np.int64, count=nq), out=qptr[1:])
+            qterms = np.fromiter(chain.from_iterable(terms), np.int64, count=int(qptr[-1]))
         norm_all = st.norms(self._k1, self._b)
-        hs = np.empty(k, np.float64)
-        hd = np.empty(k, np.int64)
-        size = 0
         algo = self._algo
+        if algo == "TAAT_NAIVE":
+            acc, touched = _taat_buffers(max(seg.n_docs for seg in st.segments))
         avgdl = st.avgdl
+        n_live = float(st.n_live)
+        k1p1 = self._k1 + 1.0
+        last = st.segments[-1]
         for seg in st.segments:
-            scale = max(1.0, avgdl / seg.bound_avgdl) * (1.0 + _BOUND_MARGIN)
-            tstart, tend, bstart, bend, w, ubs = kernels.gather_terms(
-                terms, weights, seg.ptr, seg.bptr, seg.tmax, scale
-            )
-            if tstart.size == 0:
-                continue
+            # bound_avgdl is 0 only for a segment without postings
+            ratio = avgdl / seg.bound_avgdl if seg.bound_avgdl > 0 else 1.0
+            scale = max(1.0, ratio) * (1.0 + _BOUND_MARGIN)
             lo, hi = seg.base, seg.base + seg.n_docs
-            norm = norm_all[lo:hi]
-            alive = mask[lo:hi]
+            finish = seg is last
             if algo == "DAAT_MAXSCORE":
-                size = kernels.maxscore_segment(
-                    tstart, tend, bstart, bend, w, ubs, scale, seg.docs, seg.tfs, seg.blast,
-                    seg.bmax, norm, alive, lo, hs, hd, size, k, seg.block, check_alive,
+                kernels.maxscore_batch(
+                    qterms, qptr, st.df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, scale,
+                    seg.docs, seg.tfs, seg.blast, seg.bmax, norm_all[lo:hi], mask[lo:hi], lo,
+                    seg.block, check_alive, hs, hd, sizes, finish,
                 )  # fmt: skip
             elif algo == "DAAT_WAND":
-                size = kernels.wand_segment(
-                    tstart, tend, bstart, bend, w, ubs, seg.docs, seg.tfs, seg.blast, norm,
-                    alive, lo, hs, hd, size, k, seg.block,
+                kernels.wand_batch(
+                    qterms, qptr, st.df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, scale,
+                    seg.docs, seg.tfs, seg.blast, norm_all[lo:hi], mask[lo:hi], lo, seg.block,
+                    hs, hd, sizes, finish,
                 )  # fmt: skip
             else:
-                acc, touched = _taat_buffers(seg.n_docs)
-                size = kernels.taat_segment(
-                    tstart, tend, w, seg.docs, seg.tfs, norm, alive, acc, touched, lo, hs, hd,
-                    size, k,
+                kernels.taat_batch(
+                    qterms, qptr, st.df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, seg.docs,
+                    seg.tfs, norm_all[lo:hi], mask[lo:hi], lo, acc, touched, hs, hd, sizes,
+                    finish,
                 )  # fmt: skip
-        scores, docs = kernels.sorted_hits(hs, hd, size)
-        return scores, docs
 
-    def _hits(
-        self, st: _State, scores: npt.NDArray[np.float64], docs: npt.NDArray[np.int64]
-    ) -> list[Hit]:
+    def _exhaustive_topk(
+        self,
+        st: _State,
+        terms: list[list[int]],
+        mask: npt.NDArray[np.bool_],
+        hs: npt.NDArray[np.float64],
+        hd: npt.NDArray[np.int64],
+        sizes: npt.NDArray[np.int64],
+    ) -> None:
+        """``_topk_batch`` in NumPy, scoring every posting: what a process runs while its query
+        kernel compiles. Same arithmetic in the same order as the kernels (weights
+        ``n_t * idf_t * (k1 + 1)``, contributions ``w * tf / (tf + norm)`` summed in ascending
+        term order, ties to the lower document), so the same scores and order."""
+        norm_all = st.norms(self._k1, self._b)
+        df = st.df
+        n_live = float(st.n_live)
+        k1p1 = self._k1 + 1.0
+        k = hs.shape[1]
+        for q, ids in enumerate(terms):
+            counts = Counter(t for t in ids if t < df.size and df[t] > 0)
+            if not counts:
+                continue
+            scores = np.zeros(st.n_total, np.float64)
+            for t in sorted(counts):
+                d = float(df[t])
+                w = float(counts[t]) * math.log1p((n_live - d + 0.5) / (d + 0.5)) * k1p1
+                for seg in st.segments:
+                    if t >= seg.vocab_size or seg.ptr[t] == seg.ptr[t + 1]:
+                        continue
+                    lo, hi = int(seg.ptr[t]), int(seg.ptr[t + 1])
+                    docs = seg.docs[lo:hi].astype(np.int64) + seg.base
+                    tf = seg.tfs[lo:hi].astype(np.float64)
+                    scores[docs] += w * tf / (tf + norm_all[docs].astype(np.float64))
+            cand = np.flatnonzero((scores > 0) & mask)
+            best = cand[np.lexsort((cand, -scores[cand]))[:k]]
+            n = best.size
+            hs[q, :n] = scores[best]
+            hd[q, :n] = best
+            sizes[q] = n
+
+    def _hits(self, st: _State, scores: list[float], docs: list[int]) -> list[Hit]:
         ids = st.ids
         text = st.texts.getter()
         metas = st.metas
-        return [
-            Hit(ids[d], s, text(d), copy_metadata(meta) if (meta := metas[d]) else {})
-            for s, d in zip(scores.tolist(), docs.tolist(), strict=True)
-        ]
+        if _hit_fields is None:
+            return [
+                Hit(ids[d], s, text(d), copy_metadata(meta) if (meta := metas[d]) else {})
+                for s, d in zip(scores, docs, strict=True)
+            ]
+        new, set_id, set_score, set_text, set_meta = _hit_fields
+        out = []
+        for s, d in zip(scores, docs, strict=True):
+            hit = new(Hit)
+            set_id(hit, ids[d])
+            set_score(hit, s)
+            set_text(hit, text(d))
+            meta = metas[d]
+            set_meta(hit, copy_metadata(meta) if meta else {})
+            out.append(hit)
+        return out
 
     # ------------------------------------------------------------------ sparse vectors
 

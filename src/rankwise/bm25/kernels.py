@@ -9,8 +9,9 @@ Scoring conventions shared by every kernel (so all algorithms return bit-identic
 The top-k heap keeps the *worst* hit at the root; a candidate enters when it is better than the
 root (higher score, or equal score and lower doc).
 
-Kernels are compiled lazily on first use (``cache=True`` stores them in ``__pycache__``) and
-release the GIL.
+Kernels are compiled lazily on first use (``cache=True`` stores them next to this file, or
+in numba's per-user cache folder when the install is read-only) and release the GIL. Queries run
+in batches: one ``search_batch`` call per segment serves many queries.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ def _jit(fn: _F) -> _F:
     return cast(_F, nb.njit(**_JIT)(fn))
 
 
-def _inline(fn: _F) -> _F:
-    return cast(_F, nb.njit(inline="always")(fn))
+def _helper(fn: _F) -> _F:
+    # compiled into each kernel that calls it (LLVM inlines the small ones); numba-IR inlining
+    # (inline="always") made the first compilation several times slower, and no faster
+    return cast(_F, nb.njit(nogil=True, boundscheck=False)(fn))
 
 
 BLOCK_SIZE = 128
@@ -222,12 +225,12 @@ def refresh_block_max(
 # --------------------------------------------------------------------------- top-k heap
 
 
-@_inline
+@_helper
 def _better(s1: float, d1: int, s2: float, d2: int) -> bool:  # pragma: no cover
     return s1 > s2 or (s1 == s2 and d1 < d2)
 
 
-@_inline
+@_helper
 def _sift_down(hs: Any, hd: Any, size: int, i: int) -> None:  # pragma: no cover
     # root holds the worst hit: a parent is never better than its children
     while True:
@@ -246,7 +249,7 @@ def _sift_down(hs: Any, hd: Any, size: int, i: int) -> None:  # pragma: no cover
             break
 
 
-@_inline
+@_helper
 def _heap_push(hs: Any, hd: Any, size: int, k: int, s: float, d: int) -> int:  # pragma: no cover
     """Offer hit (s, d); returns the new heap size."""
     if size < k:
@@ -270,11 +273,38 @@ def _heap_push(hs: Any, hd: Any, size: int, k: int, s: float, d: int) -> int:  #
     return size
 
 
+@_helper
+def _sort_heap(hs: Any, hd: Any, size: int) -> None:  # pragma: no cover
+    """Turn the heap ``hs[:size]``/``hd[:size]`` into its hits best first, in place (the
+    worst hit is at the root: swap it to the back, repeatedly)."""
+    n = size
+    while n > 1:
+        n -= 1
+        hs[0], hs[n] = hs[n], hs[0]
+        hd[0], hd[n] = hd[n], hd[0]
+        _sift_down(hs, hd, n, 0)
+
+
+@_helper
+def _stable_order(values: Any, m: int) -> Any:  # pragma: no cover
+    """Indices of ``values[:m]`` in ascending order, ties kept in index order (m is tiny:
+    the number of query terms)."""
+    order = np.empty(m, np.int64)
+    for a in range(m):
+        x = values[a]
+        j = a - 1
+        while j >= 0 and values[order[j]] > x:
+            order[j + 1] = order[j]
+            j -= 1
+        order[j + 1] = a
+    return order
+
+
 # --------------------------------------------------------------------------- TAAT
 
 
-@_jit
-def taat_segment(
+@_helper
+def _taat(
     starts: Any,
     ends: Any,
     weights: Any,
@@ -319,7 +349,7 @@ def taat_segment(
 # --------------------------------------------------------------------------- DAAT helpers
 
 
-@_inline
+@_helper
 def _advance(
     docs: Any,
     blast: Any,
@@ -370,7 +400,7 @@ def _advance(
     cur[i] = lo
 
 
-@_inline
+@_helper
 def _block_bound(
     blast: Any, bmax: Any, blk: Any, bend: Any, i: int, target: int
 ) -> float:  # pragma: no cover
@@ -388,40 +418,8 @@ def _block_bound(
 # --------------------------------------------------------------------------- MaxScore
 
 
-@_jit
-def gather_terms(
-    terms: Any, weights: Any, ptr: Any, bptr: Any, tmax: Any, scale: float
-) -> tuple[Any, Any, Any, Any, Any, Any]:  # pragma: no cover
-    """Per-segment cursors of the query terms that have postings in the segment (canonical
-    order kept): postings range, block range, weight and upper bound ``w * tmax * scale``."""
-    vocab = ptr.size - 1
-    m = 0
-    for j in range(terms.size):
-        t = terms[j]
-        if t < vocab and ptr[t + 1] > ptr[t]:
-            m += 1
-    tstart = np.empty(m, np.int64)
-    tend = np.empty(m, np.int64)
-    bstart = np.empty(m, np.int64)
-    bend = np.empty(m, np.int64)
-    w = np.empty(m, np.float64)
-    ub = np.empty(m, np.float64)
-    i = 0
-    for j in range(terms.size):
-        t = terms[j]
-        if t < vocab and ptr[t + 1] > ptr[t]:
-            tstart[i] = ptr[t]
-            tend[i] = ptr[t + 1]
-            bstart[i] = bptr[t]
-            bend[i] = bptr[t + 1]
-            w[i] = weights[j]
-            ub[i] = weights[j] * np.float64(tmax[t]) * scale
-            i += 1
-    return tstart, tend, bstart, bend, w, ub
-
-
-@_jit
-def maxscore_segment(
+@_helper
+def _maxscore(
     tstart: Any,
     tend: Any,
     bstart: Any,
@@ -442,6 +440,8 @@ def maxscore_segment(
     k: int,
     block: int,
     check_alive: bool,
+    win: Any,
+    bits: Any,
 ) -> int:  # pragma: no cover
     """Exact block-max MaxScore over document windows, essential terms scored in bulk.
 
@@ -455,11 +455,13 @@ def maxscore_segment(
     probed). A surviving document's score is recomputed in canonical term order, so it is
     bit-identical to the other algorithms. Inputs are in canonical term order; ``ubs[i]``
     bounds term i in this segment; block bounds are ``bmax * weights[i] * bscale``.
+    ``win`` (float64, ``WINDOW_BLOCKS * block``) and ``bits`` (uint64, a bit per window slot)
+    are scratch that must be all zero on entry and are left all zero.
     """
     m = tstart.size
     n_docs = norm.size
     window = WINDOW_BLOCKS * block
-    gorder = np.argsort(ubs, kind="mergesort")  # ascending upper bound
+    gorder = _stable_order(ubs, m)  # ascending upper bound
     gprefix = np.empty(m, np.float64)
     acc = 0.0
     for a in range(m):
@@ -477,8 +479,6 @@ def maxscore_segment(
     wpost = np.zeros(m, np.int64)
     probed = np.zeros(m, np.bool_)
     pprefix = np.zeros(m, np.float64)
-    win = np.zeros(window, np.float64)
-    bits = np.zeros((window + 63) // 64, np.uint64)
     one = np.uint64(1)
     magic = np.uint64(_DEBRUIJN)
     s58 = np.uint64(58)
@@ -679,18 +679,6 @@ def maxscore_segment(
 
 
 @_jit
-def sorted_hits(hs: Any, hd: Any, size: int) -> tuple[Any, Any]:  # pragma: no cover
-    """The heap's hits best first (score descending, doc ascending)."""
-    s = hs[:size]
-    d = hd[:size]
-    by_doc = np.argsort(d, kind="mergesort")
-    s2 = s[by_doc]
-    by_score = np.argsort(-s2, kind="mergesort")
-    idx = by_doc[by_score]
-    return s[idx], d[idx]
-
-
-@_jit
 def term_max(bptr: Any, bmax: Any) -> Any:  # pragma: no cover
     """Per-term maximum of the block bounds (0 for terms without postings)."""
     vocab = bptr.size - 1
@@ -707,8 +695,8 @@ def term_max(bptr: Any, bmax: Any) -> Any:  # pragma: no cover
 # --------------------------------------------------------------------------- WAND
 
 
-@_jit
-def wand_segment(
+@_helper
+def _wand(
     tstart: Any,
     tend: Any,
     bstart: Any,
@@ -783,6 +771,220 @@ def wand_segment(
     return size
 
 
+# --------------------------------------------------------------------------- query batches
+# One call per segment serves a whole batch of queries, so the cost of crossing from Python into
+# compiled code is paid per batch, not per query. Queries are term ids with repeats (a term's
+# count multiplies its weight), query q owning ``qterms[qptr[q]:qptr[q + 1]]``; hits go to the
+# per-query heaps ``hs[q]``/``hd[q]`` (``sizes[q]`` filled, capacity ``hs.shape[1]``), which the
+# call for the last segment (``finish``) sorts best first. One kernel per algorithm, so a
+# process compiles only the one it uses.
+
+
+@_helper
+def _query_weights(
+    qterms: Any, lo: int, hi: int, df: Any, n_live: float, k1p1: float, terms: Any, weights: Any
+) -> int:  # pragma: no cover
+    """Distinct known terms of ``qterms[lo:hi]`` ascending into ``terms`` with their weights
+    ``n_t * idf_t * (k1 + 1)`` into ``weights``; returns how many. Term ids the snapshot does
+    not know (newer than its ``df``, or with no live document) are left out."""
+    m = 0
+    n_terms = df.size
+    for p in range(lo, hi):
+        t = qterms[p]
+        if t < 0 or t >= n_terms or df[t] <= 0:
+            continue
+        j = m - 1
+        while j >= 0 and terms[j] > t:
+            j -= 1
+        if j >= 0 and terms[j] == t:
+            weights[j] += 1.0
+            continue
+        for r in range(m, j + 1, -1):
+            terms[r] = terms[r - 1]
+            weights[r] = weights[r - 1]
+        terms[j + 1] = t
+        weights[j + 1] = 1.0
+        m += 1
+    for i in range(m):
+        d = np.float64(df[terms[i]])
+        idf = np.log1p((n_live - d + 0.5) / (d + 0.5))
+        weights[i] = weights[i] * idf * k1p1
+    return m
+
+
+@_helper
+def _query_cursors(
+    q: int,
+    qterms: Any,
+    qptr: Any,
+    df: Any,
+    n_live: float,
+    k1p1: float,
+    ptr: Any,
+    bptr: Any,
+    tmax: Any,
+    scale: float,
+    cursors: Any,
+    values: Any,
+) -> int:  # pragma: no cover
+    """Query q's terms with postings in this segment (canonical order): rows of ``cursors``
+    (postings start/end, blocks start/end, scratch term id) and ``values`` (weight, upper bound
+    ``w * tmax * scale``, scratch weight); returns how many."""
+    m0 = _query_weights(
+        qterms, qptr[q], qptr[q + 1], df, n_live, k1p1, cursors[4], values[2]
+    )  # fmt: skip
+    vocab = ptr.size - 1
+    i = 0
+    for j in range(m0):
+        t = cursors[4, j]
+        if t < vocab and ptr[t + 1] > ptr[t]:
+            wt = values[2, j]
+            cursors[0, i] = ptr[t]
+            cursors[1, i] = ptr[t + 1]
+            cursors[2, i] = bptr[t]
+            cursors[3, i] = bptr[t + 1]
+            values[0, i] = wt
+            values[1, i] = wt * np.float64(tmax[t]) * scale
+            i += 1
+    return i
+
+
+@_helper
+def _longest_query(qptr: Any) -> int:  # pragma: no cover
+    longest = 1
+    for q in range(qptr.size - 1):
+        longest = max(longest, qptr[q + 1] - qptr[q])
+    return longest
+
+
+@_jit
+def maxscore_batch(
+    qterms: Any,
+    qptr: Any,
+    df: Any,
+    n_live: float,
+    k1p1: float,
+    ptr: Any,
+    bptr: Any,
+    tmax: Any,
+    scale: float,
+    docs: Any,
+    tfs: Any,
+    blast: Any,
+    bmax: Any,
+    norm: Any,
+    alive: Any,
+    base: int,
+    block: int,
+    check_alive: bool,
+    hs: Any,
+    hd: Any,
+    sizes: Any,
+    finish: bool,
+) -> None:  # pragma: no cover
+    """``DAAT_MAXSCORE`` over one segment for a batch of queries (see the section comment)."""
+    longest = _longest_query(qptr)
+    cursors = np.empty((5, longest), np.int64)
+    values = np.empty((3, longest), np.float64)
+    window = WINDOW_BLOCKS * block
+    win = np.zeros(window, np.float64)
+    bits = np.zeros((window + 63) // 64, np.uint64)
+    k = hs.shape[1]
+    for q in range(qptr.size - 1):
+        m = _query_cursors(
+            q, qterms, qptr, df, n_live, k1p1, ptr, bptr, tmax, scale, cursors, values
+        )
+        if m > 0:
+            sizes[q] = _maxscore(
+                cursors[0, :m], cursors[1, :m], cursors[2, :m], cursors[3, :m], values[0, :m],
+                values[1, :m], scale, docs, tfs, blast, bmax, norm, alive, base, hs[q], hd[q],
+                sizes[q], k, block, check_alive, win, bits,
+            )  # fmt: skip
+        if finish:
+            _sort_heap(hs[q], hd[q], sizes[q])
+
+
+@_jit
+def wand_batch(
+    qterms: Any,
+    qptr: Any,
+    df: Any,
+    n_live: float,
+    k1p1: float,
+    ptr: Any,
+    bptr: Any,
+    tmax: Any,
+    scale: float,
+    docs: Any,
+    tfs: Any,
+    blast: Any,
+    norm: Any,
+    alive: Any,
+    base: int,
+    block: int,
+    hs: Any,
+    hd: Any,
+    sizes: Any,
+    finish: bool,
+) -> None:  # pragma: no cover
+    """``DAAT_WAND`` over one segment for a batch of queries (see the section comment)."""
+    longest = _longest_query(qptr)
+    cursors = np.empty((5, longest), np.int64)
+    values = np.empty((3, longest), np.float64)
+    k = hs.shape[1]
+    for q in range(qptr.size - 1):
+        m = _query_cursors(
+            q, qterms, qptr, df, n_live, k1p1, ptr, bptr, tmax, scale, cursors, values
+        )
+        if m > 0:
+            sizes[q] = _wand(
+                cursors[0, :m], cursors[1, :m], cursors[2, :m], cursors[3, :m], values[0, :m],
+                values[1, :m], docs, tfs, blast, norm, alive, base, hs[q], hd[q], sizes[q], k,
+                block,
+            )  # fmt: skip
+        if finish:
+            _sort_heap(hs[q], hd[q], sizes[q])
+
+
+@_jit
+def taat_batch(
+    qterms: Any,
+    qptr: Any,
+    df: Any,
+    n_live: float,
+    k1p1: float,
+    ptr: Any,
+    bptr: Any,
+    tmax: Any,
+    docs: Any,
+    tfs: Any,
+    norm: Any,
+    alive: Any,
+    base: int,
+    acc: Any,
+    touched: Any,
+    hs: Any,
+    hd: Any,
+    sizes: Any,
+    finish: bool,
+) -> None:  # pragma: no cover
+    """``TAAT_NAIVE`` over one segment for a batch of queries (see the section comment);
+    ``acc`` (float64, all zero) and ``touched`` (int64) are scratch as long as the segment."""
+    longest = _longest_query(qptr)
+    cursors = np.empty((5, longest), np.int64)
+    values = np.empty((3, longest), np.float64)
+    k = hs.shape[1]
+    for q in range(qptr.size - 1):
+        m = _query_cursors(q, qterms, qptr, df, n_live, k1p1, ptr, bptr, tmax, 1.0, cursors, values)
+        if m > 0:
+            sizes[q] = _taat(
+                cursors[0, :m], cursors[1, :m], values[0, :m], docs, tfs, norm, alive, acc,
+                touched, base, hs[q], hd[q], sizes[q], k,
+            )  # fmt: skip
+        if finish:
+            _sort_heap(hs[q], hd[q], sizes[q])
+
+
 __all__ = [
     "BLOCK_SIZE",
     "compute_blocks",
@@ -790,11 +992,9 @@ __all__ = [
     "count_postings",
     "fill_merge",
     "fill_postings",
-    "gather_terms",
-    "maxscore_segment",
+    "maxscore_batch",
     "refresh_block_max",
-    "sorted_hits",
-    "taat_segment",
+    "taat_batch",
     "term_max",
-    "wand_segment",
+    "wand_batch",
 ]

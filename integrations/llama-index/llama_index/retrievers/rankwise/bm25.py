@@ -64,6 +64,11 @@ _CALL_FILTERS: ContextVar[tuple[int, MetadataFilters] | None] = ContextVar(
     "rankwise_llama_index_call_filters", default=None
 )
 
+# Hits of the batch being run by ``retrieve_many``: (retriever id, filters, hits per query).
+_PREFETCHED: ContextVar[tuple[int, object, dict[str, list[Hit]]] | None] = ContextVar(
+    "rankwise_llama_index_prefetched", default=None
+)
+
 
 def _check_top_k(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -445,14 +450,66 @@ class RankwiseBM25Retriever(BaseRetriever):
         if not query.strip():
             return []
         # The store applies the filter inside its top-k and returns only positive scores
-        # (the TextStore contract): nothing is filtered or re-ranked here.
+        # (the TextStore contract): nothing is filtered or re-ranked here. A batch run by
+        # retrieve_many has searched already (one search_many call): use its answer.
         store_filter = self._store_filter(self._active_filters())
-        hits = self._store.search(query, k=self._similarity_top_k, filter=store_filter)
-        return [self._to_node(hit) for hit in hits]
+        prefetched = _PREFETCHED.get()
+        found = None
+        if prefetched is not None and prefetched[0] == id(self) and prefetched[1] == store_filter:
+            found = prefetched[2].get(query)
+        if found is None:
+            found = self._store.search(query, k=self._similarity_top_k, filter=store_filter)
+        return [self._to_node(hit) for hit in found]
 
     def _store_filter(self, filters: MetadataFilters | None) -> Filter | None:
         """``filters`` in a form the store applies itself (mapping, predicate or expression)."""
         return to_store_filter(filters, store_filter_kinds(self._store))
+
+    def retrieve_many(
+        self, queries: Sequence[QueryType], filters: MetadataFilters | None = None
+    ) -> list[list[NodeWithScore]]:
+        """:meth:`retrieve` for each query (same events and callbacks), with the searches of
+        the whole batch run first as one ``store.search_many`` call, which the embedded index
+        spreads over every core."""
+        if not isinstance(queries, Sequence) or isinstance(queries, str):
+            raise ValueError("queries must be a sequence of queries, not a single string")
+        if filters is not None:
+            token = _CALL_FILTERS.set((id(self), self._validated(filters)))
+            try:
+                return self.retrieve_many(queries)
+            finally:
+                _CALL_FILTERS.reset(token)
+        prefetched = self._prefetch(queries)
+        if prefetched is None:
+            return [self.retrieve(q) for q in queries]
+        token2 = _PREFETCHED.set(prefetched)
+        try:
+            return [self.retrieve(q) for q in queries]
+        finally:
+            _PREFETCHED.reset(token2)
+
+    async def aretrieve_many(
+        self, queries: Sequence[QueryType], filters: MetadataFilters | None = None
+    ) -> list[list[NodeWithScore]]:
+        """Async :meth:`retrieve_many` (it runs in a worker thread)."""
+        return await asyncio.to_thread(self.retrieve_many, queries, filters)
+
+    def _prefetch(
+        self, queries: Sequence[QueryType]
+    ) -> tuple[int, object, dict[str, list[Hit]]] | None:
+        search_many = getattr(self._store, "search_many", None)
+        store_filter = self._store_filter(self._active_filters())
+        if not callable(search_many):
+            return None
+        texts = [q.query_str if isinstance(q, QueryBundle) else q for q in queries]
+        distinct = list(dict.fromkeys(t for t in texts if isinstance(t, str) and t.strip()))
+        if len(distinct) < 2:
+            return None
+        try:
+            results = search_many(distinct, k=self._similarity_top_k, filter=store_filter)
+        except (TypeError, ValueError):
+            return None  # each query then searches alone and reports its own error
+        return id(self), store_filter, dict(zip(distinct, results, strict=True))
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         return await asyncio.to_thread(self._retrieve, query_bundle)
