@@ -8,6 +8,8 @@ handles several queries.
 Score conventions (``score`` field):
 
 - :class:`CrossEncoderReranker`: the raw logit (``activation="sigmoid"`` for a probability).
+- :class:`LLMReranker`: the raw log-odds ``logit(yes) - logit(no)`` (``logit(yes)`` for
+  single-token families); ``activation="sigmoid"`` for the official probability.
 - :class:`BGEReranker`: FlagEmbedding's ``compute_score``: sigmoid-normalised by default
   (``normalize=True``), raw logit with ``normalize=False``.
 - :class:`CohereReranker`, :class:`VoyageReranker`, :class:`JinaReranker`: the provider's
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from rankwise.rerankers.cross_encoder import CrossEncoderReranker
     from rankwise.rerankers.embedding import EmbeddingReranker
     from rankwise.rerankers.jina import JinaReranker
+    from rankwise.rerankers.llm import LLMReranker
     from rankwise.rerankers.voyage import VoyageReranker
 
 _LAZY = {
@@ -40,6 +43,7 @@ _LAZY = {
     "VoyageReranker": "rankwise.rerankers.voyage",
     "JinaReranker": "rankwise.rerankers.jina",
     "EmbeddingReranker": "rankwise.rerankers.embedding",
+    "LLMReranker": "rankwise.rerankers.llm",
     "RetryPolicy": "rankwise.rerankers._retry",
 }
 
@@ -51,6 +55,7 @@ _SPECS = {
     "voyage": ("rankwise.rerankers.voyage", "VoyageReranker"),
     "jina": ("rankwise.rerankers.jina", "JinaReranker"),
     "embedding": ("rankwise.rerankers.embedding", "EmbeddingReranker"),
+    "llm": ("rankwise.rerankers.llm", "LLMReranker"),
 }
 
 
@@ -67,7 +72,8 @@ def load(spec: str, **kwargs: Any) -> BaseReranker:
     """Build a reranker from a ``"<kind>:<model>"`` spec (for config files and the CLI).
 
     Kinds: ``cross-encoder:<name-or-path>``, ``bge:<name-or-path>``, ``cohere:<model>``,
-    ``voyage:<model>``, ``jina:<model>``, ``embedding:<name-or-path>``. Keyword arguments go
+    ``voyage:<model>``, ``jina:<model>``, ``embedding:<name-or-path>``, ``llm:<name-or-path>``
+    (decoder-only rerankers such as Qwen3-Reranker). Keyword arguments go
     to the backend's constructor. An empty model part uses the backend's default model.
     """
     if not isinstance(spec, str) or ":" not in spec:
@@ -94,6 +100,7 @@ __all__ = [
     "CrossEncoderReranker",
     "EmbeddingReranker",
     "JinaReranker",
+    "LLMReranker",
     "RerankError",
     "RetryPolicy",
     "VoyageReranker",
