@@ -92,7 +92,9 @@ def qwen3_reference(
     prefix_tokens = tok.encode(prefix, add_special_tokens=False)
     suffix_tokens = tok.encode(suffix, add_special_tokens=False)
     yes, no = tok.convert_tokens_to_ids("yes"), tok.convert_tokens_to_ids("no")
-    task = instruction or "Given a web search query, retrieve relevant passages that answer the query"
+    task = (
+        instruction or "Given a web search query, retrieve relevant passages that answer the query"
+    )
     pairs = [f"<Instruct>: {task}\n<Query>: {query}\n<Document>: {d}" for d in docs]
     raw: list[float] = []
     prob: list[float] = []
@@ -191,7 +193,12 @@ REFERENCES = {
 }
 #: a max_length that cuts the long test document (what it counts differs per family)
 CUT = {"qwen3": 96, "bge-gemma2": 48, "bge-gemma": 48, "mxbai-v2": 48}
-TEMPLATE_OF = {"qwen3": "qwen3", "bge-gemma2": "bge-gemma", "bge-gemma": "bge-gemma", "mxbai-v2": "mxbai-v2"}
+TEMPLATE_OF = {
+    "qwen3": "qwen3",
+    "bge-gemma2": "bge-gemma",
+    "bge-gemma": "bge-gemma",
+    "mxbai-v2": "mxbai-v2",
+}
 
 
 def by_index(results: Any) -> list[float]:
@@ -246,7 +253,9 @@ def test_prefix_sharing_equals_full_prompts(
     assert a == pytest.approx(b, abs=1e-4)
 
 
-def test_gemma2_sliding_window_is_exercised(model_dirs: dict[str, Path], llm_docs: list[str]) -> None:
+def test_gemma2_sliding_window_is_exercised(
+    model_dirs: dict[str, Path], llm_docs: list[str]
+) -> None:
     """The tiny Gemma 2 has a 24-token window: prompts longer than it must still match."""
     rr = LLMReranker(str(model_dirs["bge-gemma2"]), device="cpu")
     layout, parts = rr.encode(QUERY, llm_docs)
@@ -262,9 +271,12 @@ def test_truncation_cuts_only_the_document(
     long_doc = llm_docs[7]
     layout, (part,) = rr.encode(QUERY, [long_doc])
     assert part[-len(layout.tail) :] == layout.tail  # the scored position survives
-    doc_ids = rr.tokenizer(rr.template.document_text(long_doc), add_special_tokens=False)["input_ids"]
+    doc_ids = rr.tokenizer(rr.template.document_text(long_doc), add_special_tokens=False)[
+        "input_ids"
+    ]
     kept = part[: -len(layout.tail)]
-    assert kept == doc_ids[: len(kept)] and len(kept) == layout.doc_limit < len(doc_ids)
+    assert kept == doc_ids[: len(kept)]
+    assert len(kept) == layout.doc_limit < len(doc_ids)
     if key == "qwen3":  # whole prompt within max_length
         assert len(layout.head) + len(part) == CUT[key]
     # a naive cut of the whole prompt to the same length would have dropped the suffix
@@ -299,7 +311,8 @@ def test_input_contract(qwen: LLMReranker, llm_docs: list[str]) -> None:
     assert qwen.rerank(QUERY, []) == []
     top = qwen.rerank(QUERY, llm_docs, top_k=3)
     full = qwen.rerank(QUERY, llm_docs)
-    assert top == full[:3] and len(top) == 3
+    assert top == full[:3]
+    assert len(top) == 3
     assert [r.score for r in full] == sorted((r.score for r in full), reverse=True)
     assert [r.text for r in full] == [llm_docs[r.index] for r in full]
     with pytest.raises(ValueError, match="top_k"):
@@ -311,7 +324,8 @@ def test_hundred_thousand_character_document(qwen: LLMReranker) -> None:
     huge = random_text(rng, 20000, 20000)[:100_000]
     assert len(huge) == 100_000
     res = qwen.rerank(QUERY, [huge, "paris"])
-    assert len(res) == 2 and all(math.isfinite(r.score) for r in res)
+    assert len(res) == 2
+    assert all(math.isfinite(r.score) for r in res)
     layout, parts = qwen.encode(QUERY, [huge])
     assert len(layout.head) + len(parts[0]) == qwen.max_length  # cut to the budget exactly
 
@@ -321,7 +335,8 @@ def test_async_and_many(qwen: LLMReranker, llm_docs: list[str]) -> None:
     got = asyncio.run(qwen.arerank(QUERY, llm_docs))
     assert [(r.index, r.score) for r in got] == [(r.index, r.score) for r in sync]
     many = qwen.rerank_many([QUERY, "wing"], [llm_docs, llm_docs[:4]], top_k=2)
-    assert many[0] == sync[:2] and len(many[1]) == 2
+    assert many[0] == sync[:2]
+    assert len(many[1]) == 2
     amany = asyncio.run(qwen.arerank_many([QUERY, "wing"], [llm_docs, llm_docs[:4]], top_k=2))
     assert [[r.index for r in x] for x in amany] == [[r.index for r in x] for x in many]
 
@@ -331,6 +346,7 @@ def test_progress_bar(model_dirs: dict[str, Path], capsys: pytest.CaptureFixture
     loud.rerank(QUERY, ["a", "b"])
     assert "rerank" in capsys.readouterr().err
     quiet = LLMReranker(str(model_dirs["qwen3"]), device="cpu")
+    capsys.readouterr()  # transformers' own weight-loading bar
     quiet.rerank(QUERY, ["a", "b"])
     assert capsys.readouterr().err == ""
 
@@ -340,9 +356,12 @@ def test_fast_modes_stay_close(model_dirs: dict[str, Path], llm_docs: list[str])
     exact = LLMReranker(path, device="cpu")._raw_scores(QUERY, llm_docs)
     for mode in ("bf16", "int8"):
         rr = LLMReranker(path, device="cpu", fast=mode)
-        assert rr.fast and rr.fast_mode == mode
+        assert rr.fast
+        assert rr.fast_mode == mode
         got = rr._raw_scores(QUERY, llm_docs)
-        assert max(abs(a - b) for a, b in zip(got, exact, strict=True)) < 0.25
+        assert got != exact  # approximate: the scores move ...
+        corr = torch.corrcoef(torch.tensor([got, exact]))[0, 1].item()
+        assert corr > 0.95  # ... but stay those of the same model
     assert LLMReranker(path, device="cpu", fast=True).fast_mode in ("bf16", "int8")
 
 
@@ -393,10 +412,11 @@ def test_device_and_dtype_validation(model_dirs: dict[str, Path]) -> None:
 # -- entry points: load, CLI, LangChain, LlamaIndex --------------------------------------------
 def test_load_spec(model_dirs: dict[str, Path], qwen: LLMReranker, llm_docs: list[str]) -> None:
     rr = load(f"llm:{model_dirs['qwen3']}", device="cpu", batch_size=4)
-    assert isinstance(rr, LLMReranker) and rr.batch_size == 4
+    assert isinstance(rr, LLMReranker)
+    assert rr.batch_size == 4
     assert rr.name == f"llm:{model_dirs['qwen3']}"
     assert by_index(rr.rerank(QUERY, llm_docs)) == pytest.approx(
-        by_index(qwen.rerank(QUERY, llm_docs)), abs=1e-6
+        by_index(qwen.rerank(QUERY, llm_docs)), abs=1e-5
     )
 
 
@@ -413,8 +433,10 @@ def test_cli_search_rerank_llm(
     spec = f"llm:{model_dirs['qwen3']}"
     code = main(["search", str(tmp_path / "idx"), "paris", "--rerank", spec, "--json"])
     payload = json.loads(capsys.readouterr().out)
-    assert code == 0 and payload["reranker"] == spec
-    assert {r["id"] for r in payload["results"]} <= {"d0", "d1", "d2"} and payload["results"]
+    assert code == 0
+    assert payload["reranker"] == spec
+    assert payload["results"]
+    assert {r["id"] for r in payload["results"]} <= {"d0", "d1", "d2"}
 
 
 def test_langchain_compressor_takes_llm_spec(

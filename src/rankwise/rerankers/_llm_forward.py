@@ -16,6 +16,7 @@ same scores to float rounding (callers self-check against the plain forward at l
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 from collections.abc import Sequence
 from typing import Any
@@ -53,7 +54,11 @@ class AnswerHead:
         self.weight = head.weight.detach()[ids].float().clone()
         bias = getattr(head, "bias", None)
         self.bias = None if bias is None else bias.detach()[ids].float().clone()
-        config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+        config = (
+            model.config.get_text_config()
+            if hasattr(model.config, "get_text_config")
+            else model.config
+        )
         cap = getattr(config, "final_logit_softcapping", None)
         self.softcap = float(cap) if cap else None
         self.pair = no_id is not None
@@ -77,9 +82,10 @@ class AnswerHead:
 @functools.cache
 def _shared_prefix_cache_type() -> type:
     import torch
-    from transformers.cache_utils import Cache, DynamicLayer
 
-    class SharedPrefixLayer(DynamicLayer):  # type: ignore[misc]
+    cache_utils: Any = importlib.import_module("transformers.cache_utils")
+
+    class SharedPrefixLayer(cache_utils.DynamicLayer):  # type: ignore[misc]
         """One layer's prefix keys/values ``[1, heads, p, d]``; each update returns them joined
         with the batch's new states and stores nothing."""
 
@@ -96,7 +102,7 @@ def _shared_prefix_cache_type() -> type:
             values = torch.cat([self.values.expand(rows, -1, -1, -1), value_states], dim=-2)
             return keys, values
 
-    class SharedPrefixCache(Cache):  # type: ignore[misc]
+    class SharedPrefixCache(cache_utils.Cache):  # type: ignore[misc]
         """A read-only cache of one prompt head, shared by every document batch of a query."""
 
         def __init__(self, prefix: Sequence[tuple[Any, Any]]) -> None:
@@ -107,9 +113,10 @@ def _shared_prefix_cache_type() -> type:
 
 def head_states(decoder: Any, head_ids: Any, keyword: str) -> list[tuple[Any, Any]]:
     """Per layer, the keys/values of the prompt head ``head_ids`` (``[1, p]``)."""
-    from transformers.cache_utils import DynamicCache
-
-    cache = DynamicCache()  # plain layers: the whole head is kept, also for sliding-window layers
+    cache_utils: Any = importlib.import_module("transformers.cache_utils")
+    cache = (
+        cache_utils.DynamicCache()
+    )  # plain layers: the whole head is kept, also for sliding-window layers
     decoder(input_ids=head_ids, use_cache=True, **{keyword: cache})
     return [(layer.keys, layer.values) for layer in cache.layers]
 

@@ -79,7 +79,9 @@ class Template(ABC):
             return ids[0]
         tid = self.tokenizer.convert_tokens_to_ids(token)
         unk = getattr(self.tokenizer, "unk_token_id", None)
-        if not isinstance(tid, int) or (tid == unk and token != getattr(self.tokenizer, "unk_token", None)):
+        if not isinstance(tid, int) or (
+            tid == unk and token != getattr(self.tokenizer, "unk_token", None)
+        ):
             raise ValueError(
                 f"template {self.name!r} scores the token {token!r}, which this tokenizer lacks"
             )
@@ -95,8 +97,8 @@ class Template(ABC):
 
     def _room_error(self, query_tokens: int) -> ValueError:
         return ValueError(
-            f"query: with the {self.name!r} prompt the query ({query_tokens} tokens) leaves no room "
-            f"for the document under max_length={self.max_length}; shorten the query or raise "
+            f"query: with the {self.name!r} prompt the query ({query_tokens} tokens) leaves no "
+            f"room for the document under max_length={self.max_length}; shorten the query or raise "
             "max_length"
         )
 
@@ -246,7 +248,12 @@ def detect_template(*names: str | None) -> str | None:
 
 
 def make_template(
-    name: str, tokenizer: Any, *, max_length: int | None, instruction: str | None, model_max_length: int
+    name: str,
+    tokenizer: Any,
+    *,
+    max_length: int | None,
+    instruction: str | None,
+    model_max_length: int,
 ) -> Template:
     cls = TEMPLATES[name]
     return cls(

@@ -120,7 +120,9 @@ class LLMReranker(BaseReranker):
         if not isinstance(model_name, str) or not model_name.strip():
             raise ValueError("model_name must be a non-empty string")
         if template is not None and template not in TEMPLATES:
-            raise ValueError(f"template must be one of {sorted(TEMPLATES)} or None, got {template!r}")
+            raise ValueError(
+                f"template must be one of {sorted(TEMPLATES)} or None, got {template!r}"
+            )
         if instruction is not None:
             text_arg(instruction, "instruction")
             if not instruction.strip():
@@ -146,8 +148,12 @@ class LLMReranker(BaseReranker):
         self.fast_mode = resolve_fast(fast, self.device)
         self.dtype = self._resolve_dtype(torch, dtype)
 
-        config = model.config if model is not None else transformers.AutoConfig.from_pretrained(
-            model_name, trust_remote_code=trust_remote_code
+        config = (
+            model.config
+            if model is not None
+            else transformers.AutoConfig.from_pretrained(
+                model_name, trust_remote_code=trust_remote_code
+            )
         )
         archs = list(getattr(config, "architectures", None) or [])
         if archs and not any(a.endswith("ForCausalLM") for a in archs):
@@ -249,8 +255,9 @@ class LLMReranker(BaseReranker):
         tol = 1e-3 if self.dtype == torch.float32 else 5e-2
         if abs(got - want) > tol * max(1.0, abs(want)):
             raise ValueError(
-                f"{type(self.model).__name__}: scoring the answer tokens from the last hidden state "
-                f"does not reproduce the model's logits ({got} vs {want}); unsupported architecture"
+                f"{type(self.model).__name__}: scoring the answer tokens from the last hidden "
+                f"state does not reproduce the model's logits ({got} vs {want}); unsupported "
+                "architecture"
             )
 
     def _shows_progress(self, documents: int) -> bool:
@@ -324,7 +331,9 @@ def _check_device(torch: Any, device: str) -> str:
     try:
         parsed = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device {device!r} is not a torch device ('cpu', 'cuda', 'cuda:1')") from exc
+        raise ValueError(
+            f"device {device!r} is not a torch device ('cpu', 'cuda', 'cuda:1')"
+        ) from exc
     if parsed.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(f"device {device!r}: CUDA is not available on this machine")

@@ -241,7 +241,9 @@ def build_llm_tokenizer(
     tk = _tokenizers()
     fast_tokenizer_cls = _transformers().PreTrainedTokenizerFast
     gemma = kind in ("gemma", "gemma2")
-    specials = ["<pad>", "<eos>", "<bos>"] if gemma else ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    specials = (
+        ["<pad>", "<eos>", "<bos>"] if gemma else ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    )
     tok = tk.Tokenizer(tk.models.BPE())
     tok.normalizer = tk.normalizers.NFC()
     tok.pre_tokenizer = tk.pre_tokenizers.Sequence(
