@@ -9,6 +9,11 @@ model. Sizes are tiny by default (a few hundred KB, milliseconds per batch); pas
 weight values). :func:`random_text` draws documents from the same vocabulary, so tokenization
 round-trips exactly.
 
+For decoder-only (LLM) rerankers, :func:`save_tiny_causal_lm` writes a random
+``Qwen3ForCausalLM`` / ``Qwen2ForCausalLM`` / ``Gemma2ForCausalLM`` / ``GemmaForCausalLM`` with a
+byte-level BPE tokenizer (:func:`build_llm_tokenizer`) that has the families' chat and answer
+tokens.
+
 Needs ``torch``, ``transformers`` and ``tokenizers``.
 """
 
