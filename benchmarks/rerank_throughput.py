@@ -490,7 +490,7 @@ def build_llm_peers(path: Path, query: str, log: list[str]) -> list[Peer]:
         return run, ce.model
 
     add("rankwise LLMReranker (default, fp32)", rankwise())
-    add("rankwise LLMReranker fast=True", rankwise(fast=True))
+    add("rankwise LLMReranker fast=True (bf16)", rankwise(fast=True))
     if args.llm_ablation:
         add("rankwise, no prefix sharing", rankwise(share_prefix=False))
     add("sentence-transformers CrossEncoder.predict", st)

@@ -400,6 +400,7 @@ def test_device_and_dtype_validation(model_dirs: dict[str, Path]) -> None:
         LLMReranker(path, device="cpu", dtype="int8")
     with pytest.raises(ValueError, match="fast"):
         LLMReranker(path, device="cpu", fast=True, dtype="bfloat16")
+    assert LLMReranker(path, device="cpu", fast="bf16").model.dtype == torch.bfloat16
     with pytest.raises(ValueError, match="batch_size"):
         LLMReranker(path, device="cpu", batch_size=0)
     with pytest.raises(ValueError, match="activation"):
