@@ -29,8 +29,8 @@ right-padded, so no position is masked and little is padding; only the last posi
 state meets the LM head, and only the rows of the scored tokens. ``fast=True`` (CPU, opt-in)
 picks the mode as ``CrossEncoderReranker(fast=True)`` does: ``"bf16"`` where the CPU has native
 bfloat16 (the decoder runs in bfloat16, the answer head in fp32; the scores move by ~1e-2 and the
-order can change), dynamic int8 linear layers elsewhere; on CUDA the model runs in bf16 (fp16 without bf16
-support) with PyTorch SDPA attention.
+order can change), dynamic int8 linear layers elsewhere; on CUDA the model runs in bf16 (fp16
+without bf16 support) with PyTorch SDPA attention.
 """
 
 from __future__ import annotations
