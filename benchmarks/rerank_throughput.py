@@ -111,10 +111,15 @@ class TokenCounter:
         import torch
 
         target = next(
-            m
-            for m in model.modules()
-            if type(m).__name__.endswith("Embeddings") and isinstance(m, torch.nn.Module)
+            (
+                m
+                for m in model.modules()
+                if type(m).__name__.endswith("Embeddings") and isinstance(m, torch.nn.Module)
+            ),
+            None,
         )
+        if target is None:  # decoder-only LMs: a plain token embedding
+            target = model.get_input_embeddings()
 
         def hook(_module: Any, args: Any, kwargs: Any) -> None:
             ids = kwargs.get("input_ids", args[0] if args else None)
@@ -345,6 +350,243 @@ def run_shape(
     return {"shape": shape, "real_tokens": real_tokens, "rows": rows}
 
 
+# -- LLM rerankers (decoder-only) ---------------------------------------------------------------
+#: Qwen3-Reranker-0.6B's layer structure (16 query / 8 key-value heads of 128, SwiGLU 3x, tied
+#: 151,936-token vocabulary), scaled down in width and depth.
+QWEN3_SHAPE: dict[str, Any] = {
+    "hidden_size": 512,
+    "num_layers": 8,
+    "num_heads": 16,
+    "num_kv_heads": 8,
+    "head_dim": 128,
+    "intermediate_size": 3072,
+    "vocab_size": 151936,
+    "max_position_embeddings": 40960,
+}
+
+#: Qwen3-Reranker's prompt as a chat template over sentence-transformers' query/document roles.
+QWEN3_CHAT_TEMPLATE = (
+    "{%- set query = messages | selectattr('role', 'eq', 'query') | map(attribute='content') "
+    "| first -%}"
+    "{%- set document = messages | selectattr('role', 'eq', 'document') "
+    "| map(attribute='content') | first -%}"
+    "<|im_start|>system\nJudge whether the Document meets the requirements based on the Query "
+    'and the Instruct provided. Note that the answer can only be "yes" or "no".<|im_end|>\n'
+    "<|im_start|>user\n<Instruct>: Given a web search query, retrieve relevant passages that "
+    "answer the query\n<Query>: {{ query }}\n<Document>: {{ document }}<|im_end|>\n"
+    # one more newline than the prompt: Jinja drops a template's final newline
+    "<|im_start|>assistant\n<think>\n\n</think>\n\n\n"
+)
+
+
+def cranfield_docs(n: int) -> tuple[str, list[str]]:
+    """The first Cranfield query and the BM25 top-``n`` abstracts for it (title + text)."""
+    from rankwise import BM25Index
+    from rankwise.datasets import load_beir
+
+    data = load_beir("cranfield")
+    query = next(iter(data.queries.values()))
+    index = BM25Index(analyzer="english")
+    index.add(data.doc_texts(), ids=data.doc_ids())
+    texts = dict(zip(data.doc_ids(), data.doc_texts(), strict=True))
+    return query, [texts[h.id] for h in index.search(query, k=n)]
+
+
+def build_qwen3(root: Path, corpus: list[str]) -> Path:
+    from rankwise.testing.tiny_models import build_llm_tokenizer, save_tiny_causal_lm
+
+    tok = build_llm_tokenizer("qwen3", corpus=corpus)
+    tok.chat_template = QWEN3_CHAT_TEMPLATE
+    return save_tiny_causal_lm(
+        root / "Qwen3-Reranker-bench",
+        "qwen3",
+        tokenizer=tok,
+        initializer_range=0.02,
+        seed=0,
+        **QWEN3_SHAPE,
+    )
+
+
+def qwen3_official_loop(path: Path, query: str, batch_size: int) -> tuple[Any, Any]:
+    """The Qwen3-Reranker model card's transformers code: full prompts, input order, left
+    padding, full-vocabulary logits at every position; returns the log-odds."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path, padding_side="left")
+    model = AutoModelForCausalLM.from_pretrained(path).eval()
+    prefix_tokens = tok.encode(
+        "<|im_start|>system\nJudge whether the Document meets the requirements based on the Query "
+        'and the Instruct provided. Note that the answer can only be "yes" or "no".<|im_end|>\n'
+        "<|im_start|>user\n",
+        add_special_tokens=False,
+    )
+    suffix_tokens = tok.encode(
+        "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n", add_special_tokens=False
+    )
+    yes, no = tok.convert_tokens_to_ids("yes"), tok.convert_tokens_to_ids("no")
+    task = "Given a web search query, retrieve relevant passages that answer the query"
+    max_length = 8192
+
+    def run(docs: list[str]) -> list[float]:
+        pairs = [f"<Instruct>: {task}\n<Query>: {query}\n<Document>: {d}" for d in docs]
+        out: list[float] = []
+        with torch.no_grad():
+            for s in range(0, len(pairs), batch_size):
+                enc = tok(
+                    pairs[s : s + batch_size],
+                    padding=False,
+                    truncation="longest_first",
+                    return_attention_mask=False,
+                    max_length=max_length - len(prefix_tokens) - len(suffix_tokens),
+                )
+                enc["input_ids"] = [prefix_tokens + e + suffix_tokens for e in enc["input_ids"]]
+                batch = tok.pad(enc, padding=True, return_tensors="pt")
+                logits = model(**batch).logits[:, -1, :]
+                out += (logits[:, yes] - logits[:, no]).float().tolist()
+        return out
+
+    return run, model
+
+
+def build_llm_peers(path: Path, query: str, log: list[str]) -> list[Peer]:
+    from rankwise.rerankers import LLMReranker
+
+    peers: list[Peer] = []
+
+    def add(
+        name: str, factory: Callable[[], tuple[Callable[[list[str]], list[float]], Any]]
+    ) -> None:
+        try:
+            with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+                warnings.simplefilter("ignore")
+                fn, model = factory()
+            peers.append(Peer(name, fn, model))
+        except Exception as exc:  # a peer that does not load is reported, not fatal
+            log.append(f"qwen3: {name} did not load: {type(exc).__name__}: {exc}"[:300])
+
+    def rankwise(**kwargs: Any) -> Callable[[], Any]:
+        def make() -> Any:
+            rr = LLMReranker(str(path), device="cpu", **kwargs)
+            return (lambda d: rr._raw_scores(query, d)), rr.model
+
+        return make
+
+    def st() -> Any:
+        import sentence_transformers
+        import torch
+        from sentence_transformers import CrossEncoder
+
+        ce = CrossEncoder(str(path), device="cpu", activation_fn=torch.nn.Identity())
+        log.append(
+            f"qwen3: sentence-transformers {sentence_transformers.__version__} CrossEncoder "
+            "loads the causal LM with its LogitScore head (logit(yes) - logit(no))"
+        )
+
+        def run(d: list[str]) -> list[float]:
+            out = ce.predict([(query, x) for x in d], batch_size=16, show_progress_bar=False)
+            return [float(v) for v in np.asarray(out).reshape(-1)]
+
+        return run, ce.model
+
+    add("rankwise LLMReranker (default, fp32)", rankwise())
+    add("rankwise LLMReranker fast=True (bf16)", rankwise(fast=True))
+    if args.llm_ablation:
+        add("rankwise, no prefix sharing", rankwise(share_prefix=False))
+    add("sentence-transformers CrossEncoder.predict", st)
+    add("official Qwen3 loop, batches of 16", lambda: qwen3_official_loop(path, query, 16))
+    return peers
+
+
+def run_llm(root: Path, repeats: int, n_docs: int, log: list[str]) -> dict[str, Any]:
+    query, docs = cranfield_docs(n_docs)
+    path = build_qwen3(root, docs)
+    peers = build_llm_peers(path, query, log)
+    for p in peers:  # warm-up
+        p.fn(docs[:2])
+    for r in range(repeats):
+        for p in peers:
+            p.counter.reset()
+            t0, c0 = time.perf_counter(), time.process_time()
+            scores = p.fn(docs)
+            p.times.append(time.perf_counter() - t0)
+            p.cpu_times.append(time.process_time() - c0)
+            if r == 0:
+                p.scores = scores
+                p.slots, p.calls = p.counter.slots, p.counter.calls
+    by_name = {p.name: p for p in peers}
+    ref = by_name.get("official Qwen3 loop, batches of 16")
+    default = by_name.get("rankwise LLMReranker (default, fp32)")
+    st = by_name.get("sentence-transformers CrossEncoder.predict")
+    base = default or peers[0]
+    from rankwise.rerankers import LLMReranker
+
+    rr = LLMReranker(str(path), device="cpu")
+    layout, parts = rr.encode(query, docs)
+    real = sum(len(layout.head) + len(x) for x in parts)
+    rows = []
+    for p in peers:
+        med = statistics.median(p.times)
+        target = (ref or base).scores
+        rows.append(
+            {
+                "peer": p.name,
+                "median_s": med,
+                "median_cpu_s": statistics.median(p.cpu_times),
+                "times_s": p.times,
+                "pairs_per_s": len(docs) / med,
+                "forward_calls": p.calls,
+                "token_slots": p.slots,
+                "slots_over_prompt_tokens": p.slots / real,
+                "max_abs_diff_vs_official": max(
+                    abs(a - b) for a, b in zip(p.scores, target, strict=True)
+                ),
+                "same_top10_order": top10(p.scores) == top10(target),
+                "top10_agreement_vs_default": len(set(top10(p.scores)) & set(top10(base.scores)))
+                / 10,
+                "x_vs_official": statistics.median(ref.times) / med if ref else None,
+                "x_vs_sentence_transformers": statistics.median(st.times) / med if st else None,
+                "x_vs_default": statistics.median(base.times) / med,
+            }
+        )
+    return {
+        "shape": "qwen3 (LLM)",
+        "query": query,
+        "docs": len(docs),
+        "prompt_tokens": real,
+        "head_tokens": len(layout.head),
+        "rows": rows,
+    }
+
+
+def print_llm_table(result: dict[str, Any]) -> None:
+    print(
+        f"\n## LLM reranker, Qwen3-Reranker structure scaled down ({QWEN3_SHAPE['num_layers']} "
+        f"layers, hidden {QWEN3_SHAPE['hidden_size']}, vocab {QWEN3_SHAPE['vocab_size']}): 1 "
+        f"Cranfield query x {result['docs']} BM25-top abstracts, {result['prompt_tokens']} prompt "
+        f"tokens ({result['head_tokens']} of them the shared head per pair)"
+    )
+    head = (
+        f"{'peer':42s} {'pairs/s':>8s} {'median s':>9s} {'cpu s':>7s} {'calls':>5s} "
+        f"{'slots':>7s} {'/prompt':>7s} {'x offic':>7s} {'x ST':>6s} {'x dflt':>6s} "
+        f"{'max|d|':>9s} {'top10':>5s} {'agree':>5s}"
+    )
+    print(head)
+    print("-" * len(head))
+    for r in result["rows"]:
+        xo = f"{r['x_vs_official']:.2f}" if r["x_vs_official"] else "-"
+        xs = f"{r['x_vs_sentence_transformers']:.2f}" if r["x_vs_sentence_transformers"] else "-"
+        print(
+            f"{r['peer']:42s} {r['pairs_per_s']:8.2f} {r['median_s']:9.2f} "
+            f"{r['median_cpu_s']:7.1f} {r['forward_calls']:5d} {r['token_slots']:7d} "
+            f"{r['slots_over_prompt_tokens']:7.2f} {xo:>7s} {xs:>6s} {r['x_vs_default']:6.2f} "
+            f"{r['max_abs_diff_vs_official']:9.2e} "
+            f"{'same' if r['same_top10_order'] else 'diff':>5s} "
+            f"{r['top10_agreement_vs_default']:5.1f}",
+            flush=True,
+        )
+
+
 def print_table(result: dict[str, Any]) -> None:
     shape, real = result["shape"], result["real_tokens"]
     print(f"\n## {shape} shape: 1 query x {args.docs} docs, real tokens {real}")
@@ -381,7 +623,13 @@ def main() -> None:
         help="repeats for the bge-base shape (~8x the work of MiniLM)",
     )
     parser.add_argument("--docs", type=int, default=100)
-    parser.add_argument("--shapes", default="minilm,bge-base")
+    parser.add_argument(
+        "--shapes", default="minilm,bge-base,qwen3", help="minilm, bge-base and/or qwen3 (LLM)"
+    )
+    parser.add_argument("--llm-repeats", type=int, default=1, help="repeats for the qwen3 shape")
+    parser.add_argument(
+        "--llm-ablation", action="store_true", help="also time rankwise without prefix sharing"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -405,6 +653,11 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for shape in args.shapes.split(","):
+            if shape == "qwen3":
+                llm = run_llm(Path(tmp), args.llm_repeats, args.docs, log)
+                results.append(llm)
+                print_llm_table(llm)
+                continue
             repeats = args.bge_repeats if shape == "bge-base" else args.repeats
             result = run_shape(shape, Path(tmp), docs, repeats, log)
             results.append(result)

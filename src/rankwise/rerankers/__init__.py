@@ -8,6 +8,8 @@ handles several queries.
 Score conventions (``score`` field):
 
 - :class:`CrossEncoderReranker`: the raw logit (``activation="sigmoid"`` for a probability).
+- :class:`LLMReranker`: the raw log-odds ``logit(yes) - logit(no)`` (``logit(yes)`` for
+  single-token families); ``activation="sigmoid"`` for the official probability.
 - :class:`BGEReranker`: FlagEmbedding's ``compute_score``: sigmoid-normalised by default
   (``normalize=True``), raw logit with ``normalize=False``.
 - :class:`CohereReranker`, :class:`VoyageReranker`, :class:`JinaReranker`: the provider's
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from rankwise.rerankers.embedding import EmbeddingReranker
     from rankwise.rerankers.jina import JinaReranker
     from rankwise.rerankers.tei import TEIReranker
+    from rankwise.rerankers.llm import LLMReranker
     from rankwise.rerankers.voyage import VoyageReranker
 
 _LAZY = {
@@ -41,6 +44,7 @@ _LAZY = {
     "VoyageReranker": "rankwise.rerankers.voyage",
     "JinaReranker": "rankwise.rerankers.jina",
     "EmbeddingReranker": "rankwise.rerankers.embedding",
+    "LLMReranker": "rankwise.rerankers.llm",
     "RetryPolicy": "rankwise.rerankers._retry",
     "TEIReranker": "rankwise.rerankers.tei",
 }
@@ -54,6 +58,7 @@ _SPECS = {
     "jina": ("rankwise.rerankers.jina", "JinaReranker"),
     "embedding": ("rankwise.rerankers.embedding", "EmbeddingReranker"),
     "tei": ("rankwise.rerankers.tei", "TEIReranker"),
+    "llm": ("rankwise.rerankers.llm", "LLMReranker"),
 }
 
 
@@ -70,8 +75,9 @@ def load(spec: str, **kwargs: Any) -> BaseReranker:
     """Build a reranker from a ``"<kind>:<model>"`` spec (for config files and the CLI).
 
     Kinds: ``cross-encoder:<name-or-path>``, ``bge:<name-or-path>``, ``cohere:<model>``,
-    ``voyage:<model>``, ``jina:<model>``, ``embedding:<name-or-path>``, ``tei:<url>`` (a
-    text-embeddings-inference server, e.g. ``tei:http://localhost:8080``). Keyword arguments go
+    ``voyage:<model>``, ``jina:<model>``, ``embedding:<name-or-path>``, ``llm:<name-or-path>``
+    (decoder-only rerankers such as Qwen3-Reranker), ``tei:<url>`` (a text-embeddings-inference
+    server, e.g. ``tei:http://localhost:8080``). Keyword arguments go
     to the backend's constructor. An empty model part uses the backend's default model.
     """
     if not isinstance(spec, str) or ":" not in spec:
@@ -98,6 +104,7 @@ __all__ = [
     "CrossEncoderReranker",
     "EmbeddingReranker",
     "JinaReranker",
+    "LLMReranker",
     "RerankError",
     "RetryPolicy",
     "TEIReranker",

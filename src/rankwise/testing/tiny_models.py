@@ -9,6 +9,11 @@ model. Sizes are tiny by default (a few hundred KB, milliseconds per batch); pas
 weight values). :func:`random_text` draws documents from the same vocabulary, so tokenization
 round-trips exactly.
 
+For decoder-only (LLM) rerankers, :func:`save_tiny_causal_lm` writes a random
+``Qwen3ForCausalLM`` / ``Qwen2ForCausalLM`` / ``Gemma2ForCausalLM`` / ``GemmaForCausalLM`` with a
+byte-level BPE tokenizer (:func:`build_llm_tokenizer`) that has the families' chat and answer
+tokens.
+
 Needs ``torch``, ``transformers`` and ``tokenizers``.
 """
 
@@ -20,7 +25,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["WORDS", "build_tokenizer", "random_text", "save_tiny_model"]
+__all__ = [
+    "WORDS",
+    "build_llm_tokenizer",
+    "build_tokenizer",
+    "random_text",
+    "save_tiny_causal_lm",
+    "save_tiny_model",
+]
 
 ModelKind = Literal["bert", "xlm-roberta"]
 
@@ -196,3 +208,154 @@ def random_text(
     """A space-joined run of vocabulary words, ``min_words`` to ``max_words`` long."""
     n = rng.randint(min_words, max_words)
     return " ".join(rng.choice(words) for _ in range(n))
+
+
+# -- decoder-only (LLM) rerankers ---------------------------------------------------------------
+
+LLMKind = Literal["qwen3", "qwen2", "gemma2", "gemma"]
+
+#: Qwen2/Qwen3's pre-tokenizer split (byte-level BPE runs inside each piece).
+QWEN_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+
+#: Prompt text of the LLM reranker families: trained into the tiny tokenizers so their prompts
+#: tokenize to a realistic handful of tokens.
+_PROMPT_TEXT = """Judge whether the Document meets the requirements based on the Query and the
+Instruct provided. Note that the answer can only be "yes" or "no". Given a web search query,
+retrieve relevant passages that answer the query <Instruct>: <Query>: <Document>:
+Given a query A and a passage B, determine whether the passage contains an answer to the query by
+providing a prediction of either 'Yes' or 'No'. A: B:
+You are Qwen, created by Alibaba Cloud. You are a helpful assistant. You are a search relevance
+expert who evaluates how well documents match search queries. For each query-document pair,
+carefully analyze the semantic relationship between them, then provide your binary relevance
+judgment (0 for not relevant, 1 for relevant). Relevance: instruction: query: document:
+system user assistant
+"""
+
+
+def build_llm_tokenizer(
+    kind: LLMKind = "qwen3", words: Sequence[str] = WORDS, corpus: Sequence[str] = ()
+) -> Any:
+    """A byte-level BPE tokenizer shaped like the family's own: Qwen's split pattern and chat
+    special tokens (``<|im_start|>``, ``<|im_end|>``, ``<|endoftext|>`` as pad; ``<think>``,
+    ``</think>`` for Qwen3) or Gemma's ``<pad>``/``<eos>``/``<bos>`` (bos added as a special
+    token). Trained offline on the families' prompt text, ``words`` and ``corpus``, so
+    ``yes``/``no``/``Yes`` are single tokens. Deterministic."""
+    tk = _tokenizers()
+    fast_tokenizer_cls = _transformers().PreTrainedTokenizerFast
+    gemma = kind in ("gemma", "gemma2")
+    specials = (
+        ["<pad>", "<eos>", "<bos>"] if gemma else ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    )
+    tok = tk.Tokenizer(tk.models.BPE())
+    tok.normalizer = tk.normalizers.NFC()
+    tok.pre_tokenizer = tk.pre_tokenizers.Sequence(
+        [
+            tk.pre_tokenizers.Split(tk.Regex(QWEN_SPLIT), behavior="isolated"),
+            tk.pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    tok.decoder = tk.decoders.ByteLevel()
+    lines = [_PROMPT_TEXT, *(["yes\nno\nYes\nNo\n"] * 50), " ".join(words), *corpus]
+    trainer = tk.trainers.BpeTrainer(
+        vocab_size=8000 if corpus else 2000,
+        min_frequency=1,
+        special_tokens=specials,
+        initial_alphabet=tk.pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(lines, trainer=trainer)
+    if gemma:
+        bos = tok.token_to_id("<bos>")
+        tok.post_processor = tk.processors.TemplateProcessing(
+            single="<bos> $A", pair="<bos> $A $B", special_tokens=[("<bos>", bos)]
+        )
+        return fast_tokenizer_cls(
+            tokenizer_object=tok,
+            bos_token="<bos>",
+            eos_token="<eos>",
+            pad_token="<pad>",
+            model_max_length=8192,
+        )
+    if kind == "qwen3":
+        tok.add_tokens(["<think>", "</think>"])
+    return fast_tokenizer_cls(
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=["<|im_start|>", "<|im_end|>"],
+        model_max_length=32768,
+    )
+
+
+def save_tiny_causal_lm(
+    path: str | Path,
+    kind: LLMKind = "qwen3",
+    *,
+    hidden_size: int = 32,
+    num_layers: int = 2,
+    num_heads: int = 4,
+    num_kv_heads: int = 2,
+    head_dim: int | None = None,
+    intermediate_size: int = 64,
+    max_position_embeddings: int = 4096,
+    vocab_size: int | None = None,
+    sliding_window: int = 24,
+    seed: int = 0,
+    initializer_range: float = 0.2,
+    tokenizer: Any = None,
+    words: Sequence[str] = WORDS,
+) -> Path:
+    """Write a random ``Qwen3ForCausalLM`` / ``Qwen2ForCausalLM`` / ``Gemma2ForCausalLM`` /
+    ``GemmaForCausalLM`` and its tokenizer (:func:`build_llm_tokenizer` unless given) to
+    ``path``. Gemma 2 keeps its logit soft-capping and alternates sliding-window layers
+    (``sliding_window`` tokens, small by default so that tests exercise it)."""
+    torch: Any = importlib.import_module("torch")
+    tf = _transformers()
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = tokenizer if tokenizer is not None else build_llm_tokenizer(kind, words)
+    n_vocab = max(len(tokenizer), vocab_size or 0)
+    head_dim = head_dim or hidden_size // num_heads
+    common = {
+        "vocab_size": n_vocab,
+        "hidden_size": hidden_size,
+        "num_hidden_layers": num_layers,
+        "num_attention_heads": num_heads,
+        "num_key_value_heads": num_kv_heads,
+        "intermediate_size": intermediate_size,
+        "max_position_embeddings": max_position_embeddings,
+        "initializer_range": initializer_range,
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+    }
+    torch.manual_seed(seed)
+    model: Any
+    if kind == "qwen3":
+        model = tf.Qwen3ForCausalLM(
+            tf.Qwen3Config(head_dim=head_dim, tie_word_embeddings=True, **common)
+        )
+    elif kind == "qwen2":
+        model = tf.Qwen2ForCausalLM(tf.Qwen2Config(tie_word_embeddings=True, **common))
+    elif kind == "gemma2":
+        model = tf.Gemma2ForCausalLM(
+            tf.Gemma2Config(
+                head_dim=head_dim,
+                query_pre_attn_scalar=head_dim,
+                sliding_window=sliding_window,
+                final_logit_softcapping=30.0,
+                attn_logit_softcapping=50.0,
+                **common,
+            )
+        )
+    elif kind == "gemma":
+        model = tf.GemmaForCausalLM(tf.GemmaConfig(head_dim=head_dim, **common))
+    else:
+        raise ValueError(f"kind must be 'qwen3', 'qwen2', 'gemma2' or 'gemma', got {kind!r}")
+    model.eval()
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
