@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from rankwise.rerankers.cross_encoder import CrossEncoderReranker
     from rankwise.rerankers.embedding import EmbeddingReranker
     from rankwise.rerankers.jina import JinaReranker
-    from rankwise.rerankers.tei import TEIReranker
     from rankwise.rerankers.llm import LLMReranker
+    from rankwise.rerankers.tei import TEIReranker
     from rankwise.rerankers.voyage import VoyageReranker
 
 _LAZY = {
