@@ -122,22 +122,34 @@ def iter_jsonl_rows(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
             yield where, row
 
 
-def _check_strings(value: Any, where: str) -> None:
-    """Refuse lone surrogates (``"\\ud800"`` escapes) anywhere in a row, naming the line."""
+def _check_strings(row: dict[str, Any], where: str) -> None:
+    """Refuse lone surrogates (``"\\ud800"`` escapes) anywhere in a row, naming line and field."""
+    for key, value in row.items():
+        if key in ("_id", "id"):
+            name = "id"
+        elif key in ("text", "title", "metadata"):
+            name = key
+        else:  # other keys become metadata
+            name = f"metadata[{key!r}]"
+        _check_value(key, f"{name} key", where)
+        _check_value(value, name, where)
+
+
+def _check_value(value: Any, name: str, where: str) -> None:
     if isinstance(value, str):
         try:
-            text_arg(value, "text")
+            text_arg(value, name)
         except ValueError:
             raise CorpusError(
-                f"{where}: a string holds a lone surrogate (not valid Unicode text)"
+                f"{where}: {name} holds a lone surrogate (not valid Unicode text)"
             ) from None
     elif isinstance(value, dict):
         for key, item in value.items():
-            _check_strings(key, where)
-            _check_strings(item, where)
+            _check_value(key, f"{name} key", where)
+            _check_value(item, f"{name}[{key!r}]", where)
     elif isinstance(value, list):
-        for item in value:
-            _check_strings(item, where)
+        for i, item in enumerate(value):
+            _check_value(item, f"{name}[{i}]", where)
 
 
 def iter_jsonl(path: str | Path) -> Iterator[Document]:

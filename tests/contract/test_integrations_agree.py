@@ -13,6 +13,7 @@ pytest.importorskip("langchain_rankwise")
 pytest.importorskip("llama_index.retrievers.rankwise")
 
 from langchain_rankwise import RankwiseBM25Retriever as LangChainBM25
+from langchain_rankwise.bm25 import SCORE_KEY
 from llama_index.core.vector_stores.types import (
     FilterCondition,
     FilterOperator,
@@ -66,7 +67,7 @@ def test_langchain_and_llamaindex_return_the_same_documents(store: TextStore) ->
             nodes = llamaindex.retrieve(query, filters=li_filters)
             direct = store.search(query, k=3, filter=lc_filter)
             assert [d.id for d in docs] == [n.node.node_id for n in nodes] == [h.id for h in direct]
-            assert [d.metadata["score"] for d in docs] == [n.score for n in nodes]
+            assert [d.metadata[SCORE_KEY] for d in docs] == [n.score for n in nodes]
             assert [d.page_content for d in docs] == [n.node.get_content() for n in nodes]
     # filters a store cannot apply fail the same way in both
     if "predicate" not in kinds:

@@ -162,7 +162,7 @@ def test_rankwise_extras_keep_heavy_and_chinese_dependencies_optional(
 ) -> None:
     requires = [Requirement(r) for r in built["rankwise"].metadata.get_all("Requires-Dist") or []]
     core = {r.name.lower() for r in requires if r.marker is None}
-    assert core == {"numpy", "scipy", "numba", "pystemmer", "tqdm"}
+    assert core == {"numpy", "scipy", "numba", "pystemmer", "tqdm", "filelock"}
     extras = set(built["rankwise"].metadata.get_all("Provides-Extra") or [])
     assert {"transformers", "bge", "embeddings", "chinese", "cli", "milvus", "all"} <= extras
     chinese = [r for r in requires if r.marker and r.marker.evaluate({"extra": "chinese"})]

@@ -50,6 +50,7 @@ from rankwise.milvus.schema import (
     TEXT_FIELD,
     CollectionSpec,
     SchemaMismatchError,
+    recorded_settings,
 )
 
 __all__ = [
@@ -288,6 +289,19 @@ def validate_collection(
             problems.append(f"field {fname!r} is {_type_name(f.get('type'))}, expected {type_name}")
     if spec.dense_dim is None and DENSE_FIELD in fields:
         problems.append(f"the collection has a dense field {DENSE_FIELD!r}; pass dense_dim")
+    text_params = fields.get(TEXT_FIELD, {}).get("params") or {}
+    length = text_params.get("max_length") if isinstance(text_params, Mapping) else None
+    if length is not None and str(length) != str(spec.max_text_length):
+        problems.append(
+            f"field {TEXT_FIELD!r} has max_length {length!r}, "
+            f"expected max_text_length={spec.max_text_length}"
+        )
+    recorded_algo = recorded_settings(description).get("inverted_index_algo")
+    if recorded_algo is not None and recorded_algo != spec.inverted_index_algo:
+        problems.append(
+            f"the collection was created with inverted_index_algo {recorded_algo!r}, "
+            f"expected {spec.inverted_index_algo!r}"
+        )
     if description.get("functions"):
         problems.append(
             "the collection scores with Milvus's BM25 function; open it with route='milvus'"
