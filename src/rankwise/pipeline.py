@@ -197,12 +197,8 @@ class Rerank(Pipeline):
         timings = dict(out.timings)
         head, tail = out.hits[: self.fetch_k], out.hits[self.fetch_k :]
         t0 = time.perf_counter()
-        ranked = self.reranker.rerank(query, [h.text for h in head]) if head else []
+        reranked = self.reranker.rerank_hits(query, head) if head else []
         timings["rerank"] = time.perf_counter() - t0
-        reranked = [
-            Hit(head[r.index].id, r.score, head[r.index].text, dict(head[r.index].metadata))
-            for r in ranked
-        ]
         return PipelineOutput((reranked + tail)[:k], timings)
 
 

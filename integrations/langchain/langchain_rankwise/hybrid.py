@@ -225,7 +225,7 @@ class RankwiseHybridRetriever(BaseRetriever):
             return candidates
         callbacks = run_manager.get_child(tag="reranker")
         if isinstance(self.reranker, RankwiseRerank):
-            return self.reranker._rerank(candidates, query, n)
+            return self.reranker.rerank_documents(candidates, query, n)
         return list(self.reranker.compress_documents(candidates, query, callbacks))[:n]
 
     async def _aget_relevant_documents(
@@ -248,7 +248,7 @@ class RankwiseHybridRetriever(BaseRetriever):
             return candidates
         callbacks = run_manager.get_child(tag="reranker")
         if isinstance(self.reranker, RankwiseRerank):
-            return await self.reranker._arerank(candidates, query, n)
+            return await self.reranker.arerank_documents(candidates, query, n)
         docs = await self.reranker.acompress_documents(candidates, query, callbacks)
         return list(docs)[:n]
 
