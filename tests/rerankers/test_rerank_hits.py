@@ -75,3 +75,17 @@ def test_pair_results_maps_index_back_to_any_item() -> None:
         ("d1", 0.9),
         ("d2", 0.5),
     ]
+
+
+def test_a_local_reranker_is_a_context_manager(bert_dir: Path, docs: list[str]) -> None:
+    with CrossEncoderReranker(str(bert_dir), device="cpu") as local:
+        first = local.rerank(docs[0], docs[:3])
+    local.close()  # nothing to release; harmless twice, and the model still answers
+    assert local.rerank(docs[0], docs[:3]) == first
+
+    async def use() -> None:
+        async with local as same:
+            assert same is local
+            assert await same.arerank(docs[0], docs[:3]) == first
+
+    asyncio.run(use())

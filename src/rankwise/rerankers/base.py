@@ -16,6 +16,7 @@ from rankwise._checks import text_arg
 from rankwise.types import Hit, Metadata, RerankResult
 
 _Item = TypeVar("_Item")
+_Reranker = TypeVar("_Reranker", bound="BaseReranker")
 
 
 def validate_rerank_input(query: object, documents: object, top_k: object) -> None:
@@ -230,6 +231,30 @@ class BaseReranker(ABC):
 
         pairs = zip(queries, documents_per_query, strict=True)
         return list(await asyncio.gather(*(one(q, d) for q, d in pairs)))
+
+    # -- resources ---------------------------------------------------------------------------
+    def close(self) -> None:  # noqa: B027 - a no-op by default: local models hold nothing open
+        """Release what the reranker holds open (API rerankers: their connection pools).
+
+        Local models hold nothing to close. Closing twice is harmless, and a closed reranker
+        can still be called (it opens what it needs again).
+        """
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close`."""
+        self.close()
+
+    def __enter__(self: _Reranker) -> _Reranker:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self: _Reranker) -> _Reranker:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
