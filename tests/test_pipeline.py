@@ -52,6 +52,14 @@ def test_hybrid_is_rrf_of_children() -> None:
         Hybrid([a])
 
 
+@pytest.mark.parametrize("weights", [[0.0, 0.0], [1.0], [1.0, -1.0], [1.0, float("nan")]])
+def test_hybrid_refuses_bad_weights_when_built(weights: list[float]) -> None:
+    a = Retrieve(ListStore(["1"]), stage="bm25")
+    b = Retrieve(ListStore(["2"]), stage="dense")
+    with pytest.raises(ValueError, match="weights"):
+        Hybrid([a, b], weights=weights)
+
+
 def test_rerank_head_then_retrieval_tail() -> None:
     base = Retrieve(ListStore(["1", "2", "3", "4", "5"]), stage="bm25")
     pipe = Rerank(base, LengthReranker(), fetch_k=3)

@@ -1,29 +1,53 @@
-"""Rank fusion shared by the hybrid retrievers of every integration.
+"""Rank fusion shared by the core pipeline and the hybrid retrievers of every integration.
 
-Both functions take one ranked list per retriever (best first) and return ``(key, fused)``
-pairs, best first. A key that appears more than once in one list counts once, at its best
+:func:`fuse` is what a hybrid retriever calls: it takes one ranked list of items per retriever
+(hits, LangChain documents, LlamaIndex nodes), keys them, fuses and returns the first-seen
+item of each key with its fused score. :func:`reciprocal_rank_fusion` and
+:func:`min_max_fusion` are the two fusions over keys. Every list of weights goes through
+:func:`check_weights`. A key that appears more than once in one list counts once, at its best
 rank, so chunks repeated by one retriever are never double-counted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from typing import TypeVar
+import math
+from collections.abc import Callable, Hashable, Sequence
+from typing import Literal, TypeVar
 
 K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
 
 DEFAULT_RRF_C = 60
 
+#: ``"rrf"``: weighted reciprocal-rank fusion. ``"min_max"``: each list's scores scaled to
+#: [0, 1], weighted and summed.
+FusionMethod = Literal["rrf", "min_max"]
 
-def _check_weights(n_lists: int, weights: Sequence[float] | None) -> list[float]:
+
+def check_weights(weights: object, n_lists: int, what: str = "ranked lists") -> list[float]:
+    """The weights as floats: one finite, non-negative number per list (``what`` names the
+    lists in the message, e.g. ``"retrievers"``), not all zero; ``None`` means all 1.0.
+
+    All-zero weights are refused: every fused score would be 0 and the order meaningless.
+    """
     if weights is None:
         return [1.0] * n_lists
+    if isinstance(weights, (str, bytes)) or not isinstance(weights, Sequence):
+        raise ValueError(f"weights must be a sequence of numbers, got {type(weights).__name__}")
     if len(weights) != n_lists:
-        raise ValueError(f"weights has {len(weights)} entries for {n_lists} ranked lists")
-    out = [float(w) for w in weights]
-    if any(w < 0 for w in out):
-        raise ValueError(f"weights must be non-negative, got {list(weights)}")
+        raise ValueError(f"weights has {len(weights)} entries for {n_lists} {what}")
+    out: list[float] = []
+    for w in weights:
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
+            raise ValueError(f"weights must be non-negative numbers, got {list(weights)}")
+        out.append(float(w))
+    if out and not any(out):
+        raise ValueError(f"weights must not all be zero, got {list(weights)}")
     return out
+
+
+def _check_weights(n_lists: int, weights: Sequence[float] | None) -> list[float]:
+    return check_weights(weights, n_lists)
 
 
 def _ordered(scores: dict[K, float], first_seen: dict[K, int]) -> list[tuple[K, float]]:
@@ -87,4 +111,53 @@ def min_max_fusion(
     return _ordered(fused, first_seen)
 
 
-__all__ = ["DEFAULT_RRF_C", "min_max_fusion", "reciprocal_rank_fusion"]
+def fuse(
+    lists: Sequence[Sequence[T]],
+    key: Callable[[T], Hashable],
+    *,
+    method: FusionMethod = "rrf",
+    weights: Sequence[float] | None = None,
+    c: float = DEFAULT_RRF_C,
+    score: Callable[[T, int], float] | None = None,
+) -> list[tuple[T, float]]:
+    """Fuse one ranked list of items per retriever into ``(item, fused score)``, best first.
+
+    ``key`` says which items are the same document; each key is represented by the first
+    item seen (lists in order, each best first), so text and metadata come from the first
+    retriever that returned it. ``method="min_max"`` needs ``score(item, list_index)``, the
+    item's retrieval score (it may raise a ValueError naming the list). Ties keep first-seen
+    order.
+    """
+    if method not in ("rrf", "min_max"):
+        raise ValueError(f"method must be 'rrf' or 'min_max', got {method!r}")
+    first: dict[Hashable, T] = {}
+    keyed: list[list[Hashable]] = []
+    for items in lists:
+        keys = []
+        for item in items:
+            k = key(item)
+            first.setdefault(k, item)
+            keys.append(k)
+        keyed.append(keys)
+    fused: list[tuple[Hashable, float]]
+    if method == "rrf":
+        fused = reciprocal_rank_fusion(keyed, weights, c)
+    else:
+        if score is None:
+            raise ValueError('method="min_max" needs score=, the retrieval score of an item')
+        scored = [
+            [(k, score(item, i)) for k, item in zip(keys, items, strict=True)]
+            for i, (keys, items) in enumerate(zip(keyed, lists, strict=True))
+        ]
+        fused = min_max_fusion(scored, weights)
+    return [(first[k], fused_score) for k, fused_score in fused]
+
+
+__all__ = [
+    "DEFAULT_RRF_C",
+    "FusionMethod",
+    "check_weights",
+    "fuse",
+    "min_max_fusion",
+    "reciprocal_rank_fusion",
+]

@@ -28,8 +28,8 @@ import numpy as np
 
 from rankwise._checks import positive_int
 from rankwise.evaluation import evaluate, parse_metric
-from rankwise.fusion import DEFAULT_RRF_C, reciprocal_rank_fusion
-from rankwise.rerankers.base import BaseReranker
+from rankwise.fusion import DEFAULT_RRF_C, check_weights, fuse
+from rankwise.rerankers.base import BaseReranker, rescored_hit
 from rankwise.types import Hit
 
 Memo = dict[tuple[int, str, int], "PipelineOutput"]
@@ -107,6 +107,10 @@ class Retrieve(Pipeline):
         return PipelineOutput(list(hits)[:k], {self.stage: time.perf_counter() - t0})
 
 
+def _hit_id(hit: Hit) -> str:
+    return hit.id
+
+
 class Hybrid(Pipeline):
     """Weighted reciprocal-rank fusion (``weight / (c + rank)``) of several pipelines.
 
@@ -126,10 +130,10 @@ class Hybrid(Pipeline):
         if len(children) < 2:
             raise ValueError("children must hold at least two pipelines")
         _check_k(fetch_k, "fetch_k")
-        if weights is not None and len(weights) != len(children):
-            raise ValueError(f"weights has {len(weights)} entries for {len(children)} children")
         self.children = list(children)
-        self.weights = None if weights is None else [float(w) for w in weights]
+        self.weights = (
+            None if weights is None else check_weights(weights, len(children), "children")
+        )
         self.c = c
         self.fetch_k = fetch_k
         self.name = name
@@ -151,17 +155,8 @@ class Hybrid(Pipeline):
             for stage, sec in out.timings.items():
                 timings[stage] = timings.get(stage, 0.0) + sec
         t0 = time.perf_counter()
-        by_id: dict[str, Hit] = {}
-        for hits in lists:
-            for h in hits:
-                by_id.setdefault(h.id, h)
-        fused = reciprocal_rank_fusion(
-            [[h.id for h in hits] for hits in lists], self.weights, self.c
-        )
-        result = [
-            Hit(doc_id, score, by_id[doc_id].text, dict(by_id[doc_id].metadata))
-            for doc_id, score in fused[:k]
-        ]
+        fused = fuse(lists, _hit_id, weights=self.weights, c=self.c)
+        result = [rescored_hit(hit, score) for hit, score in fused[:k]]
         timings["fusion"] = time.perf_counter() - t0
         return PipelineOutput(result, timings)
 
@@ -197,12 +192,8 @@ class Rerank(Pipeline):
         timings = dict(out.timings)
         head, tail = out.hits[: self.fetch_k], out.hits[self.fetch_k :]
         t0 = time.perf_counter()
-        ranked = self.reranker.rerank(query, [h.text for h in head]) if head else []
+        reranked = self.reranker.rerank_hits(query, head) if head else []
         timings["rerank"] = time.perf_counter() - t0
-        reranked = [
-            Hit(head[r.index].id, r.score, head[r.index].text, dict(head[r.index].metadata))
-            for r in ranked
-        ]
         return PipelineOutput((reranked + tail)[:k], timings)
 
 

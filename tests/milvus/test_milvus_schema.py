@@ -57,7 +57,23 @@ SERVER = CollectionSpec(analyzer_params={"type": "english"}, lite=False)
 
 
 def test_a_matching_server_collection_passes() -> None:
-    validate_collection("c", described(), {"sparse": server_index()}, SERVER)
+    from pymilvus import DataType
+
+    # the server's string-valued params, and the same collection as Milvus Lite or an older
+    # pymilvus describes it (DataType members, numbers, analyzer params as a dict): all match
+    native = described()
+    for field in native["fields"]:
+        field["type"] = DataType[field["type"]]
+    text_params = native["fields"][1]["params"]
+    text_params.update(enable_analyzer=True, analyzer_params={"type": "english"})
+    native_index = server_index()
+    native_index["params"].update(bm25_k1=1.2, bm25_b=0.75)
+    for desc, index in [(described(), server_index()), (native, native_index)]:
+        assert validate_collection("c", desc, {"sparse": index}, SERVER) is None
+        # the same shapes with one setting changed are refused: the match above was checked
+        index = {**index, "params": {**index["params"], "bm25_b": "0.5"}}
+        with pytest.raises(SchemaMismatchError, match="bm25_b"):
+            validate_collection("c", desc, {"sparse": index}, SERVER)
 
 
 @pytest.mark.parametrize(

@@ -337,3 +337,37 @@ def test_rerank_many_validates_everything_first(make: Factory, fake_api: FakeRer
     with pytest.raises(ValueError, match="queries"):
         rr.rerank_many([QUERY], [DOCS, DOCS])
     assert fake_api.requests == []
+
+
+def _pool(client: Any, provider: str) -> Any:
+    """The connection pool behind one SDK client (Voyage's client keeps none)."""
+    if provider == "jina":
+        return client
+    if provider == "cohere":
+        return client._client_wrapper.httpx_client.httpx_client
+    return None
+
+
+def test_context_manager_closes_the_pool_of_every_provider(
+    make: Factory, fake_api: FakeRerankServer, provider: str
+) -> None:
+    with make() as rr:
+        assert [r.index for r in rr.rerank(QUERY, DOCS)] == expected_order(DOCS)
+        (client,) = list(rr._aclients.values())
+        pool = _pool(client, provider)
+        assert pool is None or not pool.is_closed
+    assert len(rr._aclients) == 0
+    assert pool is None or pool.is_closed
+    # closing twice is harmless, and a closed reranker opens a new pool when called again
+    rr.close()
+    assert [r.index for r in rr.rerank(QUERY, DOCS)] == expected_order(DOCS)
+    rr.close()
+
+
+async def test_async_context_manager_closes_the_loops_pool(make: Factory, provider: str) -> None:
+    loop = asyncio.get_running_loop()
+    async with make() as rr:
+        assert [r.index for r in await rr.arerank(QUERY, DOCS)] == expected_order(DOCS)
+        pool = _pool(rr._aclients[loop], provider)
+    assert loop not in rr._aclients
+    assert pool is None or pool.is_closed

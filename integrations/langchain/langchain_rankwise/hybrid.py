@@ -18,7 +18,7 @@ from pydantic import ConfigDict, ValidationInfo, field_validator, model_validato
 
 from langchain_rankwise._utils import check_positive_int, check_query, with_metadata
 from langchain_rankwise.rerank import RankwiseRerank
-from rankwise.fusion import DEFAULT_RRF_C, min_max_fusion, reciprocal_rank_fusion
+from rankwise.fusion import DEFAULT_RRF_C, check_weights, fuse
 from rankwise.rerankers.base import BaseReranker
 
 DocKey = tuple[str, Hashable]
@@ -140,12 +140,7 @@ class RankwiseHybridRetriever(BaseRetriever):
     @model_validator(mode="after")
     def _check_weights(self) -> RankwiseHybridRetriever:
         if self.weights is not None:
-            if len(self.weights) != len(self.retrievers):
-                raise ValueError(
-                    f"weights has {len(self.weights)} entries for {len(self.retrievers)} retrievers"
-                )
-            if any(w < 0 for w in self.weights):
-                raise ValueError(f"weights must be non-negative, got {self.weights}")
+            check_weights(self.weights, len(self.retrievers), "retrievers")
         return self
 
     # -- fusion -------------------------------------------------------------------------
@@ -158,24 +153,15 @@ class RankwiseHybridRetriever(BaseRetriever):
         return ("content", doc.page_content)
 
     def _fuse(self, results: Sequence[Sequence[Document]]) -> list[Document]:
-        first: dict[DocKey, Document] = {}
-        rankings: list[list[DocKey]] = []
-        for docs in results:
-            keys = []
-            for doc in docs:
-                key = self._key(doc)
-                first.setdefault(key, doc)
-                keys.append(key)
-            rankings.append(keys)
-        if self.fusion == "rrf":
-            fused = reciprocal_rank_fusion(rankings, self.weights, c=self.c)
-        else:
-            scored = [
-                [(key, self._score_of(doc, i)) for key, doc in zip(keys, docs, strict=True)]
-                for i, (keys, docs) in enumerate(zip(rankings, results, strict=True))
-            ]
-            fused = min_max_fusion(scored, self.weights)
-        return [with_metadata(first[key], fused_score=float(score)) for key, score in fused]
+        fused = fuse(
+            results,
+            self._key,
+            method=self.fusion,
+            weights=self.weights,
+            c=self.c,
+            score=self._score_of,
+        )
+        return [with_metadata(doc, fused_score=float(score)) for doc, score in fused]
 
     def _score_of(self, doc: Document, retriever_index: int) -> float:
         score = doc.metadata.get(self.score_key)
@@ -225,7 +211,7 @@ class RankwiseHybridRetriever(BaseRetriever):
             return candidates
         callbacks = run_manager.get_child(tag="reranker")
         if isinstance(self.reranker, RankwiseRerank):
-            return self.reranker._rerank(candidates, query, n)
+            return self.reranker.rerank_documents(candidates, query, n)
         return list(self.reranker.compress_documents(candidates, query, callbacks))[:n]
 
     async def _aget_relevant_documents(
@@ -248,7 +234,7 @@ class RankwiseHybridRetriever(BaseRetriever):
             return candidates
         callbacks = run_manager.get_child(tag="reranker")
         if isinstance(self.reranker, RankwiseRerank):
-            return await self.reranker._arerank(candidates, query, n)
+            return await self.reranker.arerank_documents(candidates, query, n)
         docs = await self.reranker.acompress_documents(candidates, query, callbacks)
         return list(docs)[:n]
 

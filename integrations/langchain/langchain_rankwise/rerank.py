@@ -10,7 +10,7 @@ from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from langchain_rankwise._utils import check_positive_int
-from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers.base import BaseReranker, pair_results
 from rankwise.types import RerankResult
 
 
@@ -93,28 +93,31 @@ class RankwiseRerank(BaseDocumentCompressor):
 
     def _select(self, documents: Sequence[Document], results: list[RerankResult]) -> list[Document]:
         out = []
-        for res in results:
-            if self.score_threshold is not None and res.score < self.score_threshold:
+        for doc, score in pair_results(documents, results):
+            if self.score_threshold is not None and score < self.score_threshold:
                 continue
-            doc = documents[res.index]
             out.append(
-                doc.model_copy(
-                    update={"metadata": {**doc.metadata, "relevance_score": float(res.score)}}
-                )
+                doc.model_copy(update={"metadata": {**doc.metadata, "relevance_score": score}})
             )
         return out
 
-    def _rerank(
-        self, documents: Sequence[Document], query: str, top_n: int | None
+    def rerank_documents(
+        self, documents: Sequence[Document], query: str, top_n: int | None = None
     ) -> list[Document]:
+        """Rerank ``documents`` keeping at most ``top_n`` (None: all) above ``score_threshold``.
+
+        :meth:`compress_documents` with the compressor's own ``top_n``; composite retrievers
+        (:class:`~langchain_rankwise.RankwiseHybridRetriever`) call it with theirs.
+        """
         if not documents:
             return []
         texts = [doc.page_content for doc in documents]
         return self._select(documents, self.reranker.rerank(query, texts, top_k=top_n))
 
-    async def _arerank(
-        self, documents: Sequence[Document], query: str, top_n: int | None
+    async def arerank_documents(
+        self, documents: Sequence[Document], query: str, top_n: int | None = None
     ) -> list[Document]:
+        """Async twin of :meth:`rerank_documents`."""
         if not documents:
             return []
         texts = [doc.page_content for doc in documents]
@@ -127,7 +130,7 @@ class RankwiseRerank(BaseDocumentCompressor):
         callbacks: Callbacks | None = None,
     ) -> Sequence[Document]:
         """Rerank ``documents`` for ``query``; best first, at most ``top_n`` of them."""
-        return self._rerank(documents, query, self.top_n)
+        return self.rerank_documents(documents, query, self.top_n)
 
     async def acompress_documents(
         self,
@@ -136,7 +139,7 @@ class RankwiseRerank(BaseDocumentCompressor):
         callbacks: Callbacks | None = None,
     ) -> Sequence[Document]:
         """Async twin of :meth:`compress_documents`, on the reranker's async path."""
-        return await self._arerank(documents, query, self.top_n)
+        return await self.arerank_documents(documents, query, self.top_n)
 
 
 def _load_reranker(spec: str, kwargs: Any, api_key: Any) -> BaseReranker:

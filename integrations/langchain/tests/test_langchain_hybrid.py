@@ -186,6 +186,8 @@ def test_bad_configuration_raises() -> None:
         RankwiseHybridRetriever(retrievers=[one, one], weights=[1.0])
     with pytest.raises(ValidationError, match="non-negative"):
         RankwiseHybridRetriever(retrievers=[one], weights=[-1.0])
+    with pytest.raises(ValidationError, match="not all be zero"):
+        RankwiseHybridRetriever(retrievers=[one, one], weights=[0.0, 0.0])
     with pytest.raises(ValidationError, match="fusion"):
         RankwiseHybridRetriever(retrievers=[one], fusion="max")
     with pytest.raises(ValidationError, match="extra"):

@@ -344,6 +344,7 @@ def _close(store: Any) -> None:
 
 def _search(args: argparse.Namespace, store: Any, reranker: Any, conditions: list[Any]) -> int:
     from rankwise.cli.searching import candidates, result_rows, search_payload
+    from rankwise.rerankers.base import pair_results
 
     embedder = getattr(reranker, "embedder", None)
     if embedder is not None and hasattr(embedder, "dim"):
@@ -364,7 +365,7 @@ def _search(args: argparse.Namespace, store: Any, reranker: Any, conditions: lis
         t1 = time.perf_counter()
         ranked = reranker.rerank(args.query, [h.text for h in hits])
         rerank_ms = (time.perf_counter() - t1) * 1000
-        reranked = [(r.index, r.score) for r in ranked]
+        reranked = pair_results(hits, ranked)
     rows = result_rows(hits, args.k, reranked, group_by_doc=args.group_by_doc)
     if args.json:
         payload = search_payload(

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from rankwise._version import __version__
 
 EXIT_ERROR = 1
-EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 

@@ -94,17 +94,17 @@ def best_per_document(hits: Sequence[Hit]) -> list[Hit]:
 def result_rows(
     hits: Sequence[Hit],
     k: int,
-    reranked: Sequence[tuple[int, float]] | None = None,
+    reranked: Sequence[tuple[Hit, float]] | None = None,
     *,
     group_by_doc: bool = False,
 ) -> list[dict[str, Any]]:
-    """Rows of the search schema: ``reranked`` holds (hit index, score) best first, or ``None``
-    to keep the retrieval order and scores."""
-    order = reranked if reranked is not None else [(i, h.score) for i, h in enumerate(hits)]
+    """Rows of the search schema: ``reranked`` holds (retrieved hit, rerank score) best first
+    (as :func:`rankwise.rerankers.base.pair_results` makes them), or ``None`` to keep the
+    retrieval order and scores of ``hits``."""
+    order = reranked if reranked is not None else [(h, h.score) for h in hits]
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for i, score in order:
-        h = hits[i]
+    for h, score in order:
         if group_by_doc:
             key = group_key(h)
             if key in seen:

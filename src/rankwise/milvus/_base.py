@@ -336,8 +336,6 @@ class MilvusCollectionStore(ABC):
             self._write("upsert", text_list, id_list, metas)
         return id_list
 
-    # ------------------------------------------------------------------------------- reading
-
     def delete(self, ids: Iterable[str]) -> int:
         """Delete documents by id; returns how many were stored (unknown ids are ignored).
 

@@ -76,26 +76,14 @@ def rerank(query: str, hits: Sequence[Hit], reranker: Any, top_k: int | None = N
     """Rerank search ``hits`` with any rankwise reranker; hits come back with its scores.
 
     ``reranker`` is a :class:`rankwise.rerankers.base.BaseReranker` (or anything with the same
-    ``rerank(query, documents, top_k, *, ids=..., metadatas=...)`` method).
+    ``rerank(query, documents, top_k)`` method); hits are mapped back as
+    :meth:`BaseReranker.rerank_hits <rankwise.rerankers.base.BaseReranker.rerank_hits>` does.
     """
+    from rankwise.rerankers.base import hits_from_results
+
     if not hits:
         return []
-    results = reranker.rerank(
-        query,
-        [h.text for h in hits],
-        top_k,
-        ids=[h.id for h in hits],
-        metadatas=[h.metadata for h in hits],
-    )
-    return [
-        Hit(
-            id=hits[r.index].id,
-            score=float(r.score),
-            text=hits[r.index].text,
-            metadata=hits[r.index].metadata,
-        )
-        for r in results
-    ]
+    return hits_from_results(hits, reranker.rerank(query, [h.text for h in hits], top_k))
 
 
 def choose_route(

@@ -21,6 +21,7 @@ Time limits:
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
 import os
 import weakref
@@ -39,7 +40,6 @@ from rankwise.rerankers._retry import (
     run_with_retry_async,
 )
 from rankwise.rerankers.base import BaseReranker
-from rankwise.rerankers.errors import RerankError
 
 __all__ = ["ApiReranker", "MalformedResponse", "resolve_api_key", "scores_from_results"]
 
@@ -142,11 +142,6 @@ def message_from_body(body: Any) -> str:
     return text if text else "(empty body)"
 
 
-def _check_positive(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
 class ApiReranker(BaseReranker):
     """Base of the HTTP API rerankers. ``score`` is the provider's ``relevance_score``.
 
@@ -224,6 +219,34 @@ class ApiReranker(BaseReranker):
     def _make_async_client(self) -> Any:
         raise NotImplementedError
 
+    # closing ---------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connection pool of the sync calls (the async ones: :meth:`aclose`).
+
+        The reranker stays usable: a later call opens a new pool.
+        """
+        run_sync(self.aclose())
+
+    async def aclose(self) -> None:
+        """Close the connection pool of the running event loop."""
+        clients = getattr(self, "_aclients", None)
+        client = None if clients is None else clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await self._close_client(client)
+
+    async def _close_client(self, client: Any) -> None:
+        """Release one async client (provider hook): its ``aclose()``, else its ``close()``;
+        an SDK client that keeps no connections has neither."""
+        aclose = getattr(client, "aclose", None)
+        if callable(aclose):
+            await aclose()
+            return
+        close = getattr(client, "close", None)
+        if callable(close):
+            result = close()
+            if inspect.isawaitable(result):
+                await result
+
     # provider hooks --------------------------------------------------------------------
     @abstractmethod
     async def _arequest(self, query: str, documents: list[str]) -> list[float]:
@@ -281,6 +304,3 @@ class ApiReranker(BaseReranker):
         if len(scores) != n:
             raise MalformedResponse(f"{len(scores)} scores for {n} documents")
         return scores
-
-    def _error(self, message: str, status: int | None = None, attempts: int = 1) -> RerankError:
-        return RerankError(self.provider, message, status=status, attempts=attempts)

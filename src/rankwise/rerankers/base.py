@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
 from rankwise._checks import text_arg
-from rankwise.types import Metadata, RerankResult
+from rankwise.types import Hit, Metadata, RerankResult
+
+_Item = TypeVar("_Item")
+_Reranker = TypeVar("_Reranker", bound="BaseReranker")
 
 
 def validate_rerank_input(query: object, documents: object, top_k: object) -> None:
@@ -56,6 +59,38 @@ def rank_scores(
         )
         for i in order
     ]
+
+
+def pair_results(
+    items: Sequence[_Item], results: Iterable[RerankResult]
+) -> list[tuple[_Item, float]]:
+    """``(item, score)`` for each result, in the results' order (best first).
+
+    The one place a :class:`RerankResult` is mapped back to what was reranked: ``index`` is the
+    position of its document in the input, so ``items`` must be the sequence whose texts went
+    in (hits, LangChain documents, LlamaIndex nodes). The score is the reranker's, as a float.
+    """
+    return [(items[r.index], float(r.score)) for r in results]
+
+
+def rescored_hit(hit: Hit, score: float) -> Hit:
+    """``hit`` with the reranker's ``score`` and a fresh copy of its metadata (the caller may
+    change the returned hit's metadata without touching the store's or the input hit's)."""
+    return Hit(id=hit.id, score=float(score), text=hit.text, metadata=dict(hit.metadata))
+
+
+def hits_from_results(hits: Sequence[Hit], results: Iterable[RerankResult]) -> list[Hit]:
+    """The reranked ``hits``, best first, each with its reranker score (:func:`rescored_hit`)."""
+    return [rescored_hit(hit, score) for hit, score in pair_results(hits, results)]
+
+
+def _hit_texts(hits: object) -> list[str]:
+    if isinstance(hits, str) or not isinstance(hits, Sequence):
+        raise ValueError("hits must be a sequence of Hit, not " + type(hits).__name__)
+    for i, hit in enumerate(hits):
+        if not isinstance(hit, Hit):
+            raise TypeError(f"hits[{i}] must be a Hit, got {type(hit).__name__}")
+    return [hit.text for hit in hits]
 
 
 class BaseReranker(ABC):
@@ -130,6 +165,20 @@ class BaseReranker(ABC):
         scores = await self._ascore(query, list(documents))
         return rank_scores(documents, scores, top_k, ids, metadatas)
 
+    def rerank_hits(self, query: str, hits: Sequence[Hit], top_k: int | None = None) -> list[Hit]:
+        """Rerank search ``hits`` (from any rankwise store) by their text; best first.
+
+        Each returned hit keeps its id and text, takes the reranker's score and gets a fresh
+        copy of its metadata (:func:`rescored_hit`). Input is validated as in :meth:`rerank`.
+        """
+        return hits_from_results(hits, self.rerank(query, _hit_texts(hits), top_k))
+
+    async def arerank_hits(
+        self, query: str, hits: Sequence[Hit], top_k: int | None = None
+    ) -> list[Hit]:
+        """Async twin of :meth:`rerank_hits`."""
+        return hits_from_results(hits, await self.arerank(query, _hit_texts(hits), top_k))
+
     def _check_many(
         self, queries: Sequence[str], documents_per_query: Sequence[Sequence[str]], top_k: object
     ) -> None:
@@ -182,6 +231,30 @@ class BaseReranker(ABC):
 
         pairs = zip(queries, documents_per_query, strict=True)
         return list(await asyncio.gather(*(one(q, d) for q, d in pairs)))
+
+    # -- resources ---------------------------------------------------------------------------
+    def close(self) -> None:  # noqa: B027 - a no-op by default: local models hold nothing open
+        """Release what the reranker holds open (API rerankers: their connection pools).
+
+        Local models hold nothing to close. Closing twice is harmless, and a closed reranker
+        can still be called (it opens what it needs again).
+        """
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close`."""
+        self.close()
+
+    def __enter__(self: _Reranker) -> _Reranker:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self: _Reranker) -> _Reranker:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"

@@ -107,6 +107,12 @@ class CohereReranker(ApiReranker):
     def _make_async_client(self) -> Any:
         return self._cohere.AsyncClientV2(api_key=self._api_key, **self._client_kwargs)
 
+    async def _close_client(self, client: Any) -> None:
+        # AsyncClientV2 has no close(); its connection pool is the httpx(-compatible) client
+        # the SDK made, two wrappers down.
+        wrapper = getattr(getattr(client, "_client_wrapper", None), "httpx_client", None)
+        await super()._close_client(getattr(wrapper, "httpx_client", None))
+
     def _classify(self, exc: BaseException) -> AttemptFailure | None:
         if isinstance(exc, self._api_error):
             status = getattr(exc, "status_code", None)

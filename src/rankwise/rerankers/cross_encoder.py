@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
 from typing import Any, Literal
 
 from rankwise._checks import positive_int
@@ -401,17 +400,3 @@ class CrossEncoderReranker(BaseReranker):
         if self.activation == "sigmoid":
             return [_sigmoid(s) for s in raw]
         return raw
-
-    def plan(self, query: str, documents: Sequence[str]) -> dict[str, int]:
-        """Token accounting of one call (for benchmarks): real and padded token slots."""
-        q_text, q_tokens = self._prepare_query(query)
-        pieces, _ = self._pieces(q_tokens, list(documents))
-        lengths = [len(x) for x in self._encode(q_text, pieces)["input_ids"]]
-        batches = plan_batches(lengths, self.batch_size, self.batch_overhead)
-        padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
-        return {
-            "pairs": len(lengths),
-            "batches": len(batches),
-            "tokens": sum(lengths),
-            "padded_tokens": padded,
-        }

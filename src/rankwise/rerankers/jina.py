@@ -12,12 +12,10 @@ and merged into one global ranking.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 from rankwise._optional import require
-from rankwise.rerankers._deadline import run_sync
 from rankwise.rerankers._http import (
     ApiReranker,
     MalformedResponse,
@@ -124,14 +122,3 @@ class JinaReranker(ApiReranker):
 
     def _make_async_client(self) -> Any:
         return self._httpx.AsyncClient(timeout=self.timeout)
-
-    def close(self) -> None:
-        """Close the connection pool of the sync calls (the async ones: :meth:`aclose`)."""
-        run_sync(self.aclose())
-
-    async def aclose(self) -> None:
-        """Close the connection pool of the running event loop."""
-        clients = getattr(self, "_aclients", None)
-        client = None if clients is None else clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.aclose()

@@ -37,7 +37,7 @@ from rankwise._checks import has_lone_surrogate
 from rankwise._version import __version__
 from rankwise.cli.filters import FilterError, conditions_from_json
 from rankwise.cli.searching import candidates, result_rows, search_payload
-from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers.base import BaseReranker, pair_results, rank_scores
 from rankwise.serve.batching import RerankBatcher
 
 MAX_QUERY_CHARS = 10_000
@@ -273,14 +273,11 @@ class RankwiseServer:
         for key in ("max_tokens_per_doc", "max_chunks_per_doc"):
             _count(body, key, None, 1 << 30)  # accepted for compatibility; models truncate
         scores = await self.batcher.score(query, documents)
-        order = sorted(range(len(documents)), key=lambda i: (-scores[i], i))
-        if top_n is not None:
-            order = order[:top_n]
         results = []
-        for i in order:
-            item: dict[str, Any] = {"index": i, "relevance_score": scores[i]}
+        for r in rank_scores(documents, scores, top_n):
+            item: dict[str, Any] = {"index": r.index, "relevance_score": r.score}
             if return_documents:
-                item["document"] = {"text": documents[i]}
+                item["document"] = {"text": r.text}
             results.append(item)
         version = "2" if request.url.path.startswith("/v2") else "1"
         return JSONResponse(
@@ -319,10 +316,10 @@ class RankwiseServer:
         rerank_ms = None
         if use_rerank and hits and self.batcher is not None:
             t1 = time.perf_counter()
-            scores = await self.batcher.score(query, [h.text for h in hits])
+            texts = [h.text for h in hits]
+            scores = await self.batcher.score(query, texts)
             rerank_ms = (time.perf_counter() - t1) * 1000
-            order = sorted(range(len(hits)), key=lambda i: (-scores[i], i))
-            reranked = [(i, scores[i]) for i in order]
+            reranked = pair_results(hits, rank_scores(texts, scores, None))
         rows = result_rows(hits, k, reranked, group_by_doc=group)
         payload = search_payload(
             query=query,

@@ -13,7 +13,7 @@ from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRan
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle
 
-from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers.base import BaseReranker, pair_results
 from rankwise.types import RerankResult
 
 dispatcher = get_dispatcher(__name__)
@@ -171,12 +171,11 @@ class RankwiseRerank(BaseNodePostprocessor):
         self, nodes: Sequence[NodeWithScore], results: Sequence[RerankResult]
     ) -> list[NodeWithScore]:
         out: list[NodeWithScore] = []
-        for result in results:
-            if self.score_threshold is not None and result.score < self.score_threshold:
+        for original, score in pair_results(nodes, results):
+            if self.score_threshold is not None and score < self.score_threshold:
                 continue
-            original = nodes[result.index]
             extra = {"retrieval_score": original.score} if self.keep_retrieval_score else None
-            out.append(NodeWithScore(node=copy_node(original.node, extra), score=result.score))
+            out.append(NodeWithScore(node=copy_node(original.node, extra), score=score))
         return out
 
     def _start(self, query_bundle: QueryBundle, nodes: list[NodeWithScore]) -> dict[str, Any]:

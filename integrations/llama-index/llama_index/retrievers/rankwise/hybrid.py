@@ -17,7 +17,7 @@ from llama_index.core.schema import IndexNode, NodeWithScore, QueryBundle
 from llama_index.core.settings import Settings
 from llama_index.postprocessor.rankwise.base import RankwiseRerank, copy_node
 
-from rankwise.fusion import DEFAULT_RRF_C, min_max_fusion, reciprocal_rank_fusion
+from rankwise.fusion import DEFAULT_RRF_C, check_weights, fuse
 from rankwise.rerankers.base import BaseReranker
 
 FusionMode = Literal["rrf", "relative_score"]
@@ -30,6 +30,15 @@ def _check_optional_k(value: object, argument: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{argument} must be a positive integer or None, got {value!r}")
     return value
+
+
+def _node_id(node: NodeWithScore) -> str:
+    return node.node.node_id
+
+
+def _node_score(node: NodeWithScore, list_index: int) -> float:
+    """A node's retrieval score for ``relative_score`` fusion (a missing score counts as 0)."""
+    return 0.0 if node.score is None else float(node.score)
 
 
 class RankwiseHybridRetriever(BaseRetriever):
@@ -85,23 +94,7 @@ class RankwiseHybridRetriever(BaseRetriever):
                     f"retrievers[{i}] must be a llama_index BaseRetriever, got {type(r).__name__}"
                 )
         self._retrievers = list(retrievers)
-        if weights is None:
-            self._weights = [1.0] * len(self._retrievers)
-        else:
-            if isinstance(weights, (str, bytes)) or not isinstance(weights, Sequence):
-                raise ValueError("weights must be a sequence of numbers")
-            if len(weights) != len(self._retrievers):
-                raise ValueError(
-                    f"weights has {len(weights)} entries for {len(self._retrievers)} retrievers"
-                )
-            checked: list[float] = []
-            for w in weights:
-                if isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0:
-                    raise ValueError(f"weights must be non-negative numbers, got {list(weights)}")
-                checked.append(float(w))
-            if not any(checked):
-                raise ValueError("weights must not all be zero")
-            self._weights = checked
+        self._weights = check_weights(weights, len(self._retrievers), "retrievers")
         if mode not in _MODES:
             raise ValueError(f"mode must be one of {list(_MODES)}, got {mode!r}")
         self._mode: FusionMode = mode
@@ -180,24 +173,15 @@ class RankwiseHybridRetriever(BaseRetriever):
             raise ValueError(
                 f"results has {len(results)} lists for {len(self._retrievers)} retrievers"
             )
-        first: dict[str, NodeWithScore] = {}
-        for nodes in results:
-            for n in nodes:
-                first.setdefault(n.node.node_id, n)
-        fused: list[tuple[str, float]]
-        if self._mode == "rrf":
-            rankings = [[n.node.node_id for n in nodes] for nodes in results]
-            fused = reciprocal_rank_fusion(rankings, self._weights, c=self._c)
-        else:
-            scored = [
-                [(n.node.node_id, 0.0 if n.score is None else float(n.score)) for n in nodes]
-                for nodes in results
-            ]
-            fused = min_max_fusion(scored, self._weights)
-        return [
-            NodeWithScore(node=copy_node(first[node_id].node), score=score)
-            for node_id, score in fused
-        ]
+        fused = fuse(
+            results,
+            _node_id,
+            method="rrf" if self._mode == "rrf" else "min_max",
+            weights=self._weights,
+            c=self._c,
+            score=_node_score,
+        )
+        return [NodeWithScore(node=copy_node(n.node), score=score) for n, score in fused]
 
     def _cut(self, nodes: list[NodeWithScore], k: int | None) -> list[NodeWithScore]:
         return nodes if k is None else nodes[:k]
