@@ -55,7 +55,8 @@ def load_reranker(spec: str, device: str | None = None) -> BaseReranker:
     if not spec or ":" not in spec:
         raise CliError(
             f"unknown reranker spec {spec!r}: expected <kind>:<model>, e.g. embedding:default, "
-            "cross-encoder:<name-or-path>, bge:<...>, cohere:<model>, voyage:<model>, jina:<model>"
+            "cross-encoder:<name-or-path>, bge:<...>, llm:<name-or-path>, cohere:<model>, "
+            "voyage:<model>, jina:<model>, tei:<url>"
         )
     from rankwise.rerankers import load
 

@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         default=None,
         help="reranker spec, e.g. embedding:default, cross-encoder:<name-or-path>, "
-        "bge:<...>, cohere:<model>, voyage:<model>, jina:<model>",
+        "bge:<...>, llm:<name-or-path>, cohere:<model>, voyage:<model>, jina:<model>, tei:<url>",
     )
     p.add_argument(
         "--fetch-k",
