@@ -108,7 +108,7 @@ def test_bad_input(embedder: SentenceEmbedder) -> None:
     assert embedder.encode([]).shape == (0, 384)
     with pytest.raises(ValueError, match="batch_size"):
         SentenceEmbedder(batch_size=0)
-    with pytest.raises(ValueError, match="model_name_or_path"):
+    with pytest.raises(ValueError, match="model_name"):
         SentenceEmbedder("/no/such/model/folder").encode(["x"])
 
 
@@ -158,3 +158,25 @@ def test_factory_spec_shares_the_process_embedder() -> None:
     assert load("embedding:").embedder is shared_embedder()
     with pytest.raises(ValueError, match="either a model or an embedder"):
         EmbeddingReranker("x", embedder=shared_embedder())
+
+
+def test_model_name_or_path_is_a_deprecated_alias_of_model_name() -> None:
+    # Issue 17 item 3: one name (model_name) for a model rankwise loads; the old name works
+    # for one release and warns naming the new one.
+    path = str(bundled_model_path())
+    with pytest.warns(DeprecationWarning, match="use model_name="):
+        old = SentenceEmbedder(model_name_or_path=path)
+    assert old.model_name == SentenceEmbedder(path).model_name == path
+    assert old.fingerprint() == SentenceEmbedder(model_name=path).fingerprint()
+    with pytest.warns(DeprecationWarning, match="use model_name"):
+        assert old.model_name_or_path == path
+    with pytest.warns(DeprecationWarning, match="use model_name="):
+        assert shared_embedder(model_name_or_path=path) is shared_embedder(path)
+    with pytest.warns(DeprecationWarning, match="use model_name="):
+        reranker = EmbeddingReranker(model_name_or_path=path)
+    assert reranker.embedder is shared_embedder(path)
+    with (
+        pytest.raises(TypeError, match="model_name="),
+        pytest.warns(DeprecationWarning, match="model_name_or_path"),
+    ):
+        SentenceEmbedder(path, model_name_or_path=path)

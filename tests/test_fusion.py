@@ -70,10 +70,10 @@ def test_fuse_min_max_uses_the_score_callback() -> None:
         seen.append(list_index)
         return item[1]
 
-    fused = fuse(lists, key=lambda item: item[0], method="min_max", score=score)
+    fused = fuse(lists, key=lambda item: item[0], fusion="min_max", score=score)
     assert [(item[0], s) for item, s in fused] == min_max_fusion(lists)
     assert seen == [0, 0, 0, 1, 1]
     with pytest.raises(ValueError, match="score"):
-        fuse(lists, key=lambda item: item[0], method="min_max")
-    with pytest.raises(ValueError, match="method"):
-        fuse(lists, key=lambda item: item[0], method="max")  # type: ignore[arg-type]
+        fuse(lists, key=lambda item: item[0], fusion="min_max")
+    with pytest.raises(ValueError, match="fusion"):
+        fuse(lists, key=lambda item: item[0], fusion="max")  # type: ignore[arg-type]

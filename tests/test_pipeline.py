@@ -129,3 +129,26 @@ def test_embed_corpus_disk_cache(tmp_path: Path) -> None:
     assert len(list((tmp_path / "embeddings").glob("*.npy"))) == 2
     embed_corpus(emb2, ["x"], cache_dir=None)
     assert emb2.encoded == 3
+
+
+def test_pipeline_split_into_stages_reports_and_cache_keeps_old_imports() -> None:
+    # Issue 17 item 7: stages, evaluation reports and the embedding disk cache are separate
+    # modules; everything stays importable from rankwise.pipeline.
+    import ast
+    import inspect
+
+    import rankwise.pipeline as facade
+    from rankwise import embedding_cache
+    from rankwise.pipeline import reports, stages
+
+    for name in ("Hybrid", "Pipeline", "PipelineOutput", "Rerank", "Retrieve"):
+        assert getattr(facade, name) is getattr(stages, name)
+    for name in ("LatencyStats", "PipelineReport", "evaluate_pipelines"):
+        assert getattr(facade, name) is getattr(reports, name)
+    for name in ("default_cache_dir", "embed_corpus"):
+        assert getattr(facade, name) is getattr(embedding_cache, name)
+    tree = ast.parse(inspect.getsource(stages))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
+        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+    }
+    assert not imported & {"numpy", "hashlib", "rankwise.evaluation", "rankwise.embedding_cache"}

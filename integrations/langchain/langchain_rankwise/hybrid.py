@@ -156,7 +156,7 @@ class RankwiseHybridRetriever(BaseRetriever):
         fused = fuse(
             results,
             self._key,
-            method=self.fusion,
+            fusion=self.fusion,
             weights=self.weights,
             c=self.c,
             score=self._score_of,

@@ -4,6 +4,7 @@ that also takes rankwise.milvus.MilvusBM25Store)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -127,20 +128,28 @@ async def test_async_path_does_not_block_the_event_loop() -> None:
     assert ticks >= 5, "the event loop was blocked during the search"
 
 
-class AsyncStore(WordCountStore):
+class StoreWithStrayCoroutine(WordCountStore):
+    """A store with an extra ``asearch`` coroutine, which is not part of ``TextStore``."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.async_calls = 0
+        self.search_threads: list[int] = []
+
+    def search(self, query: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
+        self.search_threads.append(threading.get_ident())
+        return super().search(query, k, filter)
 
     async def asearch(self, query: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
-        self.async_calls += 1
-        return self.search(query, k, filter)
+        raise AssertionError("only TextStore methods are called")
 
 
-async def test_native_async_store_is_awaited() -> None:
-    store = AsyncStore()
+async def test_ainvoke_runs_the_store_search_in_a_worker_thread() -> None:
+    # One async path for every store (issue 17 item 8): the TextStore contract has no
+    # asearch, so ainvoke runs search() off the event loop's thread and ignores extras.
+    store = StoreWithStrayCoroutine()
     store.add(TEXTS, ids=["a", "g", "s", "w"])
     retriever = RankwiseBM25Retriever(store=store, k=1)
     out = await retriever.ainvoke("red apples")
     assert [d.id for d in out] == ["a"]
-    assert store.async_calls == 1
+    assert store.search_threads
+    assert threading.get_ident() not in store.search_threads

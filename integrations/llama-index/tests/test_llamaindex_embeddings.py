@@ -36,7 +36,7 @@ def test_is_a_base_embedding_over_the_bundled_minilm() -> None:
     assert isinstance(model, BaseEmbedding)
     assert model.class_name() == "RankwiseEmbedding"
     assert model.model_name == "all-MiniLM-L6-v2"
-    assert model.embedder.model_name_or_path == str(bundled_model_path())
+    assert model.embedder.model_name == str(bundled_model_path())
     vectors = model.get_text_embedding_batch(TEXTS)
     np.testing.assert_allclose(
         np.array(vectors), SentenceEmbedder(cache_size=0).encode(TEXTS), atol=1e-5

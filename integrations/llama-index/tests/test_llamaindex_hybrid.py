@@ -1,4 +1,4 @@
-"""RankwiseHybridRetriever: weighted RRF, relative-score fusion, concurrency, rerank stage."""
+"""RankwiseHybridRetriever: weighted RRF, min-max fusion, concurrency, rerank stage."""
 
 from __future__ import annotations
 
@@ -56,10 +56,10 @@ def test_custom_c_and_duplicates_count_once(list_retriever_cls):
     assert [n.score for n in out] == pytest.approx([1.0, 0.5])
 
 
-def test_relative_score_fusion(list_retriever_cls):
+def test_min_max_fusion(list_retriever_cls):
     hybrid = RankwiseHybridRetriever(
         [list_retriever_cls(A), list_retriever_cls(B)],
-        mode="relative_score",
+        fusion="min_max",
         weights=[1.0, 0.5],
         similarity_top_k=None,
     )
@@ -138,11 +138,11 @@ def test_reranker_stage_sees_the_fused_candidates(list_retriever_cls, overlap_re
     assert ids(hybrid.retrieve("w"))[0] == "w"
 
 
-def test_candidate_k_limits_what_the_reranker_sees(list_retriever_cls, overlap_reranker):
+def test_fetch_k_limits_what_the_reranker_sees(list_retriever_cls, overlap_reranker):
     a = list_retriever_cls([("x", 1.0), ("y", 0.5), ("v", 0.1)])
     b = list_retriever_cls([("y", 1.0), ("w", 0.9)])
     hybrid = RankwiseHybridRetriever(
-        [a, b], reranker=overlap_reranker, candidate_k=2, similarity_top_k=2
+        [a, b], reranker=overlap_reranker, fetch_k=2, similarity_top_k=2
     )
     out = hybrid.retrieve("w")
     # Fused: y (both lists), x, w, v; only y and x reach the reranker, so w can't win.
@@ -170,17 +170,58 @@ async def test_reranker_stage_async_with_a_postprocessor(list_retriever_cls, ove
         ({"weights": [1.0, -1.0]}, "weights"),
         ({"weights": [0.0, 0.0]}, "weights"),
         ({"weights": "ab"}, "weights"),
-        ({"mode": "dist"}, "mode"),
+        ({"fusion": "dist"}, "fusion"),
         ({"c": -1}, "c must"),
         ({"similarity_top_k": 0}, "similarity_top_k"),
-        ({"candidate_k": 3}, "candidate_k"),
+        ({"fetch_k": 3}, "fetch_k"),
         ({"reranker": 42}, "reranker"),
-        ({"max_workers": 0}, "max_workers"),
+        ({"max_concurrency": 0}, "max_concurrency"),
     ],
 )
 def test_bad_arguments(list_retriever_cls, kwargs: dict[str, Any], argument: str):
     with pytest.raises(ValueError, match=argument):
         RankwiseHybridRetriever([list_retriever_cls(A), list_retriever_cls(B)], **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ({"mode": "relative_score"}, {"fusion": "min_max"}, "use fusion="),
+        ({"mode": "rrf"}, {"fusion": "rrf"}, "use fusion="),
+        ({"fusion": "relative_score"}, {"fusion": "min_max"}, 'use "min_max"'),
+        ({"max_workers": 1}, {"max_concurrency": 1}, "use max_concurrency="),
+    ],
+)
+def test_deprecated_names_warn_and_fuse_the_same(list_retriever_cls, old, new, message):
+    # Issue 17 item 3: one name per setting; the old LlamaIndex names work for one release.
+    retrievers = [list_retriever_cls(A), list_retriever_cls(B)]
+    expected = RankwiseHybridRetriever(retrievers, similarity_top_k=None, **new).retrieve("q")
+    with pytest.warns(DeprecationWarning, match=message) as caught:
+        hybrid = RankwiseHybridRetriever(retrievers, similarity_top_k=None, **old)
+    assert all(issubclass(w.category, DeprecationWarning) for w in caught)
+    out = hybrid.retrieve("q")
+    assert ids(out) == ids(expected)
+    assert [n.score for n in out] == pytest.approx([n.score for n in expected])
+    assert hybrid.fusion == new.get("fusion", "rrf")
+
+
+def test_deprecated_candidate_k_is_fetch_k(list_retriever_cls, overlap_reranker):
+    a = list_retriever_cls([("x", 1.0), ("y", 0.5), ("v", 0.1)])
+    b = list_retriever_cls([("y", 1.0), ("w", 0.9)])
+    with pytest.warns(DeprecationWarning, match="use fetch_k="):
+        hybrid = RankwiseHybridRetriever(
+            [a, b], reranker=overlap_reranker, candidate_k=2, similarity_top_k=2
+        )
+    hybrid.retrieve("w")
+    ((_, docs),) = overlap_reranker.calls
+    assert docs == ["text of y", "text of x"]
+    with pytest.warns(DeprecationWarning, match="use fusion"):
+        assert hybrid.mode == "rrf"
+    with (
+        pytest.raises(TypeError, match="fetch_k="),
+        pytest.warns(DeprecationWarning, match="candidate_k"),
+    ):
+        RankwiseHybridRetriever([a, b], reranker=overlap_reranker, fetch_k=2, candidate_k=3)
 
 
 def test_bad_retrievers(list_retriever_cls):

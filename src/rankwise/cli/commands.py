@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from rankwise._checks import text_arg
-from rankwise.cli.main import CliError
-from rankwise.cli.render import eval_plot, eval_table, metric_label, table
+from rankwise.cli.errors import CliError
+from rankwise.cli.render import table
 from rankwise.cli.searching import SEARCH_SCHEMA
 from rankwise.rerankers.base import BaseReranker
 
 MILVUS_MANIFEST = "rankwise-milvus.json"
-EVAL_SCHEMA = "rankwise.eval/v1"
 DEFAULT_RERANK = "embedding:default"
 INDEX_BATCH = 5_000
 
@@ -407,42 +406,9 @@ def _search(args: argparse.Namespace, store: Any, reranker: Any, conditions: lis
 
 
 # -- eval ----------------------------------------------------------------------------------
-def _same_embedding_model(spec: str, args: argparse.Namespace) -> bool:
-    """Whether ``spec`` is an ``embedding:`` reranker on the dense side's own model."""
-    kind, _, model = spec.partition(":")
-    if kind.strip().lower() != "embedding":
-        return False
-    retrievers = [r for group in (args.retriever or [["dense"]]) for r in group]
-    if not any(r in ("dense", "hybrid") for r in retrievers):
-        return False
-    from rankwise.embeddings import resolve_model
-
-    try:
-        return resolve_model(model.strip() or None) == resolve_model(args.embedding_model)
-    except ImportError:
-        return False
-
-
-def auto_threads() -> int:
-    """Cores left idle by the 1-minute load average (at least 1, at most all of them)."""
-    cpus = os.cpu_count() or 1
-    try:
-        load = os.getloadavg()[0]
-    except (OSError, AttributeError):  # pragma: no cover - platforms without getloadavg
-        return cpus
-    return max(1, min(cpus, int(cpus - load + 0.5)))
-
-
-def _set_torch_threads(n: int) -> None:
-    """Set torch's intra-op threads if torch is already loaded (never imports it)."""
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.set_num_threads(n)
-
-
 def cmd_eval(args: argparse.Namespace) -> int:
-    from rankwise.datasets import load_beir
-    from rankwise.pipeline import Hybrid, Pipeline, Rerank, Retrieve, evaluate_pipelines
+    from rankwise.cli import evaluating as ev
+    from rankwise.pipeline import evaluate_pipelines
 
     t_start = time.perf_counter()
     if args.plot:  # before any work: a missing matplotlib should not cost a whole evaluation
@@ -460,177 +426,32 @@ def cmd_eval(args: argparse.Namespace) -> int:
         spec = None
     _analyzer_or_error(parse_analyzer(args.analyzer))
     reranker = None
-    if spec and not _same_embedding_model(spec, args):
+    if spec and not ev.same_embedding_model(spec, args):
         reranker = load_reranker(spec)  # fail fast on a bad spec, before any work
 
-    ds = load_beir(args.dataset, split=args.split)
-    check = ds.check_qrels()
-    if not check.ok:
-        if not args.allow_missing:
-            raise CliError(
-                f"{ds.name}: {check.describe()}. Fix the qrels (or the --split) or pass "
-                "--allow-missing to evaluate anyway"
-            )
-        print(f"rankwise eval: warning: {ds.name}: {check.describe()}", file=sys.stderr)
-    queries = ds.judged_queries()
-    if not queries:
-        raise CliError(f"{args.dataset}: no query has a relevance judgement (qrels {args.split})")
-    if args.max_queries:
-        queries = dict(list(queries.items())[: args.max_queries])
-    ids = ds.doc_ids()
-    texts = ds.doc_texts()
-    metadatas = [{"title": str(doc.get("title") or "")} for doc in ds.corpus.values()]
-    from rankwise.evaluation import parse_metric
+    data = ev.load_eval_data(args)
+    _note(f"{data.name}: {len(data.ids):,} documents, {len(data.queries):,} judged queries", args)
+    built = ev.build_indexes(args, data, retrievers, parse_analyzer(args.analyzer) or "english")
+    if spec and reranker is None and built.embedder is not None:
+        # an embedding reranker on the dense model: share its embedder (and its cache)
+        from rankwise.rerankers.embedding import EmbeddingReranker
 
-    metrics = args.metrics or [f"ndcg@{args.k}", f"recall@{args.recall_k}", f"mrr@{args.k}"]
-    depth = max(parse_metric(m)[1] for m in metrics)
-    _note(f"{ds.name}: {len(ids):,} documents, {len(queries):,} judged queries", args)
-
-    timings: dict[str, float] = {}
-    need_bm25 = any(r in ("bm25", "hybrid") for r in retrievers)
-    need_dense = any(r in ("dense", "hybrid") for r in retrievers)
-    bm25: Pipeline | None = None
-    dense: Pipeline | None = None
-    embedder_name = None
-    timings_note = ""
-    if need_bm25:
-        from rankwise.bm25 import BM25Index
-
-        t0 = time.perf_counter()
-        index = BM25Index(
-            analyzer=parse_analyzer(args.analyzer) or "english",
-            k1=args.k1,
-            b=args.b,
-            show_progress=False,
-        )
-        index.add(texts, ids=ids, metadatas=metadatas)
-        index.search(next(iter(queries.values())), k=depth)  # warm-up (JIT compilation)
-        timings["bm25 index"] = time.perf_counter() - t0
-        bm25 = Retrieve(index, stage="bm25", name="BM25")
-    if need_dense:
-        from rankwise.dense import DenseIndex
-        from rankwise.embeddings import SentenceEmbedder
-        from rankwise.pipeline import default_cache_dir, embed_corpus
-
-        t0 = time.perf_counter()
-        embedder = SentenceEmbedder(args.embedding_model, max_length=args.max_length)
-        embedder.dim  # noqa: B018 - loads torch and the model
-        threads = auto_threads() if args.threads == "auto" else int(args.threads)
-        _set_torch_threads(threads)
-        timings_note = f"documents embedded with {threads} torch thread(s)"
-        embedder_name = embedder.name
-        cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
-        vecs = embed_corpus(embedder, texts, cache_dir=cache_dir, show_progress=not args.quiet)
-        dindex = DenseIndex(embedder)
-        dindex.add(texts, ids=ids, metadatas=metadatas, embeddings=vecs)
-        embedder.encode(["warm-up query"])  # first forward pass pays one-off setup costs
-        timings["dense index"] = time.perf_counter() - t0
-        dense = Retrieve(dindex, stage="dense", name="dense")
-        if spec and reranker is None:  # embedding reranker on the dense model: share it
-            from rankwise.rerankers.embedding import EmbeddingReranker
-
-            reranker = EmbeddingReranker(embedder=embedder)
+        reranker = EmbeddingReranker(embedder=built.embedder)
     if spec and reranker is None:
         reranker = load_reranker(spec)
+    pipelines = ev.build_pipelines(args, retrievers, built, reranker, data.depth)
 
-    pipelines: list[Pipeline] = []
-    for r in retrievers:
-        if r == "bm25":
-            assert bm25 is not None
-            base: Pipeline = bm25
-        elif r == "dense":
-            assert dense is not None
-            base = dense
-        else:
-            assert bm25 is not None
-            assert dense is not None
-            base = Hybrid([bm25, dense], fetch_k=depth, name="hybrid RRF")
-        pipelines.append(base)
-    if reranker is not None:
-        label = reranker.name
-        kind = "bi-encoder" if label.startswith("embedding:") else label.partition(":")[0]
-        bases = (
-            list(pipelines) if args.retriever else [p for p in pipelines if isinstance(p, Hybrid)]
-        )
-        for base in bases:
-            pipelines.append(
-                Rerank(base, reranker, fetch_k=args.fetch_k, name=f"{base.name} + rerank ({kind})")
-            )
-
-    if need_dense or reranker is not None:
-        _set_torch_threads(args.query_threads)
+    if built.dense is not None or reranker is not None:
+        ev.set_torch_threads(args.query_threads)
+    timings = dict(built.timings)
     t0 = time.perf_counter()
     reports = evaluate_pipelines(
-        pipelines, queries, ds.qrels, metrics, show_progress=not args.quiet
+        pipelines, data.queries, data.qrels, data.metrics, show_progress=not args.quiet
     )
     timings["queries"] = time.perf_counter() - t0
     wall = time.perf_counter() - t_start
-
-    notes = []
-    if bm25 is not None:
-        notes.append(f"BM25: analyzer {args.analyzer}, k1={args.k1}, b={args.b}")
-    if embedder_name is not None:
-        notes.append(
-            f"dense: {embedder_name} (bi-encoder, mean pooling, cosine; documents truncated "
-            f"to {args.max_length} tokens, {timings_note}), exact search; queries embedded "
-            f"one at a time with {args.query_threads} thread(s)"
-        )
-    if any(isinstance(p, Hybrid) for p in pipelines):
-        notes.append(f"hybrid: reciprocal-rank fusion (c=60) of BM25 and dense top-{depth}")
-    if reranker is not None:
-        what = (
-            "cosine of bi-encoder embeddings, not a cross-encoder"
-            if reranker.name.startswith("embedding:")
-            else "reranker"
-        )
-        notes.append(f"rerank: {reranker.name} ({what}) over the top {args.fetch_k} candidates")
-
-    if args.plot:
-        eval_plot(
-            reports,
-            metrics,
-            Path(args.plot),
-            f"rankwise eval {ds.name}: {len(ids):,} documents, {len(queries):,} queries",
-        )
-
-    if args.json:
-        payload = {
-            "schema": EVAL_SCHEMA,
-            "dataset": {"name": ds.name, "documents": len(ids), "queries": len(queries)},
-            "metrics": metrics,
-            "pipelines": [r.as_dict() for r in reports],
-            "settings": {
-                "k": args.k,
-                "recall_k": args.recall_k,
-                "fetch_k": args.fetch_k,
-                "analyzer": args.analyzer,
-                "k1": args.k1,
-                "b": args.b,
-                "embedding_model": embedder_name,
-                "max_length": args.max_length,
-                "reranker": None if reranker is None else reranker.name,
-            },
-            "notes": notes,
-            "plot": args.plot,
-            "setup_s": {k: v for k, v in timings.items() if k != "queries"},
-            "wall_s": wall,
-        }
-        _out(json.dumps(payload, indent=2))
-        return 0
-
-    _out(
-        f"rankwise eval {ds.name}: {len(ids):,} documents, {len(queries):,} judged queries; "
-        f"{', '.join(metric_label(m) for m in metrics)}; latency per query in ms"
-    )
-    _out()
-    _out(eval_table(reports, metrics))
-    _out()
-    for note in notes:
-        _out(f"  {note}")
-    setup = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
-    _out(f"\nwall time {wall:.1f} s ({setup})")
-    if args.plot:
-        _out(f"plot written to {args.plot}")
+    notes = ev.eval_notes(args, built, pipelines, reranker)
+    _out(ev.render_eval(args, data, reports, built, reranker, notes, timings, wall))
     return 0
 
 

@@ -8,13 +8,10 @@ import sys
 from collections.abc import Sequence
 
 from rankwise._version import __version__
+from rankwise.cli.errors import CliError
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
-
-
-class CliError(Exception):
-    """An error the command reports as one line, without a traceback."""
 
 
 def _positive_int(text: str) -> int:

@@ -9,6 +9,8 @@ from dataclasses import replace
 from typing import Any, Literal
 
 from rankwise._checks import text_arg
+from rankwise._deprecation import renamed_argument
+from rankwise.fusion import DEFAULT_RRF_C
 from rankwise.milvus import exact
 from rankwise.milvus._base import (
     MAX_TOP_K,
@@ -541,31 +543,41 @@ class MilvusBM25Store(MilvusCollectionStore):
         filter: Filter | None = None,
         *,
         ranker: Literal["rrf", "weighted"] | Any = "rrf",
-        rrf_k: int = 60,
+        c: int = DEFAULT_RRF_C,
         weights: tuple[float, float] = (0.5, 0.5),
-        candidates: int | None = None,
+        fetch_k: int | None = None,
         reranker: Any = None,
+        top_n: int | None = None,
+        rrf_k: int | None = None,
+        candidates: int | None = None,
         rerank_top_k: int | None = None,
     ) -> list[Hit]:
         """Dense + BM25 retrieval fused inside Milvus, optionally reranked.
 
-        Each route fetches ``candidates`` hits (default ``max(k, 50)``); Milvus fuses them with
-        ``RRFRanker(rrf_k)`` (``ranker="rrf"``) or ``WeightedRanker(dense_weight,
-        bm25_weight)`` (``ranker="weighted"``, ``weights``), or with a pymilvus ranker object
-        you pass. Hit scores are the fused scores; with a ``reranker`` (any rankwise reranker)
-        the ``k`` fused hits are reranked and keep the reranker's scores (``rerank_top_k``
-        trims the result).
+        Each route fetches ``fetch_k`` hits (default ``max(k, 50)``); Milvus fuses them into
+        ``k`` hits with ``RRFRanker(c)`` (``ranker="rrf"``; ``c`` is Milvus's RRF ``k``) or
+        ``WeightedRanker(dense_weight, bm25_weight)`` (``ranker="weighted"``, ``weights``), or
+        with a pymilvus ranker object you pass. Hit scores are the fused scores; with a
+        ``reranker`` (any rankwise reranker) the ``k`` fused hits are reranked and keep the
+        reranker's scores (``top_n`` trims the result).
+
+        ``rrf_k=``, ``candidates=`` and ``rerank_top_k=`` are the deprecated names of ``c=``,
+        ``fetch_k=`` and ``top_n=``.
         """
+        where = "MilvusBM25Store.hybrid_search"
+        c = renamed_argument(where, "rrf_k", "c", rrf_k, c, DEFAULT_RRF_C)
+        fetch_k = renamed_argument(where, "candidates", "fetch_k", candidates, fetch_k, None)
+        top_n = renamed_argument(where, "rerank_top_k", "top_n", rerank_top_k, top_n, None)
         if self._query_embedding is None:
             raise ValueError(
                 "hybrid_search needs a dense field: create the store with dense_dim and embedding"
             )
         check_k(k)
-        n_candidates = check_k(max(k, 50) if candidates is None else candidates, "candidates")
+        n_candidates = check_k(max(k, 50) if fetch_k is None else fetch_k, "fetch_k")
         pm = self._pymilvus
         if ranker == "rrf":
-            if isinstance(rrf_k, bool) or not isinstance(rrf_k, int) or not 0 < rrf_k < 16384:
-                raise ValueError(f"rrf_k must be an integer in (0, 16384), got {rrf_k!r}")
+            if isinstance(c, bool) or not isinstance(c, int) or not 0 < c < 16384:
+                raise ValueError(f"c must be an integer in (0, 16384), got {c!r}")
         elif ranker == "weighted":
             if len(weights) != 2 or not all(0.0 <= float(w) <= 1.0 for w in weights):
                 raise ValueError(
@@ -607,7 +619,7 @@ class MilvusBM25Store(MilvusCollectionStore):
                 )
             )
         if ranker == "rrf":
-            milvus_ranker = pm.RRFRanker(rrf_k)
+            milvus_ranker = pm.RRFRanker(c)
         elif ranker == "weighted":  # one weight per route actually sent
             milvus_ranker = pm.WeightedRanker(*(float(w) for w in weights[: len(requests)]))
         else:
@@ -622,8 +634,8 @@ class MilvusBM25Store(MilvusCollectionStore):
         )
         hits = self._hits(results[0], bm25=False)
         if reranker is not None:
-            return rerank(query, hits, reranker, rerank_top_k)
-        return hits[:rerank_top_k] if rerank_top_k is not None else hits
+            return rerank(query, hits, reranker, top_n)
+        return hits[:top_n] if top_n is not None else hits
 
     def __repr__(self) -> str:
         return (

@@ -18,6 +18,7 @@ import os
 
 import numpy as np
 
+from rankwise._deprecation import renamed_argument
 from rankwise.embeddings import SentenceEmbedder, shared_embedder
 from rankwise.rerankers.base import BaseReranker
 
@@ -26,8 +27,9 @@ class EmbeddingReranker(BaseReranker):
     """Rerank by cosine similarity of sentence embeddings (a bi-encoder).
 
     Args:
-        model_name_or_path: the embedding model (local folder or id); ``None`` or
+        model_name: the embedding model (local folder or id); ``None`` or
             ``"default"`` = the bundled all-MiniLM-L6-v2 (or ``$RANKWISE_EMBEDDING_MODEL``).
+            ``model_name_or_path=`` is its deprecated name.
         embedder: use this :class:`SentenceEmbedder` instead (shares its cache).
         device: torch device for a model this reranker loads itself.
         batch_size, max_length: passed to a model this reranker loads itself; when both are
@@ -37,17 +39,26 @@ class EmbeddingReranker(BaseReranker):
 
     def __init__(
         self,
-        model_name_or_path: str | os.PathLike[str] | None = None,
+        model_name: str | os.PathLike[str] | None = None,
         *,
         embedder: SentenceEmbedder | None = None,
         device: str | None = None,
         batch_size: int | None = None,
         max_length: int | None = None,
+        model_name_or_path: str | os.PathLike[str] | None = None,
     ) -> None:
-        if embedder is not None and model_name_or_path is not None:
-            raise ValueError("model_name_or_path: give either a model or an embedder, not both")
+        model_name = renamed_argument(
+            "EmbeddingReranker",
+            "model_name_or_path",
+            "model_name",
+            model_name_or_path,
+            model_name,
+            None,
+        )
+        if embedder is not None and model_name is not None:
+            raise ValueError("model_name: give either a model or an embedder, not both")
         if embedder is None:
-            name = None if model_name_or_path in (None, "") else model_name_or_path
+            name = None if model_name in (None, "") else model_name
             if batch_size is None and max_length is None:
                 embedder = shared_embedder(name, device=device)
             else:

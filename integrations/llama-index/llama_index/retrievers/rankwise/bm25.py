@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
-import re
-import shutil
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.callbacks.base import CallbackManager
@@ -32,32 +29,33 @@ from llama_index.core.settings import Settings
 from llama_index.core.storage.docstore.types import BaseDocumentStore
 from llama_index.core.storage.docstore.utils import doc_to_json, json_to_doc
 from llama_index.core.vector_stores.types import MetadataFilters
-from llama_index.postprocessor.rankwise.base import copy_node
+from llama_index.retrievers.rankwise._nodes import copy_node
+from llama_index.retrievers.rankwise._persist import (
+    CONFIG_FILE,
+    FORMAT,
+    FORMAT_VERSION,
+    GEN_PREFIX,
+    INDEX_DIR,
+    LOAD_ATTEMPTS,
+    NODES_FILE,
+    SETTINGS_FILE,
+    TMP_SUFFIX,
+    fsync_dir,
+    generation_dir,
+    persist_lock,
+    read_json,
+    read_pointer,
+    remove_unreferenced,
+    write_json_durably,
+)
 from llama_index.retrievers.rankwise.filters import store_filter_kinds, to_store_filter
 
 from rankwise.types import Filter, Hit, TextStore
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from rankwise.bm25 import BM25Index
-
-#: The pointer: names the live generation folder (version 1: the settings themselves).
-CONFIG_FILE = "retriever.json"
-#: Inside a generation folder: the settings, the nodes and the embedded index.
-SETTINGS_FILE = "settings.json"
-NODES_FILE = "nodes.json"
-INDEX_DIR = "bm25_index"
-LOCK_FILE = ".retriever.lock"
-GEN_PREFIX = "gen-"
-TMP_SUFFIX = ".tmp"
-FORMAT = "llama-index-rankwise/bm25-retriever"
-FORMAT_VERSION = 2
-_GENERATION = re.compile(r"gen-[0-9a-f]{32}")
-_LOAD_ATTEMPTS = 5
-
-DEFAULT_ANALYZER = "english"
-DEFAULT_K1 = 1.2
-DEFAULT_B = 0.75
-DEFAULT_ALGO = "DAAT_MAXSCORE"
 
 # Per-call filters given to ``retrieve(..., filters=...)``: (retriever id, filters).
 _CALL_FILTERS: ContextVar[tuple[int, MetadataFilters] | None] = ContextVar(
@@ -131,6 +129,25 @@ def _settings_of(index: BM25Index) -> dict[str, Any]:
 
 def _is_embedded_index(store: object) -> bool:
     return isinstance(store, _bm25_index_class())
+
+
+class RetrieverOptions(TypedDict, total=False):
+    """The keyword settings of :class:`RankwiseBM25Retriever` (see its arguments), which
+    :meth:`RankwiseBM25Retriever.from_defaults` passes on unchanged."""
+
+    store: TextStore | None
+    similarity_top_k: int
+    filters: MetadataFilters | None
+    analyzer: Any
+    k1: float | None
+    b: float | None
+    inverted_index_algo: str | None
+    text_metadata_mode: MetadataMode | str
+    show_progress: bool
+    callback_manager: CallbackManager | None
+    objects: list[IndexNode] | None
+    object_map: dict[str, Any] | None
+    verbose: bool
 
 
 class RankwiseBM25Retriever(BaseRetriever):
@@ -213,15 +230,9 @@ class RankwiseBM25Retriever(BaseRetriever):
             if node_list:
                 self._write(node_list, fresh=False)
         else:
-            self._store = _bm25_index_class()(
-                analyzer=DEFAULT_ANALYZER if analyzer is None else analyzer,
-                k1=DEFAULT_K1 if k1 is None else k1,
-                b=DEFAULT_B if b is None else b,
-                inverted_index_algo=DEFAULT_ALGO
-                if inverted_index_algo is None
-                else inverted_index_algo,
-                show_progress=self._show_progress,
-            )
+            # Settings left unset take the core's defaults (BM25Index's own), kept in one place.
+            given_settings = {n: v for n, v in index_settings.items() if v is not None}
+            self._store = _bm25_index_class()(**given_settings, show_progress=self._show_progress)
             if node_list:
                 self._write(node_list, fresh=True)
         self._store_filter(self._filters)  # a filter the store can't apply fails here
@@ -239,24 +250,12 @@ class RankwiseBM25Retriever(BaseRetriever):
         index: BaseIndex[Any] | None = None,
         nodes: Sequence[BaseNode] | None = None,
         docstore: BaseDocumentStore | None = None,
-        *,
-        store: TextStore | None = None,
-        similarity_top_k: int = DEFAULT_SIMILARITY_TOP_K,
-        filters: MetadataFilters | None = None,
-        analyzer: Any = None,
-        k1: float | None = None,
-        b: float | None = None,
-        inverted_index_algo: str | None = None,
-        text_metadata_mode: MetadataMode | str = MetadataMode.NONE,
-        show_progress: bool = False,
-        callback_manager: CallbackManager | None = None,
-        objects: list[IndexNode] | None = None,
-        object_map: dict[str, Any] | None = None,
-        verbose: bool = False,
+        **options: Unpack[RetrieverOptions],
     ) -> RankwiseBM25Retriever:
         """Index the nodes of exactly one of ``index``, ``nodes`` or ``docstore``.
 
-        With ``store=`` none is needed: the store's existing documents are searched.
+        ``options`` are the constructor's keyword arguments. With ``store=`` no source is
+        needed: the store's existing documents are searched.
         """
         sources = [
             name
@@ -265,7 +264,7 @@ class RankwiseBM25Retriever(BaseRetriever):
         ]
         if len(sources) > 1:
             raise ValueError(f"give only one of index, nodes, docstore (got {', '.join(sources)})")
-        if not sources and store is None:
+        if not sources and options.get("store") is None:
             raise ValueError("give one of index, nodes or docstore (or a store= to search)")
         node_list: list[BaseNode] | None = None
         if index is not None:
@@ -285,22 +284,7 @@ class RankwiseBM25Retriever(BaseRetriever):
             node_list = list(docstore.docs.values())
         elif nodes is not None:
             node_list = _check_nodes(nodes)
-        return cls(
-            node_list,
-            store=store,
-            similarity_top_k=similarity_top_k,
-            filters=filters,
-            analyzer=analyzer,
-            k1=k1,
-            b=b,
-            inverted_index_algo=inverted_index_algo,
-            text_metadata_mode=text_metadata_mode,
-            show_progress=show_progress,
-            callback_manager=callback_manager,
-            objects=objects,
-            object_map=object_map,
-            verbose=verbose,
-        )
+        return cls(node_list, **options)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -557,28 +541,28 @@ class RankwiseBM25Retriever(BaseRetriever):
         """
         path = Path(persist_dir)
         path.mkdir(parents=True, exist_ok=True)
-        with _persist_lock(path):
+        with persist_lock(path):
             if (path / CONFIG_FILE).exists():
-                _read_pointer(path)  # refuse to replace something that isn't ours
+                read_pointer(path)  # refuse to replace something that isn't ours
             generation = f"{GEN_PREFIX}{uuid.uuid4().hex}"
             staging = path / f"{generation}{TMP_SUFFIX}"
             try:
                 staging.mkdir()
                 config, nodes = self._snapshot(staging)
-                _write_json_durably(staging / NODES_FILE, nodes)
-                _write_json_durably(staging / SETTINGS_FILE, config)
-                _fsync_dir(staging)
+                write_json_durably(staging / NODES_FILE, nodes)
+                write_json_durably(staging / SETTINGS_FILE, config)
+                fsync_dir(staging)
                 os.replace(staging, path / generation)
-                _fsync_dir(path)
+                fsync_dir(path)
                 pointer = {"format": FORMAT, "version": FORMAT_VERSION, "generation": generation}
                 pointer_tmp = path / f"{CONFIG_FILE}.{generation}{TMP_SUFFIX}"
-                _write_json_durably(pointer_tmp, pointer)
+                write_json_durably(pointer_tmp, pointer)
                 os.replace(pointer_tmp, path / CONFIG_FILE)
-                _fsync_dir(path)
+                fsync_dir(path)
             finally:
                 # Also after a failure: remove whatever the live pointer doesn't name (this
                 # attempt's staging folder, or its generation if the switch never happened).
-                _remove_unreferenced(path)
+                remove_unreferenced(path)
 
     @classmethod
     def from_persist_dir(
@@ -606,15 +590,13 @@ class RankwiseBM25Retriever(BaseRetriever):
         ``bm25_index/``) still load; the next :meth:`persist` converts them.
         """
         path = Path(persist_dir)
-        for attempt in range(_LOAD_ATTEMPTS):
-            pointer = _read_pointer(path)
+        for attempt in range(LOAD_ATTEMPTS):
+            pointer = read_pointer(path)
             try:
-                data_dir = _data_dir(path, pointer)
-                if pointer["version"] == 1:
-                    config = pointer
-                else:
-                    config = _read_json(data_dir / SETTINGS_FILE)
-                nodes_data = _read_json(data_dir / NODES_FILE)
+                data_dir = generation_dir(path, pointer)
+                is_v1 = pointer["version"] == 1
+                config = pointer if is_v1 else read_json(data_dir / SETTINGS_FILE)
+                nodes_data = read_json(data_dir / NODES_FILE)
                 loaded_store = cls._load_store(
                     data_dir, config, store, analyzer, mmap, show_progress
                 )
@@ -622,7 +604,7 @@ class RankwiseBM25Retriever(BaseRetriever):
             except FileNotFoundError as exc:
                 # A concurrent persist switched the pointer and removed this generation
                 # between our reads: read the new pointer and start over.
-                if attempt + 1 == _LOAD_ATTEMPTS or _read_pointer(path) == pointer:
+                if attempt + 1 == LOAD_ATTEMPTS or read_pointer(path) == pointer:
                     raise ValueError(f"persist_dir {str(path)!r} is incomplete: {exc}") from None
         filters = (
             None if config["filters"] is None else MetadataFilters.model_validate(config["filters"])
@@ -680,101 +662,6 @@ class RankwiseBM25Retriever(BaseRetriever):
                 f"the saved index settings {actual} differ from the retriever's {expected}"
             )
         return index
-
-
-# ---------------------------------------------------------------------- persisted layout
-
-
-def _persist_lock(path: Path) -> Any:
-    from filelock import FileLock
-
-    return FileLock(str(path / LOCK_FILE))
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # e.g. platforms that can't open folders
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_json_durably(path: Path, data: Any) -> None:
-    with path.open("w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _read_pointer(path: Path) -> dict[str, Any]:
-    """The checked ``retriever.json`` of ``path`` (ValueError naming what is wrong)."""
-    pointer_path = path / CONFIG_FILE
-    if not pointer_path.is_file():
-        raise ValueError(f"persist_dir {str(path)!r} has no {CONFIG_FILE}")
-    try:
-        pointer = _read_json(pointer_path)
-    except ValueError as exc:
-        raise ValueError(
-            f"persist_dir {str(path)!r}: {CONFIG_FILE} is unreadable ({exc})"
-        ) from None
-    if not isinstance(pointer, dict) or pointer.get("format") != FORMAT:
-        raise ValueError(f"persist_dir {str(path)!r} does not hold a RankwiseBM25Retriever")
-    if pointer.get("version") not in (1, FORMAT_VERSION):
-        raise ValueError(f"unsupported persisted format version {pointer.get('version')!r}")
-    return pointer
-
-
-def _data_dir(path: Path, pointer: dict[str, Any]) -> Path:
-    """The folder holding the settings, nodes and index the pointer names, inside ``path``."""
-    if pointer["version"] == 1:  # the previous layout: everything next to retriever.json
-        return path
-    generation = pointer.get("generation")
-    if not isinstance(generation, str) or not _GENERATION.fullmatch(generation):
-        raise ValueError(
-            f"persist_dir {str(path)!r}: {CONFIG_FILE} names {generation!r}, "
-            "not a generation folder of this directory"
-        )
-    data_dir = path / generation
-    if not data_dir.is_dir():
-        raise FileNotFoundError(f"persist_dir {str(path)!r} lacks its generation {generation}")
-    return data_dir
-
-
-def _remove_unreferenced(path: Path) -> None:
-    """Remove the generations, staging folders and temporary files no pointer names.
-
-    Runs under the persist lock, so nothing found here is being written by another persist.
-    """
-    try:
-        pointer: dict[str, Any] | None = _read_pointer(path)
-    except ValueError:
-        pointer = None
-    live = pointer.get("generation") if pointer is not None else None
-    legacy_superseded = pointer is not None and pointer["version"] != 1
-    for entry in path.iterdir():
-        name = entry.name
-        ours = (
-            _GENERATION.fullmatch(name.removesuffix(TMP_SUFFIX)) is not None
-            or (name.startswith(f"{CONFIG_FILE}.") and name.endswith(TMP_SUFFIX))
-            or name in (f"{NODES_FILE}{TMP_SUFFIX}", f"{CONFIG_FILE}{TMP_SUFFIX}")
-            or (legacy_superseded and name in (NODES_FILE, INDEX_DIR))
-        )
-        if not ours or name == live:
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                entry.unlink()
 
 
 __all__ = ["RankwiseBM25Retriever"]

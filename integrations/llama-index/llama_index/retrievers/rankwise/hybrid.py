@@ -15,13 +15,16 @@ from llama_index.core.constants import DEFAULT_SIMILARITY_TOP_K
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import IndexNode, NodeWithScore, QueryBundle
 from llama_index.core.settings import Settings
-from llama_index.postprocessor.rankwise.base import RankwiseRerank, copy_node
+from llama_index.postprocessor.rankwise.base import RankwiseRerank
+from llama_index.retrievers.rankwise._nodes import copy_node
 
-from rankwise.fusion import DEFAULT_RRF_C, check_weights, fuse
+from rankwise._deprecation import renamed_argument, warn_renamed
+from rankwise.fusion import DEFAULT_RRF_C, FusionMethod, check_weights, fuse
 from rankwise.rerankers.base import BaseReranker
 
-FusionMode = Literal["rrf", "relative_score"]
-_MODES = ("rrf", "relative_score")
+#: Deprecated: the values the old ``mode=`` took ("relative_score" is now ``"min_max"``).
+FusionMode = Literal["rrf", "min_max", "relative_score"]
+_FUSIONS = ("rrf", "min_max")
 
 
 def _check_optional_k(value: object, argument: str) -> int | None:
@@ -37,7 +40,7 @@ def _node_id(node: NodeWithScore) -> str:
 
 
 def _node_score(node: NodeWithScore, list_index: int) -> float:
-    """A node's retrieval score for ``relative_score`` fusion (a missing score counts as 0)."""
+    """A node's retrieval score for ``min_max`` fusion (a missing score counts as 0)."""
     return 0.0 if node.score is None else float(node.score)
 
 
@@ -52,8 +55,9 @@ class RankwiseHybridRetriever(BaseRetriever):
         retrievers: the LlamaIndex retrievers to fuse, e.g. ``index.as_retriever()`` and a
             ``RankwiseBM25Retriever``. Give each enough ``similarity_top_k`` to feed fusion.
         weights: one non-negative weight per retriever (default: all 1).
-        mode: ``"rrf"`` — weighted reciprocal-rank fusion, ``sum(w / (c + rank))`` — or
-            ``"relative_score"`` — each list's scores min-max scaled to [0, 1], weighted, summed.
+        fusion: ``"rrf"`` — weighted reciprocal-rank fusion, ``sum(w / (c + rank))`` — or
+            ``"min_max"`` — each list's scores min-max scaled to [0, 1], weighted, summed
+            (what ``QueryFusionRetriever`` calls ``"relative_score"``).
         c: the RRF constant (60, as in the RRF paper and Milvus's ``RRFRanker``).
         similarity_top_k: how many fused nodes to return (LlamaIndex's default, 2; ``None``
             returns every fused node).
@@ -61,8 +65,11 @@ class RankwiseHybridRetriever(BaseRetriever):
             ``rankwise.rerankers.load``, or any LlamaIndex node postprocessor (such as
             ``RankwiseRerank``). It sees the fused candidates and the result is cut to
             ``similarity_top_k``.
-        candidate_k: how many fused candidates the reranker sees (default: all of them).
-        max_workers: threads for the synchronous path (default: one per retriever).
+        fetch_k: how many fused candidates the reranker sees (default: all of them).
+        max_concurrency: most retrievers run at once in the synchronous path (default: all).
+
+    ``mode=`` (with ``"relative_score"``), ``candidate_k=`` and ``max_workers=`` are the
+    deprecated names of ``fusion=`` (``"min_max"``), ``fetch_k=`` and ``max_concurrency=``.
 
     A fused node is a copy of the node as the first retriever returned it, with the fused
     score on ``NodeWithScore.score``; nodes are matched across retrievers by ``node_id``.
@@ -73,17 +80,31 @@ class RankwiseHybridRetriever(BaseRetriever):
         retrievers: Sequence[BaseRetriever],
         *,
         weights: Sequence[float] | None = None,
-        mode: FusionMode = "rrf",
+        fusion: FusionMethod = "rrf",
         c: float = DEFAULT_RRF_C,
         similarity_top_k: int | None = DEFAULT_SIMILARITY_TOP_K,
         reranker: BaseReranker | BaseNodePostprocessor | str | None = None,
-        candidate_k: int | None = None,
-        max_workers: int | None = None,
+        fetch_k: int | None = None,
+        max_concurrency: int | None = None,
         callback_manager: CallbackManager | None = None,
         objects: list[IndexNode] | None = None,
         object_map: dict[str, Any] | None = None,
         verbose: bool = False,
+        mode: FusionMode | None = None,
+        candidate_k: int | None = None,
+        max_workers: int | None = None,
     ) -> None:
+        where = "RankwiseHybridRetriever"
+        if mode == "relative_score":  # one warning: the one for mode= below
+            mode = "min_max"
+        chosen: str = renamed_argument(where, "mode", "fusion", mode, fusion, "rrf")
+        fetch_k = renamed_argument(where, "candidate_k", "fetch_k", candidate_k, fetch_k, None)
+        max_concurrency = renamed_argument(
+            where, "max_workers", "max_concurrency", max_workers, max_concurrency, None
+        )
+        if chosen == "relative_score":
+            warn_renamed(where, 'fusion "relative_score"', '"min_max"')
+            chosen = "min_max"
         if isinstance(retrievers, BaseRetriever) or not isinstance(retrievers, Sequence):
             raise ValueError("retrievers must be a sequence of llama_index retrievers")
         if not retrievers:
@@ -95,23 +116,27 @@ class RankwiseHybridRetriever(BaseRetriever):
                 )
         self._retrievers = list(retrievers)
         self._weights = check_weights(weights, len(self._retrievers), "retrievers")
-        if mode not in _MODES:
-            raise ValueError(f"mode must be one of {list(_MODES)}, got {mode!r}")
-        self._mode: FusionMode = mode
+        if chosen not in _FUSIONS:
+            raise ValueError(f"fusion must be one of {list(_FUSIONS)}, got {chosen!r}")
+        self._fusion: FusionMethod = "rrf" if chosen == "rrf" else "min_max"
         if isinstance(c, bool) or not isinstance(c, (int, float)) or not c >= 0:
             raise ValueError(f"c must be a non-negative number, got {c!r}")
         self._c = float(c)
         self._similarity_top_k = _check_optional_k(similarity_top_k, "similarity_top_k")
-        self._candidate_k = _check_optional_k(candidate_k, "candidate_k")
-        if max_workers is not None and (
-            isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers <= 0
+        self._fetch_k = _check_optional_k(fetch_k, "fetch_k")
+        if max_concurrency is not None and (
+            isinstance(max_concurrency, bool)
+            or not isinstance(max_concurrency, int)
+            or max_concurrency <= 0
         ):
-            raise ValueError(f"max_workers must be a positive integer or None, got {max_workers!r}")
-        self._max_workers = max_workers
+            raise ValueError(
+                f"max_concurrency must be a positive integer or None, got {max_concurrency!r}"
+            )
+        self._max_concurrency = max_concurrency
         self._owns_reranker = False
         self._reranker = self._make_reranker(reranker)
-        if self._candidate_k is not None and self._reranker is None:
-            raise ValueError("candidate_k only applies with a reranker")
+        if self._fetch_k is not None and self._reranker is None:
+            raise ValueError("fetch_k only applies with a reranker")
         super().__init__(
             callback_manager=callback_manager or Settings.callback_manager,
             object_map=object_map,
@@ -122,7 +147,7 @@ class RankwiseHybridRetriever(BaseRetriever):
     def _owned_top_n(self) -> int:
         # What a reranker this retriever wrapped itself keeps: similarity_top_k, or every
         # candidate when that is None.
-        return self._similarity_top_k or self._candidate_k or sys.maxsize
+        return self._similarity_top_k or self._fetch_k or sys.maxsize
 
     def _make_reranker(self, reranker: object) -> BaseNodePostprocessor | None:
         if reranker is None or isinstance(reranker, BaseNodePostprocessor):
@@ -144,8 +169,14 @@ class RankwiseHybridRetriever(BaseRetriever):
         return list(self._weights)
 
     @property
+    def fusion(self) -> FusionMethod:
+        return self._fusion
+
+    @property
     def mode(self) -> FusionMode:
-        return self._mode
+        """Deprecated: :attr:`fusion`, ``"min_max"`` under its old name ``"relative_score"``."""
+        warn_renamed("RankwiseHybridRetriever", "mode", "fusion")
+        return "relative_score" if self._fusion == "min_max" else "rrf"
 
     @property
     def c(self) -> float:
@@ -176,7 +207,7 @@ class RankwiseHybridRetriever(BaseRetriever):
         fused = fuse(
             results,
             _node_id,
-            method="rrf" if self._mode == "rrf" else "min_max",
+            fusion=self._fusion,
             weights=self._weights,
             c=self._c,
             score=_node_score,
@@ -190,7 +221,7 @@ class RankwiseHybridRetriever(BaseRetriever):
     def _run_children(self, query_bundle: QueryBundle) -> list[list[NodeWithScore]]:
         if len(self._retrievers) == 1:
             return [self._retrievers[0].retrieve(query_bundle)]
-        workers = min(len(self._retrievers), self._max_workers or len(self._retrievers))
+        workers = min(len(self._retrievers), self._max_concurrency or len(self._retrievers))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rankwise-hybrid") as pool:
             # Each child runs in a copy of the caller's context, so instrumentation spans
             # and callbacks nest under this retrieval.
@@ -203,7 +234,7 @@ class RankwiseHybridRetriever(BaseRetriever):
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         fused = self.fuse(self._run_children(query_bundle))
         if self._reranker is not None and fused:
-            candidates = self._cut(fused, self._candidate_k)
+            candidates = self._cut(fused, self._fetch_k)
             fused = self._reranker.postprocess_nodes(candidates, query_bundle)
         return self._cut(fused, self._similarity_top_k)
 
@@ -211,7 +242,7 @@ class RankwiseHybridRetriever(BaseRetriever):
         results = await asyncio.gather(*(r.aretrieve(query_bundle) for r in self._retrievers))
         fused = self.fuse(results)
         if self._reranker is not None and fused:
-            candidates = self._cut(fused, self._candidate_k)
+            candidates = self._cut(fused, self._fetch_k)
             fused = await self._reranker.apostprocess_nodes(candidates, query_bundle)
         return self._cut(fused, self._similarity_top_k)
 

@@ -1,4 +1,4 @@
-"""Retrieve-then-rerank pipelines with per-stage timing, and their evaluation on a dataset.
+"""Retrieve-then-rerank pipeline stages with per-stage timing.
 
 A pipeline is a small tree of stages:
 
@@ -8,26 +8,17 @@ A pipeline is a small tree of stages:
 - :class:`Rerank` reranks the first ``fetch_k`` candidates of a pipeline — stage ``rerank``.
 
 ``pipeline.run(query, k)`` returns the hits and the seconds spent in each stage.
-:func:`evaluate_pipelines` runs several pipelines over a dataset's queries, sharing the work of
-common stages (the BM25 results of the BM25 row are the ones the hybrid row fuses), and reports
-nDCG / Recall / MRR with mean and p95 latency per stage.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
-
-import numpy as np
+from typing import Protocol
 
 from rankwise._checks import positive_int
-from rankwise.evaluation import evaluate, parse_metric
 from rankwise.fusion import DEFAULT_RRF_C, check_weights, fuse
 from rankwise.rerankers.base import BaseReranker, rescored_hit
 from rankwise.types import Hit
@@ -197,144 +188,12 @@ class Rerank(Pipeline):
         return PipelineOutput((reranked + tail)[:k], timings)
 
 
-# -- document embeddings, cached on disk ------------------------------------------------------
-def default_cache_dir() -> Path:
-    """``$RANKWISE_CACHE_DIR``, else ``$XDG_CACHE_HOME/rankwise``, else ``~/.cache/rankwise``."""
-    env = os.environ.get("RANKWISE_CACHE_DIR")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "rankwise"
-
-
-def embed_corpus(
-    embedder: Any,
-    texts: Sequence[str],
-    *,
-    cache_dir: str | os.PathLike[str] | None = None,
-    show_progress: bool = False,
-) -> np.ndarray[Any, np.dtype[np.float32]]:
-    """Embed ``texts`` with ``embedder`` (a SentenceEmbedder), reusing a disk cache if given.
-
-    The cache file is keyed by the embedder's fingerprint and a digest of the texts, so a
-    changed model or corpus never reuses stale vectors. Loaded vectors are also put in the
-    embedder's memory cache, so reranking these documents later costs nothing.
-    """
-    path: Path | None = None
-    if cache_dir is not None:
-        h = hashlib.sha256(embedder.fingerprint().encode())
-        for t in texts:
-            h.update(hashlib.sha256(t.encode("utf-8")).digest())
-        path = Path(cache_dir) / "embeddings" / f"{h.hexdigest()[:32]}.npy"
-        if path.is_file():
-            try:
-                vecs = np.load(path, allow_pickle=False)
-            except (OSError, ValueError):
-                vecs = None
-            if vecs is not None and vecs.shape[0] == len(texts):
-                loaded: np.ndarray[Any, np.dtype[np.float32]] = vecs.astype(np.float32)
-                embedder.remember(list(texts), loaded)
-                return loaded
-    vecs = np.asarray(embedder.encode(list(texts), show_progress=show_progress), dtype=np.float32)
-    if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
-            np.save(tmp, vecs, allow_pickle=False)
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a read-only cache is not an error: the vectors are in memory
-    return vecs
-
-
-# -- evaluation -------------------------------------------------------------------------------
-@dataclass
-class LatencyStats:
-    mean_ms: float
-    p95_ms: float
-
-    def as_dict(self) -> dict[str, float]:
-        return {"mean_ms": self.mean_ms, "p95_ms": self.p95_ms}
-
-
-@dataclass
-class PipelineReport:
-    """Quality and speed of one pipeline on one dataset."""
-
-    name: str
-    metrics: dict[str, float]
-    latency: dict[str, LatencyStats]
-    stages: list[str]
-    per_query: dict[str, dict[str, float]] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "stages": list(self.stages),
-            "metrics": dict(self.metrics),
-            "latency_ms": {s: v.as_dict() for s, v in self.latency.items()},
-        }
-
-
-def _stats(values: Sequence[float]) -> LatencyStats:
-    arr = np.asarray(values, dtype=np.float64) * 1000.0
-    if arr.size == 0:
-        return LatencyStats(0.0, 0.0)
-    return LatencyStats(float(arr.mean()), float(np.percentile(arr, 95)))
-
-
-def evaluate_pipelines(
-    pipelines: Sequence[Pipeline],
-    queries: Mapping[str, str],
-    qrels: Mapping[str, Mapping[str, int]],
-    metrics: Sequence[str] = ("ndcg@10", "recall@100", "mrr@10"),
-    *,
-    show_progress: bool = False,
-) -> list[PipelineReport]:
-    """Run every pipeline on every query and score the runs.
-
-    Metrics average over the given queries that have a relevant judgement in ``qrels``.
-
-    Each pipeline is asked for as many hits as the deepest metric needs. Stages shared by
-    several pipelines run once per query; their time counts in every pipeline that uses them
-    (each row's latency is what that pipeline would cost on its own).
-    """
-    if not pipelines:
-        raise ValueError("pipelines must hold at least one pipeline")
-    depth = max(parse_metric(m)[1] for m in metrics)
-    memo: Memo = {}
-    qids: Iterable[str] = list(queries)
-    reports = []
-    for pipe in pipelines:
-        run: dict[str, list[str]] = {}
-        times: dict[str, list[float]] = {}
-        it: Iterable[str] = qids
-        if show_progress:
-            from tqdm.auto import tqdm
-
-            it = tqdm(qids, desc=pipe.name, unit="query", leave=False)
-        for qid in it:
-            out = pipe.run(queries[qid], depth, memo=memo)
-            run[qid] = [h.id for h in out.hits]
-            for stage, sec in out.timings.items():
-                times.setdefault(stage, []).append(sec)
-            times.setdefault("total", []).append(sum(out.timings.values()))
-        rep = evaluate(run, {qid: qrels[qid] for qid in run if qid in qrels}, metrics)
-        stages = [s for s in pipe.stages if s in times] or [s for s in times if s != "total"]
-        latency = {s: _stats(times[s]) for s in [*stages, "total"] if s in times}
-        reports.append(PipelineReport(pipe.name, rep.metrics, latency, stages, rep.per_query))
-    return reports
-
-
 __all__ = [
     "Hybrid",
-    "LatencyStats",
+    "Memo",
     "Pipeline",
     "PipelineOutput",
-    "PipelineReport",
     "Rerank",
     "Retrieve",
-    "default_cache_dir",
-    "embed_corpus",
-    "evaluate_pipelines",
+    "Searchable",
 ]
