@@ -35,6 +35,7 @@ from llama_index.core.vector_stores.types import MetadataFilters
 from llama_index.postprocessor.rankwise.base import copy_node
 from llama_index.retrievers.rankwise.filters import store_filter_kinds, to_store_filter
 
+from rankwise._checks import ids_arg, positive_int
 from rankwise.types import Filter, Hit, TextStore
 
 if TYPE_CHECKING:
@@ -70,12 +71,6 @@ _PREFETCHED: ContextVar[tuple[int, object, dict[str, list[Hit]]] | None] = Conte
 )
 
 
-def _check_top_k(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"similarity_top_k must be a positive integer, got {value!r}")
-    return value
-
-
 def _check_filters(filters: object) -> MetadataFilters | None:
     if filters is None or isinstance(filters, MetadataFilters):
         if filters is not None:
@@ -97,16 +92,6 @@ def _check_nodes(nodes: object, argument: str = "nodes") -> list[BaseNode]:
         if node.node_id in seen:
             raise ValueError(f"{argument} contains the node id {node.node_id!r} twice")
         seen.add(node.node_id)
-    return out
-
-
-def _check_ids(node_ids: object) -> list[str]:
-    if isinstance(node_ids, (str, bytes)) or not isinstance(node_ids, Iterable):
-        raise ValueError("node_ids must be a sequence of node id strings, not a single string")
-    out = list(node_ids)
-    for i, node_id in enumerate(out):
-        if not isinstance(node_id, str):
-            raise ValueError(f"node_ids[{i}] must be a string, got {type(node_id).__name__}")
     return out
 
 
@@ -176,7 +161,7 @@ class RankwiseBM25Retriever(BaseRetriever):
         object_map: dict[str, Any] | None = None,
         verbose: bool = False,
     ) -> None:
-        self._similarity_top_k = _check_top_k(similarity_top_k)
+        self._similarity_top_k = positive_int(similarity_top_k, "similarity_top_k")
         self._filters = _check_filters(filters)
         try:
             self._text_metadata_mode = MetadataMode(text_metadata_mode)
@@ -314,7 +299,7 @@ class RankwiseBM25Retriever(BaseRetriever):
 
     @similarity_top_k.setter
     def similarity_top_k(self, value: int) -> None:
-        self._similarity_top_k = _check_top_k(value)
+        self._similarity_top_k = positive_int(value, "similarity_top_k")
 
     @property
     def filters(self) -> MetadataFilters | None:
@@ -342,7 +327,7 @@ class RankwiseBM25Retriever(BaseRetriever):
         with self._lock:
             if node_ids is None:
                 return [copy_node(n) for n in self._nodes.values()]
-            ids = _check_ids(node_ids)
+            ids = ids_arg(node_ids, "node_ids")
             return [copy_node(self._nodes[i]) for i in ids if i in self._nodes]
 
     def __len__(self) -> int:
@@ -378,7 +363,7 @@ class RankwiseBM25Retriever(BaseRetriever):
 
     def delete(self, node_ids: Sequence[str]) -> int:
         """Remove the nodes with these ids, without a rebuild; returns how many were removed."""
-        ids = _check_ids(node_ids)
+        ids = ids_arg(node_ids, "node_ids")
         if not ids:
             return 0
         with self._lock:

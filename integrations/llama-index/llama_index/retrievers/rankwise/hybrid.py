@@ -17,19 +17,12 @@ from llama_index.core.schema import IndexNode, NodeWithScore, QueryBundle
 from llama_index.core.settings import Settings
 from llama_index.postprocessor.rankwise.base import RankwiseRerank, copy_node
 
+from rankwise._checks import number_arg, optional_int
 from rankwise.fusion import DEFAULT_RRF_C, check_weights, fuse
 from rankwise.rerankers.base import BaseReranker
 
 FusionMode = Literal["rrf", "relative_score"]
 _MODES = ("rrf", "relative_score")
-
-
-def _check_optional_k(value: object, argument: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{argument} must be a positive integer or None, got {value!r}")
-    return value
 
 
 def _node_id(node: NodeWithScore) -> str:
@@ -98,16 +91,10 @@ class RankwiseHybridRetriever(BaseRetriever):
         if mode not in _MODES:
             raise ValueError(f"mode must be one of {list(_MODES)}, got {mode!r}")
         self._mode: FusionMode = mode
-        if isinstance(c, bool) or not isinstance(c, (int, float)) or not c >= 0:
-            raise ValueError(f"c must be a non-negative number, got {c!r}")
-        self._c = float(c)
-        self._similarity_top_k = _check_optional_k(similarity_top_k, "similarity_top_k")
-        self._candidate_k = _check_optional_k(candidate_k, "candidate_k")
-        if max_workers is not None and (
-            isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers <= 0
-        ):
-            raise ValueError(f"max_workers must be a positive integer or None, got {max_workers!r}")
-        self._max_workers = max_workers
+        self._c = number_arg(c, "c", minimum=0.0)
+        self._similarity_top_k = optional_int(similarity_top_k, "similarity_top_k")
+        self._candidate_k = optional_int(candidate_k, "candidate_k")
+        self._max_workers = optional_int(max_workers, "max_workers")
         self._owns_reranker = False
         self._reranker = self._make_reranker(reranker)
         if self._candidate_k is not None and self._reranker is None:
@@ -157,7 +144,7 @@ class RankwiseHybridRetriever(BaseRetriever):
 
     @similarity_top_k.setter
     def similarity_top_k(self, value: int | None) -> None:
-        self._similarity_top_k = _check_optional_k(value, "similarity_top_k")
+        self._similarity_top_k = optional_int(value, "similarity_top_k")
         if self._owns_reranker:
             assert isinstance(self._reranker, RankwiseRerank)
             self._reranker.top_n = self._owned_top_n()
