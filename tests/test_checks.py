@@ -273,6 +273,27 @@ def test_numbers_follow_one_rule() -> None:
         RetryPolicy(initial_backoff=float("nan"))
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"k1": -1}, r"^k1 must be a finite number >= 0, got -1$"),
+        ({"k1": True}, r"^k1 must be a finite number >= 0, got True$"),
+        ({"b": 1.5}, r"^b must be a finite number in \[0, 1\], got 1\.5$"),
+        ({"b": float("nan")}, r"^b must be a finite number in \[0, 1\], got nan$"),
+    ],
+)
+def test_bm25_parameters_are_worded_alike_in_the_index_and_the_pymilvus_drop_in(
+    kwargs: dict[str, Any], message: str
+) -> None:
+    from rankwise import BM25Index
+    from rankwise.compat.pymilvus import BM25EmbeddingFunction
+
+    with pytest.raises(ValueError, match=message):
+        BM25Index(**kwargs)
+    with pytest.raises(ValueError, match=message):
+        BM25EmbeddingFunction(**kwargs)
+
+
 # ---------------------------------------------------------------------------- the CLI
 
 

@@ -35,7 +35,7 @@ from llama_index.core.vector_stores.types import MetadataFilters
 from llama_index.postprocessor.rankwise.base import copy_node
 from llama_index.retrievers.rankwise.filters import store_filter_kinds, to_store_filter
 
-from rankwise._checks import ids_arg, positive_int
+from rankwise._checks import ids_arg, positive_int, text_arg
 from rankwise.types import Filter, Hit, TextStore
 
 if TYPE_CHECKING:
@@ -374,8 +374,7 @@ class RankwiseBM25Retriever(BaseRetriever):
 
     def delete_ref_doc(self, ref_doc_id: str) -> int:
         """Remove every node that came from the source document ``ref_doc_id``."""
-        if not isinstance(ref_doc_id, str):
-            raise ValueError(f"ref_doc_id must be a string, got {type(ref_doc_id).__name__}")
+        text_arg(ref_doc_id, "ref_doc_id")
         with self._lock:
             ids = [i for i, n in self._nodes.items() if n.ref_doc_id == ref_doc_id]
         return self.delete(ids)
