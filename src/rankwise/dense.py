@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rankwise._checks import (
+    ArgumentTypeError,
     copy_metadata,
     ids_arg,
     metadatas_arg,
@@ -211,7 +212,7 @@ class DenseIndex:
     ) -> list[str]:
         """Insert or replace documents by id (one snapshot swap); returns the ids."""
         if ids is None:
-            raise ValueError("ids must be given to upsert")
+            raise ArgumentTypeError("ids must be given to upsert, got None")
         text_list, id_list, mds = self._checked(texts, ids, metadatas)
         if not text_list:
             return []

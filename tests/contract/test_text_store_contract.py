@@ -142,6 +142,13 @@ def test_the_id_rule_holds_on_every_call_that_takes_ids(store: TextStore, bad: A
     assert store.get(["fresh"]) == []
 
 
+def test_upsert_without_ids_is_one_error_everywhere(empty: TextStore) -> None:
+    with pytest.raises(ValueError, match=r"^ids must be given to upsert, got None$") as info:
+        empty.upsert(["laminar wing"], ids=None)  # type: ignore[arg-type]
+    assert isinstance(info.value, TypeError)
+    assert len(empty) == 0
+
+
 def test_the_longest_id_is_accepted_everywhere(empty: TextStore) -> None:
     longest = "é" * (MAX_ID_BYTES // 2)  # exactly MAX_ID_BYTES bytes of UTF-8
     assert empty.add(["laminar wing"], ids=[longest]) == [longest]

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rankwise._checks import (
+    ArgumentTypeError,
     copy_metadata,
     ids_arg,
     json_metadata,
@@ -440,7 +441,7 @@ class BM25Index:
         """
         text_list = texts_arg(texts)
         if ids is None:
-            raise ValueError("ids must be given to upsert")
+            raise ArgumentTypeError("ids must be given to upsert, got None")
         id_list = ids_arg(ids, count=len(text_list), unique=True)
         metas: list[Metadata | None] = [m or None for m in metadatas_arg(metadatas, len(text_list))]
         if not text_list:

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from tqdm.auto import tqdm
 
-from rankwise._checks import MAX_ID_BYTES, ids_arg, metadatas_arg, positive_int, texts_arg
+from rankwise._checks import (
+    MAX_ID_BYTES,
+    ArgumentTypeError,
+    ids_arg,
+    metadatas_arg,
+    positive_int,
+    texts_arg,
+)
 from rankwise._optional import require
 from rankwise.milvus.analyzers import is_lite_uri
 from rankwise.milvus.filters import MILVUS_FILTER_KINDS, ids_expr
@@ -187,7 +194,7 @@ class MilvusCollectionStore(ABC):
             self._check_text_length(text, f"texts[{i}]")
         if ids is None:
             if ids_required:
-                raise TypeError("ids are required: a list of strings, got None")
+                raise ArgumentTypeError("ids must be given to upsert, got None")
             doc_ids = [uuid.uuid4().hex for _ in text_list]
         else:
             doc_ids = ids_arg(ids, count=len(text_list), unique=True, max_bytes=self.max_id_length)

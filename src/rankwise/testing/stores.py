@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 
 from rankwise._checks import (
+    ArgumentTypeError,
     copy_metadata,
     ids_arg,
     metadatas_arg,
@@ -94,7 +95,7 @@ class WordCountStore:
         metadatas: Iterable[Metadata | None] | None = None,
     ) -> list[str]:
         if ids is None:
-            raise ValueError("ids must be given to upsert")
+            raise ArgumentTypeError("ids must be given to upsert, got None")
         rows = self._rows(texts, ids, metadatas)
         with self._lock:
             docs = {k: v for k, v in self._docs.items() if k not in {i for i, _, _ in rows}}
