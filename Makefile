@@ -1,6 +1,7 @@
 # Two entry points, both usable on a fresh machine with only Python 3.11:
 #   make demo   set everything up, then run the offline end-to-end demo on Cranfield
-#   make test   set everything up, then run lint, type checks and every test of all three packages
+#   make test   set everything up, then run lint, import contracts, type checks and every test of
+#               all three packages
 # Maintenance (docs/CONTRIBUTING.md):
 #   make constraints          re-resolve and re-pin constraints.txt (what setup and CI install)
 #   make bump VERSION=x.y.z   set the version of all three distributions in one step
@@ -25,7 +26,7 @@ test: setup
 	VENV=$(VENV) bash scripts/test.sh
 
 lint: setup
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports --no-cache
 
 typecheck: setup
 	$(BIN)/mypy

@@ -117,7 +117,7 @@ def test_bad_input_and_empty(index: DenseIndex) -> None:
         index.search("red", k=0)
     with pytest.raises(ValueError, match="already in the index"):
         index.add(["x"], ids=["1"])
-    with pytest.raises(ValueError, match="unique"):
+    with pytest.raises(ValueError, match="duplicate id"):
         index.add(["x", "y"], ids=["z", "z"])
     with pytest.raises(ValueError, match="ids has"):
         index.add(["x", "y"], ids=["z"])

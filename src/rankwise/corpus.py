@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rankwise._checks import json_metadata, positive_int, text_arg
+from rankwise._checks import int_arg, json_metadata, positive_int, text_arg
 from rankwise.types import Metadata
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -287,8 +287,7 @@ class Chunk:
 
 def _check_chunk_args(size: object, overlap: object, unit: object) -> tuple[int, int]:
     size = positive_int(size, "size")
-    if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
-        raise ValueError(f"overlap must be a non-negative integer, got {overlap!r}")
+    overlap = int_arg(overlap, "overlap", minimum=0)
     if overlap >= size:
         raise ValueError(f"overlap must be smaller than size ({size}), got {overlap}")
     if unit not in CHUNK_UNITS:

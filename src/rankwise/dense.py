@@ -14,7 +14,15 @@ from uuid import uuid4
 import numpy as np
 import numpy.typing as npt
 
-from rankwise._checks import copy_metadata, json_metadata, positive_int, text_arg
+from rankwise._checks import (
+    ArgumentTypeError,
+    copy_metadata,
+    ids_arg,
+    metadatas_arg,
+    positive_int,
+    text_arg,
+    texts_arg,
+)
 from rankwise.embeddings import Embedder, FloatMatrix
 from rankwise.types import Filter, FilterKind, Hit, Metadata, check_filter
 
@@ -62,17 +70,6 @@ class _State:
     metadatas: tuple[Metadata, ...] = ()
     matrix: FloatMatrix | None = None
     pos: dict[str, int] = field(default_factory=dict)
-
-
-def _id_list(ids: Iterable[str], name: str = "ids") -> list[str]:
-    if isinstance(ids, (str, bytes)):
-        raise ValueError(f"{name} must be a list of strings, not a single {type(ids).__name__}")
-    out = list(ids)
-    for i, doc_id in enumerate(out):
-        text_arg(doc_id, f"{name}[{i}]")
-        if not doc_id:
-            raise ValueError(f"{name}[{i}] must be a non-empty string")
-    return out
 
 
 class DenseIndex:
@@ -125,27 +122,12 @@ class DenseIndex:
         ids: Iterable[str] | None,
         metadatas: Iterable[Metadata | None] | None,
     ) -> tuple[list[str], list[str], list[Metadata]]:
-        if isinstance(texts, (str, bytes)):
-            raise ValueError("texts must be a list of strings, not a single string")
-        text_list = list(texts)
-        for i, t in enumerate(text_list):
-            if not isinstance(t, str):
-                raise ValueError(f"texts[{i}] must be a string, got {type(t).__name__}")
-            text_arg(t, f"texts[{i}]")
-        id_list = _id_list(ids) if ids is not None else [uuid4().hex for _ in text_list]
-        if len(id_list) != len(text_list):
-            raise ValueError(f"ids has {len(id_list)} entries for {len(text_list)} texts")
-        if len(set(id_list)) != len(id_list):
-            raise ValueError("ids must be unique within one add")
-        if metadatas is None:
-            mds: list[Metadata] = [{} for _ in text_list]
+        text_list = texts_arg(texts)
+        if ids is None:
+            id_list = [uuid4().hex for _ in text_list]
         else:
-            raw = list(metadatas)
-            if len(raw) != len(text_list):
-                raise ValueError(f"metadatas has {len(raw)} entries for {len(text_list)} texts")
-            mds = [
-                {} if m is None else json_metadata(m, f"metadatas[{i}]") for i, m in enumerate(raw)
-            ]
+            id_list = ids_arg(ids, count=len(text_list), unique=True)
+        mds = metadatas_arg(metadatas, len(text_list))
         return text_list, id_list, mds
 
     def add(
@@ -213,7 +195,7 @@ class DenseIndex:
 
     def delete(self, ids: Iterable[str]) -> int:
         """Remove documents by id; returns how many were removed."""
-        id_list = _id_list(ids)
+        id_list = ids_arg(ids)
         with self._lock:
             gone = set(id_list) & self._state.pos.keys()
             if gone:
@@ -230,7 +212,7 @@ class DenseIndex:
     ) -> list[str]:
         """Insert or replace documents by id (one snapshot swap); returns the ids."""
         if ids is None:
-            raise ValueError("ids must be given to upsert")
+            raise ArgumentTypeError("ids must be given to upsert, got None")
         text_list, id_list, mds = self._checked(texts, ids, metadatas)
         if not text_list:
             return []
@@ -243,7 +225,7 @@ class DenseIndex:
         """Stored documents by id (unknown ids are skipped), score 0.0."""
         st = self._state
         out = []
-        for doc_id in _id_list(ids):
+        for doc_id in ids_arg(ids):
             p = st.pos.get(doc_id)
             if p is not None:
                 out.append(Hit(st.ids[p], 0.0, st.texts[p], copy_metadata(st.metadatas[p])))
@@ -254,7 +236,7 @@ class DenseIndex:
     ) -> list[Hit]:
         """Top ``k`` documents by dot product with ``vector`` (cosine when normalised);
         only positive scores, ties in insertion order."""
-        positive_int(k, "k")
+        k = positive_int(k, "k")
         pred = _filter_fn(filter)
         st = self._state
         if st.matrix is None or not st.ids:
@@ -289,19 +271,14 @@ class DenseIndex:
 
     def search(self, query: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
         """Top ``k`` documents for ``query`` by cosine similarity of embeddings."""
-        return self.search_many([query], k, filter)[0]
+        return self.search_many([text_arg(query, "query")], k, filter)[0]
 
     def search_many(
         self, queries: Sequence[str], k: int = 10, filter: Filter | None = None
     ) -> list[list[Hit]]:
         """:meth:`search` for several queries, embedded in one call."""
-        if isinstance(queries, str):
-            raise ValueError("queries must be a list of strings, not a single string")
-        queries = list(queries)
-        for i, q in enumerate(queries):
-            if not isinstance(q, str):
-                raise ValueError(f"query must be a string, got {type(q).__name__} at {i}")
-        positive_int(k, "k")
+        queries = texts_arg(queries, "queries")
+        k = positive_int(k, "k")
         _filter_fn(filter)
         out: list[list[Hit]] = [[] for _ in queries]
         todo = [i for i, q in enumerate(queries) if q.strip()]

@@ -28,6 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from rankwise._checks import int_arg, optional_int, positive_int
 from rankwise._deprecation import renamed_argument, warn_renamed
 from rankwise._model_paths import check_device, check_model_path
 from rankwise._optional import require
@@ -134,12 +135,9 @@ class SentenceEmbedder:
             model_name,
             None,
         )
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if max_length is not None and (not isinstance(max_length, int) or max_length <= 0):
-            raise ValueError(f"max_length must be a positive integer or None, got {max_length!r}")
-        if not isinstance(cache_size, int) or cache_size < 0:
-            raise ValueError(f"cache_size must be an integer >= 0, got {cache_size!r}")
+        batch_size = positive_int(batch_size, "batch_size")
+        max_length = optional_int(max_length, "max_length")
+        cache_size = int_arg(cache_size, "cache_size", minimum=0)
         self.model_name = check_model_path(resolve_model(model_name), "model_name")
         if device is not None:
             if not isinstance(device, str) or not device:

@@ -29,10 +29,6 @@ from rankwise._checks import positive_int
 DEFAULT_METRICS = ("ndcg@10", "recall@100", "mrr@10")
 
 
-def _check_k(k: int) -> None:
-    positive_int(k, "k")
-
-
 def _dedup(ranked: Sequence[str], k: int) -> list[str]:
     seen: set[str] = set()
     out: list[str] = []
@@ -53,7 +49,7 @@ def dcg(gains: Sequence[float]) -> float:
 
 def ndcg_at_k(ranked: Sequence[str], qrels: Mapping[str, int], k: int = 10) -> float:
     """nDCG@k of one ranking (document ids, best first) against graded judgements."""
-    _check_k(k)
+    positive_int(k, "k")
     ideal = dcg(sorted((g for g in qrels.values() if g > 0), reverse=True)[:k])
     if ideal == 0:
         return 0.0
@@ -62,7 +58,7 @@ def ndcg_at_k(ranked: Sequence[str], qrels: Mapping[str, int], k: int = 10) -> f
 
 def recall_at_k(ranked: Sequence[str], qrels: Mapping[str, int], k: int = 100) -> float:
     """Share of the relevant documents (gain > 0) found in the top ``k``."""
-    _check_k(k)
+    positive_int(k, "k")
     relevant = {d for d, g in qrels.items() if g > 0}
     if not relevant:
         return 0.0
@@ -71,7 +67,7 @@ def recall_at_k(ranked: Sequence[str], qrels: Mapping[str, int], k: int = 100) -
 
 def mrr_at_k(ranked: Sequence[str], qrels: Mapping[str, int], k: int = 10) -> float:
     """Reciprocal rank of the first relevant document in the top ``k`` (0 if none)."""
-    _check_k(k)
+    positive_int(k, "k")
     for rank, d in enumerate(_dedup(ranked, k), 1):
         if qrels.get(d, 0) > 0:
             return 1.0 / rank
@@ -80,7 +76,7 @@ def mrr_at_k(ranked: Sequence[str], qrels: Mapping[str, int], k: int = 10) -> fl
 
 def map_at_k(ranked: Sequence[str], qrels: Mapping[str, int], k: int = 100) -> float:
     """Average precision cut at ``k``: precision at each relevant rank, over all relevant."""
-    _check_k(k)
+    positive_int(k, "k")
     relevant = {d for d, g in qrels.items() if g > 0}
     if not relevant:
         return 0.0
@@ -95,7 +91,7 @@ def map_at_k(ranked: Sequence[str], qrels: Mapping[str, int], k: int = 100) -> f
 
 def precision_at_k(ranked: Sequence[str], qrels: Mapping[str, int], k: int = 10) -> float:
     """Relevant documents (gain > 0) in the top ``k``, divided by ``k``."""
-    _check_k(k)
+    positive_int(k, "k")
     return sum(1 for d in _dedup(ranked, k) if qrels.get(d, 0) > 0) / k
 
 

@@ -10,9 +10,10 @@ rank, so chunks repeated by one retriever are never double-counted.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Hashable, Sequence
 from typing import Literal, TypeVar
+
+from rankwise._checks import number_arg
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
@@ -37,10 +38,8 @@ def check_weights(weights: object, n_lists: int, what: str = "ranked lists") -> 
     if len(weights) != n_lists:
         raise ValueError(f"weights has {len(weights)} entries for {n_lists} {what}")
     out: list[float] = []
-    for w in weights:
-        if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
-            raise ValueError(f"weights must be non-negative numbers, got {list(weights)}")
-        out.append(float(w))
+    for i, w in enumerate(weights):
+        out.append(number_arg(w, f"weights[{i}]", minimum=0.0))
     if out and not any(out):
         raise ValueError(f"weights must not all be zero, got {list(weights)}")
     return out
@@ -60,8 +59,7 @@ def reciprocal_rank_fusion(
     c: float = DEFAULT_RRF_C,
 ) -> list[tuple[K, float]]:
     """Weighted reciprocal-rank fusion: ``sum(weight / (c + rank))``, ranks from 1."""
-    if c < 0:
-        raise ValueError(f"c must be >= 0, got {c}")
+    number_arg(c, "c", minimum=0.0)
     ws = _check_weights(len(rankings), weights)
     fused: dict[K, float] = {}
     first_seen: dict[K, int] = {}

@@ -5,10 +5,13 @@ the integrations use."""
 from __future__ import annotations
 
 import threading
+from types import MappingProxyType
 from typing import Any
 
+import numpy as np
 import pytest
 
+from rankwise._checks import MAX_ID_BYTES
 from rankwise.types import (
     FILTER_KINDS,
     FilterNotSupportedError,
@@ -107,6 +110,73 @@ def test_k_larger_than_the_store_returns_every_match(store: TextStore) -> None:
 def test_bad_k_is_a_value_error(store: TextStore, bad_k: Any) -> None:
     with pytest.raises(ValueError, match="k"):
         store.search("wing", k=bad_k)
+
+
+def test_k_may_be_a_numpy_integer(store: TextStore) -> None:
+    assert store.search("wing", k=np.int64(2)) == store.search("wing", k=2)
+
+
+#: Ids every store refuses (``rankwise._checks.id_arg``): empty, not a str (an int is never
+#: turned into a string), a lone surrogate, longer than the Milvus primary key holds.
+BAD_IDS = {
+    "empty": "",
+    "int": 7,
+    "none": None,
+    "lone-surrogate": "a\udc80",
+    "too-long": "x" * (MAX_ID_BYTES + 1),
+    "too-long-in-bytes": "é" * (MAX_ID_BYTES // 2 + 1),
+}
+
+
+@pytest.mark.parametrize("bad", list(BAD_IDS.values()), ids=list(BAD_IDS))
+def test_the_id_rule_holds_on_every_call_that_takes_ids(store: TextStore, bad: Any) -> None:
+    for write in (store.add, store.upsert):
+        with pytest.raises(ValueError, match=r"^ids\[1\] ") as info:
+            write(["laminar wing", "wing panels"], ids=["fresh", bad])
+        if not isinstance(bad, str):
+            assert isinstance(info.value, TypeError)  # both: callers may catch either
+    for read in (store.get, store.delete):
+        with pytest.raises(ValueError, match=r"^ids\[1\] "):
+            read(["n0", bad])
+    assert len(store) == len(DOCS)
+    assert store.get(["fresh"]) == []
+
+
+def test_upsert_without_ids_is_one_error_everywhere(empty: TextStore) -> None:
+    with pytest.raises(ValueError, match=r"^ids must be given to upsert, got None$") as info:
+        empty.upsert(["laminar wing"], ids=None)  # type: ignore[arg-type]
+    assert isinstance(info.value, TypeError)
+    assert len(empty) == 0
+
+
+def test_the_longest_id_is_accepted_everywhere(empty: TextStore) -> None:
+    longest = "é" * (MAX_ID_BYTES // 2)  # exactly MAX_ID_BYTES bytes of UTF-8
+    assert empty.add(["laminar wing"], ids=[longest]) == [longest]
+    assert [h.id for h in empty.get([longest])] == [longest]
+    assert [h.id for h in empty.search("wing", k=1)] == [longest]
+    assert empty.delete([longest]) == 1
+
+
+def test_lists_and_metadata_follow_one_rule(empty: TextStore) -> None:
+    for call in (
+        lambda: empty.add("laminar wing"),  # type: ignore[arg-type]
+        lambda: empty.add(["laminar wing"], ids="x"),  # type: ignore[arg-type]
+        lambda: empty.add(["laminar wing"], metadatas={"a": 1}),  # type: ignore[arg-type]
+        lambda: empty.get("n0"),  # type: ignore[arg-type]
+        lambda: empty.delete("n0"),  # type: ignore[arg-type]
+        lambda: empty.add(["a", "b"], ids=["x"]),
+        lambda: empty.add(["a"], metadatas=[{}, {}]),
+    ):
+        with pytest.raises(ValueError, match=r"^(texts|ids|metadatas) "):
+            call()
+    with pytest.raises(ValueError, match=r"^metadatas\[0\] must be a dict or None"):
+        empty.add(["laminar wing"], metadatas=["topic"])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match=r"^texts\[1\] must be a str"):
+        empty.add(["laminar wing", 3])  # type: ignore[list-item]
+    # any mapping is metadata (a fresh dict is stored), and texts may come from a generator
+    ids = empty.add((t for t in ["laminar wing"]), metadatas=[MappingProxyType({"n": 1})])
+    assert empty.get(ids)[0].metadata == {"n": 1}
+    assert len(empty) == 1
 
 
 def test_blank_and_non_string_queries(store: TextStore) -> None:

@@ -136,7 +136,7 @@ def test_bad_input_is_type_or_value_error_naming_the_argument(tmp_path: Path) ->
         store.add(["x", "y"], ids=["only-one"])
     with pytest.raises(ValueError, match=r"texts\[0\] is 70000 bytes"):
         store.add(["x" * 70000])
-    with pytest.raises(TypeError, match="ids are required"):
+    with pytest.raises(TypeError, match="ids must be given to upsert"):
         store.upsert(["x"], ids=None)  # type: ignore[arg-type]
     assert store.search("") == []
     assert store.search("   ") == []

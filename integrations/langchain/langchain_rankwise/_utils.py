@@ -6,21 +6,16 @@ from typing import Any
 
 from langchain_core.documents import Document
 
+from rankwise._checks import text_arg
+
 
 def check_query(query: object) -> str:
-    """Return ``query`` if it is a non-blank string, else raise ValueError naming it."""
-    if not isinstance(query, str):
-        raise ValueError(f"query must be a string, got {type(query).__name__}")
+    """Return ``query`` if it is non-blank text (``rankwise._checks.text_arg``), else raise
+    an error naming it."""
+    query = text_arg(query, "query")
     if not query.strip():
         raise ValueError("query must be a non-empty string")
     return query
-
-
-def check_positive_int(value: object, name: str) -> int:
-    """Return ``value`` if it is a positive integer (not a bool), else raise ValueError."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 def with_metadata(doc: Document, **extra: Any) -> Document:

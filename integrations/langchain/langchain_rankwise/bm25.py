@@ -19,7 +19,8 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import run_in_executor
 from pydantic import ConfigDict, Field, field_validator
 
-from langchain_rankwise._utils import check_positive_int, check_query
+from langchain_rankwise._utils import check_query
+from rankwise._checks import positive_int
 from rankwise.types import Filter, Hit, Metadata, TextStore
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ class RankwiseBM25Retriever(BaseRetriever):
     @field_validator("k", mode="before")
     @classmethod
     def _check_k(cls, value: object) -> int:
-        return check_positive_int(value, "k")
+        return positive_int(value, "k")
 
     # -- construction -------------------------------------------------------------------
 
@@ -225,7 +226,7 @@ class RankwiseBM25Retriever(BaseRetriever):
 
     def _search(self, query: str, k: int | None, filter: Filter | None) -> list[Hit]:
         check_query(query)
-        n = self.k if k is None else check_positive_int(k, "k")
+        n = self.k if k is None else positive_int(k, "k")
         prefetched = _PREFETCHED.get()
         if prefetched is not None and prefetched[0] is self and k is None and filter is None:
             hits = prefetched[1].get(query)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, ConfigDict, PrivateAttr, field_validator, model_validator
 
-from langchain_rankwise._utils import check_positive_int
+from rankwise._checks import optional_int
 from rankwise.embeddings import SentenceEmbedder, shared_embedder
 
 
@@ -74,7 +74,7 @@ class RankwiseEmbeddings(BaseModel, Embeddings):
     @field_validator("batch_size", "max_length", mode="before")
     @classmethod
     def _check_sizes(cls, value: object, info: Any) -> int | None:
-        return None if value is None else check_positive_int(value, info.field_name)
+        return optional_int(value, info.field_name)
 
     @model_validator(mode="after")
     def _build(self) -> RankwiseEmbeddings:

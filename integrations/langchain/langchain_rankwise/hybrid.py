@@ -16,8 +16,9 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import ContextThreadPoolExecutor
 from pydantic import ConfigDict, ValidationInfo, field_validator, model_validator
 
-from langchain_rankwise._utils import check_positive_int, check_query, with_metadata
+from langchain_rankwise._utils import check_query, with_metadata
 from langchain_rankwise.rerank import RankwiseRerank
+from rankwise._checks import number_arg, optional_int, positive_int
 from rankwise.fusion import DEFAULT_RRF_C, check_weights, fuse
 from rankwise.rerankers.base import BaseReranker
 
@@ -115,19 +116,17 @@ class RankwiseHybridRetriever(BaseRetriever):
     @field_validator("k", "fetch_k", mode="before")
     @classmethod
     def _check_counts(cls, value: object, info: ValidationInfo) -> int:
-        return check_positive_int(value, info.field_name or "k")
+        return positive_int(value, info.field_name or "k")
 
     @field_validator("max_concurrency", mode="before")
     @classmethod
     def _check_concurrency(cls, value: object) -> int | None:
-        return None if value is None else check_positive_int(value, "max_concurrency")
+        return optional_int(value, "max_concurrency")
 
     @field_validator("c")
     @classmethod
     def _check_c(cls, value: float) -> float:
-        if value < 0:
-            raise ValueError(f"c must be >= 0, got {value}")
-        return value
+        return number_arg(value, "c", minimum=0.0)
 
     @model_validator(mode="before")
     @classmethod
@@ -179,7 +178,7 @@ class RankwiseHybridRetriever(BaseRetriever):
         return fused[: max(self.fetch_k, k)]
 
     def _k(self, k: int | None) -> int:
-        return self.k if k is None else check_positive_int(k, "k")
+        return self.k if k is None else positive_int(k, "k")
 
     # -- retrieval ----------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from langchain_rankwise._utils import check_positive_int
+from rankwise._checks import optional_int
 from rankwise.rerankers.base import BaseReranker, pair_results
 from rankwise.types import RerankResult
 
@@ -89,7 +89,7 @@ class RankwiseRerank(BaseDocumentCompressor):
     @field_validator("top_n", mode="before")
     @classmethod
     def _check_top_n(cls, value: object) -> int | None:
-        return None if value is None else check_positive_int(value, "top_n")
+        return optional_int(value, "top_n")
 
     def _select(self, documents: Sequence[Document], results: list[RerankResult]) -> list[Document]:
         out = []

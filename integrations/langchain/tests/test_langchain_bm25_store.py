@@ -7,6 +7,7 @@ import asyncio
 import threading
 import time
 
+import numpy as np
 import pytest
 from langchain_core.documents import Document
 from langchain_rankwise import RankwiseBM25Retriever
@@ -93,6 +94,15 @@ async def test_bad_k_raises(retriever: RankwiseBM25Retriever, k: int) -> None:
         await retriever.ainvoke("red", k=k)
     with pytest.raises(ValueError, match="k"):
         RankwiseBM25Retriever(store=WordCountStore(), k=k)
+
+
+async def test_k_follows_the_core_rule(retriever: RankwiseBM25Retriever) -> None:
+    """``rankwise._checks.positive_int``: a NumPy integer is a count; a bool or a str is not."""
+    assert retriever.invoke("red", k=np.int64(1)) == retriever.invoke("red", k=1)
+    assert RankwiseBM25Retriever(store=WordCountStore(), k=np.int64(2)).k == 2
+    for bad in (True, "2", 2.0):
+        with pytest.raises(ValueError, match=r"^k must be a positive integer"):
+            retriever.invoke("red", k=bad)
 
 
 def test_save_needs_the_embedded_index(retriever: RankwiseBM25Retriever, tmp_path: object) -> None:

@@ -184,7 +184,7 @@ def test_bad_configuration_raises() -> None:
         RankwiseHybridRetriever(retrievers=[])
     with pytest.raises(ValidationError, match="weights"):
         RankwiseHybridRetriever(retrievers=[one, one], weights=[1.0])
-    with pytest.raises(ValidationError, match="non-negative"):
+    with pytest.raises(ValidationError, match=r"weights\[0\] must be a finite number >= 0"):
         RankwiseHybridRetriever(retrievers=[one], weights=[-1.0])
     with pytest.raises(ValidationError, match="not all be zero"):
         RankwiseHybridRetriever(retrievers=[one, one], weights=[0.0, 0.0])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 from llama_index.core import VectorStoreIndex
 from llama_index.core.embeddings import MockEmbedding
@@ -272,6 +273,21 @@ def test_empty_query_and_empty_index(nodes):
 def test_bad_arguments(nodes, kwargs: dict[str, Any], argument: str):
     with pytest.raises(ValueError, match=argument):
         RankwiseBM25Retriever.from_defaults(nodes=nodes, **kwargs)
+
+
+def test_ids_and_counts_follow_the_core_rules(nodes):
+    """One rule per argument (``rankwise._checks``): a NumPy integer is a count, an empty or
+    non-str node id is refused by name, as every rankwise store refuses it."""
+    retriever = RankwiseBM25Retriever.from_defaults(nodes=nodes, similarity_top_k=np.int64(2))
+    assert retriever.similarity_top_k == 2
+    assert type(retriever.similarity_top_k) is int
+    with pytest.raises(ValueError, match=r"^node_ids\[1\] must be a non-empty str"):
+        retriever.delete(["n0", ""])
+    with pytest.raises(TypeError, match=r"^node_ids\[0\] must be a str, got int"):
+        retriever.delete([7])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match=r"^ref_doc_id must be a str"):
+        retriever.delete_ref_doc(None)  # type: ignore[arg-type]
+    assert len(retriever.retrieve("flutter")) >= 1
 
 
 def test_bad_sources_and_updates(nodes):

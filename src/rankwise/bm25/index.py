@@ -19,7 +19,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from rankwise._checks import copy_metadata, json_metadata, positive_int, text_arg
+from rankwise._checks import (
+    ArgumentTypeError,
+    copy_metadata,
+    ids_arg,
+    json_metadata,
+    metadatas_arg,
+    number_arg,
+    positive_int,
+    text_arg,
+    texts_arg,
+)
 from rankwise.bm25.analyzer import Analyzer, AnalyzerParams
 from rankwise.bm25.columns import TextColumn
 from rankwise.bm25.segment import Segment, build_segment, compact_segment, merge_segments
@@ -103,59 +113,6 @@ def _empty_state() -> _State:
         texts=TextColumn(),
         metas=[],
     )
-
-
-def _check_k(k: Any) -> int:
-    return positive_int(int(k) if isinstance(k, np.integer) else k, "k")
-
-
-def _check_texts(texts: Any, name: str = "texts") -> list[str]:
-    if texts is None:
-        raise ValueError(f"{name} must be an iterable of str, got None")
-    if isinstance(texts, (str, bytes)):
-        raise ValueError(f"{name} must be an iterable of str, not a single {type(texts).__name__}")
-    try:
-        out = list(texts)
-    except TypeError:
-        raise ValueError(f"{name} must be an iterable of str, got {type(texts).__name__}") from None
-    for i, t in enumerate(out):
-        if not isinstance(t, str):
-            raise ValueError(f"{name}[{i}] must be a str, got {type(t).__name__}")
-        text_arg(t, f"{name}[{i}]")  # the shared text rule: no lone surrogates
-    return out
-
-
-def _check_ids(ids: Any, n: int, name: str = "ids") -> list[str]:
-    out = _check_texts(ids, name)
-    if len(out) != n:
-        raise ValueError(f"{name} has {len(out)} entries but texts has {n}")
-    if len(set(out)) != len(out):
-        dup = next(i for i, c in Counter(out).items() if c > 1)
-        raise ValueError(f"{name} contains the duplicate id {dup!r}")
-    return out
-
-
-def _check_metadatas(metadatas: Any, n: int) -> list[Metadata | None]:
-    """Checked fresh copies (the JSON rule of ``rankwise._checks``); ``{}`` is kept as None."""
-    if metadatas is None:
-        return [None] * n
-    if isinstance(metadatas, (str, bytes, Mapping)):
-        raise ValueError("metadatas must be an iterable of dicts (or None entries)")
-    try:
-        out = list(metadatas)
-    except TypeError:
-        raise ValueError(f"metadatas must be an iterable, got {type(metadatas).__name__}") from None
-    if len(out) != n:
-        raise ValueError(f"metadatas has {len(out)} entries but texts has {n}")
-    result: list[Metadata | None] = []
-    for i, m in enumerate(out):
-        if m is None:
-            result.append(None)
-        elif isinstance(m, Mapping):
-            result.append(json_metadata(dict(m), f"metadatas[{i}]") if m else None)
-        else:
-            raise ValueError(f"metadatas[{i}] must be a dict or None, got {type(m).__name__}")
-    return result
 
 
 def _check_filter(flt: Any) -> Filter | None:
@@ -358,12 +315,8 @@ class BM25Index:
         inverted_index_algo: str = DEFAULT_ALGORITHM,
         show_progress: bool = True,
     ) -> None:
-        if isinstance(k1, bool) or not isinstance(k1, (int, float)) or not math.isfinite(k1):
-            raise ValueError(f"k1 must be a finite number >= 0, got {k1!r}")
-        if k1 < 0:
-            raise ValueError(f"k1 must be a finite number >= 0, got {k1!r}")
-        if isinstance(b, bool) or not isinstance(b, (int, float)) or not 0.0 <= b <= 1.0:
-            raise ValueError(f"b must be a number in [0, 1], got {b!r}")
+        number_arg(k1, "k1", minimum=0.0)
+        number_arg(b, "b", minimum=0.0, maximum=1.0)
         if inverted_index_algo not in ALGORITHMS:
             raise ValueError(
                 f"inverted_index_algo must be one of {', '.join(ALGORITHMS)}, "
@@ -454,10 +407,14 @@ class BM25Index:
         The batch is published as one snapshot: concurrent readers see none or all of it.
         Metadata must be JSON-representable (see ``rankwise._checks``); a copy is stored.
         """
-        text_list = _check_texts(texts)
+        text_list = texts_arg(texts)
         n = len(text_list)
-        id_list = [uuid.uuid4().hex for _ in range(n)] if ids is None else _check_ids(ids, n)
-        metas = _check_metadatas(metadatas, n)
+        id_list = (
+            [uuid.uuid4().hex for _ in range(n)]
+            if ids is None
+            else ids_arg(ids, count=n, unique=True)
+        )
+        metas: list[Metadata | None] = [m or None for m in metadatas_arg(metadatas, n)]
         if n == 0:
             return []
         with self._lock:
@@ -482,11 +439,11 @@ class BM25Index:
         versions and the insertion of the new ones are published as one snapshot: a reader
         sees all old or all new, and a failure (an analyzer that raises) keeps the old ones.
         """
-        text_list = _check_texts(texts)
+        text_list = texts_arg(texts)
         if ids is None:
-            raise ValueError("ids must be given to upsert")
-        id_list = _check_ids(ids, len(text_list))
-        metas = _check_metadatas(metadatas, len(text_list))
+            raise ArgumentTypeError("ids must be given to upsert, got None")
+        id_list = ids_arg(ids, count=len(text_list), unique=True)
+        metas: list[Metadata | None] = [m or None for m in metadatas_arg(metadatas, len(text_list))]
         if not text_list:
             return []
         with self._lock:
@@ -496,7 +453,7 @@ class BM25Index:
     def delete(self, ids: Iterable[str]) -> int:
         """Delete documents by id (one snapshot for the batch); unknown ids are ignored.
         Returns how many were deleted."""
-        id_list = _check_texts(ids, "ids")
+        id_list = ids_arg(ids)
         with self._lock:
             return self._commit(self._state, id_list, [], [], [])
 
@@ -714,7 +671,7 @@ class BM25Index:
         """The stored documents for ``ids`` (in that order; unknown ids are skipped), score 0.
 
         One snapshot answers the whole call; each hit holds its own copy of the metadata."""
-        id_list = _check_texts(ids, "ids")
+        id_list = ids_arg(ids)
         st = self._state
         out = []
         for doc_id in id_list:
@@ -739,11 +696,9 @@ class BM25Index:
         ``filter`` (metadata equalities, a predicate over the metadata dict, or a set of
         allowed ids) is applied inside the top-k.
         """
-        if not isinstance(query, str):
-            raise ValueError(f"query must be a str, got {type(query).__name__}")
         text_arg(query, "query")
         st = self._state
-        k = min(_check_k(k), max(st.n_live, 1))  # no buffers beyond the live documents
+        k = min(positive_int(k), max(st.n_live, 1))  # no buffers beyond the live documents
         flt = _check_filter(filter)
         return self._search(st, query, k, flt)
 
@@ -760,8 +715,8 @@ class BM25Index:
         ``n_threads`` threads: ``None`` uses every core this process may run on, ``1`` runs
         in the calling thread. The kernels release the GIL, so threads run them side by side.
         """
-        qs = _check_texts(queries, "queries")
-        k = _check_k(k)
+        qs = texts_arg(queries, "queries")
+        k = positive_int(k)
         flt = _check_filter(filter)
         threads = _check_threads(n_threads)
         st = self._state
@@ -1003,13 +958,13 @@ class BM25Index:
         the dot product with an ``encode_queries`` row is the BM25 score."""
         from rankwise.bm25.sparse import encode_documents
 
-        return encode_documents(self, _check_texts(texts))
+        return encode_documents(self, texts_arg(texts))
 
     def encode_queries(self, texts: Iterable[str]) -> Any:
         """Queries as ``scipy.sparse.csr_array`` rows holding ``n_t * idf_t`` per term."""
         from rankwise.bm25.sparse import encode_queries
 
-        return encode_queries(self, _check_texts(texts))
+        return encode_queries(self, texts_arg(texts))
 
     # ------------------------------------------------------------------ persistence
 

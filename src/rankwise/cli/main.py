@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from rankwise._checks import int_arg, int_rule
 from rankwise._version import __version__
 from rankwise.cli.errors import CliError
 
@@ -14,34 +15,24 @@ EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number within the bounds (the rule and wording of
+    :func:`rankwise._checks.int_arg`), so every integer option is refused alike."""
+
+    def parse(text: str) -> int:
+        try:
+            return int_arg(int(text), "value", minimum=minimum, maximum=maximum)
+        except ValueError:  # not a whole number, or out of range
+            raise argparse.ArgumentTypeError(
+                f"expected {int_rule(minimum, maximum)}, got {text!r}"
+            ) from None
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is between 0 and 65535, got {value}")
-    return value
+_positive_int = _integer(1)
+_non_negative_int = _integer(0)
+_port = _integer(0, 65535)
 
 
 def _metrics(text: str) -> list[str]:

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from rankwise._checks import number_arg
 from rankwise.bm25.analyzer import Analyzer
 
 __all__ = ["BM25EmbeddingFunction", "build_default_analyzer"]
@@ -87,11 +88,9 @@ class BM25EmbeddingFunction:
     ) -> None:
         if analyzer is not None and not callable(analyzer):
             raise ValueError(f"analyzer must be callable (str -> list[str]), got {analyzer!r}")
-        for name, value in (("k1", k1), ("b", b), ("epsilon", epsilon)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-        if not 0 <= b <= 1:
-            raise ValueError(f"b must be in [0, 1], got {b!r}")
+        number_arg(k1, "k1", minimum=0.0)
+        number_arg(b, "b", minimum=0.0, maximum=1.0)
+        number_arg(epsilon, "epsilon", minimum=0.0)
         self.analyzer: Callable[[str], list[str]] = analyzer or build_default_analyzer("en")
         self.k1 = float(k1)
         self.b = float(b)

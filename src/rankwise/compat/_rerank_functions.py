@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rankwise._checks import optional_int
 from rankwise.rerankers.base import BaseReranker
 from rankwise.types import RerankResult as _RankwiseResult
 
@@ -54,9 +55,7 @@ def _top_k(top_k: object) -> int | None:
     """pymilvus-model keeps everything for a falsy ``top_k`` (``None`` or 0)."""
     if top_k is None or (top_k == 0 and not isinstance(top_k, bool)):
         return None
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
-        raise ValueError(f"top_k must be a positive integer, 0 or None, got {top_k!r}")
-    return top_k
+    return optional_int(top_k, "top_k", minimum=0) or None
 
 
 class BaseRerankFunction:

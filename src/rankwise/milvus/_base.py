@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from tqdm.auto import tqdm
 
-from rankwise._checks import json_metadata, positive_int, text_arg
+from rankwise._checks import (
+    MAX_ID_BYTES,
+    ArgumentTypeError,
+    ids_arg,
+    metadatas_arg,
+    positive_int,
+    texts_arg,
+)
 from rankwise._optional import require
 from rankwise.milvus.analyzers import is_lite_uri
 from rankwise.milvus.filters import MILVUS_FILTER_KINDS, ids_expr
@@ -21,49 +28,9 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self
 
-#: Largest ``limit`` a Milvus search accepts.
+#: Largest ``limit`` a Milvus search accepts (``k`` is checked with ``int_arg(maximum=...)``).
 MAX_TOP_K = 16384
 _QUERY_CHUNK = 1000
-
-
-def check_k(k: object, name: str = "k") -> int:
-    k = positive_int(k, name)
-    if k > MAX_TOP_K:
-        raise ValueError(f"{name} must be at most {MAX_TOP_K} (Milvus's top-k limit), got {k}")
-    return k
-
-
-def as_list(values: Iterable[Any] | None, name: str) -> list[Any] | None:
-    """``values`` as a list (None stays None); a single string or a non-iterable is refused."""
-    if values is None:
-        return None
-    if isinstance(values, (str, bytes)):
-        single = "string" if isinstance(values, str) else "bytes object"
-        raise ValueError(f"{name} must be a list, not a single {single}")
-    if not isinstance(values, Iterable):
-        raise TypeError(f"{name} must be a list of strings, got {type(values).__name__}")
-    return list(values)
-
-
-def required_list(values: Iterable[Any] | None, name: str) -> list[Any]:
-    """:func:`as_list` for an argument that cannot be None (TypeError naming it)."""
-    out = as_list(values, name)
-    if out is None:
-        raise TypeError(f"{name} must be a list of strings, got None")
-    return out
-
-
-def id_list(ids: Iterable[str] | None, name: str = "ids") -> list[str]:
-    """Checked ids: a list of ``str`` without lone surrogates (TypeError/ValueError naming one).
-
-    Ids only ever reach Milvus inside :func:`~rankwise.milvus.filters.ids_expr` (every character
-    escaped) or as primary-key values of inserted rows, never through pymilvus' unescaped
-    ``ids=`` quoting.
-    """
-    values = required_list(ids, name)
-    for i, doc_id in enumerate(values):
-        text_arg(doc_id, f"{name}[{i}]")
-    return values
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -79,7 +46,7 @@ class MilvusCollectionStore(ABC):
     """
 
     max_text_length: int = 65535
-    max_id_length: int = 512
+    max_id_length: int = MAX_ID_BYTES
     #: The filter forms Milvus applies inside its top-k (the TextStore contract).
     filter_kinds: tuple[FilterKind, ...] = MILVUS_FILTER_KINDS
 
@@ -97,8 +64,7 @@ class MilvusCollectionStore(ABC):
             raise ValueError(f"uri must be a non-empty string, got {uri!r}")
         if not isinstance(collection, str) or not collection:
             raise ValueError(f"collection must be a non-empty string, got {collection!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        positive_int(batch_size, "batch_size")
         self.uri = uri
         self.collection = collection
         self.lite = is_lite_uri(uri)
@@ -223,40 +189,16 @@ class MilvusCollectionStore(ABC):
         *,
         ids_required: bool,
     ) -> tuple[list[str], list[str], list[dict[str, Any]]]:
-        text_list = required_list(texts, "texts")
+        text_list = texts_arg(texts)
         for i, text in enumerate(text_list):
-            text_arg(text, f"texts[{i}]")
             self._check_text_length(text, f"texts[{i}]")
         if ids is None:
             if ids_required:
-                raise TypeError("ids are required: a list of strings, got None")
+                raise ArgumentTypeError("ids must be given to upsert, got None")
             doc_ids = [uuid.uuid4().hex for _ in text_list]
         else:
-            doc_ids = id_list(ids)
-        if len(doc_ids) != len(text_list):
-            raise ValueError(f"ids has {len(doc_ids)} entries for {len(text_list)} texts")
-        seen: set[str] = set()
-        for i, doc_id in enumerate(doc_ids):
-            if not doc_id:
-                raise ValueError(f"ids[{i}] must be a non-empty string, got {doc_id!r}")
-            if len(doc_id.encode("utf-8")) > self.max_id_length:
-                raise ValueError(f"ids[{i}] is longer than {self.max_id_length} bytes")
-            if doc_id in seen:
-                raise ValueError(f"ids: duplicate id {doc_id!r}")
-            seen.add(doc_id)
-        meta_list = as_list(metadatas, "metadatas")
-        if meta_list is None:
-            meta_list = [None] * len(text_list)
-        if len(meta_list) != len(text_list):
-            raise ValueError(f"metadatas has {len(meta_list)} entries for {len(text_list)} texts")
-        metas: list[dict[str, Any]] = []
-        for i, meta in enumerate(meta_list):
-            if meta is None:
-                metas.append({})
-                continue
-            if isinstance(meta, Mapping) and not isinstance(meta, dict):
-                meta = dict(meta)
-            metas.append(json_metadata(meta, f"metadatas[{i}]"))
+            doc_ids = ids_arg(ids, count=len(text_list), unique=True, max_bytes=self.max_id_length)
+        metas = metadatas_arg(metadatas, len(text_list))
         return text_list, doc_ids, metas
 
     def _existing(self, ids: Sequence[str]) -> set[str]:
@@ -342,7 +284,7 @@ class MilvusCollectionStore(ABC):
         The ids reach Milvus as one escaped ``id in [...]`` expression per chunk
         (:func:`~rankwise.milvus.filters.ids_expr`), so any text is an id and nothing else.
         """
-        wanted = list(dict.fromkeys(id_list(ids)))
+        wanted = list(dict.fromkeys(ids_arg(ids, max_bytes=self.max_id_length)))
         present = sorted(self._existing(wanted)) if wanted else []
         for chunk in chunks(present, _QUERY_CHUNK):
             self._client.delete(self.collection, filter=ids_expr(chunk))
@@ -353,7 +295,7 @@ class MilvusCollectionStore(ABC):
 
     def get(self, ids: Iterable[str]) -> list[Hit]:
         """Stored documents by id, in the order asked (unknown ids are skipped; score 0)."""
-        asked = id_list(ids)
+        asked = ids_arg(ids, max_bytes=self.max_id_length)
         found: dict[str, Hit] = {}
         wanted = list(dict.fromkeys(asked))
         for chunk in chunks(wanted, _QUERY_CHUNK):

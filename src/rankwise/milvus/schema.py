@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rankwise._checks import MAX_ID_BYTES, int_arg, number_arg, optional_int
+
 __all__ = [
     "ANALYZED_FIELD",
     "BM25_FUNCTION",
@@ -77,39 +79,24 @@ class CollectionSpec:
     dense_metric: str = "COSINE"
     pre_analyzed: bool = False
     max_text_length: int = 65535
-    max_id_length: int = 512
+    max_id_length: int = MAX_ID_BYTES
     lite: bool = True
 
     def __post_init__(self) -> None:
-        if isinstance(self.k1, bool) or not isinstance(self.k1, (int, float)):
-            raise ValueError(f"k1 must be a number, got {self.k1!r}")
-        if not (math.isfinite(self.k1) and self.k1 > 0):
-            raise ValueError(f"k1 must be a finite number > 0, got {self.k1!r}")
-        if isinstance(self.b, bool) or not isinstance(self.b, (int, float)):
-            raise ValueError(f"b must be a number, got {self.b!r}")
-        if not (math.isfinite(self.b) and 0 <= self.b <= 1):
-            raise ValueError(f"b must be within [0, 1], got {self.b!r}")
+        number_arg(self.k1, "k1", minimum=0.0, exclusive_minimum=True)
+        number_arg(self.b, "b", minimum=0.0, maximum=1.0)
         if self.inverted_index_algo not in INVERTED_INDEX_ALGOS:
             raise ValueError(
                 f"inverted_index_algo must be one of {', '.join(INVERTED_INDEX_ALGOS)}, "
                 f"got {self.inverted_index_algo!r}"
             )
-        if self.dense_dim is not None and (
-            isinstance(self.dense_dim, bool)
-            or not isinstance(self.dense_dim, int)
-            or self.dense_dim <= 0
-        ):
-            raise ValueError(
-                f"dense_dim must be a positive integer or None, got {self.dense_dim!r}"
-            )
+        optional_int(self.dense_dim, "dense_dim")
         if self.dense_metric not in DENSE_METRICS:
             raise ValueError(
                 f"dense_metric must be one of {', '.join(DENSE_METRICS)}, got {self.dense_metric!r}"
             )
         for name in ("max_text_length", "max_id_length"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-                raise ValueError(f"{name} must be an integer in [1, 65535], got {value!r}")
+            int_arg(getattr(self, name), name, maximum=65535)
         if not isinstance(self.analyzer_params, dict):
             raise ValueError(f"analyzer_params must be a dict, got {self.analyzer_params!r}")
 

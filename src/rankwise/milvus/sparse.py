@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rankwise._checks import text_arg
-from rankwise.milvus._base import MilvusCollectionStore, check_k, required_list
+from rankwise._checks import int_arg, text_arg, texts_arg
+from rankwise.milvus._base import MAX_TOP_K, MilvusCollectionStore
 from rankwise.milvus.exact import SETTINGS_PROPERTY
 from rankwise.milvus.filters import filter_to_expr
 from rankwise.milvus.schema import (
@@ -84,10 +84,7 @@ class MilvusSparseStore(MilvusCollectionStore):
     ) -> None:
         if not (hasattr(index, "encode_documents") and hasattr(index, "encode_queries")):
             raise ValueError("index must be a fitted rankwise BM25Index")
-        if isinstance(max_text_length, bool) or not isinstance(max_text_length, int):
-            raise ValueError(f"max_text_length must be an integer, got {max_text_length!r}")
-        if not 1 <= max_text_length <= 65535:
-            raise ValueError(f"max_text_length must be in [1, 65535], got {max_text_length}")
+        int_arg(max_text_length, "max_text_length", maximum=65535)
         self.index = index
         self.max_text_length = max_text_length
         self._connect(
@@ -154,16 +151,14 @@ class MilvusSparseStore(MilvusCollectionStore):
 
     def search(self, query: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
         """Top-``k`` documents by the index's BM25 (computed by Milvus as an inner product)."""
-        return self.search_many([query], k, filter)[0]
+        return self.search_many([text_arg(query, "query")], k, filter)[0]
 
     def search_many(
         self, queries: Sequence[str], k: int = 10, filter: Filter | None = None
     ) -> list[list[Hit]]:
         """:meth:`search` for several queries, sent to Milvus in batches."""
-        queries = required_list(queries, "queries")
-        for i, q in enumerate(queries):
-            text_arg(q, f"queries[{i}]")
-        check_k(k)
+        queries = texts_arg(queries, "queries")
+        k = int_arg(k, "k", maximum=MAX_TOP_K)
         expr = filter_to_expr(filter, store=type(self).__name__)
         out: list[list[Hit]] = [[] for _ in queries]
         if isinstance(filter, (set, frozenset)) and not filter:

@@ -8,15 +8,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
-from rankwise._checks import text_arg
+from rankwise._checks import ids_arg, int_arg, number_arg, text_arg, texts_arg
 from rankwise._deprecation import renamed_argument
 from rankwise.fusion import DEFAULT_RRF_C
 from rankwise.milvus import exact
 from rankwise.milvus._base import (
     MAX_TOP_K,
     MilvusCollectionStore,
-    check_k,
-    required_list,
 )
 from rankwise.milvus.analyzers import analyzer_params_for, encode_tokens, is_lite_uri
 from rankwise.milvus.filters import filter_to_expr
@@ -412,10 +410,10 @@ class MilvusBM25Store(MilvusCollectionStore):
         """Delete documents by id; returns how many were stored (unknown ids are ignored)."""
         if self._exact is None:
             return super().delete(ids)
-        id_list = required_list(ids, "ids")
+        id_list = ids_arg(ids, max_bytes=self.max_id_length)
         engine = self._exact
         with engine.write_lock:
-            gone = self.get(list(dict.fromkeys(i for i in id_list if isinstance(i, str))))
+            gone = self.get(list(dict.fromkeys(id_list)))
             try:
                 removed = super().delete(id_list)
             except BaseException:
@@ -468,14 +466,14 @@ class MilvusBM25Store(MilvusCollectionStore):
         returns ``k`` hits when ``k`` match); a predicate raises
         :class:`~rankwise.types.FilterNotSupportedError`, as it cannot run inside Milvus.
         """
-        return self.search_many([query], k, filter)[0]
+        return self.search_many([text_arg(query, "query")], k, filter)[0]
 
     def search_many(
         self, queries: Sequence[str], k: int = 10, filter: Filter | None = None
     ) -> list[list[Hit]]:
         """:meth:`search` for several queries, sent to Milvus in batches."""
-        queries = required_list(queries, "queries")
-        check_k(k)
+        queries = texts_arg(queries, "queries")
+        k = int_arg(k, "k", maximum=MAX_TOP_K)
         expr = filter_to_expr(filter, store=type(self).__name__)
         texts = [self._query_text(q) for q in queries]
         out: list[list[Hit]] = [[] for _ in texts]
@@ -572,17 +570,20 @@ class MilvusBM25Store(MilvusCollectionStore):
             raise ValueError(
                 "hybrid_search needs a dense field: create the store with dense_dim and embedding"
             )
-        check_k(k)
-        n_candidates = check_k(max(k, 50) if fetch_k is None else fetch_k, "fetch_k")
+        k = int_arg(k, "k", maximum=MAX_TOP_K)
+        n_candidates = int_arg(
+            max(k, 50) if fetch_k is None else fetch_k, "fetch_k", maximum=MAX_TOP_K
+        )
         pm = self._pymilvus
         if ranker == "rrf":
-            if isinstance(c, bool) or not isinstance(c, int) or not 0 < c < 16384:
-                raise ValueError(f"c must be an integer in (0, 16384), got {c!r}")
+            c = int_arg(c, "c", maximum=16383)  # Milvus: (0, 16384)
         elif ranker == "weighted":
-            if len(weights) != 2 or not all(0.0 <= float(w) <= 1.0 for w in weights):
+            if len(weights) != 2:
                 raise ValueError(
                     f"weights must be two numbers in [0, 1] (dense, bm25), got {weights!r}"
                 )
+            for i, w in enumerate(weights):
+                number_arg(w, f"weights[{i}]", minimum=0.0, maximum=1.0)
         elif isinstance(ranker, str):
             raise ValueError(
                 f"ranker must be 'rrf', 'weighted' or a pymilvus ranker, got {ranker!r}"

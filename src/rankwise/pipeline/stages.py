@@ -38,10 +38,6 @@ class PipelineOutput:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _check_k(k: int, name: str = "k") -> None:
-    positive_int(k, name)
-
-
 class Pipeline(ABC):
     """A retrieval pipeline; ``name`` labels it in reports."""
 
@@ -55,7 +51,7 @@ class Pipeline(ABC):
 
         ``memo`` shares stage results between pipelines run on the same queries.
         """
-        _check_k(k)
+        positive_int(k, "k")
         if memo is None:
             return self._run(query, k, None)
         key = (id(self), query, k)
@@ -120,7 +116,7 @@ class Hybrid(Pipeline):
     ) -> None:
         if len(children) < 2:
             raise ValueError("children must hold at least two pipelines")
-        _check_k(fetch_k, "fetch_k")
+        positive_int(fetch_k, "fetch_k")
         self.children = list(children)
         self.weights = (
             None if weights is None else check_weights(weights, len(children), "children")
@@ -167,7 +163,7 @@ class Rerank(Pipeline):
         fetch_k: int = 50,
         name: str | None = None,
     ) -> None:
-        _check_k(fetch_k, "fetch_k")
+        positive_int(fetch_k, "fetch_k")
         self.base = base
         self.reranker = reranker
         self.fetch_k = fetch_k

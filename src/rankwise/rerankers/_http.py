@@ -29,6 +29,7 @@ from abc import abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from rankwise._checks import number_arg, positive_int
 from rankwise.rerankers._deadline import DeadlineExceeded, run_sync, within
 from rankwise.rerankers._retry import (
     AttemptFailure,
@@ -168,21 +169,14 @@ class ApiReranker(BaseReranker):
     ) -> None:
         if not isinstance(model, str) or not model.strip():
             raise ValueError("model must be a non-empty string")
-        if not (isinstance(timeout, (int, float)) and timeout > 0):
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        number_arg(timeout, "timeout", minimum=0.0, exclusive_minimum=True)
         limit = (
             self.default_max_documents
             if max_documents_per_request is None
             else max_documents_per_request
         )
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
-            raise ValueError(f"max_documents_per_request must be a positive integer, got {limit!r}")
-        if (
-            isinstance(max_concurrency, bool)
-            or not isinstance(max_concurrency, int)
-            or max_concurrency <= 0
-        ):
-            raise ValueError(f"max_concurrency must be a positive integer, got {max_concurrency!r}")
+        positive_int(limit, "max_documents_per_request")
+        positive_int(max_concurrency, "max_concurrency")
         self.model = model
         self._api_key = resolve_api_key(api_key, self.env_var, self.provider)
         register_secret(self._api_key)

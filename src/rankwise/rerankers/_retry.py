@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from rankwise._checks import number_arg, positive_int
 from rankwise.rerankers.errors import RerankError
 
 __all__ = [
@@ -60,15 +61,11 @@ class RetryPolicy:
     max_retry_after: float = 60.0
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError(f"max_attempts must be >= 1, got {self.max_attempts}")
+        positive_int(self.max_attempts, "max_attempts")
         for name in ("initial_backoff", "max_backoff", "max_retry_after"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0")
-        if self.multiplier < 1:
-            raise ValueError(f"multiplier must be >= 1, got {self.multiplier}")
-        if not 0 <= self.jitter <= 1:
-            raise ValueError(f"jitter must be in [0, 1], got {self.jitter}")
+            number_arg(getattr(self, name), name, minimum=0.0)
+        number_arg(self.multiplier, "multiplier", minimum=1.0)
+        number_arg(self.jitter, "jitter", minimum=0.0, maximum=1.0)
 
     def delay(
         self, retry_number: int, retry_after: float | None = None, rng: random.Random | None = None

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
-from rankwise._checks import text_arg
+from rankwise._checks import optional_int, positive_int, text_arg
 from rankwise.types import Hit, Metadata, RerankResult
 
 _Item = TypeVar("_Item")
@@ -32,8 +32,7 @@ def validate_rerank_input(query: object, documents: object, top_k: object) -> No
         raise ValueError("documents must be a sequence of strings, not " + type(documents).__name__)
     for i, doc in enumerate(documents):
         text_arg(doc, f"documents[{i}]")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k <= 0):
-        raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}")
+    optional_int(top_k, "top_k")
 
 
 def rank_scores(
@@ -218,10 +217,7 @@ class BaseReranker(ABC):
         max_concurrency: int = 8,
     ) -> list[list[RerankResult]]:
         """Async :meth:`rerank_many`: up to ``max_concurrency`` queries in flight at once."""
-        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
-            raise ValueError(f"max_concurrency must be a positive integer, got {max_concurrency!r}")
-        if max_concurrency <= 0:
-            raise ValueError(f"max_concurrency must be a positive integer, got {max_concurrency!r}")
+        max_concurrency = positive_int(max_concurrency, "max_concurrency")
         self._check_many(queries, documents_per_query, top_k)
         semaphore = asyncio.Semaphore(max_concurrency)
 

@@ -34,7 +34,7 @@ import math
 import warnings
 from typing import Any, Literal
 
-from rankwise._checks import positive_int
+from rankwise._checks import int_arg, optional_int, positive_int
 from rankwise._model_paths import check_device, check_model_path
 from rankwise._optional import require
 from rankwise.rerankers._batching import plan_batches, window_spans
@@ -170,16 +170,8 @@ class CrossEncoderReranker(BaseReranker):
             raise ValueError(
                 f"long_documents must be 'truncate' or 'window', got {long_documents!r}"
             )
-        if (
-            isinstance(window_overlap, bool)
-            or not isinstance(window_overlap, int)
-            or window_overlap < 0
-        ):
-            raise ValueError(
-                f"window_overlap must be a non-negative integer, got {window_overlap!r}"
-            )
-        if query_max_length is not None:
-            positive_int(query_max_length, "query_max_length")
+        int_arg(window_overlap, "window_overlap", minimum=0)
+        optional_int(query_max_length, "query_max_length")
         if show_progress not in (None, True, False):
             raise ValueError(f"show_progress must be None, True or False, got {show_progress!r}")
         torch = require("torch", "transformers", feature=type(self).__name__)

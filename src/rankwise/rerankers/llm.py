@@ -39,7 +39,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from rankwise._checks import positive_int, text_arg
+from rankwise._checks import optional_int, positive_int, text_arg
 from rankwise._optional import require
 from rankwise.rerankers._batching import plan_batches
 from rankwise.rerankers._llm_forward import (
@@ -128,8 +128,7 @@ class LLMReranker(BaseReranker):
             text_arg(instruction, "instruction")
             if not instruction.strip():
                 raise ValueError("instruction must be None or a non-empty string")
-        if max_length is not None:
-            positive_int(max_length, "max_length")
+        optional_int(max_length, "max_length")
         self.batch_size = positive_int(batch_size, "batch_size")
         if activation not in (None, "sigmoid"):
             raise ValueError(f"activation must be None or 'sigmoid', got {activation!r}")

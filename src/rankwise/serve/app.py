@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from rankwise._checks import has_lone_surrogate
+from rankwise._checks import has_lone_surrogate, positive_int
 from rankwise._version import __version__
 from rankwise.cli.filters import FilterError, conditions_from_json
 from rankwise.cli.searching import candidates, result_rows, search_payload
@@ -127,8 +127,10 @@ def _count(body: dict[str, Any], key: str, default: int | None, most: int) -> in
     value = body.get(key, default)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise RequestError(f"'{key}' must be a positive integer, got {json.dumps(value)}")
+    try:
+        value = positive_int(value, f"'{key}'")  # the shared rule, answered as a 400
+    except ValueError as exc:
+        raise RequestError(str(exc)) from None
     if value > most:
         raise RequestError(f"'{key}' must be at most {most:,}, got {value:,}")
     return value

@@ -14,7 +14,15 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 
-from rankwise._checks import copy_metadata, json_metadata, positive_int, text_arg
+from rankwise._checks import (
+    ArgumentTypeError,
+    copy_metadata,
+    ids_arg,
+    metadatas_arg,
+    positive_int,
+    text_arg,
+    texts_arg,
+)
 from rankwise.types import Filter, FilterKind, Hit, Metadata, check_filter
 
 __all__ = ["WordCountStore", "words"]
@@ -56,26 +64,13 @@ class WordCountStore:
         ids: Iterable[str] | None,
         metadatas: Iterable[Metadata | None] | None,
     ) -> list[tuple[str, str, Metadata]]:
-        if isinstance(texts, (str, bytes)):
-            raise ValueError("texts must be a list of strings, not a single string")
-        text_list = [text_arg(t, f"texts[{i}]") for i, t in enumerate(texts)]
+        text_list = texts_arg(texts)
         if ids is None:
             id_list = [uuid.uuid4().hex for _ in text_list]
         else:
-            if isinstance(ids, (str, bytes)):
-                raise ValueError("ids must be a list of strings, not a single string")
-            id_list = [text_arg(x, f"ids[{i}]") for i, x in enumerate(ids)]
-        if len(id_list) != len(text_list):
-            raise ValueError(f"ids has {len(id_list)} entries for {len(text_list)} texts")
-        if len(set(id_list)) != len(id_list) or not all(id_list):
-            raise ValueError("ids must be unique, non-empty strings")
-        metas = [None] * len(text_list) if metadatas is None else list(metadatas)
-        if len(metas) != len(text_list):
-            raise ValueError(f"metadatas has {len(metas)} entries for {len(text_list)} texts")
-        return [
-            (i, t, {} if m is None else json_metadata(m, f"metadatas[{n}]"))
-            for n, (i, t, m) in enumerate(zip(id_list, text_list, metas, strict=True))
-        ]
+            id_list = ids_arg(ids, count=len(text_list), unique=True)
+        metas = metadatas_arg(metadatas, len(text_list))
+        return list(zip(id_list, text_list, metas, strict=True))
 
     def add(
         self,
@@ -100,7 +95,7 @@ class WordCountStore:
         metadatas: Iterable[Metadata | None] | None = None,
     ) -> list[str]:
         if ids is None:
-            raise ValueError("ids must be given to upsert")
+            raise ArgumentTypeError("ids must be given to upsert, got None")
         rows = self._rows(texts, ids, metadatas)
         with self._lock:
             docs = {k: v for k, v in self._docs.items() if k not in {i for i, _, _ in rows}}
@@ -109,9 +104,7 @@ class WordCountStore:
         return [i for i, _, _ in rows]
 
     def delete(self, ids: Iterable[str]) -> int:
-        if isinstance(ids, (str, bytes)):
-            raise ValueError("ids must be a list of strings, not a single string")
-        gone = {text_arg(x, "ids") for x in ids}
+        gone = set(ids_arg(ids))
         with self._lock:
             removed = len(gone & self._docs.keys())
             self._docs = {k: v for k, v in self._docs.items() if k not in gone}
@@ -120,9 +113,7 @@ class WordCountStore:
     def get(self, ids: Iterable[str]) -> list[Hit]:
         docs = self._docs
         return [
-            Hit(i, 0.0, docs[i][0], copy_metadata(docs[i][1]))
-            for i in (text_arg(x, "ids") for x in ids)
-            if i in docs
+            Hit(i, 0.0, docs[i][0], copy_metadata(docs[i][1])) for i in ids_arg(ids) if i in docs
         ]
 
     def _passes(self, doc_id: str, metadata: Metadata, flt: Filter | None) -> bool:
@@ -136,15 +127,13 @@ class WordCountStore:
         return bool(flt(copy_metadata(metadata)))
 
     def search(self, query: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
-        return self.search_many([query], k, filter)[0]
+        return self.search_many([text_arg(query, "query")], k, filter)[0]
 
     def search_many(
         self, queries: Sequence[str], k: int = 10, filter: Filter | None = None
     ) -> list[list[Hit]]:
-        if isinstance(queries, str):
-            raise ValueError("queries must be a list of strings, not a single string")
-        queries = [text_arg(q, "query") for q in queries]
-        positive_int(k, "k")
+        queries = texts_arg(queries, "queries")
+        k = positive_int(k, "k")
         check_filter(filter, type(self).__name__, self.filter_kinds)
         docs = self._docs
         out = []

@@ -10,18 +10,11 @@ from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.callbacks import CallbackManager
 
+from rankwise._checks import optional_int
 from rankwise.embeddings import SentenceEmbedder, shared_embedder
 
 #: Texts LlamaIndex hands over per call; the embedder then batches them by length itself.
 DEFAULT_EMBED_BATCH_SIZE = 256
-
-
-def _positive(value: object, name: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 class RankwiseEmbedding(BaseEmbedding):
@@ -62,8 +55,8 @@ class RankwiseEmbedding(BaseEmbedding):
         callback_manager: CallbackManager | None = None,
         **kwargs: Any,
     ) -> None:
-        batch_size = _positive(batch_size, "batch_size")
-        max_length = _positive(max_length, "max_length")
+        batch_size = optional_int(batch_size, "batch_size")
+        max_length = optional_int(max_length, "max_length")
         instance: SentenceEmbedder
         if embedder is not None:
             if not isinstance(embedder, SentenceEmbedder):

@@ -13,6 +13,7 @@ from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRan
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle
 
+from rankwise._checks import positive_int
 from rankwise.rerankers.base import BaseReranker, pair_results
 from rankwise.types import RerankResult
 
@@ -32,12 +33,6 @@ def copy_node(node: BaseNode, extra_metadata: Mapping[str, Any] | None = None) -
     if extra_metadata:
         metadata.update(extra_metadata)
     return node.model_copy(update={"metadata": metadata, "relationships": dict(node.relationships)})
-
-
-def _check_top_n(top_n: object) -> int:
-    if isinstance(top_n, bool) or not isinstance(top_n, int) or top_n <= 0:
-        raise ValueError(f"top_n must be a positive integer, got {top_n!r}")
-    return top_n
 
 
 def _load_reranker(spec: str, kwargs: Mapping[str, Any]) -> BaseReranker:
@@ -100,7 +95,7 @@ class RankwiseRerank(BaseNodePostprocessor):
         reranker_kwargs: Mapping[str, Any] | None = None,
         callback_manager: CallbackManager | None = None,
     ) -> None:
-        top_n = _check_top_n(top_n)
+        top_n = positive_int(top_n, "top_n")
         if model is not None and (not isinstance(model, str) or not model.strip()):
             raise ValueError(f"model must be a non-empty string, got {model!r}")
         if not isinstance(keep_retrieval_score, bool):

@@ -50,6 +50,7 @@ from llama_index.retrievers.rankwise._persist import (
 )
 from llama_index.retrievers.rankwise.filters import store_filter_kinds, to_store_filter
 
+from rankwise._checks import ids_arg, positive_int, text_arg
 from rankwise.types import Filter, Hit, TextStore
 
 if TYPE_CHECKING:
@@ -66,12 +67,6 @@ _CALL_FILTERS: ContextVar[tuple[int, MetadataFilters] | None] = ContextVar(
 _PREFETCHED: ContextVar[tuple[int, object, dict[str, list[Hit]]] | None] = ContextVar(
     "rankwise_llama_index_prefetched", default=None
 )
-
-
-def _check_top_k(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"similarity_top_k must be a positive integer, got {value!r}")
-    return value
 
 
 def _check_filters(filters: object) -> MetadataFilters | None:
@@ -95,16 +90,6 @@ def _check_nodes(nodes: object, argument: str = "nodes") -> list[BaseNode]:
         if node.node_id in seen:
             raise ValueError(f"{argument} contains the node id {node.node_id!r} twice")
         seen.add(node.node_id)
-    return out
-
-
-def _check_ids(node_ids: object) -> list[str]:
-    if isinstance(node_ids, (str, bytes)) or not isinstance(node_ids, Iterable):
-        raise ValueError("node_ids must be a sequence of node id strings, not a single string")
-    out = list(node_ids)
-    for i, node_id in enumerate(out):
-        if not isinstance(node_id, str):
-            raise ValueError(f"node_ids[{i}] must be a string, got {type(node_id).__name__}")
     return out
 
 
@@ -193,7 +178,7 @@ class RankwiseBM25Retriever(BaseRetriever):
         object_map: dict[str, Any] | None = None,
         verbose: bool = False,
     ) -> None:
-        self._similarity_top_k = _check_top_k(similarity_top_k)
+        self._similarity_top_k = positive_int(similarity_top_k, "similarity_top_k")
         self._filters = _check_filters(filters)
         try:
             self._text_metadata_mode = MetadataMode(text_metadata_mode)
@@ -298,7 +283,7 @@ class RankwiseBM25Retriever(BaseRetriever):
 
     @similarity_top_k.setter
     def similarity_top_k(self, value: int) -> None:
-        self._similarity_top_k = _check_top_k(value)
+        self._similarity_top_k = positive_int(value, "similarity_top_k")
 
     @property
     def filters(self) -> MetadataFilters | None:
@@ -326,7 +311,7 @@ class RankwiseBM25Retriever(BaseRetriever):
         with self._lock:
             if node_ids is None:
                 return [copy_node(n) for n in self._nodes.values()]
-            ids = _check_ids(node_ids)
+            ids = ids_arg(node_ids, "node_ids")
             return [copy_node(self._nodes[i]) for i in ids if i in self._nodes]
 
     def __len__(self) -> int:
@@ -362,7 +347,7 @@ class RankwiseBM25Retriever(BaseRetriever):
 
     def delete(self, node_ids: Sequence[str]) -> int:
         """Remove the nodes with these ids, without a rebuild; returns how many were removed."""
-        ids = _check_ids(node_ids)
+        ids = ids_arg(node_ids, "node_ids")
         if not ids:
             return 0
         with self._lock:
@@ -373,8 +358,7 @@ class RankwiseBM25Retriever(BaseRetriever):
 
     def delete_ref_doc(self, ref_doc_id: str) -> int:
         """Remove every node that came from the source document ``ref_doc_id``."""
-        if not isinstance(ref_doc_id, str):
-            raise ValueError(f"ref_doc_id must be a string, got {type(ref_doc_id).__name__}")
+        text_arg(ref_doc_id, "ref_doc_id")
         with self._lock:
             ids = [i for i, n in self._nodes.items() if n.ref_doc_id == ref_doc_id]
         return self.delete(ids)

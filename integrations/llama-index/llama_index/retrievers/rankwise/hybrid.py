@@ -18,6 +18,7 @@ from llama_index.core.settings import Settings
 from llama_index.postprocessor.rankwise.base import RankwiseRerank
 from llama_index.retrievers.rankwise._nodes import copy_node
 
+from rankwise._checks import number_arg, optional_int
 from rankwise._deprecation import renamed_argument, warn_renamed
 from rankwise.fusion import DEFAULT_RRF_C, FusionMethod, check_weights, fuse
 from rankwise.rerankers.base import BaseReranker
@@ -25,14 +26,6 @@ from rankwise.rerankers.base import BaseReranker
 #: Deprecated: the values the old ``mode=`` took ("relative_score" is now ``"min_max"``).
 FusionMode = Literal["rrf", "min_max", "relative_score"]
 _FUSIONS = ("rrf", "min_max")
-
-
-def _check_optional_k(value: object, argument: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{argument} must be a positive integer or None, got {value!r}")
-    return value
 
 
 def _node_id(node: NodeWithScore) -> str:
@@ -119,20 +112,10 @@ class RankwiseHybridRetriever(BaseRetriever):
         if chosen not in _FUSIONS:
             raise ValueError(f"fusion must be one of {list(_FUSIONS)}, got {chosen!r}")
         self._fusion: FusionMethod = "rrf" if chosen == "rrf" else "min_max"
-        if isinstance(c, bool) or not isinstance(c, (int, float)) or not c >= 0:
-            raise ValueError(f"c must be a non-negative number, got {c!r}")
-        self._c = float(c)
-        self._similarity_top_k = _check_optional_k(similarity_top_k, "similarity_top_k")
-        self._fetch_k = _check_optional_k(fetch_k, "fetch_k")
-        if max_concurrency is not None and (
-            isinstance(max_concurrency, bool)
-            or not isinstance(max_concurrency, int)
-            or max_concurrency <= 0
-        ):
-            raise ValueError(
-                f"max_concurrency must be a positive integer or None, got {max_concurrency!r}"
-            )
-        self._max_concurrency = max_concurrency
+        self._c = number_arg(c, "c", minimum=0.0)
+        self._similarity_top_k = optional_int(similarity_top_k, "similarity_top_k")
+        self._fetch_k = optional_int(fetch_k, "fetch_k")
+        self._max_concurrency = optional_int(max_concurrency, "max_concurrency")
         self._owns_reranker = False
         self._reranker = self._make_reranker(reranker)
         if self._fetch_k is not None and self._reranker is None:
@@ -188,7 +171,7 @@ class RankwiseHybridRetriever(BaseRetriever):
 
     @similarity_top_k.setter
     def similarity_top_k(self, value: int | None) -> None:
-        self._similarity_top_k = _check_optional_k(value, "similarity_top_k")
+        self._similarity_top_k = optional_int(value, "similarity_top_k")
         if self._owns_reranker:
             assert isinstance(self._reranker, RankwiseRerank)
             self._reranker.top_n = self._owned_top_n()
