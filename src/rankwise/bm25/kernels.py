@@ -419,6 +419,57 @@ def _block_bound(
 
 
 @_helper
+def _count_bits(bits: Any, n_words: int) -> int:  # pragma: no cover
+    """Set bits in ``bits[:n_words]`` (SWAR popcount)."""
+    total = 0
+    m1 = np.uint64(0x5555555555555555)
+    m2 = np.uint64(0x3333333333333333)
+    m4 = np.uint64(0x0F0F0F0F0F0F0F0F)
+    h01 = np.uint64(0x0101010101010101)
+    for wi in range(n_words):
+        x = bits[wi]
+        x = x - ((x >> np.uint64(1)) & m1)
+        x = (x & m2) + ((x >> np.uint64(2)) & m2)
+        x = (x + (x >> np.uint64(4))) & m4
+        total += np.int64((x * h01) >> np.uint64(56))
+    return total
+
+
+@_helper
+def _canonical_score(
+    m: int,
+    wbnd: Any,
+    probed: Any,
+    contrib: Any,
+    ecur: Any,
+    cur: Any,
+    docs: Any,
+    tfs: Any,
+    weights: Any,
+    cd: int,
+    kd: float,
+) -> float:  # pragma: no cover
+    """Score of document ``cd`` summed in canonical term order: probed terms from
+    ``contrib``, scanned ones found between ``ecur`` (advanced) and ``cur``."""
+    s = 0.0
+    for i in range(m):
+        if wbnd[i] == 0.0:
+            continue
+        if probed[i]:
+            s += contrib[i]
+            continue
+        c = ecur[i]
+        e = cur[i]
+        while c < e and np.int64(docs[c]) < cd:
+            c += 1
+        ecur[i] = c
+        if c < e and np.int64(docs[c]) == cd:
+            tf = np.float64(tfs[c])
+            s += weights[i] * tf / (tf + kd)
+    return s
+
+
+@_helper
 def _maxscore(
     tstart: Any,
     tend: Any,
@@ -558,12 +609,14 @@ def _maxscore(
         # 4. essential terms, term at a time, into the window accumulator; then the other
         # terms with few postings here, only into the documents an essential term touched;
         # the remaining ones are probed per document in step 5
-        nt = 0
+        nt = -1  # documents touched by the essential terms, counted when first needed
         for pss in range(2):
             for i in range(m):
                 probed[i] = False
                 if is_ess[i] != (pss == 0) or wbnd[i] == 0.0:
                     continue
+                if pss == 1 and nt < 0:
+                    nt = _count_bits(bits, (hi - lo + 63) >> 6)
                 if pss == 1 and wpost[i] > SCAN_RATIO * nt:
                     probed[i] = True
                     continue
@@ -579,11 +632,10 @@ def _maxscore(
                             break
                         j = dd - lo
                         tf = np.float64(tfs[c])
-                        v = w * tf / (tf + np.float64(norm[dd]))
-                        if win[j] == 0.0:
-                            bits[j >> 6] |= one << np.uint64(j & 63)
-                            nt += 1
-                        win[j] += v
+                        # branch-free: the touched bit is set again rather than tested (a
+                        # test mispredicts on frequent terms, which touch half the window)
+                        bits[j >> 6] |= one << np.uint64(j & 63)
+                        win[j] += w * tf / (tf + np.float64(norm[dd]))
                         c += 1
                 else:
                     while c < e:
@@ -650,21 +702,14 @@ def _maxscore(
                         continue
                     if full and partial <= theta_lo:
                         continue
-                s = 0.0
-                for i in range(m):  # canonical order
-                    if wbnd[i] == 0.0:
-                        continue
-                    if probed[i]:
-                        s += contrib[i]
-                        continue
-                    c = ecur[i]
-                    e = cur[i]
-                    while c < e and np.int64(docs[c]) < cd:
-                        c += 1
-                    ecur[i] = c
-                    if c < e and np.int64(docs[c]) == cd:
-                        tf = np.float64(tfs[c])
-                        s += weights[i] * tf / (tf + kd)
+                if q == 0:
+                    # every term was essential and summed into win in canonical order, so
+                    # partial already is the exact score
+                    s = partial
+                else:
+                    s = _canonical_score(
+                        m, wbnd, probed, contrib, ecur, cur, docs, tfs, weights, cd, kd
+                    )
                 if size < k or _better(s, cd + base, hs[0], hd[0]):
                     size = _heap_push(hs, hd, size, k, s, cd + base)
                     if size == k:
