@@ -886,6 +886,7 @@ class BM25Index:
         sizes = np.zeros(nq, np.int64)
         if not st.segments or not any(terms):
             return hs, hd, sizes
+
         def first() -> None:  # the warm-up's query (its scratch outputs made only if run)
             self._kernel_topk(
                 st, terms[:1], mask, check_alive,
