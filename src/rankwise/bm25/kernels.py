@@ -436,7 +436,7 @@ def _count_bits(bits: Any, n_words: int) -> int:  # pragma: no cover
         x = x - ((x >> np.uint64(1)) & m1)
         x = (x & m2) + ((x >> np.uint64(2)) & m2)
         x = (x + (x >> np.uint64(4))) & m4
-        total += np.int64((x * h01) >> np.uint64(56))
+        total += int((x * h01) >> np.uint64(56))
     return total
 
 
