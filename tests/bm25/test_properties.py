@@ -206,3 +206,17 @@ def test_maxscore_scans_and_probes_non_essential_terms() -> None:
         live = [(i, t) for i, t in zip(ids, docs, strict=True) if i not in dead]
         for k in (1, 10, 40):
             _check_against_brute(ix, live, queries, k)
+
+
+def test_maxscore_counts_the_touched_window_slots_exactly() -> None:
+    """The touched-document count that picks scanning over probing is a popcount of the
+    window bitmap (the touched bits are set without a test); it counts every set bit."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    words = rng.integers(0, 2**63, size=40, dtype=np.uint64) | np.uint64(1 << 63)
+    words[::7] = 0
+    words[5] = np.uint64(2**64 - 1)
+    for n in (0, 1, 17, 40):
+        want = sum(bin(int(w)).count("1") for w in words[:n])
+        assert kernels._count_bits(words, n) == want

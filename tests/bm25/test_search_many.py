@@ -136,15 +136,18 @@ def test_token_cache_gives_the_filter_chain(parts: list[str]) -> None:
 COLD = """
 import json, sys
 from rankwise.bm25 import BM25Index, kernels
-from rankwise.bm25.index import _warmup
+from rankwise.bm25.index import _kernel_cached, _warmup
 ix = BM25Index({"tokenizer": "whitespace"}, inverted_index_algo=sys.argv[1], show_progress=False)
 ix.add(["a b c", "b c d", "c d e"])
+cached_before = _kernel_cached(sys.argv[1])
 hits = ix.search("c d", k=2)  # served at once: exhaustively while the kernel compiles
 _warmup.wait()
+cached_after = _kernel_cached(sys.argv[1])
 assert [h.id for h in ix.search("c d", k=2)] == [h.id for h in hits]
 compiled = [n for n in ("maxscore_batch", "wand_batch", "taat_batch")
             if getattr(kernels, n).signatures]
-print(json.dumps({"hits": [h.id for h in hits], "compiled": compiled}))
+print(json.dumps({"hits": [h.id for h in hits], "compiled": compiled,
+                  "cached": [cached_before, cached_after]}))
 """
 
 
@@ -167,6 +170,8 @@ def test_a_process_compiles_only_the_kernel_its_algorithm_needs(
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["compiled"] == [kernel]
     assert len(result["hits"]) == 2
+    # an empty cache is seen as such (the first search does not wait), a written one as written
+    assert result["cached"] == [False, True]
 
 
 @pytest.mark.parametrize("algo", ALGORITHMS)
@@ -179,7 +184,7 @@ def test_searches_while_the_kernel_compiles_give_the_kernels_answers(
     flt = {"p": 1}
     want = [ix.search_many(qs, k=k, n_threads=1) for k in (1, 7, 2000)]
     want_filtered = ix.search_many(qs, k=5, filter=flt)
-    monkeypatch.setattr(_Warmup, "ready", lambda self, kind, first_run: False)
+    monkeypatch.setattr(_Warmup, "ready", lambda self, *args: False)
     got = [ix.search_many(qs, k=k, n_threads=1) for k in (1, 7, 2000)]
     assert got == want  # ids, texts, metadata and scores (bit for bit)
     assert ix.search_many(qs, k=5, filter=flt) == want_filtered

@@ -218,10 +218,13 @@ class _Warmup:
         self._lock = threading.Lock()
         self._threads: dict[Hashable, threading.Thread] = {}
 
-    def ready(self, kind: Hashable, first_run: Callable[[], None]) -> bool:
+    def ready(
+        self, kind: Hashable, first_run: Callable[[], None], cached: Callable[[], bool]
+    ) -> bool:
         """True once the kernel for ``kind`` (algorithm and array types) is compiled; the first
         call starts compiling it by running ``first_run`` (a real query, into scratch outputs)
-        in a thread."""
+        in a thread, and waits for it only when ``cached()`` says numba's cache holds the
+        kernel (so an empty cache costs the first search nothing)."""
         thread = self._threads.get(kind)
         if thread is None:
             with self._lock:
@@ -234,7 +237,8 @@ class _Warmup:
                     )
                     thread.start()
                     self._threads[kind] = thread
-                    thread.join(self.WAIT)  # long enough to load the kernel from the cache
+                    if cached():
+                        thread.join(self.WAIT)  # long enough to load the kernel from the cache
         return not thread.is_alive()
 
     def wait(self) -> None:
@@ -250,6 +254,25 @@ def _quietly(run: Callable[[], None]) -> None:
 
 
 _warmup = _Warmup()
+
+_KERNEL_NAMES = {
+    "DAAT_MAXSCORE": "maxscore_batch",
+    "DAAT_WAND": "wand_batch",
+    "TAAT_NAIVE": "taat_batch",
+}
+
+
+def _kernel_cached(algo: str) -> bool:
+    """Whether numba's on-disk cache has an index for ``algo``'s query kernel (then loading
+    it is quick and worth a short wait). Reads numba's cache object, a private API: when that
+    fails, assume it is cached (the wait is then only ``_Warmup.WAIT``)."""
+    from rankwise.bm25 import kernels
+
+    try:
+        index = getattr(kernels, _KERNEL_NAMES[algo])._cache._cache_file._index_path
+        return os.path.exists(index)
+    except Exception:  # pragma: no cover - another numba version
+        return True
 
 
 @contextlib.contextmanager
@@ -818,10 +841,13 @@ class BM25Index:
         sizes = np.zeros(nq, np.int64)
         if not st.segments or not any(terms):
             return hs, hd, sizes
-        first = partial(
-            self._kernel_topk, st, terms[:1], mask, check_alive,
-            np.empty((1, k), np.float64), np.empty((1, k), np.int64), np.zeros(1, np.int64),
-        )  # fmt: skip
+
+        def first() -> None:  # the warm-up's query (its scratch outputs made only if run)
+            self._kernel_topk(
+                st, terms[:1], mask, check_alive,
+                np.empty((1, k), np.float64), np.empty((1, k), np.int64), np.zeros(1, np.int64),
+            )  # fmt: skip
+
         # one compilation per algorithm and array types (term-frequency width, read-only maps)
         kind = (
             self._algo,
@@ -829,7 +855,7 @@ class BM25Index:
             mask.flags.writeable,
             tuple((seg.tfs.dtype.char, seg.docs.flags.writeable) for seg in st.segments),
         )
-        if _warmup.ready(kind, first):
+        if _warmup.ready(kind, first, partial(_kernel_cached, self._algo)):
             self._kernel_topk(st, terms, mask, check_alive, hs, hd, sizes)
         else:
             self._exhaustive_topk(st, terms, mask, hs, hd, sizes)
@@ -939,15 +965,16 @@ class BM25Index:
                 for s, d in zip(scores, docs, strict=True)
             ]
         new, set_id, set_score, set_text, set_meta = _hit_fields
-        out = []
+        out: list[Hit] = []
+        append = out.append
         for s, d in zip(scores, docs, strict=True):
             hit = new(Hit)
             set_id(hit, ids[d])
             set_score(hit, s)
             set_text(hit, text(d))
             meta = metas[d]
-            set_meta(hit, copy_metadata(meta) if meta else {})
-            out.append(hit)
+            set_meta(hit, {} if meta is None else copy_metadata(meta))
+            append(hit)
         return out
 
     # ------------------------------------------------------------------ sparse vectors

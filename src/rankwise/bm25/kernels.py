@@ -276,13 +276,33 @@ def _heap_push(hs: Any, hd: Any, size: int, k: int, s: float, d: int) -> int:  #
 @_helper
 def _sort_heap(hs: Any, hd: Any, size: int) -> None:  # pragma: no cover
     """Turn the heap ``hs[:size]``/``hd[:size]`` into its hits best first, in place (the
-    worst hit is at the root: swap it to the back, repeatedly)."""
+    worst hit is at the root: swap it to the back, repeatedly). The sift is written out
+    rather than calling ``_sift_down``: each compiled call taking arrays pays atomic
+    reference-count updates, a visible cost at k = 100."""
     n = size
     while n > 1:
         n -= 1
-        hs[0], hs[n] = hs[n], hs[0]
-        hd[0], hd[n] = hd[n], hd[0]
-        _sift_down(hs, hd, n, 0)
+        s = hs[n]
+        d = hd[n]
+        hs[n] = hs[0]
+        hd[n] = hd[0]
+        i = 0
+        while True:  # sift (s, d) down from the root of hs[:n]
+            left = 2 * i + 1
+            if left >= n:
+                break
+            worst = left
+            right = left + 1
+            if right < n and _better(hs[left], hd[left], hs[right], hd[right]):
+                worst = right
+            if _better(s, d, hs[worst], hd[worst]):
+                hs[i] = hs[worst]
+                hd[i] = hd[worst]
+                i = worst
+            else:
+                break
+        hs[i] = s
+        hd[i] = d
 
 
 @_helper
@@ -400,22 +420,24 @@ def _advance(
     cur[i] = lo
 
 
-@_helper
-def _block_bound(
-    blast: Any, bmax: Any, blk: Any, bend: Any, i: int, target: int
-) -> float:  # pragma: no cover
-    """Block-max bound (unweighted, unscaled) of term i at doc ``target``; moves blk[i]."""
-    b = blk[i]
-    be = bend[i]
-    while b < be and np.int64(blast[b]) < target:
-        b += 1
-    blk[i] = b
-    if b == be:
-        return 0.0
-    return np.float64(bmax[b])
-
-
 # --------------------------------------------------------------------------- MaxScore
+
+
+@_helper
+def _count_bits(bits: Any, n_words: int) -> int:  # pragma: no cover
+    """Set bits in ``bits[:n_words]`` (SWAR popcount)."""
+    total = 0
+    m1 = np.uint64(0x5555555555555555)
+    m2 = np.uint64(0x3333333333333333)
+    m4 = np.uint64(0x0F0F0F0F0F0F0F0F)
+    h01 = np.uint64(0x0101010101010101)
+    for wi in range(n_words):
+        x = bits[wi]
+        x = x - ((x >> np.uint64(1)) & m1)
+        x = (x & m2) + ((x >> np.uint64(2)) & m2)
+        x = (x + (x >> np.uint64(4))) & m4
+        total += int((x * h01) >> np.uint64(56))
+    return total
 
 
 @_helper
@@ -497,8 +519,10 @@ def _maxscore(
         d = _NO_DOC
         for a in range(p, m):
             i = gorder[a]
-            _advance(docs, blast, cur, blk, tstart, tend, bstart, bend, i, lo, block)
             c = cur[i]
+            if c < tend[i] and np.int64(docs[c]) < lo:  # (see _advance's call in step 5)
+                _advance(docs, blast, cur, blk, tstart, tend, bstart, bend, i, lo, block)
+                c = cur[i]
             if c < tend[i]:
                 dd = np.int64(docs[c])
                 if dd < d:
@@ -558,18 +582,22 @@ def _maxscore(
         # 4. essential terms, term at a time, into the window accumulator; then the other
         # terms with few postings here, only into the documents an essential term touched;
         # the remaining ones are probed per document in step 5
-        nt = 0
+        nt = -1  # documents touched by the essential terms, counted when first needed
         for pss in range(2):
             for i in range(m):
                 probed[i] = False
                 if is_ess[i] != (pss == 0) or wbnd[i] == 0.0:
                     continue
+                if pss == 1 and nt < 0:
+                    nt = _count_bits(bits, (hi - lo + 63) >> 6)
                 if pss == 1 and wpost[i] > SCAN_RATIO * nt:
                     probed[i] = True
                     continue
-                _advance(docs, blast, cur, blk, tstart, tend, bstart, bend, i, lo, block)
                 c = cur[i]
                 e = tend[i]
+                if c < e and np.int64(docs[c]) < lo:
+                    _advance(docs, blast, cur, blk, tstart, tend, bstart, bend, i, lo, block)
+                    c = cur[i]
                 ecur[i] = c
                 w = weights[i]
                 if pss == 0:
@@ -579,11 +607,10 @@ def _maxscore(
                             break
                         j = dd - lo
                         tf = np.float64(tfs[c])
-                        v = w * tf / (tf + np.float64(norm[dd]))
-                        if win[j] == 0.0:
-                            bits[j >> 6] |= one << np.uint64(j & 63)
-                            nt += 1
-                        win[j] += v
+                        # branch-free: the touched bit is set again rather than tested (a
+                        # test mispredicts on frequent terms, which touch half the window)
+                        bits[j >> 6] |= one << np.uint64(j & 63)
+                        win[j] += w * tf / (tf + np.float64(norm[dd]))
                         c += 1
                 else:
                     while c < e:
@@ -633,14 +660,35 @@ def _maxscore(
                         if full and partial + pprefix[a] <= theta_lo:
                             ok = False
                             break
-                        bb = _block_bound(blast, bmax, blk, bend, i, cd) * wb[i]
+                        # block bound at cd (inline: a helper taking arrays costs atomic
+                        # reference counts per call, per candidate and term)
+                        b = blk[i]
+                        be = bend[i]
+                        while b < be and np.int64(blast[b]) < cd:
+                            b += 1
+                        blk[i] = b
+                        bb = np.float64(bmax[b]) * wb[i] if b < be else 0.0
                         if full and partial + (pprefix[a] - wbnd[i]) + bb <= theta_lo:
                             ok = False
                             break
                         if bb == 0.0:
                             continue
-                        _advance(docs, blast, cur, blk, tstart, tend, bstart, bend, i, cd, block)
                         c = cur[i]
+                        if c < tend[i] and np.int64(docs[c]) < cd:
+                            # _advance written out: block b holds the first posting >= cd
+                            # (blast[b] >= cd > blast[b - 1]); binary search in it, after c
+                            plo = tstart[i] + (b - bstart[i]) * block
+                            phi = min(plo + block, tend[i])
+                            if plo <= c:
+                                plo = c + 1
+                            while plo < phi:
+                                mid = (plo + phi) >> 1
+                                if np.int64(docs[mid]) < cd:
+                                    plo = mid + 1
+                                else:
+                                    phi = mid
+                            cur[i] = plo
+                            c = plo
                         if c < tend[i] and np.int64(docs[c]) == cd:
                             tf = np.float64(tfs[c])
                             v = weights[i] * tf / (tf + kd)
@@ -650,27 +698,65 @@ def _maxscore(
                         continue
                     if full and partial <= theta_lo:
                         continue
-                s = 0.0
-                for i in range(m):  # canonical order
-                    if wbnd[i] == 0.0:
-                        continue
-                    if probed[i]:
-                        s += contrib[i]
-                        continue
-                    c = ecur[i]
-                    e = cur[i]
-                    while c < e and np.int64(docs[c]) < cd:
-                        c += 1
-                    ecur[i] = c
-                    if c < e and np.int64(docs[c]) == cd:
-                        tf = np.float64(tfs[c])
-                        s += weights[i] * tf / (tf + kd)
-                if size < k or _better(s, cd + base, hs[0], hd[0]):
-                    size = _heap_push(hs, hd, size, k, s, cd + base)
-                    if size == k:
-                        full = True
-                        theta = hs[0]
-                        theta_lo = theta * (1.0 - 1e-12)
+                if q == 0:
+                    # every term was essential and summed into win in canonical order, so
+                    # partial already is the exact score
+                    s = partial
+                else:  # summed again in canonical order (inline, as above)
+                    s = 0.0
+                    for i in range(m):
+                        if wbnd[i] == 0.0:
+                            continue
+                        if probed[i]:
+                            s += contrib[i]
+                            continue
+                        c = ecur[i]
+                        e = cur[i]
+                        while c < e and np.int64(docs[c]) < cd:
+                            c += 1
+                        ecur[i] = c
+                        if c < e and np.int64(docs[c]) == cd:
+                            tf = np.float64(tfs[c])
+                            s += weights[i] * tf / (tf + kd)
+                # offer (s, dg) to the heap: _heap_push written out (see _sort_heap)
+                dg = cd + base
+                if size < k:
+                    h = size
+                    size += 1
+                    while h > 0:  # sift up while the parent is better
+                        par = (h - 1) >> 1
+                        if _better(hs[par], hd[par], s, dg):
+                            hs[h] = hs[par]
+                            hd[h] = hd[par]
+                            h = par
+                        else:
+                            break
+                    hs[h] = s
+                    hd[h] = dg
+                elif _better(s, dg, hs[0], hd[0]):
+                    h = 0
+                    while True:  # replace the root, sift down past worse children
+                        left = 2 * h + 1
+                        if left >= size:
+                            break
+                        worst = left
+                        if left + 1 < size and _better(hs[left], hd[left], hs[left + 1],
+                                                       hd[left + 1]):  # fmt: skip
+                            worst = left + 1
+                        if _better(s, dg, hs[worst], hd[worst]):
+                            hs[h] = hs[worst]
+                            hd[h] = hd[worst]
+                            h = worst
+                        else:
+                            break
+                    hs[h] = s
+                    hd[h] = dg
+                else:
+                    continue
+                if size == k:
+                    full = True
+                    theta = hs[0]
+                    theta_lo = theta * (1.0 - 1e-12)
         lo = hi
         if full:
             while p < m and gprefix[p] <= theta:
