@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import inspect
 import logging
 import time
 import traceback
+import typing
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from rankwise.rerankers import RerankError, RetryPolicy, load
-from rankwise.rerankers._http import ApiReranker
+from rankwise.rerankers._http import ApiOptions, ApiReranker
 from rankwise.rerankers.cohere import CohereReranker
 from rankwise.rerankers.jina import JinaReranker
+from rankwise.rerankers.tei import TEIReranker
 from rankwise.rerankers.voyage import VoyageReranker
 from rankwise.testing.fake_api import FakeRerankServer, Reply, overlap_score
 
@@ -315,6 +319,44 @@ def test_constructor_validation(make: Factory) -> None:
     ]:
         with pytest.raises(ValueError, match=needle):
             make(**kwargs)
+
+
+@pytest.mark.parametrize("cls", [CohereReranker, VoyageReranker, JinaReranker, TEIReranker])
+def test_each_signature_takes_the_shared_options_as_declared_once(cls: type[ApiReranker]) -> None:
+    """The shared settings are declared once (ApiOptions); every provider's explicit signature
+    (what mypy and IDEs read) takes each of them keyword-only, with the same type and default,
+    and hands every one on."""
+    params = inspect.signature(cls).parameters
+    hints = typing.get_type_hints(cls.__init__)
+    declared = typing.get_type_hints(ApiOptions)
+    given: dict[str, Any] = {
+        "api_key": KEY,
+        "timeout": 7.5,
+        "retry": FAST,
+        "max_documents_per_request": 3,
+        "max_concurrency": 2,
+    }
+    for option in dataclasses.fields(ApiOptions):
+        if cls is TEIReranker and option.name == "base_url":
+            continue  # TEI's server URL is its first, positional argument
+        param = params[option.name]
+        assert param.kind is inspect.Parameter.KEYWORD_ONLY, option.name
+        assert param.default == option.default, option.name
+        assert hints[option.name] == declared[option.name], option.name
+    first = "http://127.0.0.1:9" if cls is TEIReranker else "some-model"
+    rr = (
+        cls(first, base_url="http://127.0.0.1:9", **given)
+        if cls is not TEIReranker
+        else cls(first, **given)
+    )
+    assert (rr.timeout, rr.retry, rr.max_documents_per_request, rr.max_concurrency) == (
+        7.5,
+        FAST,
+        3,
+        2,
+    )
+    assert rr.base_url == "http://127.0.0.1:9"
+    assert rr._api_key == KEY
 
 
 async def test_arerank_many_runs_queries_concurrently(

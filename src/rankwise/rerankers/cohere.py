@@ -17,6 +17,7 @@ from typing import Any
 
 from rankwise._optional import require
 from rankwise.rerankers._http import (
+    ApiOptions,
     ApiReranker,
     MalformedResponse,
     failure_from_status,
@@ -65,15 +66,7 @@ class CohereReranker(ApiReranker):
         max_tokens_per_doc: int | None = None,
     ) -> None:
         cohere = require("cohere", "cohere", feature="CohereReranker")
-        super().__init__(
-            model,
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            retry=retry,
-            max_documents_per_request=max_documents_per_request,
-            max_concurrency=max_concurrency,
-        )
+        super().__init__(model, ApiOptions.pick(locals()))
         self.max_tokens_per_doc = max_tokens_per_doc
         kwargs: dict[str, Any] = {"timeout": self.timeout, "max_retries": 0}
         if base_url is not None:

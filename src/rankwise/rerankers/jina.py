@@ -17,6 +17,7 @@ from typing import Any
 
 from rankwise._optional import require
 from rankwise.rerankers._http import (
+    ApiOptions,
     ApiReranker,
     MalformedResponse,
     failure_from_status,
@@ -60,15 +61,7 @@ class JinaReranker(ApiReranker):
         max_concurrency: int = 4,
     ) -> None:
         httpx = require("httpx", "jina", feature="JinaReranker")
-        super().__init__(
-            model,
-            api_key=api_key,
-            base_url=base_url or DEFAULT_BASE_URL,
-            timeout=timeout,
-            retry=retry,
-            max_documents_per_request=max_documents_per_request,
-            max_concurrency=max_concurrency,
-        )
+        super().__init__(model, ApiOptions.pick(locals(), base_url=base_url or DEFAULT_BASE_URL))
         self._httpx = httpx
         self._url = f"{(self.base_url or DEFAULT_BASE_URL).rstrip('/')}/v1/rerank"
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 from rankwise._checks import positive_int, text_arg
 from rankwise._optional import require
@@ -56,9 +56,8 @@ from rankwise.rerankers._llm_templates import (
     detect_template,
     make_template,
 )
-from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers._local import Activation, FastMode, LocalReranker
 from rankwise.rerankers.cross_encoder import (
-    PROGRESS_MIN_PAIRS,
     _sigmoid,
     resolve_device,
     resolve_dtype,
@@ -67,14 +66,11 @@ from rankwise.rerankers.cross_encoder import (
 
 __all__ = ["LLMReranker"]
 
-Activation = Literal["sigmoid"] | None
-FastMode = bool | Literal["bf16", "int8"]
-
 #: Most token slots (rows x padded width) in one document batch, bounding activation memory.
 MAX_BATCH_TOKENS = 16384
 
 
-class LLMReranker(BaseReranker):
+class LLMReranker(LocalReranker):
     """A decoder-only LLM reranker scored at its answer token (see the module docstring).
 
     Args:
@@ -98,6 +94,8 @@ class LLMReranker(BaseReranker):
         batch_overhead: cost of one forward call in token-equivalents for batch planning
             (``None``: 256 on CPU, unbounded on GPU).
     """
+
+    _label = "llm"
 
     def __init__(
         self,
@@ -142,7 +140,7 @@ class LLMReranker(BaseReranker):
 
         self.model_name = model_name
         self.instruction = instruction
-        self.activation: Activation = activation
+        self.activation = activation
         self.show_progress = show_progress
         self.share_prefix = share_prefix
         self.device = _check_device(torch, resolve_device(device))
@@ -208,21 +206,8 @@ class LLMReranker(BaseReranker):
         self.batch_overhead = float(batch_overhead)
 
     # ----------------------------------------------------------------------------------
-    @property
-    def fast(self) -> bool:
-        """Whether an approximate fast mode (``fast_mode``) is on."""
-        return self.fast_mode is not None
-
-    @property
-    def name(self) -> str:
-        return f"llm:{self.model_name}"
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}({self.model_name!r}, template={self.template_name!r}, "
-            f"device={self.device!r}, activation={self.activation!r}, "
-            f"fast={self.fast_mode or False!r})"
-        )
+    def _repr_details(self) -> str:
+        return f"template={self.template_name!r}, "
 
     def _resolve_dtype(self, torch: Any, dtype: Any) -> Any:
         if self.fast_mode is not None:
@@ -263,11 +248,6 @@ class LLMReranker(BaseReranker):
                 f"state does not reproduce the model's logits ({got} vs {want}); unsupported "
                 "architecture"
             )
-
-    def _shows_progress(self, documents: int) -> bool:
-        if self.show_progress is None:
-            return documents >= PROGRESS_MIN_PAIRS
-        return self.show_progress
 
     # ----------------------------------------------------------------------------------
     def encode(self, query: str, documents: Sequence[str]) -> tuple[Layout, list[list[int]]]:

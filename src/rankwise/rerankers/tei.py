@@ -29,7 +29,7 @@ import os
 from typing import Any
 
 from rankwise._optional import require
-from rankwise.rerankers._http import MalformedResponse, scores_from_results
+from rankwise.rerankers._http import ApiOptions, ApiReranker, MalformedResponse, scores_from_results
 from rankwise.rerankers._retry import RetryPolicy
 from rankwise.rerankers.jina import JinaReranker, _HttpStatusError
 
@@ -82,7 +82,7 @@ class TEIReranker(JinaReranker):
         truncate: bool = True,
         raw_scores: bool = False,
     ) -> None:
-        require("httpx", "tei", feature="TEIReranker")
+        httpx = require("httpx", "tei", feature="TEIReranker")
         base = _check_url(url)
         if api_key is not None and not isinstance(api_key, str):
             raise ValueError(f"api_key must be a string, got {type(api_key).__name__}")
@@ -91,15 +91,11 @@ class TEIReranker(JinaReranker):
         if not isinstance(raw_scores, bool):
             raise ValueError(f"raw_scores must be True or False, got {raw_scores!r}")
         key = (api_key or os.environ.get(self.env_var) or "").strip()
-        super().__init__(
-            base,
-            api_key=key or _NO_KEY,
-            base_url=base,
-            timeout=timeout,
-            retry=retry,
-            max_documents_per_request=max_documents_per_request,
-            max_concurrency=max_concurrency,
+        # Jina's constructor only adds its default URL and route, both replaced here
+        ApiReranker.__init__(
+            self, base, ApiOptions.pick(locals(), api_key=key or _NO_KEY, base_url=base)
         )
+        self._httpx = httpx
         self._api_key = key
         self.truncate = truncate
         self.raw_scores = raw_scores
