@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from rankwise.testing.fake_api import FakeRerankServer
+from rankwise.testing.fake_api import FakeRerankServer, overlap_score
 from rankwise.testing.tiny_models import random_text, save_tiny_model
 
 
@@ -37,3 +38,31 @@ def docs() -> list[str]:
 def fake_api() -> Iterator[FakeRerankServer]:
     with FakeRerankServer() as server:
         yield server
+
+
+@dataclass(frozen=True)
+class ApiCase:
+    """The query and documents the API reranker tests send to the fake API, and the order its
+    word-overlap scores give them (ties keep input order)."""
+
+    query: str
+    docs: list[str]
+
+    def order(self, docs: Sequence[str] | None = None) -> list[int]:
+        docs = self.docs if docs is None else docs
+        scores = [overlap_score(self.query, d) for d in docs]
+        return sorted(range(len(docs)), key=lambda i: (-scores[i], i))
+
+
+@pytest.fixture(scope="session")
+def api_case() -> ApiCase:
+    return ApiCase(
+        query="capital of france",
+        docs=[
+            "berlin is the capital of germany",
+            "paris is the capital of france",
+            "the seine flows through paris",
+            "france has many rivers",
+            "bananas are yellow",
+        ],
+    )
