@@ -178,3 +178,18 @@ def test_concurrent_async_requests_overlap(fake_api: FakeRerankServer, api_case:
 def test_constructor_validation(kwargs: dict[str, Any], needle: str) -> None:
     with pytest.raises(ValueError, match=needle):
         TEIReranker(**kwargs)
+
+
+def test_a_non_json_body_echoing_the_key_is_redacted_before_it_is_cut(
+    fake_api: FakeRerankServer, api_case: ApiCase
+) -> None:
+    """The body goes into the error whole and is redacted, then cut: a key that straddles the
+    cut never shows even in part (it used to be cut to 200 bytes first)."""
+    body = b"<html>" + b"x" * 186 + KEY.encode() + b" is not a valid token</html>"  # key at 192
+    fake_api.script(Reply.raw(body, 200, "text/html"))
+    with pytest.raises(RerankError, match="not JSON") as info:
+        make(fake_api, api_key=KEY, retry=RetryPolicy(max_attempts=1)).rerank(
+            api_case.query, api_case.docs
+        )
+    said = str(info.value) + repr(info.value.__cause__)
+    assert KEY[:6] not in said, said

@@ -46,6 +46,7 @@ __all__ = [
     "ApiOptions",
     "ApiReranker",
     "MalformedResponse",
+    "httpx_failure",
     "resolve_api_key",
     "scores_from_results",
 ]
@@ -125,6 +126,20 @@ def failure_from_status(status: int | None, message: str, headers: Any = None) -
         retry_after=retry_after,
         retryable=is_retryable_status(status),
     )
+
+
+def httpx_failure(exc: BaseException) -> AttemptFailure | None:
+    """Timeouts and connection errors of httpx (which the Cohere SDK, Jina and TEI sit on) as
+    retryable failures; ``None`` for anything else."""
+    try:
+        import httpx
+    except ImportError:  # pragma: no cover - every httpx-based backend depends on it
+        return None
+    if isinstance(exc, httpx.TimeoutException):
+        return AttemptFailure(None, f"request timed out ({type(exc).__name__})", retryable=True)
+    if isinstance(exc, httpx.TransportError):
+        return AttemptFailure(None, f"connection error ({type(exc).__name__})", retryable=True)
+    return None
 
 
 def message_from_body(body: Any) -> str:

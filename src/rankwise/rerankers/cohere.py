@@ -21,25 +21,13 @@ from rankwise.rerankers._http import (
     ApiReranker,
     MalformedResponse,
     failure_from_status,
+    httpx_failure,
     message_from_body,
     scores_from_results,
 )
 from rankwise.rerankers._retry import AttemptFailure, RetryPolicy
 
 __all__ = ["CohereReranker"]
-
-
-def _transport_failure(exc: BaseException) -> AttemptFailure | None:
-    """Timeouts and connection errors of httpx (which every SDK here sits on)."""
-    try:
-        import httpx
-    except ImportError:  # pragma: no cover - cohere depends on httpx
-        return None
-    if isinstance(exc, httpx.TimeoutException):
-        return AttemptFailure(None, f"request timed out ({type(exc).__name__})", retryable=True)
-    if isinstance(exc, httpx.TransportError):
-        return AttemptFailure(None, f"connection error ({type(exc).__name__})", retryable=True)
-    return None
 
 
 class CohereReranker(ApiReranker):
@@ -117,7 +105,7 @@ class CohereReranker(ApiReranker):
             )
         if _is_validation_error(exc):
             return MalformedResponse(f"response does not match the schema ({type(exc).__name__})")
-        return _transport_failure(exc)
+        return httpx_failure(exc)
 
 
 def _is_validation_error(exc: BaseException) -> bool:

@@ -24,14 +24,13 @@ classification, closing) and replaces only the route, the request body and the p
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 from rankwise._optional import require
 from rankwise.rerankers._http import ApiOptions, ApiReranker, MalformedResponse, scores_from_results
 from rankwise.rerankers._retry import RetryPolicy
-from rankwise.rerankers.jina import JinaReranker, _HttpStatusError
+from rankwise.rerankers.jina import JinaReranker
 
 __all__ = ["TEIReranker"]
 
@@ -118,12 +117,7 @@ class TEIReranker(JinaReranker):
 
     def _parse(self, status: int, body: bytes, headers: Any, n: int) -> list[float]:
         """TEI answers a bare list of ``{index, score}`` (errors: ``{error, error_type}``)."""
-        if not 200 <= status < 300:
-            raise _HttpStatusError(status, body, headers)
-        try:
-            data = json.loads(body)
-        except ValueError:
-            raise MalformedResponse(f"body is not JSON: {body[:200]!r}", status) from None
+        data = self._json_body(status, body, headers)
         if not isinstance(data, list):
             raise MalformedResponse("the response body is not a list of ranks", status)
         results = []
