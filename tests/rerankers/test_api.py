@@ -9,7 +9,6 @@ import logging
 import time
 import traceback
 import typing
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,34 +20,20 @@ from rankwise.rerankers.jina import JinaReranker
 from rankwise.rerankers.tei import TEIReranker
 from rankwise.rerankers.voyage import VoyageReranker
 from rankwise.testing.fake_api import FakeRerankServer, Reply, overlap_score
-from tests.rerankers.conftest import ApiCase
+from tests.rerankers.conftest import API_CLASSES, ApiCase, ApiFactory, malformed_replies
 
 KEY = "sk-test-SECRET-4f9a1c"
 FAST = RetryPolicy(max_attempts=3, initial_backoff=0.01, max_backoff=0.05)
-PROVIDERS = ["cohere", "voyage", "jina"]
-CLASSES: dict[str, type[ApiReranker]] = {
-    "cohere": CohereReranker,
-    "voyage": VoyageReranker,
-    "jina": JinaReranker,
-}
+CLASSES = API_CLASSES
 ENV = {"cohere": "COHERE_API_KEY", "voyage": "VOYAGE_API_KEY", "jina": "JINA_API_KEY"}
 
-Factory = Callable[..., ApiReranker]
-
-
-@pytest.fixture(params=PROVIDERS)
-def provider(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+Factory = ApiFactory
 
 
 @pytest.fixture
-def make(fake_api: FakeRerankServer, provider: str) -> Factory:
+def make(make_api: ApiFactory) -> Factory:
     def factory(**kwargs: Any) -> ApiReranker:
-        kwargs.setdefault("api_key", KEY)
-        kwargs.setdefault("base_url", fake_api.base_url(provider))
-        kwargs.setdefault("retry", FAST)
-        kwargs.setdefault("timeout", 2.0)
-        return CLASSES[provider](**kwargs)
+        return make_api(**{"api_key": KEY, "retry": FAST, **kwargs})
 
     return factory
 
@@ -250,15 +235,9 @@ async def test_async_timeout_then_success(
 
 @pytest.mark.parametrize(
     "reply",
-    [
-        Reply.malformed_json(),
-        Reply.missing_results(),
-        Reply.wrong_count(),
-        Reply.index_out_of_range(),
-        Reply.duplicate_index(),
-        Reply.raw(b'{"results": [{"index": 0, "relevance_score": "high"}]}'),
-    ],
-    ids=["not-json", "missing", "count", "range", "duplicate", "score-type"],
+    malformed_replies(
+        ("score-type", Reply.raw(b'{"results": [{"index": 0, "relevance_score": "high"}]}'))
+    ),
 )
 def test_malformed_body_is_an_error_not_a_partial_result(
     make: Factory,

@@ -11,7 +11,7 @@ import pytest
 
 from rankwise.rerankers import RerankError, RetryPolicy, TEIReranker, load
 from rankwise.testing.fake_api import FakeRerankServer, Reply, overlap_score
-from tests.rerankers.conftest import ApiCase
+from tests.rerankers.conftest import ApiCase, malformed_replies
 
 KEY = "tei-SECRET-93bd1"
 FAST = RetryPolicy(max_attempts=3, initial_backoff=0.01, max_backoff=0.05)
@@ -101,15 +101,10 @@ def test_client_errors_not_retried(
 
 @pytest.mark.parametrize(
     "reply",
-    [
-        Reply.malformed_json(),
-        Reply.missing_results(),
-        Reply.wrong_count(),
-        Reply.index_out_of_range(),
-        Reply.duplicate_index(),
-        Reply.raw(b'[{"index": 0, "score": "high"}]'),
-        Reply.raw(b"[1, 2, 3]"),
-    ],
+    malformed_replies(
+        ("score-type", Reply.raw(b'[{"index": 0, "score": "high"}]')),
+        ("not-objects", Reply.raw(b"[1, 2, 3]")),
+    ),
 )
 def test_malformed_replies_are_errors_not_partial_results(
     fake_api: FakeRerankServer,
