@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,35 +14,19 @@ from hypothesis import strategies as st
 
 from rankwise.rerankers import RerankError, RetryPolicy
 from rankwise.rerankers._http import ApiReranker
-from rankwise.rerankers.cohere import CohereReranker
-from rankwise.rerankers.jina import JinaReranker
-from rankwise.rerankers.voyage import VoyageReranker
 from rankwise.testing.fake_api import FakeRerankServer, Reply
+from tests.rerankers.conftest import ApiFactory
 
 KEY = "rk-Q7vX2pL9mZ4tW8nB3cY6hJ1"
 QUERY = "capital of france"
 DOCS = ["paris is the capital of france", "bananas are yellow", "berlin is in germany"]
-CLASSES: dict[str, type[ApiReranker]] = {
-    "cohere": CohereReranker,
-    "voyage": VoyageReranker,
-    "jina": JinaReranker,
-}
-Factory = Callable[..., ApiReranker]
-
-
-@pytest.fixture(params=sorted(CLASSES))
-def provider(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+Factory = ApiFactory
 
 
 @pytest.fixture
-def make(fake_api: FakeRerankServer, provider: str) -> Factory:
+def make(make_api: ApiFactory) -> Factory:
     def factory(**kwargs: Any) -> ApiReranker:
-        kwargs.setdefault("api_key", KEY)
-        kwargs.setdefault("base_url", fake_api.base_url(provider))
-        kwargs.setdefault("retry", RetryPolicy(max_attempts=1))
-        kwargs.setdefault("timeout", 2.0)
-        return CLASSES[provider](**kwargs)
+        return make_api(**{"api_key": KEY, "retry": RetryPolicy(max_attempts=1), **kwargs})
 
     return factory
 

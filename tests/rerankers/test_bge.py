@@ -189,3 +189,114 @@ def test_layerwise_models_under_transformers_5_name_the_fix(tmp_path: Path) -> N
     ).save_pretrained(path)
     with pytest.raises(ImportError, match=r"LayerWiseFlagLLMReranker.*transformers<5"):
         BGEReranker(str(path), device="cpu")
+
+
+# -- one reranker, two scorers (issue 17 item 6) -----------------------------------------------
+#: every public name of BGEReranker, with what the test below does with it
+PUBLIC_API = {
+    "rerank", "arerank", "rerank_many", "arerank_many", "rerank_hits", "arerank_hits",
+    "close", "aclose", "name", "fast", "model", "tokenizer", "unpad",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def both_backends(xlmr_dir: Path, llm_dir: Path) -> dict[str, BGEReranker]:
+    return {
+        "lean": BGEReranker(str(xlmr_dir), device="cpu"),
+        "flagembedding": BGEReranker(str(llm_dir), device="cpu"),
+    }
+
+
+def test_public_api_is_the_one_tested() -> None:
+    public = {n for n in dir(BGEReranker) if not n.startswith("_")}
+    assert public == PUBLIC_API
+
+
+@pytest.mark.parametrize("backend", ["lean", "flagembedding"])
+async def test_every_public_method_works_on_both_backends(
+    backend: str, both_backends: dict[str, BGEReranker]
+) -> None:
+    """Both scorers sit behind the same reranker: every public method and attribute works,
+    with the scorer's own scores."""
+    from rankwise.types import Hit
+
+    r = both_backends[backend]
+    docs = ["paris france capital", "river bridge", "the cat and the dog", "wing flow"]
+    assert r.backend == backend
+    assert r.name.startswith("bge:")
+    assert f"backend={backend!r}" in repr(r)
+    assert r.fast is False
+    assert r.model is not None
+    assert r.tokenizer is not None
+    assert r.unpad is (backend == "lean" and r.scorer.unpad)  # type: ignore[attr-defined]
+    want = r.scorer._score(QUERY, docs)
+    ranked = r.rerank(QUERY, docs, top_k=3, ids=list("abcd"))
+    assert [(x.index, x.id) for x in ranked] == [
+        (i, "abcd"[i]) for i in sorted(range(4), key=lambda i: -want[i])[:3]
+    ]
+    assert [x.score for x in ranked] == pytest.approx(sorted(want, reverse=True)[:3], abs=1e-6)
+    assert r(QUERY, docs) == r.rerank(QUERY, docs)
+    assert [x.score for x in await r.arerank(QUERY, docs)] == pytest.approx(
+        sorted(want, reverse=True), abs=1e-6
+    )
+    many = r.rerank_many([QUERY, "wing"], [docs, docs[:2]], top_k=1)
+    assert [len(x) for x in many] == [1, 1]
+    amany = await r.arerank_many([QUERY, "wing"], [docs, docs[:2]], top_k=1)
+    assert [[x.index for x in m] for m in amany] == [[x.index for x in m] for m in many]
+    hits = [Hit(id=f"h{i}", score=0.0, text=t, metadata={"i": i}) for i, t in enumerate(docs)]
+    got_hits = r.rerank_hits(QUERY, hits, top_k=2)
+    assert [h.id for h in got_hits] == [f"h{x.index}" for x in ranked[:2]]
+    assert [h.id for h in await r.arerank_hits(QUERY, hits, top_k=2)] == [h.id for h in got_hits]
+    with r as same:
+        assert same is r
+    async with r as same:
+        assert same is r
+    r.close()
+    await r.aclose()
+    assert r.rerank(QUERY, docs[:1])[0].score == pytest.approx(want[0], abs=1e-6)
+
+
+def test_lean_scores_are_the_cross_encoders(xlmr_dir: Path, docs: list[str]) -> None:
+    from rankwise.rerankers import CrossEncoderReranker
+
+    bge = BGEReranker(str(xlmr_dir), device="cpu", normalize=False)
+    assert isinstance(bge.scorer, CrossEncoderReranker)
+    ce = CrossEncoderReranker(str(xlmr_dir), device="cpu", query_max_length=384)
+    assert bge.rerank(QUERY, docs) == ce.rerank(QUERY, docs)
+
+
+@pytest.fixture
+def config_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names of the models whose config ``AutoConfig.from_pretrained`` read."""
+    import transformers
+
+    reads: list[str] = []
+    original = transformers.AutoConfig.from_pretrained.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: Any, name: Any, *args: Any, **kwargs: Any) -> Any:
+        reads.append(str(name))
+        return original(cls, name, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", classmethod(counting))
+    return reads
+
+
+def test_lean_backend_reads_the_config_once(xlmr_dir: Path, config_reads: list[str]) -> None:
+    BGEReranker(str(xlmr_dir), device="cpu")
+    assert config_reads == [str(xlmr_dir)]
+
+
+def test_flagembedding_backend_reads_the_config_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config_reads: list[str]
+) -> None:
+    from transformers import LlamaConfig
+
+    LlamaConfig(
+        vocab_size=32, hidden_size=8, num_hidden_layers=1, num_attention_heads=1
+    ).save_pretrained(tmp_path)
+    fake = types.ModuleType("FlagEmbedding")
+    fake.FlagLLMReranker = lambda name, **kwargs: types.SimpleNamespace()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "FlagEmbedding", fake)
+    r = BGEReranker(str(tmp_path), device="cpu")
+    assert r.backend == "flagembedding"
+    assert config_reads == [str(tmp_path)]

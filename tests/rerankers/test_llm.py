@@ -13,6 +13,8 @@ import functools
 import json
 import math
 import random
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +51,31 @@ def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
+Make = Callable[..., LLMReranker]
+
+
+@pytest.fixture(scope="module")
+def llm(model_dirs: dict[str, Path]) -> Make:
+    """``llm(key, **kwargs)``: the reranker of model ``key`` with those arguments, built once per
+    module (loading and the load-time self-checks are most of a tiny model's cost)."""
+    made: dict[tuple[str, tuple[tuple[str, Any], ...]], LLMReranker] = {}
+
+    def make(key: str, **kwargs: Any) -> LLMReranker:
+        spec = (key, tuple(sorted((k, v) for k, v in kwargs.items() if v is not None)))
+        if spec not in made:
+            made[spec] = LLMReranker(str(model_dirs[key]), device="cpu", **kwargs)
+        return made[spec]
+
+    return make
+
+
 @pytest.fixture(scope="module")
 def llm_docs() -> list[str]:
     rng = random.Random(11)
     docs = [random_text(rng, 1, 40) for _ in range(19)]
     docs[3] = "Paris is the capital of France; the river is the Seine."
     docs[5] = ""  # an empty document is still a prompt
-    docs[7] = " ".join(random_text(rng, 200, 200) for _ in range(2))  # cut under small budgets
+    docs[7] = random_text(rng, 150, 150)  # cut under small budgets
     return docs
 
 
@@ -208,18 +228,25 @@ def by_index(results: Any) -> list[float]:
 
 # -- exactness against the official recipes --------------------------------------------------
 @pytest.mark.parametrize("key", list(MODELS))
-@pytest.mark.parametrize("instruction", [None, INSTRUCTION], ids=["default", "custom"])
-@pytest.mark.parametrize("cut", [False, True], ids=["default-length", "cut"])
+@pytest.mark.parametrize(
+    ("instruction", "cut"),
+    [(None, False), (INSTRUCTION, True)],
+    ids=["default-prompt-and-length", "custom-prompt-cut"],
+)
 def test_scores_equal_official_recipe(
     key: str,
     instruction: str | None,
     cut: bool,
     model_dirs: dict[str, Path],
+    llm: Make,
     llm_docs: list[str],
 ) -> None:
+    """Each family's scores against its official recipe: once with its default prompt and
+    length, once with a custom instruction and a budget that cuts the long document (the two
+    settings meet in the token budget, so the cut runs with the custom, longer prompt)."""
     path = model_dirs[key]
     max_length = CUT[key] if cut else None
-    rr = LLMReranker(str(path), device="cpu", instruction=instruction, max_length=max_length)
+    rr = llm(key, instruction=instruction, max_length=max_length)
     assert rr.template_name == TEMPLATE_OF[key]  # detected from the folder name
     kwargs = {} if max_length is None else {"max_length": max_length}
     raw, prob = REFERENCES[key](path, QUERY, llm_docs, instruction, **kwargs)
@@ -227,14 +254,14 @@ def test_scores_equal_official_recipe(
     assert got == pytest.approx(raw, abs=1e-4)
     assert len({round(x, 4) for x in raw}) > len(raw) // 2  # the tiny model discriminates
     if instruction is None and not cut:  # the printed probability, once per family
-        sig = LLMReranker(str(path), device="cpu", activation="sigmoid")
+        sig = llm(key, activation="sigmoid")
         assert by_index(sig.rerank(QUERY, llm_docs)) == pytest.approx(prob, abs=1e-5)
 
 
-def test_custom_instruction_changes_the_prompt(model_dirs: dict[str, Path]) -> None:
+def test_custom_instruction_changes_the_prompt(llm: Make) -> None:
     for key in ("qwen3", "bge-gemma", "mxbai-v2"):
-        plain = LLMReranker(str(model_dirs[key]), device="cpu")
-        custom = LLMReranker(str(model_dirs[key]), device="cpu", instruction=INSTRUCTION)
+        plain = llm(key, instruction=None, max_length=None)
+        custom = llm(key, instruction=INSTRUCTION, max_length=CUT[key])
         a, _ = plain.encode(QUERY, ["x"])
         b, _ = custom.encode(QUERY, ["x"])
         assert (a.head + a.tail) != (b.head + b.tail)
@@ -242,32 +269,27 @@ def test_custom_instruction_changes_the_prompt(model_dirs: dict[str, Path]) -> N
 
 # -- prefix sharing ----------------------------------------------------------------------------
 @pytest.mark.parametrize("key", list(MODELS))
-def test_prefix_sharing_equals_full_prompts(
-    key: str, model_dirs: dict[str, Path], llm_docs: list[str]
-) -> None:
-    path = str(model_dirs[key])
-    shared = LLMReranker(path, device="cpu", batch_size=5)
-    full = LLMReranker(path, device="cpu", share_prefix=False, batch_size=1)
+def test_prefix_sharing_equals_full_prompts(key: str, llm: Make, llm_docs: list[str]) -> None:
+    shared = llm(key, batch_size=5)
+    full = llm(key, share_prefix=False, batch_size=1)
+    assert shared.share_prefix
+    assert not full.share_prefix
     a = shared._raw_scores(QUERY, llm_docs)
     b = full._raw_scores(QUERY, llm_docs)
     assert a == pytest.approx(b, abs=1e-4)
 
 
-def test_gemma2_sliding_window_is_exercised(
-    model_dirs: dict[str, Path], llm_docs: list[str]
-) -> None:
+def test_gemma2_sliding_window_is_exercised(llm: Make, llm_docs: list[str]) -> None:
     """The tiny Gemma 2 has a 24-token window: prompts longer than it must still match."""
-    rr = LLMReranker(str(model_dirs["bge-gemma2"]), device="cpu")
+    rr = llm("bge-gemma2", batch_size=5)
     layout, parts = rr.encode(QUERY, llm_docs)
     assert rr.model.config.sliding_window < len(layout.head) + max(len(p) for p in parts)
 
 
 # -- truncation --------------------------------------------------------------------------------
 @pytest.mark.parametrize("key", list(MODELS))
-def test_truncation_cuts_only_the_document(
-    key: str, model_dirs: dict[str, Path], llm_docs: list[str]
-) -> None:
-    rr = LLMReranker(str(model_dirs[key]), device="cpu", max_length=CUT[key])
+def test_truncation_cuts_only_the_document(key: str, llm: Make, llm_docs: list[str]) -> None:
+    rr = llm(key, instruction=None, max_length=CUT[key])
     long_doc = llm_docs[7]
     layout, (part,) = rr.encode(QUERY, [long_doc])
     assert part[-len(layout.tail) :] == layout.tail  # the scored position survives
@@ -284,14 +306,14 @@ def test_truncation_cuts_only_the_document(
     assert naive[-len(layout.tail) :] != layout.tail
 
 
-def test_long_query_rules(model_dirs: dict[str, Path]) -> None:
+def test_long_query_rules(model_dirs: dict[str, Path], llm: Make) -> None:
     long_query = " ".join(["wing"] * 80)
-    qwen = LLMReranker(str(model_dirs["qwen3"]), device="cpu", max_length=64)
+    qwen = llm("qwen3", max_length=64)
     with pytest.raises(ValueError, match="query"):
         qwen.rerank(long_query, ["a doc"])
     # bge-gemma and mxbai cut the query to 3/4 of max_length, as their reference code does
     for key in ("bge-gemma", "mxbai-v2"):
-        rr = LLMReranker(str(model_dirs[key]), device="cpu", max_length=64)
+        rr = llm(key, max_length=64)
         (res,) = rr.rerank(long_query, ["a doc"])
         assert math.isfinite(res.score)
         raw, _ = REFERENCES[key](model_dirs[key], long_query, ["a doc"], None, max_length=64)
@@ -300,8 +322,8 @@ def test_long_query_rules(model_dirs: dict[str, Path]) -> None:
 
 # -- the reranker contract ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def qwen(model_dirs: dict[str, Path]) -> LLMReranker:
-    return LLMReranker(str(model_dirs["qwen3"]), device="cpu")
+def qwen(llm: Make) -> LLMReranker:
+    return llm("qwen3", instruction=None, max_length=None)
 
 
 def test_input_contract(qwen: LLMReranker, llm_docs: list[str]) -> None:
@@ -319,7 +341,9 @@ def test_input_contract(qwen: LLMReranker, llm_docs: list[str]) -> None:
         qwen.rerank(QUERY, llm_docs, top_k=0)
 
 
-def test_hundred_thousand_character_document(qwen: LLMReranker) -> None:
+def test_hundred_thousand_character_document(llm: Make) -> None:
+    """Cut to the budget (1024 tokens here: the 8192 default only makes the forward slower)."""
+    qwen = llm("qwen3", max_length=1024)
     rng = random.Random(3)
     huge = random_text(rng, 20000, 20000)[:100_000]
     assert len(huge) == 100_000
@@ -341,19 +365,20 @@ def test_async_and_many(qwen: LLMReranker, llm_docs: list[str]) -> None:
     assert [[r.index for r in x] for x in amany] == [[r.index for r in x] for x in many]
 
 
-def test_progress_bar(model_dirs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    loud = LLMReranker(str(model_dirs["qwen3"]), device="cpu", show_progress=True)
+def test_progress_bar(llm: Make, qwen: LLMReranker, capsys: pytest.CaptureFixture[str]) -> None:
+    loud = llm("qwen3", show_progress=True)
     loud.rerank(QUERY, ["a", "b"])
     assert "rerank" in capsys.readouterr().err
-    quiet = LLMReranker(str(model_dirs["qwen3"]), device="cpu")
-    capsys.readouterr()  # transformers' own weight-loading bar
-    quiet.rerank(QUERY, ["a", "b"])
+    capsys.readouterr()
+    qwen.rerank(QUERY, ["a", "b"])
     assert capsys.readouterr().err == ""
 
 
-def test_fast_modes_stay_close(model_dirs: dict[str, Path], llm_docs: list[str]) -> None:
+def test_fast_modes_stay_close(
+    model_dirs: dict[str, Path], qwen: LLMReranker, llm_docs: list[str]
+) -> None:
     path = str(model_dirs["qwen3"])
-    exact = LLMReranker(path, device="cpu")._raw_scores(QUERY, llm_docs)
+    exact = qwen._raw_scores(QUERY, llm_docs)
     for mode in ("bf16", "int8"):
         rr = LLMReranker(path, device="cpu", fast=mode)
         assert rr.fast
@@ -366,16 +391,18 @@ def test_fast_modes_stay_close(model_dirs: dict[str, Path], llm_docs: list[str])
 
 
 # -- templates, devices, dtypes ----------------------------------------------------------------
-def test_unknown_model_needs_a_template(model_dirs: dict[str, Path], tmp_path: Path) -> None:
-    anon = save_tiny_causal_lm(tmp_path / "my-model", "qwen3", seed=0)
+def test_unknown_model_needs_a_template(
+    model_dirs: dict[str, Path], qwen: LLMReranker, tmp_path: Path
+) -> None:
+    anon = tmp_path / "my-model"  # the same model in a folder whose name says nothing
+    shutil.copytree(model_dirs["qwen3"], anon)
     with pytest.raises(ValueError, match=r"bge-gemma.*mxbai-v2.*qwen3"):
         LLMReranker(str(anon), device="cpu")
     with pytest.raises(ValueError, match="template"):
         LLMReranker(str(anon), device="cpu", template="qwen")
     explicit = LLMReranker(str(anon), device="cpu", template="qwen3")
-    named = LLMReranker(str(model_dirs["qwen3"]), device="cpu")
     assert explicit.rerank(QUERY, ["paris"])[0].score == pytest.approx(
-        named.rerank(QUERY, ["paris"])[0].score, abs=1e-6
+        qwen.rerank(QUERY, ["paris"])[0].score, abs=1e-6
     )
 
 
@@ -408,6 +435,139 @@ def test_device_and_dtype_validation(model_dirs: dict[str, Path]) -> None:
     bf16 = LLMReranker(path, device="cpu", dtype="bfloat16")
     assert bf16.model.dtype == torch.bfloat16
     assert math.isfinite(bf16.rerank(QUERY, ["paris"])[0].score)
+
+
+def test_mps_or_unknown_devices_are_refused_before_loading(model_dirs: dict[str, Path]) -> None:
+    """The shared device rule (rankwise._model_paths.check_device) on top of torch's parser."""
+    path = str(model_dirs["qwen3"])
+    if not torch.backends.mps.is_available():
+        with pytest.raises(ValueError, match="MPS is not available"):
+            LLMReranker(path, device="mps")
+    with pytest.raises(ValueError, match="use 'cpu' or 'cuda"):
+        LLMReranker(path, device="meta")
+    with pytest.raises(ValueError, match="floating point"):
+        LLMReranker(path, device="cpu", dtype=torch.int8)
+
+
+def test_gpu_dtype_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On CUDA: bf16 by default, fp16 where bf16 is unsupported, fp16/bf16/fp32 on request, and
+    no CPU-only fast mode (checked here without a GPU: the choice, not the kernels)."""
+    from types import SimpleNamespace
+
+    from rankwise.rerankers.cross_encoder import resolve_fast
+
+    def choose(dtype: Any, bf16: bool) -> Any:
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16)
+        gpu = SimpleNamespace(fast_mode=None, device="cuda:0")
+        return LLMReranker._resolve_dtype(gpu, torch, dtype)  # type: ignore[arg-type]
+
+    assert choose(None, bf16=True) == torch.bfloat16
+    assert choose(None, bf16=False) == torch.float16
+    assert choose("fp16", bf16=True) == torch.float16
+    assert choose("float32", bf16=True) == torch.float32
+    with pytest.raises(ValueError, match="floating point"):
+        choose(torch.int64, bf16=True)
+    with pytest.raises(ValueError, match="CPU mode"):
+        resolve_fast(True, "cuda:0")
+
+
+def test_answer_head_check_allows_half_precision_rounding_of_large_logits(
+    model_dirs: dict[str, Path],
+) -> None:
+    """In bf16 each logit the model computes is rounded at its own size; two large, close logits
+    must not fail the load-time check (a real 0.6B-8B reranker's logits are ~10-30)."""
+    from rankwise.rerankers._llm_templates import make_template
+
+    path = model_dirs["qwen3"]
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path).eval()
+    template = make_template("qwen3", tok, max_length=None, instruction=None, model_max_length=4096)
+    with torch.no_grad():  # large logits, "yes" and "no" close together
+        weight = model.get_output_embeddings().weight
+        weight.mul_(20.0)  # logits ~ -37, as large as a real reranker's
+        weight[template.no_id] = weight[template.yes_id] * 0.99
+    rr = LLMReranker(str(path), device="cpu", dtype="bfloat16", model=model, tokenizer=tok)
+    assert math.isfinite(rr.rerank(QUERY, ["paris"])[0].score)
+
+
+# -- transformers versions: prefix sharing needs the per-layer cache API (4.56+) --------------
+def test_installed_transformers_takes_the_shared_prefix_path(qwen: LLMReranker) -> None:
+    from rankwise.rerankers._llm_forward import prefix_sharing_available
+
+    assert prefix_sharing_available()  # the pinned transformers (constraints.txt) has the API
+    assert qwen.share_prefix
+
+
+@pytest.mark.parametrize(
+    ("api", "available"),
+    [("lists", False), ("layer_classes", False), ("layers", True)],
+    ids=["4.36-4.53", "4.54-4.55", "4.56+"],
+)
+def test_cache_api_detection(api: str, available: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The three shapes transformers' cache_utils has had: ``key_cache`` lists (no layer
+    class), a first per-layer form (``Cache(layer_classes, ...)``) and the current one."""
+    import sys
+    import types
+
+    from rankwise.rerankers._llm_forward import prefix_sharing_available
+
+    fake = types.ModuleType("transformers.cache_utils")
+
+    class Cache:
+        if api == "layers":
+
+            def __init__(self, layers: Any = None, layer_class_to_replicate: Any = None) -> None:
+                pass
+        else:
+
+            def __init__(self, layer_classes: Any = None) -> None:
+                pass
+
+    fake.Cache = Cache  # type: ignore[attr-defined]
+    if api != "lists":
+        fake.DynamicLayer = type("DynamicLayer", (), {})  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "transformers.cache_utils", fake)
+    assert prefix_sharing_available() is available
+
+
+def test_older_transformers_score_full_prompts_after_a_warning(
+    model_dirs: dict[str, Path],
+    qwen: LLMReranker,
+    llm_docs: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """transformers 4.44-4.55 lack the cache API: every prompt runs in full, same scores.
+    (Checked for real with transformers 4.46.3, 4.55.4 and 4.57.1 installed aside.)"""
+    import rankwise.rerankers.llm as llm_module
+
+    monkeypatch.setattr(llm_module, "prefix_sharing_available", lambda: False)
+    with pytest.warns(RuntimeWarning, match=r"transformers>=4\.56"):
+        old = LLMReranker(str(model_dirs["qwen3"]), device="cpu")
+    assert not old.share_prefix
+    assert old._raw_scores(QUERY, llm_docs) == pytest.approx(
+        qwen._raw_scores(QUERY, llm_docs), abs=1e-4
+    )
+
+
+def test_a_prefix_that_does_not_reproduce_the_full_prompt_is_not_used(
+    model_dirs: dict[str, Path], llm: Make, llm_docs: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The load-time self-check compares shared and full hidden states: a cache that loses the
+    head (as a changed cache API could) turns sharing off instead of scoring garbage."""
+    import rankwise.rerankers.llm as llm_module
+
+    real = llm_module.head_states
+
+    def last_token_only(decoder: Any, ids: Any, keyword: str) -> Any:
+        return [(k[:, :, -1:], v[:, :, -1:]) for k, v in real(decoder, ids, keyword)]
+
+    monkeypatch.setattr(llm_module, "head_states", last_token_only)
+    with pytest.warns(RuntimeWarning, match="does not reproduce"):
+        broken = LLMReranker(str(model_dirs["mxbai-v2"]), device="cpu")
+    assert not broken.share_prefix
+    monkeypatch.undo()
+    want = llm("mxbai-v2")._raw_scores(QUERY, llm_docs)
+    assert broken._raw_scores(QUERY, llm_docs) == pytest.approx(want, abs=1e-4)
 
 
 # -- entry points: load, CLI, LangChain, LlamaIndex --------------------------------------------

@@ -8,16 +8,19 @@ FlagEmbedding`` fails there, even for the rerankers that never touch that module
 module in ``sys.modules`` for the duration of the import only (when the real one is
 missing) and takes it out again; the placeholder's functions raise, naming the fix, if the
 two affected rerankers ever call them. :func:`needs_transformers_4` tells callers to refuse
-those two up front instead.
+those two up front instead. :class:`FlagScorer` is the hand-off itself: one FlagEmbedding
+reranker behind the ``_score`` contract that :class:`~rankwise.rerankers.bge.BGEReranker`
+delegates to.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import math
 import sys
 import threading
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
@@ -27,6 +30,7 @@ from rankwise._optional import require
 __all__ = [
     "TRANSFORMERS_4_FIX",
     "TRANSFORMERS_4_ONLY",
+    "FlagScorer",
     "import_flagembedding",
     "mask_utils_missing",
     "needs_transformers_4",
@@ -133,3 +137,59 @@ def _disabled(bar: Any) -> Any:
         return bar(*args, **{**kwargs, "disable": True})
 
     return quiet
+
+
+class FlagScorer:
+    """One of FlagEmbedding's own rerankers (``FlagLLMReranker``, ...) for the decoder-only BGE
+    families, scoring as :meth:`BaseReranker._score <rankwise.rerankers.base.BaseReranker._score>`
+    does: one score per document, in input order, with its progress bars off unless asked.
+
+    Args:
+        model_name: hub name or local path.
+        class_name: the FlagEmbedding class to build (see ``bge.flag_class_for``).
+        constructor: keyword arguments of that class (``flag_kwargs`` already merged in).
+        normalize: sigmoid scores (FlagEmbedding's ``normalize``).
+        score_kwargs: further keyword arguments of ``compute_score``.
+        shows_progress: whether a call of this many pairs may draw FlagEmbedding's bars.
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        class_name: str,
+        constructor: Mapping[str, Any],
+        *,
+        normalize: bool,
+        score_kwargs: Mapping[str, Any],
+        shows_progress: Callable[[int], bool],
+    ) -> None:
+        if needs_transformers_4(class_name):
+            raise ImportError(
+                f"{model_name} needs FlagEmbedding's {class_name}: {TRANSFORMERS_4_FIX}"
+            )
+        flag = import_flagembedding("BGEReranker (LLM/layerwise models)")
+        self.flag = getattr(flag, class_name)(model_name, **constructor)
+        self.normalize = normalize
+        self.score_kwargs = dict(score_kwargs)
+        self.shows_progress = shows_progress
+
+    @property
+    def model(self) -> Any:
+        """The torch model FlagEmbedding loaded."""
+        return getattr(self.flag, "model", None)
+
+    @property
+    def tokenizer(self) -> Any:
+        """The tokenizer FlagEmbedding loaded."""
+        return getattr(self.flag, "tokenizer", None)
+
+    def _score(self, query: str, documents: list[str]) -> list[float]:
+        pairs = [[query, d] for d in documents]
+        with progress_bars(self.flag, self.shows_progress(len(pairs))):
+            out = self.flag.compute_score(pairs, normalize=self.normalize, **self.score_kwargs)
+        scores = [float(out)] if isinstance(out, (int, float)) else [float(s) for s in out]
+        if len(scores) != len(documents) or not all(math.isfinite(s) for s in scores):
+            raise RuntimeError(
+                f"FlagEmbedding returned {len(scores)} scores for {len(documents)} documents"
+            )
+        return scores

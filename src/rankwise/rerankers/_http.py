@@ -21,12 +21,13 @@ Time limits:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import math
 import os
 import weakref
 from abc import abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rankwise._checks import number_arg, positive_int
@@ -42,7 +43,14 @@ from rankwise.rerankers._retry import (
 )
 from rankwise.rerankers.base import BaseReranker
 
-__all__ = ["ApiReranker", "MalformedResponse", "resolve_api_key", "scores_from_results"]
+__all__ = [
+    "ApiOptions",
+    "ApiReranker",
+    "MalformedResponse",
+    "httpx_failure",
+    "resolve_api_key",
+    "scores_from_results",
+]
 
 
 class MalformedResponse(AttemptFailure):
@@ -121,6 +129,20 @@ def failure_from_status(status: int | None, message: str, headers: Any = None) -
     )
 
 
+def httpx_failure(exc: BaseException) -> AttemptFailure | None:
+    """Timeouts and connection errors of httpx (which the Cohere SDK, Jina and TEI sit on) as
+    retryable failures; ``None`` for anything else."""
+    try:
+        import httpx
+    except ImportError:  # pragma: no cover - every httpx-based backend depends on it
+        return None
+    if isinstance(exc, httpx.TimeoutException):
+        return AttemptFailure(None, f"request timed out ({type(exc).__name__})", retryable=True)
+    if isinstance(exc, httpx.TransportError):
+        return AttemptFailure(None, f"connection error ({type(exc).__name__})", retryable=True)
+    return None
+
+
 def message_from_body(body: Any) -> str:
     """The provider's own error message out of a decoded (or raw) error body, uncut.
 
@@ -143,6 +165,37 @@ def message_from_body(body: Any) -> str:
     return text if text else "(empty body)"
 
 
+@dataclasses.dataclass(frozen=True)
+class ApiOptions:
+    """The settings every API reranker takes, in one place (checked by :class:`ApiReranker`).
+
+    Each provider's constructor keeps them in its own explicit signature (typed, documented,
+    completed by IDEs, with these defaults; a test holds every signature to this class) and
+    hands them on in one line: ``ApiOptions.pick(locals())``.
+
+    Attributes:
+        api_key: the provider's key (``None``: its environment variable).
+        base_url: the API root (``None``: the provider's endpoint).
+        timeout: deadline of one attempt, end to end, in seconds.
+        retry: the retry policy of the whole call (``None``: ``RetryPolicy()``).
+        max_documents_per_request: documents per request (``None``: the provider's limit).
+        max_concurrency: requests in flight at once on the async path.
+    """
+
+    api_key: str | None = None
+    base_url: str | None = None
+    timeout: float = 30.0
+    retry: RetryPolicy | None = None
+    max_documents_per_request: int | None = None
+    max_concurrency: int = 4
+
+    @classmethod
+    def pick(cls, arguments: Mapping[str, Any], **overrides: Any) -> ApiOptions:
+        """The options out of a constructor's ``locals()``, with ``overrides`` replacing some."""
+        chosen = {f.name: arguments[f.name] for f in dataclasses.fields(cls) if f.name in arguments}
+        return cls(**{**chosen, **overrides})
+
+
 class ApiReranker(BaseReranker):
     """Base of the HTTP API rerankers. ``score`` is the provider's ``relevance_score``.
 
@@ -156,17 +209,11 @@ class ApiReranker(BaseReranker):
     env_var: str = ""
     default_max_documents: int = 1000
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        timeout: float = 30.0,
-        retry: RetryPolicy | None = None,
-        max_documents_per_request: int | None = None,
-        max_concurrency: int = 4,
-    ) -> None:
+    def __init__(self, model: str, options: ApiOptions | None = None) -> None:
+        options = options or ApiOptions()
+        timeout = options.timeout
+        max_documents_per_request = options.max_documents_per_request
+        max_concurrency = options.max_concurrency
         if not isinstance(model, str) or not model.strip():
             raise ValueError("model must be a non-empty string")
         number_arg(timeout, "timeout", minimum=0.0, exclusive_minimum=True)
@@ -178,11 +225,11 @@ class ApiReranker(BaseReranker):
         positive_int(limit, "max_documents_per_request")
         positive_int(max_concurrency, "max_concurrency")
         self.model = model
-        self._api_key = resolve_api_key(api_key, self.env_var, self.provider)
+        self._api_key = resolve_api_key(options.api_key, self.env_var, self.provider)
         register_secret(self._api_key)
-        self.base_url = base_url
+        self.base_url = options.base_url
         self.timeout = float(timeout)
-        self.retry = retry or RetryPolicy()
+        self.retry = options.retry or RetryPolicy()
         self.max_documents_per_request = limit
         self.max_concurrency = max_concurrency
         self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (

@@ -11,6 +11,12 @@ head runs on the last real token of each row only, and only for the scored token
 (:class:`AnswerHead`): one ``[rows, hidden] x [hidden, 2]`` product instead of full-vocabulary
 logits at every position. Same weights and the same operations as the plain forward, so the
 same scores to float rounding (callers self-check against the plain forward at load).
+
+Versions: :class:`SharedPrefixCache` builds on the per-layer KV cache API of transformers 4.56
+and later (``cache_utils.DynamicLayer``, ``Cache(layers=...)``, ``DynamicCache().layers``; 4.54
+and 4.55 had a first form of it with other constructor arguments, 4.53 and earlier kept
+``key_cache``/``value_cache`` lists). :func:`prefix_sharing_available` tells whether the
+installed version has it; where it does not, callers score every prompt in full (same scores).
 """
 
 from __future__ import annotations
@@ -21,7 +27,14 @@ import inspect
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["AnswerHead", "base_model", "cache_keyword", "head_states", "last_hidden"]
+__all__ = [
+    "AnswerHead",
+    "base_model",
+    "cache_keyword",
+    "head_states",
+    "last_hidden",
+    "prefix_sharing_available",
+]
 
 
 def base_model(model: Any) -> Any:
@@ -77,6 +90,18 @@ class AnswerHead:
             if self.softcap:
                 logits = torch.tanh(logits / self.softcap) * self.softcap
         return logits[:, 0] - logits[:, 1] if self.pair else logits[:, 0]
+
+
+def prefix_sharing_available() -> bool:
+    """Whether the installed transformers has the per-layer cache API (4.56+) that
+    :class:`SharedPrefixCache` builds on."""
+    try:
+        cache_utils: Any = importlib.import_module("transformers.cache_utils")
+        init = cache_utils.Cache.__init__
+        cache_utils.DynamicLayer  # noqa: B018 - present from 4.54 on
+        return "layers" in inspect.signature(init).parameters
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return False
 
 
 @functools.cache

@@ -20,28 +20,24 @@ lightweight``) are delegated to FlagEmbedding's own classes (``rankwise[bge]``);
 ``compute_score``. Under transformers 5, FlagEmbedding 1.4.2 runs the LLM rerankers
 (``FlagLLMReranker``) but not the layerwise and lightweight ones, whose model code needs
 transformers 4 internals: those raise an ImportError at construction naming the fix.
+
+Structure: a :class:`BGEReranker` holds one scorer (``scorer``) behind the ``_score`` contract of
+:class:`~rankwise.rerankers.base.BaseReranker`: a :class:`CrossEncoderReranker` (the lean loop)
+or a :class:`~rankwise.rerankers._flagembedding.FlagScorer` (the hand-off). The model config is
+read once, here, and handed to the lean loop's model loader.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
+from rankwise._checks import positive_int
 from rankwise._model_paths import check_device, check_model_path
 from rankwise._optional import require
-from rankwise.rerankers._flagembedding import (
-    TRANSFORMERS_4_FIX,
-    import_flagembedding,
-    needs_transformers_4,
-    progress_bars,
-)
-from rankwise.rerankers.cross_encoder import (
-    CrossEncoderReranker,
-    FastMode,
-    LongDocuments,
-    resolve_device,
-)
+from rankwise.rerankers._flagembedding import FlagScorer
+from rankwise.rerankers._local import FastMode, LocalReranker
+from rankwise.rerankers.cross_encoder import CrossEncoderReranker, LongDocuments, resolve_device
 
 __all__ = ["BGEReranker"]
 
@@ -49,6 +45,19 @@ Backend = Literal["auto", "lean", "flagembedding"]
 
 #: Model types of decoder-only (LLM) rerankers that only FlagEmbedding knows how to score.
 _DECODER_TYPES = {"gemma", "gemma2", "llama", "mistral", "qwen2", "qwen3", "minicpm", "phi3"}
+
+
+class PairScorer(Protocol):
+    """What a :class:`BGEReranker` delegates to: ``_score`` as :class:`BaseReranker` defines it
+    (one score per document, input order) and the torch model it runs."""
+
+    @property
+    def model(self) -> Any: ...
+
+    @property
+    def tokenizer(self) -> Any: ...
+
+    def _score(self, query: str, documents: list[str]) -> list[float]: ...
 
 
 def flag_class_for(model_name: str, model_type: str | None) -> str:
@@ -61,7 +70,16 @@ def flag_class_for(model_name: str, model_type: str | None) -> str:
     return "FlagLLMReranker"
 
 
-class BGEReranker(CrossEncoderReranker):
+def is_decoder(model_name: str, config: Any) -> bool:
+    """Whether ``config`` (or the name) is a decoder-only reranker's, scored by FlagEmbedding."""
+    model_type = str(getattr(config, "model_type", "") or "")
+    archs = [str(a) for a in (getattr(config, "architectures", None) or [])]
+    if model_type in _DECODER_TYPES or any("CausalLM" in a for a in archs):
+        return True
+    return "layerwise" in model_name.lower() or "gemma" in model_name.lower()
+
+
+class BGEReranker(LocalReranker):
     """A BAAI BGE reranker (``BAAI/bge-reranker-v2-m3`` by default).
 
     Args:
@@ -73,6 +91,12 @@ class BGEReranker(CrossEncoderReranker):
         window_overlap, fast, batch_overhead: as for ``CrossEncoderReranker``.
         backend: ``"auto"`` (lean loop for encoder-only models, FlagEmbedding for the rest),
             ``"lean"`` or ``"flagembedding"``.
+        trust_remote_code: as for ``transformers``' ``from_pretrained``.
+        flag_kwargs: extra keyword arguments of FlagEmbedding's reranker class.
+        score_kwargs: extra keyword arguments of FlagEmbedding's ``compute_score``.
+
+    The scorer (``scorer``) is a :class:`CrossEncoderReranker` on the lean backend and a
+    :class:`~rankwise.rerankers._flagembedding.FlagScorer` on the FlagEmbedding one.
     """
 
     _label = "bge"
@@ -104,40 +128,55 @@ class BGEReranker(CrossEncoderReranker):
         if not isinstance(model_name, str) or not model_name:
             raise ValueError("model_name must be a non-empty string")
         model_name = check_model_path(model_name, "model_name")
-        self.normalize = normalize
-        self._flag: Any = None
-        self.score_kwargs = dict(score_kwargs or {})
         for module in ("torch", "transformers"):  # name the bge extra, not the transformers one
             require(module, "bge", feature="BGEReranker")
-        resolved_device = check_device(resolve_device(device))
+        self.model_name = model_name
+        self.normalize = normalize
+        self.batch_size = positive_int(batch_size, "batch_size")
+        self.max_length = positive_int(max_length, "max_length")
+        self.show_progress = show_progress
+        self.score_kwargs = dict(score_kwargs or {})
+        self.device = check_device(resolve_device(device))
         if use_fp16 is None:
-            use_fp16 = resolved_device.startswith("cuda")
-        self.use_fp16 = bool(use_fp16) and not resolved_device.startswith("cpu")
+            use_fp16 = self.device.startswith("cuda")
+        self.use_fp16 = bool(use_fp16) and not self.device.startswith("cpu")
+        config = self._read_config(backend, trust_remote_code)
         if backend == "auto":
-            backend = "flagembedding" if self._is_decoder(model_name, trust_remote_code) else "lean"
+            backend = "flagembedding" if is_decoder(model_name, config) else "lean"
         self.backend: Backend = backend
+        self.activation = "sigmoid" if normalize else None
+        self.scorer: PairScorer
         if backend == "flagembedding":
             if fast:
                 raise ValueError(
                     "fast is for encoder-only models, not FlagEmbedding's LLM rerankers"
                 )
-            self._init_flag(
+            constructor: dict[str, Any] = {
+                "use_fp16": self.use_fp16,
+                "devices": self.device,
+                "batch_size": batch_size,
+                "max_length": max_length,
+                "query_max_length": query_max_length,
+                "normalize": normalize,
+                "trust_remote_code": trust_remote_code,
+                **(flag_kwargs or {}),
+            }
+            self.scorer = FlagScorer(
                 model_name,
-                resolved_device,
-                batch_size,
-                max_length,
-                query_max_length,
-                show_progress,
-                trust_remote_code,
-                flag_kwargs or {},
+                flag_class_for(model_name, getattr(config, "model_type", None)),
+                constructor,
+                normalize=normalize,
+                score_kwargs=self.score_kwargs,
+                shows_progress=self._shows_progress,
             )
+            self.fast_mode = None
             return
-        super().__init__(
+        lean = CrossEncoderReranker(
             model_name,
-            device=resolved_device,
+            device=self.device,
             batch_size=batch_size,
             max_length=max_length,
-            activation="sigmoid" if normalize else None,
+            activation=self.activation,
             dtype="float16" if self.use_fp16 else "float32",
             show_progress=show_progress,
             long_documents=long_documents,
@@ -146,69 +185,42 @@ class BGEReranker(CrossEncoderReranker):
             batch_overhead=batch_overhead,
             query_max_length=query_max_length,
             trust_remote_code=trust_remote_code,
+            config=config,
         )
+        self.scorer = lean
+        self.fast_mode = lean.fast_mode
 
-    @staticmethod
-    def _is_decoder(model_name: str, trust_remote_code: bool) -> bool:
+    def _read_config(self, backend: Backend, trust_remote_code: bool) -> Any:
+        """The model's config, read once for the whole construction (``None`` on the lean
+        backend, whose loader reads it; ``None`` too when a forced FlagEmbedding hand-off
+        cannot read it: FlagEmbedding then reports the problem itself)."""
+        if backend == "lean":
+            return None
         transformers = require("transformers", "bge", feature="BGEReranker")
-        config = transformers.AutoConfig.from_pretrained(
-            model_name, trust_remote_code=trust_remote_code
-        )
-        model_type = str(getattr(config, "model_type", "") or "")
-        archs = [str(a) for a in (getattr(config, "architectures", None) or [])]
-        if model_type in _DECODER_TYPES or any("CausalLM" in a for a in archs):
-            return True
-        return "layerwise" in model_name.lower() or "gemma" in model_name.lower()
-
-    def _init_flag(
-        self,
-        model_name: str,
-        device: str,
-        batch_size: int,
-        max_length: int,
-        query_max_length: int | None,
-        show_progress: bool | None,
-        trust_remote_code: bool,
-        flag_kwargs: Mapping[str, Any],
-    ) -> None:
-        model_type = None
         try:
-            transformers = require("transformers", "bge")
-            cfg = transformers.AutoConfig.from_pretrained(
-                model_name, trust_remote_code=trust_remote_code
+            return transformers.AutoConfig.from_pretrained(
+                self.model_name, trust_remote_code=trust_remote_code
             )
-            model_type = getattr(cfg, "model_type", None)
         except (OSError, ValueError):
-            pass
-        class_name = flag_class_for(model_name, model_type)
-        if needs_transformers_4(class_name):
-            raise ImportError(
-                f"{model_name} needs FlagEmbedding's {class_name}: {TRANSFORMERS_4_FIX}"
-            )
-        flag = import_flagembedding("BGEReranker (LLM/layerwise models)")
-        cls = getattr(flag, class_name)
-        kwargs: dict[str, Any] = {
-            "use_fp16": self.use_fp16,
-            "devices": device,
-            "batch_size": batch_size,
-            "max_length": max_length,
-            "query_max_length": query_max_length,
-            "normalize": self.normalize,
-            "trust_remote_code": trust_remote_code,
-        }
-        kwargs.update(flag_kwargs)
-        self._flag = cls(model_name, **kwargs)
-        self.model_name = model_name
-        self.device = device
-        self.batch_size = batch_size
-        self.max_length = max_length
-        self.fast_mode = None
-        self.show_progress = show_progress
-        self.activation = "sigmoid" if self.normalize else None
+            if backend == "auto":
+                raise
+            return None
+
+    # ----------------------------------------------------------------------------------
+    @property
+    def model(self) -> Any:
+        """The torch model that scores (the lean loop's, or FlagEmbedding's)."""
+        return self.scorer.model
 
     @property
-    def name(self) -> str:
-        return f"bge:{self.model_name}"
+    def tokenizer(self) -> Any:
+        """The tokenizer of the model that scores."""
+        return self.scorer.tokenizer
+
+    @property
+    def unpad(self) -> bool:
+        """Whether the lean loop skips padding work (never on the FlagEmbedding backend)."""
+        return isinstance(self.scorer, CrossEncoderReranker) and self.scorer.unpad
 
     def __repr__(self) -> str:
         return (
@@ -217,14 +229,4 @@ class BGEReranker(CrossEncoderReranker):
         )
 
     def _score(self, query: str, documents: list[str]) -> list[float]:
-        if self._flag is None:
-            return super()._score(query, documents)
-        pairs = [[query, d] for d in documents]
-        with progress_bars(self._flag, self._shows_progress(len(pairs))):
-            out = self._flag.compute_score(pairs, normalize=self.normalize, **self.score_kwargs)
-        scores = [float(out)] if isinstance(out, (int, float)) else [float(s) for s in out]
-        if len(scores) != len(documents) or not all(math.isfinite(s) for s in scores):
-            raise RuntimeError(
-                f"FlagEmbedding returned {len(scores)} scores for {len(documents)} documents"
-            )
-        return scores
+        return self.scorer._score(query, documents)

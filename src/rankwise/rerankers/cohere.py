@@ -17,28 +17,17 @@ from typing import Any
 
 from rankwise._optional import require
 from rankwise.rerankers._http import (
+    ApiOptions,
     ApiReranker,
     MalformedResponse,
     failure_from_status,
+    httpx_failure,
     message_from_body,
     scores_from_results,
 )
 from rankwise.rerankers._retry import AttemptFailure, RetryPolicy
 
 __all__ = ["CohereReranker"]
-
-
-def _transport_failure(exc: BaseException) -> AttemptFailure | None:
-    """Timeouts and connection errors of httpx (which every SDK here sits on)."""
-    try:
-        import httpx
-    except ImportError:  # pragma: no cover - cohere depends on httpx
-        return None
-    if isinstance(exc, httpx.TimeoutException):
-        return AttemptFailure(None, f"request timed out ({type(exc).__name__})", retryable=True)
-    if isinstance(exc, httpx.TransportError):
-        return AttemptFailure(None, f"connection error ({type(exc).__name__})", retryable=True)
-    return None
 
 
 class CohereReranker(ApiReranker):
@@ -65,15 +54,7 @@ class CohereReranker(ApiReranker):
         max_tokens_per_doc: int | None = None,
     ) -> None:
         cohere = require("cohere", "cohere", feature="CohereReranker")
-        super().__init__(
-            model,
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            retry=retry,
-            max_documents_per_request=max_documents_per_request,
-            max_concurrency=max_concurrency,
-        )
+        super().__init__(model, ApiOptions.pick(locals()))
         self.max_tokens_per_doc = max_tokens_per_doc
         kwargs: dict[str, Any] = {"timeout": self.timeout, "max_retries": 0}
         if base_url is not None:
@@ -124,7 +105,7 @@ class CohereReranker(ApiReranker):
             )
         if _is_validation_error(exc):
             return MalformedResponse(f"response does not match the schema ({type(exc).__name__})")
-        return _transport_failure(exc)
+        return httpx_failure(exc)
 
 
 def _is_validation_error(exc: BaseException) -> bool:

@@ -38,17 +38,12 @@ from rankwise._checks import int_arg, optional_int, positive_int
 from rankwise._model_paths import check_device, check_model_path
 from rankwise._optional import require
 from rankwise.rerankers._batching import plan_batches, window_spans
+from rankwise.rerankers._local import Activation, FastMode, LocalReranker
 from rankwise.rerankers._unpadded import fused_qkv, supported, unpadded_logits
-from rankwise.rerankers.base import BaseReranker
 
-__all__ = ["CrossEncoderReranker"]
+__all__ = ["Activation", "CrossEncoderReranker", "FastMode", "LongDocuments"]
 
-Activation = Literal["sigmoid"] | None
 LongDocuments = Literal["truncate", "window"]
-FastMode = bool | Literal["bf16", "int8"]
-
-#: Progress bars appear by default only for calls with at least this many pairs.
-PROGRESS_MIN_PAIRS = 1000
 
 _DTYPES = {
     "float32": "float32",
@@ -114,7 +109,7 @@ def resolve_dtype(dtype: Any, device: str) -> Any:
     )
 
 
-class CrossEncoderReranker(BaseReranker):
+class CrossEncoderReranker(LocalReranker):
     """A cross-encoder (``AutoModelForSequenceClassification``) scoring (query, document) pairs.
 
     Args:
@@ -136,6 +131,11 @@ class CrossEncoderReranker(BaseReranker):
             (``None``: when the architecture is supported and a load-time self-check agrees
             with the stock forward). Scores are unchanged (same weights, same math).
         query_max_length: longest query in tokens (default ``max_length * 3 // 4``).
+        trust_remote_code: as for ``transformers``' ``from_pretrained``.
+        model, tokenizer: an already loaded model and tokenizer (``model_name`` then only names
+            them).
+        config: the model's already loaded ``transformers`` config, so that loading the
+            tokenizer and the model does not read it again.
     """
 
     _label = "cross-encoder"
@@ -159,6 +159,7 @@ class CrossEncoderReranker(BaseReranker):
         trust_remote_code: bool = False,
         model: Any = None,
         tokenizer: Any = None,
+        config: Any = None,
     ) -> None:
         if not isinstance(model_name, str) or not model_name:
             raise ValueError("model_name must be a non-empty string")
@@ -177,7 +178,7 @@ class CrossEncoderReranker(BaseReranker):
         torch = require("torch", "transformers", feature=type(self).__name__)
         transformers = require("transformers", "transformers", feature=type(self).__name__)
         self.model_name = model_name
-        self.activation: Activation = activation
+        self.activation = activation
         self.long_documents: LongDocuments = long_documents
         self.window_overlap = window_overlap
         self.show_progress = show_progress
@@ -189,13 +190,14 @@ class CrossEncoderReranker(BaseReranker):
         if model is None or tokenizer is None:
             check_model_path(model_name, "model_name")
 
+        loaded = {} if config is None else {"config": config}
         self.tokenizer = tokenizer or transformers.AutoTokenizer.from_pretrained(
-            model_name, trust_remote_code=trust_remote_code
+            model_name, trust_remote_code=trust_remote_code, **loaded
         )
         if not getattr(self.tokenizer, "is_fast", False):
             raise ValueError(f"{model_name}: a fast (Rust) tokenizer is required")
         net = model or transformers.AutoModelForSequenceClassification.from_pretrained(
-            model_name, trust_remote_code=trust_remote_code
+            model_name, trust_remote_code=trust_remote_code, **loaded
         )
         num_labels = int(getattr(net.config, "num_labels", 1))
         if num_labels not in (1, 2):
@@ -230,21 +232,6 @@ class CrossEncoderReranker(BaseReranker):
         self.batch_overhead = float(batch_overhead)
 
     # ----------------------------------------------------------------------------------
-    @property
-    def fast(self) -> bool:
-        """Whether an approximate fast mode (``fast_mode``) is on."""
-        return self.fast_mode is not None
-
-    @property
-    def name(self) -> str:
-        return f"{self._label}:{self.model_name}"
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}({self.model_name!r}, device={self.device!r}, "
-            f"activation={self.activation!r}, fast={self.fast_mode or False!r})"
-        )
-
     def _model_inputs(self) -> tuple[str, ...]:
         names = ["input_ids", "attention_mask"]
         tok_names = getattr(self.tokenizer, "model_input_names", [])
@@ -321,12 +308,6 @@ class CrossEncoderReranker(BaseReranker):
                 return_token_type_ids="token_type_ids" in self._input_names,
             )
         )
-
-    def _shows_progress(self, pairs: int) -> bool:
-        """``show_progress``, where ``None`` means: only for calls of many pairs."""
-        if self.show_progress is None:
-            return pairs >= PROGRESS_MIN_PAIRS
-        return self.show_progress
 
     def _forward(
         self, encoded: dict[str, list[list[int]]], batches: list[list[int]]

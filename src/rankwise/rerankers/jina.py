@@ -17,9 +17,11 @@ from typing import Any
 
 from rankwise._optional import require
 from rankwise.rerankers._http import (
+    ApiOptions,
     ApiReranker,
     MalformedResponse,
     failure_from_status,
+    httpx_failure,
     message_from_body,
     scores_from_results,
 )
@@ -60,15 +62,7 @@ class JinaReranker(ApiReranker):
         max_concurrency: int = 4,
     ) -> None:
         httpx = require("httpx", "jina", feature="JinaReranker")
-        super().__init__(
-            model,
-            api_key=api_key,
-            base_url=base_url or DEFAULT_BASE_URL,
-            timeout=timeout,
-            retry=retry,
-            max_documents_per_request=max_documents_per_request,
-            max_concurrency=max_concurrency,
-        )
+        super().__init__(model, ApiOptions.pick(locals(), base_url=base_url or DEFAULT_BASE_URL))
         self._httpx = httpx
         self._url = f"{(self.base_url or DEFAULT_BASE_URL).rstrip('/')}/v1/rerank"
 
@@ -88,14 +82,20 @@ class JinaReranker(ApiReranker):
             "return_documents": False,
         }
 
-    def _parse(self, status: int, body: bytes, headers: Any, n: int) -> list[float]:
+    @staticmethod
+    def _json_body(status: int, body: bytes, headers: Any) -> Any:
+        """The decoded body of a 2xx answer; an HTTP error status or a body that is not JSON
+        raises (the body whole: it is cut after redaction, by the retry layer)."""
         if not 200 <= status < 300:
             raise _HttpStatusError(status, body, headers)
         try:
-            data = json.loads(body)
+            return json.loads(body)
         except ValueError:
-            text = body.decode("utf-8", "replace")  # cut after redaction, by the retry layer
+            text = body.decode("utf-8", "replace")
             raise MalformedResponse(f"body is not JSON: {text!r}", status) from None
+
+    def _parse(self, status: int, body: bytes, headers: Any, n: int) -> list[float]:
+        data = self._json_body(status, body, headers)
         if not isinstance(data, dict) or not isinstance(data.get("results"), list):
             raise MalformedResponse("no 'results' list in the response body", status)
         return scores_from_results(data["results"], n)
@@ -107,18 +107,13 @@ class JinaReranker(ApiReranker):
         return self._parse(response.status_code, response.content, response.headers, len(documents))
 
     def _classify(self, exc: BaseException) -> AttemptFailure | None:
-        httpx = self._httpx
         if isinstance(exc, _HttpStatusError):
             try:
                 body: Any = json.loads(exc.body)
             except ValueError:
                 body = exc.body
             return failure_from_status(exc.status, message_from_body(body), exc.headers)
-        if isinstance(exc, httpx.TimeoutException):
-            return AttemptFailure(None, f"request timed out ({type(exc).__name__})", retryable=True)
-        if isinstance(exc, httpx.TransportError):
-            return AttemptFailure(None, f"connection error ({type(exc).__name__})", retryable=True)
-        return None
+        return httpx_failure(exc)
 
     def _make_async_client(self) -> Any:
         return self._httpx.AsyncClient(timeout=self.timeout)

@@ -31,15 +31,21 @@ picks the mode as ``CrossEncoderReranker(fast=True)`` does: ``"bf16"`` where the
 bfloat16 (the decoder runs in bfloat16, the answer head in fp32; the scores move by ~1e-2 and the
 order can change), dynamic int8 linear layers elsewhere; on CUDA the model runs in bf16 (fp16
 without bf16 support) with PyTorch SDPA attention.
+
+Versions: prefix sharing builds on the per-layer KV cache API of transformers 4.56 and later.
+With transformers 4.44-4.55 (which the ``transformers`` extra still allows) every prompt is
+scored in full instead (the same scores, slower), after a ``RuntimeWarning`` at load; a
+load-time self-check does the same for any model whose attention the shared head does not fit.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 from rankwise._checks import optional_int, positive_int, text_arg
+from rankwise._model_paths import check_device
 from rankwise._optional import require
 from rankwise.rerankers._batching import plan_batches
 from rankwise.rerankers._llm_forward import (
@@ -48,6 +54,7 @@ from rankwise.rerankers._llm_forward import (
     cache_keyword,
     head_states,
     last_hidden,
+    prefix_sharing_available,
 )
 from rankwise.rerankers._llm_templates import (
     TEMPLATES,
@@ -56,9 +63,8 @@ from rankwise.rerankers._llm_templates import (
     detect_template,
     make_template,
 )
-from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers._local import Activation, FastMode, LocalReranker
 from rankwise.rerankers.cross_encoder import (
-    PROGRESS_MIN_PAIRS,
     _sigmoid,
     resolve_device,
     resolve_dtype,
@@ -67,14 +73,11 @@ from rankwise.rerankers.cross_encoder import (
 
 __all__ = ["LLMReranker"]
 
-Activation = Literal["sigmoid"] | None
-FastMode = bool | Literal["bf16", "int8"]
-
 #: Most token slots (rows x padded width) in one document batch, bounding activation memory.
 MAX_BATCH_TOKENS = 16384
 
 
-class LLMReranker(BaseReranker):
+class LLMReranker(LocalReranker):
     """A decoder-only LLM reranker scored at its answer token (see the module docstring).
 
     Args:
@@ -94,10 +97,14 @@ class LLMReranker(BaseReranker):
         fast: opt-in approximate CPU speed-up: ``True`` (bf16 with native bfloat16, else int8),
             ``"bf16"`` or ``"int8"``; changes the scores slightly.
         share_prefix: compute the prompt head once per query (default); ``False`` runs every
-            pair in full (same scores; for checks and benchmarks).
+            pair in full (same scores; for checks and benchmarks). A load-time self-check turns
+            it off, with a ``RuntimeWarning``, where the installed transformers (before 4.56)
+            or the model cannot share the head exactly.
         batch_overhead: cost of one forward call in token-equivalents for batch planning
             (``None``: 256 on CPU, unbounded on GPU).
     """
+
+    _label = "llm"
 
     def __init__(
         self,
@@ -141,7 +148,7 @@ class LLMReranker(BaseReranker):
 
         self.model_name = model_name
         self.instruction = instruction
-        self.activation: Activation = activation
+        self.activation = activation
         self.show_progress = show_progress
         self.share_prefix = share_prefix
         self.device = _check_device(torch, resolve_device(device))
@@ -193,8 +200,21 @@ class LLMReranker(BaseReranker):
         self.model = net
         self.decoder = base_model(net)
         self._cache_kw = cache_keyword(self.decoder)
+        pad = self.tokenizer.pad_token_id
+        self._pad_id = 0 if pad is None else int(pad)
         self.head = AnswerHead(net, self.template.yes_id, self.template.no_id).to(self.device)
         self._check_answer_head(torch)
+        if share_prefix:
+            # checked on the unquantized model: dynamic int8 scales depend on the batch
+            problem = self._prefix_sharing_problem(torch)
+            if problem is not None:
+                warnings.warn(
+                    f"{model_name}: {problem}; every prompt is scored in full (same scores, "
+                    "slower)",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                self.share_prefix = False
         if self.fast_mode == "int8":
             with warnings.catch_warnings():  # torch marks eager quantization as deprecated
                 warnings.simplefilter("ignore", DeprecationWarning)
@@ -207,21 +227,8 @@ class LLMReranker(BaseReranker):
         self.batch_overhead = float(batch_overhead)
 
     # ----------------------------------------------------------------------------------
-    @property
-    def fast(self) -> bool:
-        """Whether an approximate fast mode (``fast_mode``) is on."""
-        return self.fast_mode is not None
-
-    @property
-    def name(self) -> str:
-        return f"llm:{self.model_name}"
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}({self.model_name!r}, template={self.template_name!r}, "
-            f"device={self.device!r}, activation={self.activation!r}, "
-            f"fast={self.fast_mode or False!r})"
-        )
+    def _repr_details(self) -> str:
+        return f"template={self.template_name!r}, "
 
     def _resolve_dtype(self, torch: Any, dtype: Any) -> Any:
         if self.fast_mode is not None:
@@ -242,9 +249,17 @@ class LLMReranker(BaseReranker):
             raise ValueError(f"dtype must be a floating point type, got {dtype!r}")
         return resolved
 
+    def _tolerance(self, torch: Any) -> float:
+        """Relative tolerance of the load-time self-checks at the model's precision."""
+        return 1e-3 if self.dtype == torch.float32 else 5e-2
+
     def _check_answer_head(self, torch: Any) -> None:
         """Load-time self-check: the two-token head on the last hidden state equals the model's
-        own logits (catches architectures that scale or cap logits in ways not reproduced)."""
+        own logits (catches architectures that scale or cap logits in ways not reproduced).
+
+        The tolerance is relative to the answer logits themselves, not to their difference:
+        in fp16/bf16 each logit the model computes is rounded at its own magnitude (~0.4% in
+        bf16), so ``yes - no`` of two large, close logits carries their rounding error."""
         text = self.template.document_text("a b c")
         ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])[:8] or [0]
         probe = torch.tensor([ids], device=self.device)
@@ -255,18 +270,39 @@ class LLMReranker(BaseReranker):
             got = float(self.head(hidden)[0])
         yes, no = self.template.yes_id, self.template.no_id
         want = float(full[yes] - full[no]) if no is not None else float(full[yes])
-        tol = 1e-3 if self.dtype == torch.float32 else 5e-2
-        if abs(got - want) > tol * max(1.0, abs(want)):
+        scale = max(1.0, abs(float(full[yes])), abs(float(full[no])) if no is not None else 0.0)
+        if abs(got - want) > self._tolerance(torch) * scale:
             raise ValueError(
                 f"{type(self.model).__name__}: scoring the answer tokens from the last hidden "
                 f"state does not reproduce the model's logits ({got} vs {want}); unsupported "
                 "architecture"
             )
 
-    def _shows_progress(self, documents: int) -> bool:
-        if self.show_progress is None:
-            return documents >= PROGRESS_MIN_PAIRS
-        return self.show_progress
+    def _prefix_sharing_problem(self, torch: Any) -> str | None:
+        """Load-time self-check of prefix sharing: ``None`` when the head's shared keys/values
+        give the last hidden states of the full prompts, else why not (an older transformers
+        without the cache API it needs, or a model whose attention it does not fit)."""
+        if not prefix_sharing_available():
+            version = getattr(require("transformers", "transformers"), "__version__", "?")
+            return f"prefix sharing needs transformers>=4.56 (installed: {version})"
+        text = self.template.document_text("a b c d e f g h i j k l")
+        ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])[:16]
+        cut = max(1, len(ids) // 2)
+        head, parts = ids[:cut], [ids[cut:] or [0], ids[cut : cut + 1] or [0]]
+        try:
+            with torch.inference_mode():
+                prefix = head_states(
+                    self.decoder, torch.tensor([head], device=self.device), self._cache_kw
+                )
+                shared = self._last_hidden(parts, prefix)
+                full = self._last_hidden([head + p for p in parts], None)
+        except (AttributeError, IndexError, KeyError, RuntimeError, TypeError, ValueError) as exc:
+            return f"prefix sharing failed ({type(exc).__name__}: {exc})"
+        shared, full = shared.float(), full.float()
+        tol = self._tolerance(torch) * max(1.0, float(full.abs().max()))
+        if shared.shape != full.shape or float((shared - full).abs().max()) > tol:
+            return "prefix sharing does not reproduce the full prompts' hidden states"
+        return None
 
     # ----------------------------------------------------------------------------------
     def encode(self, query: str, documents: Sequence[str]) -> tuple[Layout, list[list[int]]]:
@@ -287,17 +323,26 @@ class LLMReranker(BaseReranker):
             batches.extend(batch[s : s + rows] for s in range(0, len(batch), rows))
         return batches
 
-    def _raw_scores(self, query: str, documents: list[str]) -> list[float]:
+    def _last_hidden(self, rows: Sequence[Sequence[int]], prefix: Any) -> Any:
+        """Final hidden state at the last token of each of ``rows`` (one right-padded batch),
+        after the shared ``prefix`` keys/values when given."""
         import numpy as np
 
+        torch = require("torch", "transformers")
+        lengths = [len(r) for r in rows]
+        arr = np.full((len(rows), max(lengths)), self._pad_id, dtype=np.int64)
+        for i, row in enumerate(rows):
+            arr[i, : lengths[i]] = row
+        ids = torch.from_numpy(arr).to(self.device)
+        lens = torch.tensor(lengths, device=self.device)
+        return last_hidden(self.decoder, ids, lens, self._cache_kw, prefix)
+
+    def _raw_scores(self, query: str, documents: list[str]) -> list[float]:
         torch = require("torch", "transformers")
         layout, parts = self.encode(query, documents)
         head = layout.head if self.share_prefix else []
         rows_ids = parts if self.share_prefix else [layout.head + p for p in parts]
-        lengths = [len(p) for p in rows_ids]
-        batches = self.plan(lengths)
-        pad = self.tokenizer.pad_token_id
-        pad = 0 if pad is None else int(pad)
+        batches = self.plan([len(p) for p in rows_ids])
         out = [0.0] * len(documents)
         iterator: Any = batches
         if self._shows_progress(len(documents)):
@@ -310,13 +355,7 @@ class LLMReranker(BaseReranker):
                 ids = torch.tensor([head], device=self.device)
                 prefix = head_states(self.decoder, ids, self._cache_kw)
             for batch in iterator:
-                width = max(lengths[i] for i in batch)
-                arr = np.full((len(batch), width), pad, dtype=np.int64)
-                for row, i in enumerate(batch):
-                    arr[row, : lengths[i]] = rows_ids[i]
-                ids = torch.from_numpy(arr).to(self.device)
-                lens = torch.tensor([lengths[i] for i in batch], device=self.device)
-                hidden = last_hidden(self.decoder, ids, lens, self._cache_kw, prefix)
+                hidden = self._last_hidden([rows_ids[i] for i in batch], prefix)
                 for i, value in zip(batch, self.head(hidden).cpu().tolist(), strict=True):
                     out[i] = float(value)
         return out
@@ -331,18 +370,11 @@ class LLMReranker(BaseReranker):
 def _check_device(torch: Any, device: str) -> str:
     """A device string torch understands and this machine has, else a ValueError naming it."""
     try:
-        parsed = torch.device(device)
+        kind = torch.device(device).type
     except (RuntimeError, TypeError) as exc:
         raise ValueError(
             f"device {device!r} is not a torch device ('cpu', 'cuda', 'cuda:1')"
         ) from exc
-    if parsed.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r}: CUDA is not available on this machine")
-        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) present"
-            )
-    elif parsed.type not in ("cpu", "mps", "xpu"):
+    if kind not in ("cpu", "cuda", "mps", "xpu"):
         raise ValueError(f"device {device!r}: use 'cpu' or 'cuda[:N]'")
-    return device
+    return check_device(device)

@@ -24,14 +24,13 @@ classification, closing) and replaces only the route, the request body and the p
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 from rankwise._optional import require
-from rankwise.rerankers._http import MalformedResponse, scores_from_results
+from rankwise.rerankers._http import ApiOptions, ApiReranker, MalformedResponse, scores_from_results
 from rankwise.rerankers._retry import RetryPolicy
-from rankwise.rerankers.jina import JinaReranker, _HttpStatusError
+from rankwise.rerankers.jina import JinaReranker
 
 __all__ = ["TEIReranker"]
 
@@ -82,7 +81,7 @@ class TEIReranker(JinaReranker):
         truncate: bool = True,
         raw_scores: bool = False,
     ) -> None:
-        require("httpx", "tei", feature="TEIReranker")
+        httpx = require("httpx", "tei", feature="TEIReranker")
         base = _check_url(url)
         if api_key is not None and not isinstance(api_key, str):
             raise ValueError(f"api_key must be a string, got {type(api_key).__name__}")
@@ -91,15 +90,11 @@ class TEIReranker(JinaReranker):
         if not isinstance(raw_scores, bool):
             raise ValueError(f"raw_scores must be True or False, got {raw_scores!r}")
         key = (api_key or os.environ.get(self.env_var) or "").strip()
-        super().__init__(
-            base,
-            api_key=key or _NO_KEY,
-            base_url=base,
-            timeout=timeout,
-            retry=retry,
-            max_documents_per_request=max_documents_per_request,
-            max_concurrency=max_concurrency,
+        # Jina's constructor only adds its default URL and route, both replaced here
+        ApiReranker.__init__(
+            self, base, ApiOptions.pick(locals(), api_key=key or _NO_KEY, base_url=base)
         )
+        self._httpx = httpx
         self._api_key = key
         self.truncate = truncate
         self.raw_scores = raw_scores
@@ -122,12 +117,7 @@ class TEIReranker(JinaReranker):
 
     def _parse(self, status: int, body: bytes, headers: Any, n: int) -> list[float]:
         """TEI answers a bare list of ``{index, score}`` (errors: ``{error, error_type}``)."""
-        if not 200 <= status < 300:
-            raise _HttpStatusError(status, body, headers)
-        try:
-            data = json.loads(body)
-        except ValueError:
-            raise MalformedResponse(f"body is not JSON: {body[:200]!r}", status) from None
+        data = self._json_body(status, body, headers)
         if not isinstance(data, list):
             raise MalformedResponse("the response body is not a list of ranks", status)
         results = []

@@ -19,6 +19,7 @@ from typing import Any
 
 from rankwise._optional import require
 from rankwise.rerankers._http import (
+    ApiOptions,
     ApiReranker,
     MalformedResponse,
     failure_from_status,
@@ -54,15 +55,7 @@ class VoyageReranker(ApiReranker):
         truncation: bool = True,
     ) -> None:
         voyageai = require("voyageai", "voyage", feature="VoyageReranker")
-        super().__init__(
-            model,
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            retry=retry,
-            max_documents_per_request=max_documents_per_request,
-            max_concurrency=max_concurrency,
-        )
+        super().__init__(model, ApiOptions.pick(locals()))
         self.truncation = bool(truncation)
         kwargs: dict[str, Any] = {"max_retries": 0, "timeout": self.timeout}
         if base_url is not None:
