@@ -10,7 +10,6 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import partial
 from itertools import chain
 from pathlib import Path
@@ -21,8 +20,10 @@ import numpy.typing as npt
 
 from rankwise._checks import copy_metadata, json_metadata, positive_int, text_arg
 from rankwise.bm25.analyzer import Analyzer, AnalyzerParams
-from rankwise.bm25.columns import TextColumn
+from rankwise.bm25.persistence import Settings, load_snapshot, save_snapshot
 from rankwise.bm25.segment import Segment, build_segment, compact_segment, merge_segments
+from rankwise.bm25.snapshot import Snapshot as _State
+from rankwise.bm25.snapshot import doc_norms as _norms
 from rankwise.types import Filter, FilterKind, Hit, Metadata, check_filter
 
 ALGORITHMS = ("TAAT_NAIVE", "DAAT_WAND", "DAAT_MAXSCORE")
@@ -47,62 +48,8 @@ class _Vocab(dict[str, int]):
         return value
 
 
-@dataclass(frozen=True, eq=False)
-class _State:
-    """An immutable snapshot of the index; searches read one snapshot from start to end."""
-
-    segments: tuple[Segment, ...]
-    doc_len: npt.NDArray[np.uint32]
-    alive: npt.NDArray[np.bool_]
-    df: npt.NDArray[np.int64]
-    n_live: int
-    total_len: int
-    ids: list[str]
-    texts: TextColumn
-    metas: list[Metadata | None]
-    cache: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def n_total(self) -> int:
-        return int(self.doc_len.size)
-
-    @property
-    def avgdl(self) -> float:
-        return self.total_len / self.n_live if self.n_live else 0.0
-
-    def norms(self, k1: float, b: float) -> npt.NDArray[np.float32]:
-        """norm[d] = k1 * (1 - b + b * dl / avgdl) for every internal document (float32)."""
-        norm = self.cache.get("norm")
-        if norm is None:
-            norm = _norms(self.doc_len, k1, b, self.avgdl)
-            self.cache["norm"] = norm
-        return norm
-
-
-def _norms(
-    doc_len: npt.NDArray[np.uint32], k1: float, b: float, avgdl: float
-) -> npt.NDArray[np.float32]:
-    if avgdl <= 0:
-        avgdl = 1.0
-    out = doc_len.astype(np.float64)
-    out *= b / avgdl
-    out += 1.0 - b
-    out *= k1
-    return out.astype(np.float32)
-
-
 def _empty_state() -> _State:
-    return _State(
-        segments=(),
-        doc_len=np.zeros(0, np.uint32),
-        alive=np.zeros(0, np.bool_),
-        df=np.zeros(0, np.int64),
-        n_live=0,
-        total_len=0,
-        ids=[],
-        texts=TextColumn(),
-        metas=[],
-    )
+    return _State.empty()
 
 
 def _check_k(k: Any) -> int:
@@ -1003,13 +950,21 @@ class BM25Index:
         the dot product with an ``encode_queries`` row is the BM25 score."""
         from rankwise.bm25.sparse import encode_documents
 
-        return encode_documents(self, _check_texts(texts))
+        st = self._state
+        return encode_documents(
+            _check_texts(texts), analyze=self._analyzer.analyze, vocab=self._vocab, df=st.df,
+            n_live=st.n_live, avgdl=st.avgdl, k1=self._k1, b=self._b,
+        )  # fmt: skip
 
     def encode_queries(self, texts: Iterable[str]) -> Any:
         """Queries as ``scipy.sparse.csr_array`` rows holding ``n_t * idf_t`` per term."""
         from rankwise.bm25.sparse import encode_queries
 
-        return encode_queries(self, _check_texts(texts))
+        st = self._state
+        return encode_queries(
+            _check_texts(texts), analyze=self._analyzer.analyze, vocab=self._vocab, df=st.df,
+            n_live=st.n_live,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ persistence
 
@@ -1019,12 +974,14 @@ class BM25Index:
         The folder switches from its previous content to this snapshot with one rename; saves
         into one folder from several threads or processes are serialised by a lock file in
         it (the last one wins). Writes to the index may continue while it saves."""
-        from rankwise.bm25.persistence import save_index
-
         with self._lock:  # a consistent (snapshot, vocabulary) pair; writers append to both
             st = self._state
             terms = list(self._vocab)[: st.df.size]
-        save_index(self, st, terms, path)
+        analyzer = self._analyzer
+        settings = Settings(
+            None if analyzer.is_callable else analyzer.config, self._k1, self._b, self._algo
+        )
+        save_snapshot(st.to_arrays(self._k1, self._b, terms), settings, path)
 
     @classmethod
     def load(
@@ -1039,11 +996,16 @@ class BM25Index:
         """Open an index written by ``save``. ``mmap`` maps the arrays instead of reading
         them; ``analyzer`` must be given when the index was built with a callable analyzer;
         ``verify`` checks the CRC32 of every file. A damaged folder raises ValueError."""
-        from rankwise.bm25.persistence import load_index
-
-        return load_index(
-            cls, path, mmap=mmap, analyzer=analyzer, verify=verify, show_progress=show_progress
-        )
+        loaded = load_snapshot(path, mmap=mmap, analyzer=analyzer, verify=verify)
+        settings = loaded.settings
+        index = cls(
+            analyzer=loaded.analyzer, k1=settings.k1, b=settings.b,
+            inverted_index_algo=settings.inverted_index_algo, show_progress=show_progress,
+        )  # fmt: skip
+        index._vocab = _Vocab(loaded.vocabulary)
+        index._id_to_int = loaded.id_map
+        index._state = loaded.snapshot
+        return index
 
 
 def _predicate(flt: Filter) -> Callable[[Metadata], bool]:
