@@ -8,6 +8,7 @@ import math
 import os
 import threading
 import uuid
+from array import array
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
@@ -532,16 +533,21 @@ class BM25Index:
     def _tokenize(
         self, texts: Sequence[str]
     ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
-        """Token ids (flat) and per-document lengths; new terms enter the vocabulary."""
+        """Token ids (flat) and per-document lengths; new terms enter the vocabulary.
+
+        One document at a time: its token strings are dropped as soon as they are mapped to
+        ids, so a batch never holds the tokens of many documents as Python objects."""
         analyze: Callable[[str], list[str]]
         analyze = str.split if self._analyzer.is_plain_whitespace else self._analyzer.analyze
-        token_lists = [analyze(t) for t in texts]
-        lengths = np.fromiter(map(len, token_lists), np.int64, count=len(token_lists))
-        total = int(lengths.sum())
-        flat = np.fromiter(
-            map(self._vocab.__getitem__, chain.from_iterable(token_lists)), np.int32, count=total
-        )
-        return flat, lengths
+        term_id = self._vocab.__getitem__
+        flat = array("i")
+        lengths: list[int] = []
+        extend, count = flat.extend, lengths.append
+        for text in texts:
+            tokens = analyze(text)
+            count(len(tokens))
+            extend(map(term_id, tokens))
+        return np.frombuffer(flat, np.int32), np.array(lengths, np.int64)
 
     def _with_docs(self, st: _State, texts: list[str]) -> _State:
         """The snapshot ``st`` plus ``texts`` as internal documents ``st.n_total..``; the
