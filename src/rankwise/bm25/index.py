@@ -34,6 +34,9 @@ DEFAULT_B = 0.75
 #: add() shows a progress bar from this many documents on (unless show_progress=False)
 PROGRESS_MIN_DOCS = 10_000
 _CHUNK = 20_000
+#: the most documents one segment holds: a batch is analysed into segments of this size (its
+#: token ids are held per segment, not for the whole batch), and merges stop at it
+SEGMENT_DOCS = 1 << 18
 # relative safety margin on pruning bounds (float32 bounds vs float64 scores)
 _BOUND_MARGIN = 1e-6
 # block bounds are recomputed when avgdl drifted by more than this factor since they were built
@@ -551,12 +554,34 @@ class BM25Index:
 
     def _with_docs(self, st: _State, texts: list[str]) -> _State:
         """The snapshot ``st`` plus ``texts`` as internal documents ``st.n_total..``; the
-        shared columns (ids, texts, metadata) are extended later, by ``_publish``."""
+        shared columns (ids, texts, metadata) are extended later, by ``_publish``.
+
+        Streams: documents are analysed in chunks and every ``SEGMENT_DOCS`` documents the
+        token ids so far become a segment, so a large batch never holds more than one
+        segment's worth of token ids besides the postings built."""
         from tqdm.auto import tqdm
 
         n = len(texts)
-        chunks: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]] = []
-        lens: list[npt.NDArray[np.int64]] = []
+        base = st.n_total
+        built: list[Segment] = []
+        pending: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]] = []
+        pending_lens: list[npt.NDArray[np.int64]] = []
+        lens: list[npt.NDArray[np.uint32]] = []
+        total_len = st.total_len
+        n_live = st.n_live
+
+        def flush() -> None:
+            seg_len = np.concatenate(pending_lens).astype(np.uint32)
+            # block bounds use the average length so far; _fresh_bounds below redoes those
+            # that drifted too far from the final one
+            avg = total_len / n_live
+            seg_base = base + sum(seg.n_docs for seg in built)
+            norm = _norms(seg_len, self._k1, self._b, avg)
+            built.append(build_segment(pending, len(self._vocab), seg_base, norm, avg))
+            lens.append(seg_len)
+            pending.clear()
+            pending_lens.clear()
+
         with tqdm(
             total=n,
             desc="Indexing",
@@ -566,35 +591,41 @@ class BM25Index:
             for lo in range(0, n, _CHUNK):
                 chunk = texts[lo : lo + _CHUNK]
                 f, ln = self._tokenize(chunk)
+                if ln.size and int(ln.max()) > np.iinfo(np.uint32).max:
+                    raise ValueError("texts: a document has more than 2**32 tokens")
                 offsets = np.zeros(ln.size + 1, np.int64)
                 np.cumsum(ln, out=offsets[1:])
-                chunks.append((f, offsets))
-                lens.append(ln)
+                pending.append((f, offsets))
+                pending_lens.append(ln)
+                total_len += int(ln.sum())
+                n_live += len(chunk)
+                if sum(x.size for x in pending_lens) >= SEGMENT_DOCS:
+                    flush()
                 bar.update(len(chunk))
-        lengths = lens[0] if len(lens) == 1 else np.concatenate(lens)
-        if lengths.size and int(lengths.max()) > np.iinfo(np.uint32).max:
-            raise ValueError("texts: a document has more than 2**32 tokens")
+            if pending:
+                flush()
         vocab_size = len(self._vocab)
-
-        base = st.n_total
-        doc_len = np.concatenate([st.doc_len, lengths.astype(np.uint32)])
+        doc_len = np.concatenate([st.doc_len, *lens])
         alive = np.concatenate([st.alive, np.ones(n, np.bool_)])
-        n_live = st.n_live + n
-        total_len = st.total_len + int(lengths.sum())
         avgdl = total_len / n_live
         norm_all = _norms(doc_len, self._k1, self._b, avgdl)
-        seg = build_segment(chunks, vocab_size, base, norm_all[base:], avgdl)
-        del chunks
         df = np.zeros(vocab_size, np.int64)
         df[: st.df.size] = st.df
-        df[: seg.vocab_size] += np.diff(seg.ptr)
-
-        segments = [*st.segments, seg]
-        # logarithmic merge policy: merge the tail while it is not much smaller than its left
-        while len(segments) >= 2 and segments[-1].n_docs * 2 >= segments[-2].n_docs:
-            right = segments.pop()
-            left = segments.pop()
-            segments.append(merge_segments(left, right, alive, norm_all, avgdl))
+        segments = list(st.segments)
+        for seg in built:
+            df[: seg.vocab_size] += np.diff(seg.ptr)
+            segments.append(seg)
+            # logarithmic merge policy: merge the tail while it is not much smaller than its
+            # left neighbour, up to SEGMENT_DOCS documents per segment
+            while (
+                len(segments) >= 2
+                and segments[-1].n_docs * 2 >= segments[-2].n_docs
+                and segments[-1].n_docs + segments[-2].n_docs <= SEGMENT_DOCS
+            ):
+                right = segments.pop()
+                left = segments.pop()
+                segments.append(merge_segments(left, right, alive, norm_all, avgdl))
+        built.clear()
         segments = [self._fresh_bounds(s, norm_all, avgdl) for s in segments]
         new = _State(
             segments=tuple(segments),

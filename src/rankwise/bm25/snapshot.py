@@ -171,12 +171,17 @@ class Snapshot:
                 1.0,
             )  # fmt: skip
             return seg, live
+        if len(segs) == 1 and live.size != self.n_total:
+            segs = [compact_segment(segs[0], alive, norm_all, avgdl)]
+        # neighbours merged pairwise in rounds: each round copies every posting once
+        while len(segs) > 1:
+            pairs = [segs[i : i + 2] for i in range(0, len(segs), 2)]
+            segs = [
+                merge_segments(p[0], p[1], alive, norm_all, avgdl) if len(p) == 2 else p[0]
+                for p in pairs
+            ]
+            del pairs
         merged = segs[0]
-        if len(segs) > 1 or live.size != self.n_total:
-            for nxt in segs[1:]:
-                merged = merge_segments(merged, nxt, alive, norm_all, avgdl)
-            if len(segs) == 1:
-                merged = compact_segment(merged, alive, norm_all, avgdl)
         n_terms = int(self.df.size)
         ptr = merged.ptr
         if ptr.size - 1 < n_terms:
