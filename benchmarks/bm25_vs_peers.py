@@ -358,9 +358,10 @@ def child(args: argparse.Namespace) -> None:
         out["disk_with_texts_mb"] = _disk_with_texts(args.peer, obj, texts, target)
         load = getattr(peer, "load", None)
         if load is not None:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             loaded = load(str(target))
             out["load_s"] = time.perf_counter() - t0
+            out["load_cpu_s"] = time.process_time() - c0
             t0 = time.perf_counter()
             peer.search(loaded, qsets["heavy"][0], 10)
             out["load_first_search_s"] = time.perf_counter() - t0
@@ -630,6 +631,7 @@ def fmt_sweep(sizes: dict[str, list[dict[str, Any]]], cold: dict[str, dict[str, 
         lines.append(f"| {label}{want} | " + " | ".join(cells) + " |")
     for label, key, fmt in (
         ("rankwise load(mmap) s (< 1 s at 1M)", "load_s", "{:.2f}"),
+        ("rankwise load(mmap) CPU s", "load_cpu_s", "{:.2f}"),
         ("rankwise +1k docs & search s (< 1 s)", "add_search_s", "{:.2f}"),
         ("rankwise agreement@10 heavy / skip100", None, ""),
         ("search_many 2 threads vs 1 / vs search loop (≥ 1.6×)", "threads", ""),
