@@ -103,3 +103,29 @@ def test_merges_stop_at_the_segment_cap(small_segments: None) -> None:
     assert max(sizes) <= 20
     assert sizes == sorted(sizes, reverse=True)  # the logarithmic policy below the cap
     _check_brute(ix, [(h.id, h.text) for h in ix.get(ix.ids())])
+
+
+@pytest.mark.parametrize("delete_every", [0, 3])
+def test_concat_live_equals_pairwise_merges(small_segments: None, delete_every: int) -> None:
+    """The one-pass copy a save uses gives the postings that merging pairwise gives."""
+    from rankwise.bm25.segment import concat_live, merge_segments
+
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    ix.add(_corpus(90, seed=8), ids=[f"d{i}" for i in range(90)])
+    ix.add(["w1 w1 w1 " * 100 + "w99"], ids=["long"])  # a uint16 term frequency segment
+    if delete_every:
+        ix.delete([f"d{i}" for i in range(0, 90, delete_every)])
+    st = ix._state
+    assert len(st.segments) > 3
+    assert {seg.tfs.dtype for seg in st.segments} == {np.dtype(np.uint8), np.dtype(np.uint16)}
+    norm = st.norms(ix.k1, ix.b)
+    merged = st.segments[0]
+    for seg in st.segments[1:]:
+        merged = merge_segments(merged, seg, st.alive, norm, st.avgdl)
+    remap = np.cumsum(st.alive) - 1
+    ptr, docs, tfs = concat_live(list(st.segments), st.alive, int(st.df.size))
+    assert ptr.tolist() == [*merged.ptr.tolist(), *[merged.ptr[-1]] * (ptr.size - merged.ptr.size)]
+    assert docs.tolist() == remap[merged.docs].tolist()
+    assert tfs.tolist() == merged.tfs.tolist()
+    assert tfs.dtype == np.uint16
+    assert np.array_equal(np.diff(ptr), st.df)

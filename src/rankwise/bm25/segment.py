@@ -159,4 +159,62 @@ def compact_segment(
     return with_new_blocks(seg.base, seg.n_docs, ptr, docs, tfs, norm_s, avgdl)
 
 
-__all__ = ["Segment", "build_segment", "compact_segment", "merge_segments", "tf_dtype"]
+def concat_live(
+    segments: list[Segment], alive: npt.NDArray[np.bool_], n_terms: int
+) -> tuple[IntArray, npt.NDArray[np.uint32], npt.NDArray[np.unsignedinteger]]:
+    """``(ptr, docs, tfs)`` of the live postings of ``segments`` (adjacent, in document order)
+    as one postings list per term, documents renumbered ``0..n_live-1`` in the same order.
+
+    One segment at a time is copied into the output (no intermediate merges), so the memory
+    it needs is the output plus a few arrays of one segment's size."""
+    n_live_before = np.cumsum(alive, dtype=np.int64) - 1  # global -> compacted number
+    every_live = bool(alive.all())
+    counts = np.zeros(n_terms, np.int64)
+    kept: list[npt.NDArray[np.int64]] = []
+    for seg in segments:
+        per_term = np.diff(seg.ptr)
+        if not every_live:
+            live_post = alive[seg.base : seg.base + seg.n_docs][seg.docs]
+            terms = np.repeat(np.arange(seg.vocab_size, dtype=np.int32), per_term)
+            per_term = np.bincount(terms[live_post], minlength=seg.vocab_size)
+            del live_post, terms
+        counts[: seg.vocab_size] += per_term
+        kept.append(per_term)
+    ptr = np.zeros(n_terms + 1, np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    nnz = int(ptr[-1])
+    tf_type = np.result_type(*(seg.tfs.dtype for seg in segments))
+    docs = np.empty(nnz, np.uint32)
+    tfs = np.empty(nnz, tf_type)
+    written = ptr[:-1].copy()
+    for seg, per_term in zip(segments, kept, strict=True):
+        m = int(per_term.sum())
+        if m == 0:
+            continue
+        v = seg.vocab_size
+        # the j-th kept posting of term t goes to written[t] + j
+        first = np.cumsum(per_term) - per_term
+        dest = np.repeat(written[:v] - first, per_term)
+        dest += np.arange(m, dtype=np.int64)
+        renumber = n_live_before[seg.base : seg.base + seg.n_docs]
+        if every_live:
+            docs[dest] = renumber[seg.docs]
+            tfs[dest] = seg.tfs
+        else:
+            live_post = alive[seg.base : seg.base + seg.n_docs][seg.docs]
+            docs[dest] = renumber[seg.docs[live_post]]
+            tfs[dest] = seg.tfs[live_post]
+            del live_post
+        written[:v] += per_term
+        del dest, first
+    return ptr, docs, tfs
+
+
+__all__ = [
+    "Segment",
+    "build_segment",
+    "compact_segment",
+    "concat_live",
+    "merge_segments",
+    "tf_dtype",
+]

@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from rankwise.bm25 import kernels
 from rankwise.bm25.columns import TextColumn
-from rankwise.bm25.segment import Segment, compact_segment, merge_segments, with_new_blocks
+from rankwise.bm25.segment import Segment, concat_live, with_new_blocks
 from rankwise.types import Metadata
 
 
@@ -171,29 +171,17 @@ class Snapshot:
                 1.0,
             )  # fmt: skip
             return seg, live
-        if len(segs) == 1 and live.size != self.n_total:
-            segs = [compact_segment(segs[0], alive, norm_all, avgdl)]
-        # neighbours merged pairwise in rounds: each round copies every posting once
-        while len(segs) > 1:
-            pairs = [segs[i : i + 2] for i in range(0, len(segs), 2)]
-            segs = [
-                merge_segments(p[0], p[1], alive, norm_all, avgdl) if len(p) == 2 else p[0]
-                for p in pairs
-            ]
-            del pairs
-        merged = segs[0]
         n_terms = int(self.df.size)
-        ptr = merged.ptr
-        if ptr.size - 1 < n_terms:
-            ptr = np.concatenate([ptr, np.full(n_terms - (ptr.size - 1), ptr[-1], np.int64)])
-        docs = merged.docs
-        if live.size != self.n_total:
-            remap = np.cumsum(alive, dtype=np.int64) - 1
-            docs = remap[docs].astype(np.uint32)
+        if len(segs) == 1 and live.size == self.n_total:
+            ptr, docs, tfs = segs[0].ptr, segs[0].docs, segs[0].tfs
+            if ptr.size - 1 < n_terms:
+                ptr = np.concatenate([ptr, np.full(n_terms - (ptr.size - 1), ptr[-1], np.int64)])
+        else:
+            ptr, docs, tfs = concat_live(segs, alive, n_terms)
         norm = norm_all[live]
         block = int(kernels.BLOCK_SIZE)
-        bptr, blast, bmax = kernels.compute_blocks(ptr, docs, merged.tfs, norm, block)
-        seg = Segment(0, int(live.size), ptr, docs, merged.tfs, bptr, blast, bmax, avgdl, block)
+        bptr, blast, bmax = kernels.compute_blocks(ptr, docs, tfs, norm, block)
+        seg = Segment(0, int(live.size), ptr, docs, tfs, bptr, blast, bmax, avgdl, block)
         return seg, live
 
     @classmethod
