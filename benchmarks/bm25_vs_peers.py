@@ -15,6 +15,12 @@ lengths lognormal with mean ~60; queries of 2-6 terms from the same law ("heavy"
 law restricted to ranks > 100 ("skip100"). Everything is seeded. Texts are whitespace-separated
 tokens ("t<rank>") so every peer sees identical tokens.
 
+Peak RSS of the build is the high-water mark (VmHWM) from just after the corpus is read to the
+end of the build: every peer holds the same list of texts, and the transient of reading the file
+is not counted (it peaked above any build). "build RSS above corpus" subtracts the RSS before the
+build (interpreter, imports, corpus). "disk w/o texts" leaves out the documents rankwise stores to
+return with hits (texts, ids, metadata), which the peers as run here do not store.
+
 Each peer runs in its own subprocess (honest peak RSS), single-threaded queries
 (NUMBA_NUM_THREADS=1 etc.). Measured: build seconds, peak RSS (and RSS of the corpus alone),
 on-disk size, top-10 and top-100 queries per CPU-second on both query sets, top-10 agreement with
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import itertools
 import json
 import os
 import resource
@@ -60,6 +67,16 @@ DEFAULT_PEERS = ["rankwise", "bm25s_numba", "tantivy"]
 DEFAULT_SIZES = [20_000, 200_000, 1_000_000]
 #: measured peak RSS per document of the hungriest default peer (bm25s, ~2.9 GB at 1M), with slack
 RSS_PER_DOC = 4_000
+#: the same for rankwise and tantivy, measured at 1M (build peak with the corpus: ~1.1 KB/doc)
+RSS_PER_DOC_LEAN = 1_300
+
+
+def _rss_per_doc(peers: list[str]) -> int:
+    """Memory per document the hungriest of ``peers`` needs (decides which sizes fit)."""
+    lean = {"rankwise", "tantivy"}
+    return RSS_PER_DOC_LEAN if set(peers) <= lean else RSS_PER_DOC
+
+
 SINGLE_THREAD_ENV = {
     "NUMBA_NUM_THREADS": "1",
     "OMP_NUM_THREADS": "1",
@@ -119,6 +136,27 @@ def write_texts(path: Path, flat: np.ndarray, offsets: np.ndarray) -> None:
                 lines.append(" ".join(map(names.__getitem__, chunk[a:b])))
             fh.write("\n".join(lines))
             fh.write("\n")
+
+
+def write_corpus_streamed(work: Path, n_docs: int, seed: int, step: int = 200_000) -> None:
+    """``corpus.txt`` and ``extra.txt`` exactly as ``make_corpus`` + ``write_texts`` make them
+    (the same draws in the same order), generated in chunks so memory stays flat at 10M."""
+    rng = np.random.default_rng(seed)
+    mu = np.log(MEAN_LEN) - SIGMA**2 / 2
+    total = n_docs + N_ADD
+    lengths = np.maximum(1, np.rint(rng.lognormal(mu, SIGMA, total))).astype(np.int64)
+    offsets = np.zeros(total + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    cdf = zipf_cdf()
+    bounds = [*range(0, n_docs, step), n_docs, total]
+    for lo, hi in itertools.pairwise(bounds):
+        flat = draw_ranks(rng, cdf, int(offsets[hi] - offsets[lo]))
+        path = work / ("corpus.txt" if hi <= n_docs else "extra.txt")
+        part = work / "part.txt"
+        write_texts(part, flat, offsets[lo : hi + 1] - offsets[lo])
+        with path.open("ab") as out, part.open("rb") as src:
+            shutil.copyfileobj(src, out)
+        part.unlink()
 
 
 # --------------------------------------------------------------------------- brute force
@@ -188,6 +226,51 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _reset_peak_rss() -> bool:
+    """Reset this process's peak RSS (Linux ``clear_refs``), so a later ``_peak_rss_since_reset_mb``
+    measures one phase only; False where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def _peak_rss_since_reset_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return _peak_rss_mb()  # pragma: no cover - not Linux
+
+
+#: files of a rankwise index folder that store the documents (texts, ids, metadata), not the index
+_STORED_DOCS = ("text_data.npy", "text_offsets.npy", "ids.json", "metadata.json")
+
+
+def _disk_without_stored_docs(peer: str, path: Path) -> float:
+    """MB on disk minus the stored documents (rankwise keeps texts, ids and metadata to return
+    them with hits; bm25s and tantivy as benchmarked store neither)."""
+    stored = sum(f.stat().st_size for f in path.rglob("*") if f.name in _STORED_DOCS)
+    return (_dir_size(path) - (stored if peer == "rankwise" else 0)) / 2**20
+
+
+def _disk_with_texts(peer: str, obj: Any, texts: list[str], saved: Path) -> float | None:
+    """MB on disk of an index that can return its documents' texts: rankwise always stores
+    them; bm25s saved with ``corpus=texts`` (its way to keep them); None for the others."""
+    if peer == "rankwise":
+        return _dir_size(saved) / 2**20
+    if not peer.startswith("bm25s"):
+        return None
+    target = Path(tempfile.mkdtemp(prefix="bm25bench-corpus-")) / "index"
+    try:
+        obj.save(str(target), corpus=texts, show_progress=False)
+        return _dir_size(target) / 2**20
+    finally:
+        shutil.rmtree(target.parent, ignore_errors=True)
+
+
 def _dir_size(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
@@ -236,10 +319,14 @@ def child(args: argparse.Namespace) -> None:
     rss_corpus = _rss_now_mb()
     out: dict[str, Any] = {"peer": peer.NAME, "n_docs": len(texts), "rss_corpus_mb": rss_corpus}
 
+    # the build's peak: reading the corpus (file text + split) peaks higher than holding it,
+    # so the peak is reset after reading; imports and the corpus list stay counted
+    exact_peak = _reset_peak_rss()
     t0 = time.perf_counter()
     obj = peer.build(texts)
     out["build_s"] = time.perf_counter() - t0
-    out["peak_rss_build_mb"] = _peak_rss_mb()
+    out["peak_rss_build_mb"] = _peak_rss_since_reset_mb() if exact_peak else _peak_rss_mb()
+    out["build_rss_added_mb"] = out["peak_rss_build_mb"] - rss_corpus
 
     # warm-up (JIT compilation, caches) outside the timings
     for q in qsets["heavy"][:5]:
@@ -267,11 +354,14 @@ def child(args: argparse.Namespace) -> None:
         save(obj, str(target))
         out["save_s"] = time.perf_counter() - t0
         out["disk_mb"] = _dir_size(target) / 2**20
+        out["disk_index_mb"] = _disk_without_stored_docs(args.peer, target)
+        out["disk_with_texts_mb"] = _disk_with_texts(args.peer, obj, texts, target)
         load = getattr(peer, "load", None)
         if load is not None:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             loaded = load(str(target))
             out["load_s"] = time.perf_counter() - t0
+            out["load_cpu_s"] = time.process_time() - c0
             t0 = time.perf_counter()
             peer.search(loaded, qsets["heavy"][0], 10)
             out["load_first_search_s"] = time.perf_counter() - t0
@@ -279,6 +369,7 @@ def child(args: argparse.Namespace) -> None:
         shutil.rmtree(target.parent, ignore_errors=True)
     elif disk_path is not None:
         out["disk_mb"] = _dir_size(Path(disk_path(obj))) / 2**20
+        out["disk_index_mb"] = _disk_without_stored_docs(args.peer, Path(disk_path(obj)))
 
     add = getattr(peer, "add", None)
     probe = qsets["heavy"][0]
@@ -360,26 +451,32 @@ def run_size(n_docs: int, args: argparse.Namespace) -> list[dict[str, Any]]:
     work = Path(tempfile.mkdtemp(prefix=f"bm25bench-{n_docs}-"))
     try:
         t0 = time.perf_counter()
-        flat, offsets = make_corpus(n_docs + N_ADD, args.seed)
-        write_texts(work / "corpus.txt", flat, offsets[: n_docs + 1])
-        extra_off = offsets[n_docs:] - offsets[n_docs]
-        write_texts(work / "extra.txt", flat[offsets[n_docs] :], extra_off)
         qsets = {
             "heavy": make_queries(args.queries, args.seed + 1, skip=0),
             "skip100": make_queries(args.queries, args.seed + 2, skip=100),
         }
         (work / "queries.json").write_text(json.dumps(qsets))
-        bf = BruteForce(flat[: offsets[n_docs]], offsets[: n_docs + 1])
-        del flat
-        postings = [
-            float(np.mean([sum(int(bf.df[int(t[1:])]) for t in q.split()) for q in qs]))
-            for qs in qsets.values()
-        ]
-        print(
-            f"[{n_docs:,} docs] corpus ready in {time.perf_counter() - t0:.1f}s; mean postings "
-            f"per query: heavy {postings[0]:,.0f}, skip100 {postings[1]:,.0f}",
-            flush=True,
-        )
+        bf: BruteForce | None = None
+        if n_docs >= args.no_oracle_from:
+            write_corpus_streamed(work, n_docs, args.seed)
+            print(f"[{n_docs:,} docs] corpus ready in {time.perf_counter() - t0:.1f}s "
+                  "(no brute-force oracle at this size)", flush=True)  # fmt: skip
+        else:
+            flat, offsets = make_corpus(n_docs + N_ADD, args.seed)
+            write_texts(work / "corpus.txt", flat, offsets[: n_docs + 1])
+            extra_off = offsets[n_docs:] - offsets[n_docs]
+            write_texts(work / "extra.txt", flat[offsets[n_docs] :], extra_off)
+            bf = BruteForce(flat[: offsets[n_docs]], offsets[: n_docs + 1])
+            del flat
+            postings = [
+                float(np.mean([sum(int(bf.df[int(t[1:])]) for t in q.split()) for q in qs]))
+                for qs in qsets.values()
+            ]
+            print(
+                f"[{n_docs:,} docs] corpus ready in {time.perf_counter() - t0:.1f}s; mean postings "
+                f"per query: heavy {postings[0]:,.0f}, skip100 {postings[1]:,.0f}",
+                flush=True,
+            )
         rows = []
         for peer in args.peers:
             cmd = [
@@ -396,7 +493,8 @@ def run_size(n_docs: int, args: argparse.Namespace) -> list[dict[str, Any]]:
                 continue
             row = json.loads((work / f"result-{peer}.json").read_text())
             for name in qsets:
-                row[f"agree_{name}"] = agreement(bf, qsets[name], row.pop(f"results_{name}"))
+                got = row.pop(f"results_{name}")
+                row[f"agree_{name}"] = None if bf is None else agreement(bf, qsets[name], got)
             row["load1"] = os.getloadavg()[0]
             rows.append(row)
             print(
@@ -413,9 +511,11 @@ def fmt_table(rows: list[dict[str, Any]]) -> str:
     cols = [
         ("peer", "peer", "{}"),
         ("build_s", "build s", "{:.1f}"),
-        ("peak_rss_mb", "peak RSS MB", "{:,.0f}"),
+        ("peak_rss_build_mb", "build peak RSS MB", "{:,.0f}"),
+        ("peak_rss_mb", "run peak RSS MB", "{:,.0f}"),
         ("rss_corpus_mb", "corpus RSS MB", "{:,.0f}"),
         ("disk_mb", "disk MB", "{:,.0f}"),
+        ("disk_index_mb", "disk w/o texts MB", "{:,.0f}"),
         ("qps_top10_heavy", "top10 q/s heavy", "{:,.1f}"),
         ("qps_top10_skip100", "top10 q/s skip100", "{:,.1f}"),
         ("qps_top100_heavy", "top100 q/s heavy", "{:,.1f}"),
@@ -450,7 +550,9 @@ def fmt_table(rows: list[dict[str, Any]]) -> str:
                 if r.get(key):
                     parts.append(f"{key[4:]} x{ours[key] / r[key]:.2f}")
             parts.append(f"build x{ours['build_s'] / r['build_s']:.2f}")
-            parts.append(f"peak RSS x{ours['peak_rss_mb'] / r['peak_rss_mb']:.2f}")
+            parts.append(
+                f"build peak RSS x{ours['peak_rss_build_mb'] / r['peak_rss_build_mb']:.2f}"
+            )
             lines.append(f"  vs {r['peer']}: " + ", ".join(parts))
     return "\n".join(lines)
 
@@ -478,8 +580,32 @@ GOALS = [
         True,
     ),
     ("build vs bm25s", "build_s", "bm25s-numba", "build_s", 0.5, False),
-    ("peak RSS vs tantivy", "peak_rss_mb", "tantivy", "peak_rss_mb", 1.0, False),
-    ("disk vs bm25s", "disk_mb", "bm25s-numba", "disk_mb", 1.0, False),
+    ("peak RSS vs tantivy", "peak_rss_build_mb", "tantivy", "peak_rss_build_mb", 1.0, False),
+    (
+        "build RSS above corpus vs tantivy",
+        "build_rss_added_mb",
+        "tantivy",
+        "build_rss_added_mb",
+        None,
+        False,
+    ),
+    (
+        "disk vs bm25s (ours with texts, theirs without)",
+        "disk_mb",
+        "bm25s-numba",
+        "disk_mb",
+        None,
+        False,
+    ),
+    ("disk w/o texts vs bm25s", "disk_index_mb", "bm25s-numba", "disk_index_mb", 1.0, False),
+    (
+        "disk with texts vs bm25s saved with its corpus",
+        "disk_with_texts_mb",
+        "bm25s-numba",
+        "disk_with_texts_mb",
+        1.0,
+        False,
+    ),
 ]
 
 
@@ -505,6 +631,7 @@ def fmt_sweep(sizes: dict[str, list[dict[str, Any]]], cold: dict[str, dict[str, 
         lines.append(f"| {label}{want} | " + " | ".join(cells) + " |")
     for label, key, fmt in (
         ("rankwise load(mmap) s (< 1 s at 1M)", "load_s", "{:.2f}"),
+        ("rankwise load(mmap) CPU s", "load_cpu_s", "{:.2f}"),
         ("rankwise +1k docs & search s (< 1 s)", "add_search_s", "{:.2f}"),
         ("rankwise agreement@10 heavy / skip100", None, ""),
         ("search_many 2 threads vs 1 / vs search loop (≥ 1.6×)", "threads", ""),
@@ -515,7 +642,8 @@ def fmt_sweep(sizes: dict[str, list[dict[str, Any]]], cold: dict[str, dict[str, 
             if ours is None:
                 cells.append("-")
             elif key is None:
-                cells.append(f"{ours['agree_heavy']:.3f} / {ours['agree_skip100']:.3f}")
+                agree = (ours["agree_heavy"], ours["agree_skip100"])
+                cells.append("-" if None in agree else "{:.3f} / {:.3f}".format(*agree))
             elif key == "threads":
                 th = ours.get("threads")
                 cells.append("-" if not th else f"{th['many_1_s'] / th['many_2_s']:.2f}× / "
@@ -546,6 +674,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--budget", type=float, default=20.0, help="CPU seconds per q/s measurement")
     ap.add_argument("--rebuild-peers", action="store_true", help="measure rebuild-after-add")
+    ap.add_argument(
+        "--no-oracle-from",
+        type=int,
+        default=5_000_000,
+        help="from this many documents on, skip the brute-force oracle (agreement) and generate "
+        "the corpus in chunks, so that 10M fits in memory",
+    )
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--peer", help=argparse.SUPPRESS)
@@ -572,7 +707,7 @@ def main() -> None:
                 cold[peer] = cold_start(peer)
         all_rows["cold_start"] = cold
     for n in args.docs:
-        need = n * RSS_PER_DOC / 2**20
+        need = n * _rss_per_doc(args.peers) / 2**20
         have = _mem_available_mb()
         if need > have:
             print(f"\n## {n:,} documents: skipped (the hungriest peer needs ~{need:,.0f} MB, "

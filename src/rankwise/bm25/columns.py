@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 
-class TextColumn:
+class TextColumn(Sequence[str]):
     """Strings ``0..n-1``: a UTF-8 blob + offsets (possibly mmapped) followed by a Python list.
 
     Only appends mutate it, so a reader that remembers a length sees a stable prefix.
@@ -29,7 +29,7 @@ class TextColumn:
     def __len__(self) -> int:
         return self._n_base + len(self._extra)
 
-    def __getitem__(self, i: int) -> str:
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]  # no slices
         if i < self._n_base:
             assert self._data is not None
             assert self._offsets is not None

@@ -8,9 +8,9 @@ import math
 import os
 import threading
 import uuid
+from array import array
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import partial
 from itertools import chain
 from pathlib import Path
@@ -31,8 +31,10 @@ from rankwise._checks import (
     texts_arg,
 )
 from rankwise.bm25.analyzer import Analyzer, AnalyzerParams
-from rankwise.bm25.columns import TextColumn
+from rankwise.bm25.persistence import Settings, load_snapshot, save_snapshot
 from rankwise.bm25.segment import Segment, build_segment, compact_segment, merge_segments
+from rankwise.bm25.snapshot import Snapshot as _State
+from rankwise.bm25.snapshot import doc_norms as _norms
 from rankwise.types import Filter, FilterKind, Hit, Metadata, check_filter
 
 ALGORITHMS = ("TAAT_NAIVE", "DAAT_WAND", "DAAT_MAXSCORE")
@@ -42,6 +44,9 @@ DEFAULT_B = 0.75
 #: add() shows a progress bar from this many documents on (unless show_progress=False)
 PROGRESS_MIN_DOCS = 10_000
 _CHUNK = 20_000
+#: the most documents one segment holds: a batch is analysed into segments of this size (its
+#: token ids are held per segment, not for the whole batch), and merges stop at it
+SEGMENT_DOCS = 1 << 18
 # relative safety margin on pruning bounds (float32 bounds vs float64 scores)
 _BOUND_MARGIN = 1e-6
 # block bounds are recomputed when avgdl drifted by more than this factor since they were built
@@ -57,62 +62,8 @@ class _Vocab(dict[str, int]):
         return value
 
 
-@dataclass(frozen=True, eq=False)
-class _State:
-    """An immutable snapshot of the index; searches read one snapshot from start to end."""
-
-    segments: tuple[Segment, ...]
-    doc_len: npt.NDArray[np.uint32]
-    alive: npt.NDArray[np.bool_]
-    df: npt.NDArray[np.int64]
-    n_live: int
-    total_len: int
-    ids: list[str]
-    texts: TextColumn
-    metas: list[Metadata | None]
-    cache: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def n_total(self) -> int:
-        return int(self.doc_len.size)
-
-    @property
-    def avgdl(self) -> float:
-        return self.total_len / self.n_live if self.n_live else 0.0
-
-    def norms(self, k1: float, b: float) -> npt.NDArray[np.float32]:
-        """norm[d] = k1 * (1 - b + b * dl / avgdl) for every internal document (float32)."""
-        norm = self.cache.get("norm")
-        if norm is None:
-            norm = _norms(self.doc_len, k1, b, self.avgdl)
-            self.cache["norm"] = norm
-        return norm
-
-
-def _norms(
-    doc_len: npt.NDArray[np.uint32], k1: float, b: float, avgdl: float
-) -> npt.NDArray[np.float32]:
-    if avgdl <= 0:
-        avgdl = 1.0
-    out = doc_len.astype(np.float64)
-    out *= b / avgdl
-    out += 1.0 - b
-    out *= k1
-    return out.astype(np.float32)
-
-
 def _empty_state() -> _State:
-    return _State(
-        segments=(),
-        doc_len=np.zeros(0, np.uint32),
-        alive=np.zeros(0, np.bool_),
-        df=np.zeros(0, np.int64),
-        n_live=0,
-        total_len=0,
-        ids=[],
-        texts=TextColumn(),
-        metas=[],
-    )
+    return _State.empty()
 
 
 def _check_filter(flt: Any) -> Filter | None:
@@ -565,25 +516,52 @@ class BM25Index:
     def _tokenize(
         self, texts: Sequence[str]
     ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
-        """Token ids (flat) and per-document lengths; new terms enter the vocabulary."""
+        """Token ids (flat) and per-document lengths; new terms enter the vocabulary.
+
+        One document at a time: its token strings are dropped as soon as they are mapped to
+        ids, so a batch never holds the tokens of many documents as Python objects."""
         analyze: Callable[[str], list[str]]
         analyze = str.split if self._analyzer.is_plain_whitespace else self._analyzer.analyze
-        token_lists = [analyze(t) for t in texts]
-        lengths = np.fromiter(map(len, token_lists), np.int64, count=len(token_lists))
-        total = int(lengths.sum())
-        flat = np.fromiter(
-            map(self._vocab.__getitem__, chain.from_iterable(token_lists)), np.int32, count=total
-        )
-        return flat, lengths
+        term_id = self._vocab.__getitem__
+        flat = array("i")
+        lengths: list[int] = []
+        extend, count = flat.extend, lengths.append
+        for text in texts:
+            tokens = analyze(text)
+            count(len(tokens))
+            extend(map(term_id, tokens))
+        return np.frombuffer(flat, np.int32), np.array(lengths, np.int64)
 
     def _with_docs(self, st: _State, texts: list[str]) -> _State:
         """The snapshot ``st`` plus ``texts`` as internal documents ``st.n_total..``; the
-        shared columns (ids, texts, metadata) are extended later, by ``_publish``."""
+        shared columns (ids, texts, metadata) are extended later, by ``_publish``.
+
+        Streams: documents are analysed in chunks and every ``SEGMENT_DOCS`` documents the
+        token ids so far become a segment, so a large batch never holds more than one
+        segment's worth of token ids besides the postings built."""
         from tqdm.auto import tqdm
 
         n = len(texts)
-        chunks: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]] = []
-        lens: list[npt.NDArray[np.int64]] = []
+        base = st.n_total
+        built: list[Segment] = []
+        pending: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]] = []
+        pending_lens: list[npt.NDArray[np.int64]] = []
+        lens: list[npt.NDArray[np.uint32]] = []
+        total_len = st.total_len
+        n_live = st.n_live
+
+        def flush() -> None:
+            seg_len = np.concatenate(pending_lens).astype(np.uint32)
+            # block bounds use the average length so far; _fresh_bounds below redoes those
+            # that drifted too far from the final one
+            avg = total_len / n_live
+            seg_base = base + sum(seg.n_docs for seg in built)
+            norm = _norms(seg_len, self._k1, self._b, avg)
+            built.append(build_segment(pending, len(self._vocab), seg_base, norm, avg))
+            lens.append(seg_len)
+            pending.clear()
+            pending_lens.clear()
+
         with tqdm(
             total=n,
             desc="Indexing",
@@ -593,35 +571,41 @@ class BM25Index:
             for lo in range(0, n, _CHUNK):
                 chunk = texts[lo : lo + _CHUNK]
                 f, ln = self._tokenize(chunk)
+                if ln.size and int(ln.max()) > np.iinfo(np.uint32).max:
+                    raise ValueError("texts: a document has more than 2**32 tokens")
                 offsets = np.zeros(ln.size + 1, np.int64)
                 np.cumsum(ln, out=offsets[1:])
-                chunks.append((f, offsets))
-                lens.append(ln)
+                pending.append((f, offsets))
+                pending_lens.append(ln)
+                total_len += int(ln.sum())
+                n_live += len(chunk)
+                if sum(x.size for x in pending_lens) >= SEGMENT_DOCS:
+                    flush()
                 bar.update(len(chunk))
-        lengths = lens[0] if len(lens) == 1 else np.concatenate(lens)
-        if lengths.size and int(lengths.max()) > np.iinfo(np.uint32).max:
-            raise ValueError("texts: a document has more than 2**32 tokens")
+            if pending:
+                flush()
         vocab_size = len(self._vocab)
-
-        base = st.n_total
-        doc_len = np.concatenate([st.doc_len, lengths.astype(np.uint32)])
+        doc_len = np.concatenate([st.doc_len, *lens])
         alive = np.concatenate([st.alive, np.ones(n, np.bool_)])
-        n_live = st.n_live + n
-        total_len = st.total_len + int(lengths.sum())
         avgdl = total_len / n_live
         norm_all = _norms(doc_len, self._k1, self._b, avgdl)
-        seg = build_segment(chunks, vocab_size, base, norm_all[base:], avgdl)
-        del chunks
         df = np.zeros(vocab_size, np.int64)
         df[: st.df.size] = st.df
-        df[: seg.vocab_size] += np.diff(seg.ptr)
-
-        segments = [*st.segments, seg]
-        # logarithmic merge policy: merge the tail while it is not much smaller than its left
-        while len(segments) >= 2 and segments[-1].n_docs * 2 >= segments[-2].n_docs:
-            right = segments.pop()
-            left = segments.pop()
-            segments.append(merge_segments(left, right, alive, norm_all, avgdl))
+        segments = list(st.segments)
+        for seg in built:
+            df[: seg.vocab_size] += np.diff(seg.ptr)
+            segments.append(seg)
+            # logarithmic merge policy: merge the tail while it is not much smaller than its
+            # left neighbour, up to SEGMENT_DOCS documents per segment
+            while (
+                len(segments) >= 2
+                and segments[-1].n_docs * 2 >= segments[-2].n_docs
+                and segments[-1].n_docs + segments[-2].n_docs <= SEGMENT_DOCS
+            ):
+                right = segments.pop()
+                left = segments.pop()
+                segments.append(merge_segments(left, right, alive, norm_all, avgdl))
+        built.clear()
         segments = [self._fresh_bounds(s, norm_all, avgdl) for s in segments]
         new = _State(
             segments=tuple(segments),
@@ -985,13 +969,21 @@ class BM25Index:
         the dot product with an ``encode_queries`` row is the BM25 score."""
         from rankwise.bm25.sparse import encode_documents
 
-        return encode_documents(self, texts_arg(texts))
+        st = self._state
+        return encode_documents(
+            texts_arg(texts), analyze=self._analyzer.analyze, vocab=self._vocab, df=st.df,
+            n_live=st.n_live, avgdl=st.avgdl, k1=self._k1, b=self._b,
+        )  # fmt: skip
 
     def encode_queries(self, texts: Iterable[str]) -> Any:
         """Queries as ``scipy.sparse.csr_array`` rows holding ``n_t * idf_t`` per term."""
         from rankwise.bm25.sparse import encode_queries
 
-        return encode_queries(self, texts_arg(texts))
+        st = self._state
+        return encode_queries(
+            texts_arg(texts), analyze=self._analyzer.analyze, vocab=self._vocab, df=st.df,
+            n_live=st.n_live,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ persistence
 
@@ -1001,12 +993,14 @@ class BM25Index:
         The folder switches from its previous content to this snapshot with one rename; saves
         into one folder from several threads or processes are serialised by a lock file in
         it (the last one wins). Writes to the index may continue while it saves."""
-        from rankwise.bm25.persistence import save_index
-
         with self._lock:  # a consistent (snapshot, vocabulary) pair; writers append to both
             st = self._state
             terms = list(self._vocab)[: st.df.size]
-        save_index(self, st, terms, path)
+        analyzer = self._analyzer
+        settings = Settings(
+            None if analyzer.is_callable else analyzer.config, self._k1, self._b, self._algo
+        )
+        save_snapshot(st.to_arrays(self._k1, self._b, terms), settings, path)
 
     @classmethod
     def load(
@@ -1021,11 +1015,16 @@ class BM25Index:
         """Open an index written by ``save``. ``mmap`` maps the arrays instead of reading
         them; ``analyzer`` must be given when the index was built with a callable analyzer;
         ``verify`` checks the CRC32 of every file. A damaged folder raises ValueError."""
-        from rankwise.bm25.persistence import load_index
-
-        return load_index(
-            cls, path, mmap=mmap, analyzer=analyzer, verify=verify, show_progress=show_progress
-        )
+        loaded = load_snapshot(path, mmap=mmap, analyzer=analyzer, verify=verify)
+        settings = loaded.settings
+        index = cls(
+            analyzer=loaded.analyzer, k1=settings.k1, b=settings.b,
+            inverted_index_algo=settings.inverted_index_algo, show_progress=show_progress,
+        )  # fmt: skip
+        index._vocab = _Vocab(loaded.vocabulary)
+        index._id_to_int = loaded.id_map
+        index._state = loaded.snapshot
+        return index
 
 
 def _predicate(flt: Filter) -> Callable[[Metadata], bool]:

@@ -24,20 +24,20 @@ import re
 import shutil
 import uuid
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 
 from rankwise.bm25.analyzer import Analyzer, AnalyzerParams
 from rankwise.bm25.columns import TextColumn
-from rankwise.bm25.segment import Segment, merge_segments, with_new_blocks
-
-if TYPE_CHECKING:
-    from rankwise.bm25.index import BM25Index, _State
+from rankwise.bm25.segment import Segment
+from rankwise.bm25.snapshot import Snapshot, SnapshotArrays, SnapshotError, check_block_layout
 
 FORMAT_NAME = "rankwise-bm25"
 FORMAT_VERSION = 1
@@ -50,6 +50,14 @@ _OWN_RE = re.compile(r"gen-[0-9a-f]{32}(\.tmp)?|manifest\.json\.gen-[0-9a-f]{32}
 _CRC_CHUNK = 1 << 24
 # a load that loses a race with a save (its generation removed) retries this often in all
 _LOAD_ATTEMPTS = 5
+#: the files of a generation
+FILES = frozenset(
+    {
+        "ptr.npy", "docs.npy", "tfs.npy", "bptr.npy", "blast.npy", "bmax.npy", "doc_len.npy",
+        "text_data.npy", "text_offsets.npy", "term_data.npy", "term_offsets.npy", "ids.json",
+        "metadata.json",
+    }
+)  # fmt: skip
 
 
 def _fsync_path(path: Path) -> None:
@@ -95,44 +103,6 @@ def _encode_strings(
     return offsets
 
 
-def _compacted(index: BM25Index, st: _State) -> tuple[Segment, npt.NDArray[np.int64]]:
-    """All live postings in one segment with documents renumbered 0..n_live-1."""
-    from rankwise.bm25 import kernels
-
-    alive = st.alive
-    norm_all = st.norms(index.k1, index.b)
-    avgdl = st.avgdl
-    live = np.flatnonzero(alive)
-    segs = list(st.segments)
-    if not segs:
-        empty = np.zeros(0, np.uint32)
-        seg = with_new_blocks(
-            0, 0, np.zeros(1, np.int64), empty, np.zeros(0, np.uint8), np.zeros(0, np.float32), 1.0
-        )
-        return seg, live
-    merged = segs[0]
-    if len(segs) > 1 or live.size != st.n_total:
-        for nxt in segs[1:]:
-            merged = merge_segments(merged, nxt, alive, norm_all, avgdl)
-        if len(segs) == 1:
-            from rankwise.bm25.segment import compact_segment
-
-            merged = compact_segment(merged, alive, norm_all, avgdl)
-    n_terms = int(st.df.size)
-    ptr = merged.ptr
-    if ptr.size - 1 < n_terms:
-        ptr = np.concatenate([ptr, np.full(n_terms - (ptr.size - 1), ptr[-1], np.int64)])
-    docs = merged.docs
-    if live.size != st.n_total:
-        remap = np.cumsum(alive, dtype=np.int64) - 1
-        docs = remap[docs].astype(np.uint32)
-    norm = norm_all[live]
-    block = int(kernels.BLOCK_SIZE)
-    bptr, blast, bmax = kernels.compute_blocks(ptr, docs, merged.tfs, norm, block)
-    seg = Segment(0, int(live.size), ptr, docs, merged.tfs, bptr, blast, bmax, avgdl, block)
-    return seg, live
-
-
 def _create(path: Path) -> BinaryIO:
     """Open a new file of a generation being written (every save write goes through here)."""
     return path.open("xb")
@@ -167,8 +137,19 @@ def _remove_leftovers(root: Path) -> None:
             entry.unlink(missing_ok=True)
 
 
-def save_index(index: BM25Index, st: _State, terms: list[str], path: str | Path) -> None:
-    """Write snapshot ``st`` (with ``terms``, the vocabulary in term-id order) to ``path``.
+@dataclass(frozen=True)
+class Settings:
+    """What a manifest records besides the data: the analyzer (None: a callable, not
+    stored) and the scoring parameters."""
+
+    analyzer: dict[str, Any] | None
+    k1: float
+    b: float
+    inverted_index_algo: str
+
+
+def save_snapshot(arrays: SnapshotArrays, settings: Settings, path: str | Path) -> None:
+    """Write ``arrays`` (a snapshot's flat form) and ``settings`` to the folder ``path``.
 
     Holds the folder's lock file for the whole save, so saves into one folder from any
     threads or processes run one after another; the last one to finish wins."""
@@ -183,23 +164,43 @@ def save_index(index: BM25Index, st: _State, terms: list[str], path: str | Path)
         raise ValueError(
             f"path {str(root)!r} is a non-empty folder that is not a rankwise BM25 index"
         )
-    if index.analyzer.is_callable:
-        analyzer_cfg: dict[str, Any] | None = None
-    else:
-        analyzer_cfg = index.analyzer.config
     with FileLock(root / LOCK_NAME):
         _remove_leftovers(root)
-        _write_generation(index, st, terms, root, analyzer_cfg)
+        _write_generation(arrays, settings, root)
         _remove_leftovers(root)
 
 
-def _write_generation(
-    index: BM25Index,
-    st: _State,
-    terms: list[str],
-    root: Path,
-    analyzer_cfg: dict[str, Any] | None,
-) -> str:
+def _write_files(arrays: SnapshotArrays, folder: Path) -> None:
+    """The data files of one generation (``FILES``), written into ``folder``."""
+    try:
+        metadata_json = json.dumps(list(arrays.metas), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:  # pragma: no cover - add() checks metadata
+        raise ValueError(f"metadata is not JSON-serializable, cannot save: {exc}") from None
+    ids_json = json.dumps(list(arrays.ids), ensure_ascii=False)
+    seg = arrays.postings
+    numeric: dict[str, npt.NDArray[Any]] = {
+        "ptr": seg.ptr,
+        "docs": seg.docs,
+        "tfs": seg.tfs,
+        "bptr": seg.bptr,
+        "blast": seg.blast,
+        "bmax": seg.bmax,
+        "doc_len": arrays.doc_len,
+    }
+    for name, arr in numeric.items():
+        _save_array(folder / f"{name}.npy", arr)
+    texts = arrays.texts
+    text_offsets = _encode_strings(lambda: iter(texts), len(texts), folder / "text_data.npy")
+    _save_array(folder / "text_offsets.npy", text_offsets)
+    terms = arrays.terms
+    term_offsets = _encode_strings(lambda: iter(terms), len(terms), folder / "term_data.npy")
+    _save_array(folder / "term_offsets.npy", term_offsets)
+    for name, text in (("ids.json", ids_json), ("metadata.json", metadata_json)):
+        with _create(folder / name) as fh:
+            fh.write(text.encode("utf-8"))
+
+
+def _write_generation(arrays: SnapshotArrays, settings: Settings, root: Path) -> str:
     manifest_path = root / MANIFEST
     generation = f"{_GEN_PREFIX}{uuid.uuid4().hex}"
     gen_dir = root / generation
@@ -207,39 +208,7 @@ def _write_generation(
     tmp_manifest = root / f"{MANIFEST}.{generation}.tmp"
     tmp_dir.mkdir()
     try:
-        seg, live = _compacted(index, st)
-        live_list = live.tolist()
-        metas = [st.metas[i] for i in live_list]
-        try:
-            metadata_json = json.dumps(metas, ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError) as exc:  # pragma: no cover - add() checks metadata
-            raise ValueError(f"metadata is not JSON-serializable, cannot save: {exc}") from None
-        ids_json = json.dumps([st.ids[i] for i in live_list], ensure_ascii=False)
-        n_terms = int(st.df.size)
-        arrays: dict[str, npt.NDArray[Any]] = {
-            "ptr": seg.ptr,
-            "docs": seg.docs,
-            "tfs": seg.tfs,
-            "bptr": seg.bptr,
-            "blast": seg.blast,
-            "bmax": seg.bmax,
-            "doc_len": st.doc_len[live],
-        }
-        for name, arr in arrays.items():
-            _save_array(tmp_dir / f"{name}.npy", arr)
-        texts = st.texts.getter()
-        text_offsets = _encode_strings(
-            lambda: map(texts, live_list), len(live_list), tmp_dir / "text_data.npy"
-        )
-        _save_array(tmp_dir / "text_offsets.npy", text_offsets)
-        term_offsets = _encode_strings(
-            lambda: iter(terms[:n_terms]), n_terms, tmp_dir / "term_data.npy"
-        )
-        _save_array(tmp_dir / "term_offsets.npy", term_offsets)
-        for name, text in (("ids.json", ids_json), ("metadata.json", metadata_json)):
-            with _create(tmp_dir / name) as fh:
-                fh.write(text.encode("utf-8"))
-
+        _write_files(arrays, tmp_dir)
         files: dict[str, dict[str, Any]] = {}
         for f in sorted(tmp_dir.iterdir()):
             _fsync_path(f)
@@ -253,19 +222,20 @@ def _write_generation(
         _fsync_path(tmp_dir)
         os.rename(tmp_dir, gen_dir)
         _fsync_path(root)
+        seg = arrays.postings
         manifest = {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
             "generation": generation,
-            "analyzer": analyzer_cfg,
-            "analyzer_is_callable": analyzer_cfg is None,
-            "k1": index.k1,
-            "b": index.b,
-            "inverted_index_algo": index.inverted_index_algo,
-            "n_docs": int(live.size),
-            "vocab_size": n_terms,
+            "analyzer": settings.analyzer,
+            "analyzer_is_callable": settings.analyzer is None,
+            "k1": settings.k1,
+            "b": settings.b,
+            "inverted_index_algo": settings.inverted_index_algo,
+            "n_docs": arrays.n_docs,
+            "vocab_size": len(arrays.terms),
             "nnz": seg.nnz,
-            "total_len": int(st.total_len),
+            "total_len": int(arrays.total_len),
             # no postings (every document empty): bounds are never used, store a valid 1.0
             "bound_avgdl": seg.bound_avgdl if seg.bound_avgdl > 0 else 1.0,
             "block_size": seg.block,
@@ -297,14 +267,14 @@ def _bad(root: Path, why: str) -> ValueError:
     return ValueError(f"path {str(root)!r} is not a valid rankwise BM25 index: {why}")
 
 
-def _count(root: Path, manifest: dict[str, Any], key: str, minimum: int = 0) -> int:
+def _count(root: Path, manifest: Mapping[str, Any], key: str, minimum: int = 0) -> int:
     value = manifest[key]
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise _bad(root, f"manifest {key!r} must be an integer >= {minimum}, got {value!r}")
     return value
 
 
-def _real(root: Path, manifest: dict[str, Any], key: str, lo: float, hi: float) -> float:
+def _real(root: Path, manifest: Mapping[str, Any], key: str, lo: float, hi: float) -> float:
     value = manifest[key]
     if (
         isinstance(value, bool)
@@ -327,32 +297,34 @@ def _inside(root: Path, path: Path) -> bool:
     return True
 
 
-def load_index(
-    cls: type[BM25Index],
-    path: str | Path,
-    *,
-    mmap: bool,
-    analyzer: AnalyzerParams | None,
-    verify: bool,
-    show_progress: bool,
-) -> BM25Index:
+@dataclass(frozen=True, eq=False)
+class Loaded:
+    """What a load returns: the folder's settings (the analyzer resolved against the one the
+    caller passed) and the snapshot with its vocabulary and id map."""
+
+    settings: Settings
+    analyzer: Analyzer
+    snapshot: Snapshot
+    vocabulary: dict[str, int]
+    id_map: dict[str, int]
+
+
+def load_snapshot(
+    path: str | Path, *, mmap: bool, analyzer: AnalyzerParams | None, verify: bool
+) -> Loaded:
     """Load the folder; when the load fails because a concurrent save switched the manifest
     and removed the generation being read, load again from the new manifest."""
     root = Path(path)
     for _ in range(_LOAD_ATTEMPTS - 1):
         seen = _manifest_generation(root / MANIFEST)
         try:
-            return _load_once(
-                cls, root, mmap=mmap, analyzer=analyzer, verify=verify, show_progress=show_progress
-            )
+            return _load_once(root, mmap=mmap, analyzer=analyzer, verify=verify)
         except (ValueError, OSError):
             if _manifest_generation(root / MANIFEST) == seen:
                 raise
     # still racing saves: wait for the folder's lock (where it can be taken) and load under it
     with _lock_if_writable(root):
-        return _load_once(
-            cls, root, mmap=mmap, analyzer=analyzer, verify=verify, show_progress=show_progress
-        )
+        return _load_once(root, mmap=mmap, analyzer=analyzer, verify=verify)
 
 
 @contextmanager
@@ -371,48 +343,74 @@ def _lock_if_writable(root: Path) -> Iterator[None]:
         lock.release()
 
 
-def _load_once(
-    cls: type[BM25Index],
-    root: Path,
-    *,
-    mmap: bool,
-    analyzer: AnalyzerParams | None,
-    verify: bool,
-    show_progress: bool,
-) -> BM25Index:
-    from rankwise.bm25.index import _State
+def _load_once(root: Path, *, mmap: bool, analyzer: AnalyzerParams | None, verify: bool) -> Loaded:
+    """The three stages: read the manifest, verify the files, build the state."""
+    manifest = read_manifest(root)
+    the_analyzer = resolve_analyzer(manifest.settings, analyzer, root)
+    gen_dir = verify_files(root, manifest, crc=verify)
+    arrays = read_arrays(gen_dir, manifest, mmap=mmap)
+    try:
+        snapshot = Snapshot.from_arrays(arrays)
+        vocabulary = arrays.vocabulary()
+        id_map = arrays.id_map()
+    except SnapshotError as exc:
+        raise _bad(root, str(exc)) from None
+    return Loaded(manifest.settings, the_analyzer, snapshot, vocabulary, id_map)
 
+
+@dataclass(frozen=True)
+class Manifest:
+    """A checked ``manifest.json``: every number in range, the generation one of ours."""
+
+    root: Path
+    generation: str
+    settings: Settings
+    n_docs: int
+    vocab_size: int
+    nnz: int
+    total_len: int
+    bound_avgdl: float
+    block_size: int
+    files: dict[str, dict[str, Any]]
+
+
+def read_manifest(root: Path) -> Manifest:
+    """Stage 1: parse and check ``manifest.json`` (format, version, numbers, file list)."""
     manifest_path = root / MANIFEST
     if not manifest_path.is_file():
         raise _bad(root, "manifest.json is missing")
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        raw = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _bad(root, f"manifest.json is unreadable ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT_NAME:
         raise _bad(root, "manifest.json is not a rankwise BM25 manifest")
-    version = manifest.get("format_version")
+    version = raw.get("format_version")
     if version != FORMAT_VERSION:
         raise _bad(
             root, f"unsupported format version {version!r} (this rankwise reads {FORMAT_VERSION})"
         )
     try:
-        generation = manifest["generation"]
-        files = manifest["files"]
-        k1 = _real(root, manifest, "k1", 0.0, math.inf)
-        b = _real(root, manifest, "b", 0.0, 1.0)
-        algo = str(manifest["inverted_index_algo"])
-        n_docs = _count(root, manifest, "n_docs")
-        n_terms = _count(root, manifest, "vocab_size")
-        nnz = _count(root, manifest, "nnz")
-        total_len = _count(root, manifest, "total_len")
-        bound_avgdl = _real(root, manifest, "bound_avgdl", 0.0, math.inf)
-        block_size = _count(root, manifest, "block_size", minimum=1)
-        stored_analyzer = manifest["analyzer"]
+        generation = raw["generation"]
+        files = raw["files"]
+        k1 = _real(root, raw, "k1", 0.0, math.inf)
+        b = _real(root, raw, "b", 0.0, 1.0)
+        algo = str(raw["inverted_index_algo"])
+        n_docs = _count(root, raw, "n_docs")
+        n_terms = _count(root, raw, "vocab_size")
+        nnz = _count(root, raw, "nnz")
+        total_len = _count(root, raw, "total_len")
+        bound_avgdl = _real(root, raw, "bound_avgdl", 0.0, math.inf)
+        block_size = _count(root, raw, "block_size", minimum=1)
+        stored_analyzer = raw["analyzer"]
     except KeyError as exc:
         raise _bad(root, f"manifest.json lacks {exc}") from None
-    if not isinstance(files, dict):
-        raise _bad(root, "manifest 'files' must be an object")
+    if not isinstance(files, dict) or not all(isinstance(e, dict) for e in files.values()):
+        raise _bad(root, "manifest 'files' must be an object of objects")
+    if set(files) != FILES:
+        raise _bad(root, "manifest lists an unexpected set of files")
+    if stored_analyzer is not None and not isinstance(stored_analyzer, dict):
+        raise _bad(root, f"manifest 'analyzer' {stored_analyzer!r} is not an analyzer config")
     if bound_avgdl <= 0:
         if nnz:  # the pruning bounds divide by it
             raise _bad(root, f"manifest 'bound_avgdl' must be > 0, got {bound_avgdl!r}")
@@ -420,38 +418,46 @@ def _load_once(
     # the generation must be one folder name of ours, directly inside the index folder
     if not isinstance(generation, str) or not _GEN_RE.fullmatch(generation):
         raise _bad(root, f"manifest 'generation' {generation!r} is not a generation folder name")
+    settings = Settings(stored_analyzer, k1, b, algo)
+    return Manifest(
+        root, generation, settings, n_docs, n_terms, nnz, total_len, bound_avgdl, block_size, files
+    )
+
+
+def resolve_analyzer(settings: Settings, given: AnalyzerParams | None, root: Path) -> Analyzer:
+    """The stored analyzer, or the callable the caller passes for one that was not stored; a
+    given analyzer that differs from the stored one is refused."""
+    stored = settings.analyzer
+    if stored is None:
+        if given is None:
+            raise ValueError(
+                "analyzer: this index was built with a callable analyzer; pass it again as "
+                "BM25Index.load(path, analyzer=callable)"
+            )
+        return Analyzer(given)
+    try:
+        the_analyzer = Analyzer(stored)
+    except ValueError as exc:
+        raise _bad(root, f"bad analyzer config ({exc})") from None
+    if given is not None and Analyzer(given) != the_analyzer:
+        raise ValueError(
+            "analyzer: differs from the analyzer stored with the index "
+            f"({stored!r}); documents and queries must use the same analyzer"
+        )
+    return the_analyzer
+
+
+def verify_files(root: Path, manifest: Manifest, *, crc: bool) -> Path:
+    """Stage 2: the generation folder and every file the manifest lists exist inside the
+    index folder with the recorded sizes (and CRC32s when ``crc``); returns the folder."""
+    generation = manifest.generation
     gen_dir = root / generation
     if not gen_dir.is_dir():
         raise _bad(root, f"data folder {generation!r} is missing")
     if not _inside(root, gen_dir):
         raise _bad(root, f"data folder {generation!r} leads outside the index folder")
-
-    if stored_analyzer is None:
-        if analyzer is None:
-            raise ValueError(
-                "analyzer: this index was built with a callable analyzer; pass it again as "
-                "BM25Index.load(path, analyzer=callable)"
-            )
-        the_analyzer = Analyzer(analyzer)
-    else:
-        try:
-            the_analyzer = Analyzer(stored_analyzer)
-        except ValueError as exc:
-            raise _bad(root, f"bad analyzer config ({exc})") from None
-        if analyzer is not None and Analyzer(analyzer) != the_analyzer:
-            raise ValueError(
-                "analyzer: differs from the analyzer stored with the index "
-                f"({stored_analyzer!r}); documents and queries must use the same analyzer"
-            )
-
-    expected = {
-        "ptr.npy", "docs.npy", "tfs.npy", "bptr.npy", "blast.npy", "bmax.npy", "doc_len.npy",
-        "text_data.npy", "text_offsets.npy", "term_data.npy", "term_offsets.npy", "ids.json",
-        "metadata.json",
-    }  # fmt: skip
-    if set(files) != expected:
-        raise _bad(root, "manifest lists an unexpected set of files")
-    for name, entry in files.items():
+    checksums: dict[str, int] = {}
+    for name, entry in manifest.files.items():
         f = gen_dir / name
         if not f.is_file():
             raise _bad(root, f"{generation}/{name} is missing")
@@ -459,13 +465,27 @@ def _load_once(
             raise _bad(root, f"{generation}/{name} leads outside the index folder")
         try:
             size = int(entry["bytes"])
-            crc = int(entry["crc32"])
+            checksums[name] = int(entry["crc32"])
         except (KeyError, TypeError, ValueError):
             raise _bad(root, f"manifest entry for {name} is garbled") from None
         if f.stat().st_size != size:
             raise _bad(root, f"{generation}/{name} has {f.stat().st_size} bytes, expected {size}")
-        if verify and _crc32(f) != crc:
-            raise _bad(root, f"{generation}/{name} fails its CRC32 check (corrupted)")
+    if crc:
+        names = sorted(checksums)
+        # zlib releases the GIL on large buffers: the files are checked side by side
+        with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1)) as pool:
+            found = dict(zip(names, pool.map(_crc32, [gen_dir / n for n in names]), strict=True))
+        for name in names:
+            if found[name] != checksums[name]:
+                raise _bad(root, f"{generation}/{name} fails its CRC32 check (corrupted)")
+    return gen_dir
+
+
+def read_arrays(gen_dir: Path, manifest: Manifest, *, mmap: bool) -> SnapshotArrays:
+    """Stage 3a: the generation's files as ``SnapshotArrays`` (memory-mapped when ``mmap``),
+    each file's dtype and shape as the manifest records them and its counts."""
+    root = manifest.root
+    files = manifest.files
 
     def arr(name: str) -> npt.NDArray[Any]:
         entry = files[f"{name}.npy"]
@@ -481,26 +501,16 @@ def _load_once(
             )
         return a
 
-    ptr = arr("ptr")
-    docs = arr("docs")
-    tfs = arr("tfs")
-    bptr = arr("bptr")
-    blast = arr("blast")
-    bmax = arr("bmax")
+    n_docs, n_terms, nnz = manifest.n_docs, manifest.vocab_size, manifest.nnz
+    ptr, docs, tfs = arr("ptr"), arr("docs"), arr("tfs")
+    bptr, blast, bmax = arr("bptr"), arr("blast"), arr("bmax")
     doc_len = arr("doc_len")
-    text_data = arr("text_data")
-    text_offsets = arr("text_offsets")
-    term_data = arr("term_data")
-    term_offsets = arr("term_offsets")
-
+    text_data, text_offsets = arr("text_data"), arr("text_offsets")
+    term_data, term_offsets = arr("term_data"), arr("term_offsets")
     checks = [
-        (ptr.dtype == np.int64 and ptr.shape == (n_terms + 1,), "ptr shape"),
-        (docs.dtype == np.uint32 and docs.shape == (nnz,), "docs shape"),
-        (tfs.dtype.kind == "u" and tfs.shape == (nnz,), "tfs shape"),
-        (bptr.dtype == np.int64 and bptr.shape == (n_terms + 1,), "bptr shape"),
-        (blast.dtype == np.uint32 and blast.shape == bmax.shape, "block arrays"),
-        (bmax.dtype == np.float32, "bmax dtype"),
-        (doc_len.dtype == np.uint32 and doc_len.shape == (n_docs,), "doc_len shape"),
+        (ptr.shape == (n_terms + 1,), "ptr shape"),
+        (docs.shape == (nnz,), "docs shape"),
+        (doc_len.shape == (n_docs,), "doc_len shape"),
         (text_offsets.dtype == np.int64 and text_offsets.shape == (n_docs + 1,), "text offsets"),
         (term_offsets.dtype == np.int64 and term_offsets.shape == (n_terms + 1,), "term offsets"),
         (text_data.dtype == np.uint8 and term_data.dtype == np.uint8, "string blobs"),
@@ -508,67 +518,65 @@ def _load_once(
     for ok, what in checks:
         if not ok:
             raise _bad(root, f"inconsistent {what}")
-    if n_terms and (ptr[0] != 0 or ptr[-1] != nnz or bool((np.diff(ptr) < 0).any())):
-        raise _bad(root, "postings pointers are not monotonic")
-    if nnz and int(docs.max()) >= n_docs:
-        raise _bad(root, "a posting points past the last document")
-    if int(doc_len.astype(np.int64).sum()) != total_len:
-        raise _bad(root, "document lengths disagree with the manifest")
     for offs, data, what in ((text_offsets, text_data, "text"), (term_offsets, term_data, "term")):
-        if offs.size and (offs[0] != 0 or offs[-1] != data.size or bool((np.diff(offs) < 0).any())):
+        if offs[0] != 0 or offs[-1] != data.size or bool((np.diff(offs) < 0).any()):
             raise _bad(root, f"{what} offsets are inconsistent")
     try:
         ids = json.loads((gen_dir / "ids.json").read_text(encoding="utf-8"))
         metas = json.loads((gen_dir / "metadata.json").read_text(encoding="utf-8"))
-        term_blob = term_data.tobytes().decode("utf-8", "surrogatepass")
+        terms = _decode_strings(term_data, term_offsets)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _bad(root, f"string data is unreadable ({exc})") from None
-    if (
-        not isinstance(ids, list)
-        or len(ids) != n_docs
-        or not all(isinstance(i, str) for i in ids)
-        or len(set(ids)) != n_docs
-    ):
-        raise _bad(root, "ids.json does not hold one unique string id per document")
+    if not isinstance(ids, list) or len(ids) != n_docs or not all(isinstance(i, str) for i in ids):
+        raise _bad(root, "ids.json does not hold one string id per document")
     if not isinstance(metas, list) or len(metas) != n_docs:
         raise _bad(root, "metadata.json does not hold one entry per document")
     if not all(m is None or isinstance(m, dict) for m in metas):
         raise _bad(root, "metadata.json entries must be objects or null")
-
-    index = cls(
-        analyzer=the_analyzer, k1=k1, b=b, inverted_index_algo=algo, show_progress=show_progress
+    if int(doc_len.astype(np.int64).sum()) != manifest.total_len:
+        raise _bad(root, "document lengths disagree with the manifest")
+    try:
+        check_block_layout(ptr, bptr, blast, bmax, nnz, manifest.block_size)
+    except SnapshotError as exc:
+        raise _bad(root, str(exc)) from None
+    seg = Segment(
+        0, n_docs, ptr, docs, tfs, bptr, blast, bmax, manifest.bound_avgdl, manifest.block_size
     )
-    # terms: byte offsets -> decode the whole blob once, then slice by character counts
-    offs = term_offsets.tolist()
-    raw = term_data.tobytes()
-    vocab = index._vocab
-    if raw.isascii():
-        for t in range(n_terms):
-            vocab[term_blob[offs[t] : offs[t + 1]]] = t
-    else:
-        for t in range(n_terms):
-            vocab[raw[offs[t] : offs[t + 1]].decode("utf-8", "surrogatepass")] = t
-    if len(vocab) != n_terms:
-        raise _bad(root, "the vocabulary holds duplicate terms")
-    index._id_to_int = {doc_id: i for i, doc_id in enumerate(ids)}
-    df = np.diff(ptr).astype(np.int64)
-    n_blocks = (np.diff(ptr) + block_size - 1) // block_size
-    if not np.array_equal(np.diff(bptr), n_blocks) or (n_terms and bptr[0] != 0):
-        raise _bad(root, "block pointers disagree with the postings")
-    seg = Segment(0, n_docs, ptr, docs, tfs, bptr, blast, bmax, bound_avgdl, block_size)
-    state = _State(
-        segments=(seg,) if n_docs else (),
+    return SnapshotArrays(
+        postings=seg,
         doc_len=doc_len,
-        alive=np.ones(n_docs, np.bool_),
-        df=df,
-        n_live=n_docs,
-        total_len=total_len,
-        ids=list(ids),
+        total_len=manifest.total_len,
+        terms=terms,
+        ids=ids,
         texts=TextColumn(text_data, text_offsets),
-        metas=list(metas),
+        metas=metas,
     )
-    index._state = state
-    return index
 
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "MANIFEST", "load_index", "save_index"]
+def _decode_strings(data: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64]) -> list[str]:
+    """The strings of a UTF-8 blob delimited by byte ``offsets``."""
+    offs = offsets.tolist()
+    raw = data.tobytes()
+    if raw.isascii():  # decode once, slice by characters (= bytes)
+        blob = raw.decode("ascii")
+        return [blob[offs[t] : offs[t + 1]] for t in range(len(offs) - 1)]
+    raw.decode("utf-8", "surrogatepass")  # a bad blob fails here, naming the position
+    n = len(offs) - 1
+    return [raw[offs[t] : offs[t + 1]].decode("utf-8", "surrogatepass") for t in range(n)]
+
+
+__all__ = [
+    "FILES",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "MANIFEST",
+    "Loaded",
+    "Manifest",
+    "Settings",
+    "load_snapshot",
+    "read_arrays",
+    "read_manifest",
+    "resolve_analyzer",
+    "save_snapshot",
+    "verify_files",
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -159,4 +160,67 @@ def compact_segment(
     return with_new_blocks(seg.base, seg.n_docs, ptr, docs, tfs, norm_s, avgdl)
 
 
-__all__ = ["Segment", "build_segment", "compact_segment", "merge_segments", "tf_dtype"]
+@kernels._jit
+def _count_live(ptr: Any, docs: Any, live: Any, counts: Any) -> None:  # pragma: no cover
+    """Add each term's number of postings of live documents to ``counts[t]``."""
+    for t in range(ptr.size - 1):
+        c = 0
+        for j in range(ptr[t], ptr[t + 1]):
+            if live[docs[j]]:
+                c += 1
+        counts[t] += c
+
+
+@kernels._jit
+def _copy_live(
+    ptr: Any, docs: Any, tfs: Any, live: Any, renumber: Any, written: Any, out_docs: Any,
+    out_tfs: Any,
+) -> None:  # pragma: no cover  # fmt: skip
+    """Append each term's live postings at ``written[t]`` (advanced), documents renumbered."""
+    for t in range(ptr.size - 1):
+        w = written[t]
+        for j in range(ptr[t], ptr[t + 1]):
+            d = docs[j]
+            if live[d]:
+                out_docs[w] = renumber[d]
+                out_tfs[w] = tfs[j]
+                w += 1
+        written[t] = w
+
+
+def concat_live(
+    segments: list[Segment], alive: npt.NDArray[np.bool_], n_terms: int
+) -> tuple[IntArray, npt.NDArray[np.uint32], npt.NDArray[np.unsignedinteger]]:
+    """``(ptr, docs, tfs)`` of the live postings of ``segments`` (adjacent, in document order)
+    as one postings list per term, documents renumbered ``0..n_live-1`` in the same order.
+
+    Each segment is copied straight into the output (no intermediate merges), so the memory
+    needed is the output plus one number per document."""
+    renumber = np.cumsum(alive, dtype=np.int64) - 1  # global -> compacted number
+    counts = np.zeros(n_terms, np.int64)
+    for seg in segments:
+        live = alive[seg.base : seg.base + seg.n_docs]
+        _count_live(seg.ptr, seg.docs, live, counts)
+    ptr = np.zeros(n_terms + 1, np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    nnz = int(ptr[-1])
+    docs = np.empty(nnz, np.uint32)
+    tfs = np.empty(nnz, np.result_type(*(seg.tfs.dtype for seg in segments)))
+    written = ptr[:-1].copy()
+    for seg in segments:
+        lo, hi = seg.base, seg.base + seg.n_docs
+        _copy_live(
+            seg.ptr, seg.docs, seg.tfs.astype(tfs.dtype, copy=False), alive[lo:hi],
+            renumber[lo:hi], written, docs, tfs,
+        )  # fmt: skip
+    return ptr, docs, tfs
+
+
+__all__ = [
+    "Segment",
+    "build_segment",
+    "compact_segment",
+    "concat_live",
+    "merge_segments",
+    "tf_dtype",
+]
