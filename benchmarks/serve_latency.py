@@ -75,24 +75,40 @@ def _stat(pid: int) -> tuple[int, float] | None:
     return int(rest[1]), (int(rest[11]) + int(rest[12])) / CLOCK_TICKS
 
 
-def tree_cpu_s(root: int) -> float:
-    """CPU-seconds of ``root`` and every live descendant (uvicorn's worker processes)."""
+def tree_pids(root: int) -> list[int]:
+    """``root`` and every live descendant (uvicorn's worker processes)."""
     parents: dict[int, int] = {}
-    cpu: dict[int, float] = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
             got = _stat(int(name))
             if got is not None:
-                parents[int(name)], cpu[int(name)] = got
-    total = 0.0
-    for pid, seconds in cpu.items():
+                parents[int(name)] = got[0]
+    out = []
+    for pid in parents:
         p = pid
         while p > 1:
             if p == root:
-                total += seconds
+                out.append(pid)
                 break
             p = parents.get(p, 0)
-    return total
+    return out
+
+
+def tree_cpu_s(root: int) -> float:
+    """CPU-seconds of ``root`` and its descendants."""
+    return sum(got[1] for pid in tree_pids(root) if (got := _stat(pid)) is not None)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of one process in MiB (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 # -- the client processes ------------------------------------------------------------------------
@@ -299,6 +315,7 @@ def measure(
         assert seq is not None
         assert conc is not None
         info = get_json(url, "/v1/info")
+        rss = sorted((rss_mb(p) for p in tree_pids(proc.pid)), reverse=True)
     finally:
         proc.terminate()
         proc.wait(timeout=60)
@@ -311,6 +328,7 @@ def measure(
         "p95_ms": pct(seq.times, 0.95) * 1000,
         "seq_rps": seq.rps,
         "conc_rps": conc.rps,
+        "rss_mb": rss[: max(1, workers)],  # the largest: the serving processes
         "batching": (info.get("reranker") or {}).get("batching"),
         "model_calls": (info.get("reranker") or {}).get("model_calls"),
         "rerank_requests": (info.get("reranker") or {}).get("requests"),
@@ -380,7 +398,9 @@ def print_rows(rows: list[dict[str, Any]], n_queries: int) -> None:
         print(
             f"  {r['reranker']:30} workers {r['workers']}: {r['seq_wall_ms']:.2f} ms wall, "
             f"{r['seq_cpu_ms']:.2f} CPU-ms -> at most {r['cpu_bound_ratio']:.2f}x "
-            f"(measured {r['ratio']:.2f}x)"
+            f"(measured {r['ratio']:.2f}x); resident memory "
+            + " + ".join(f"{m:.0f}" for m in r["rss_mb"])
+            + " MiB"
         )
 
 

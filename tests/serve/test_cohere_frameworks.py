@@ -19,6 +19,8 @@ from tests.serve.conftest import Live
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = Path(__file__).with_name("cohere_frameworks_client.py")
+pytestmark = pytest.mark.slow  # imports LangChain and LlamaIndex in a subprocess
+
 QUERY = "lift of a swept wing"
 DOCS = [
     "The lift of a swept wing in a propeller slipstream.",

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 pytest.importorskip("uvicorn")
+pytestmark = pytest.mark.slow  # each test starts server processes
 
 
 def serve(*argv: str) -> subprocess.Popen[str]:
