@@ -347,12 +347,15 @@ def measure(
             / ph.wall_s,
         }
     row["ratio"] = row["conc_rps"] / row["seq_rps"]
-    # the best the machine allows: the cores spent on the server's and the clients' CPU per
-    # request in the concurrent run, against the sequential client's wall time per request
+    # what free cores would allow: the sequential client's CPU per request (server + client:
+    # on an idle machine it waits for nothing else) over the concurrent run's CPU per request
+    # spread over every core. An upper bound: one server process runs its Python code on one
+    # core at a time (the GIL), only torch and the tokenizer run beside it.
+    seq_cpu = row["seq_server_ms"] + row["seq_client_ms"]
     conc_cpu = row["conc_server_ms"] + row["conc_client_ms"]
-    row["cpu_bound_ratio"] = (seq.wall_s / seq.requests * 1000) * (os.cpu_count() or 1) / conc_cpu
+    row["cpu_bound_ratio"] = (os.cpu_count() or 1) * seq_cpu / conc_cpu
     row["seq_wall_ms"] = seq.wall_s / seq.requests * 1000
-    row["seq_cpu_ms"] = row["seq_server_ms"] + row["seq_client_ms"]
+    row["seq_cpu_ms"] = seq_cpu
     return row
 
 
@@ -391,8 +394,9 @@ def print_rows(rows: list[dict[str, Any]], n_queries: int) -> None:
                 f"{c['server']:13.2f} {c['clients']:7.2f} {c['others']:7.2f} {c['idle']:6.2f}"
             )
     print(
-        "\n1 client: wall ms per request vs its CPU-ms (server + client; the rest is waiting), "
-        "and the ratio the CPU alone would allow on free cores:"
+        "\n1 client: wall ms per request against its CPU-ms (server + client; the rest is "
+        "waiting, for a core when the machine is busy), and the ratio the CPU per request "
+        "would allow on free cores:"
     )
     for r in rows:
         print(
