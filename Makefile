@@ -9,15 +9,23 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.rankwise-installed
+# LangChain's and LlamaIndex's Cohere rerankers need cohere<6; they get their own small virtualenv
+# for the tests that call `rankwise serve` with them (scripts/setup_cohere5.sh)
+VENV_COHERE5  ?= .venv-cohere5
+STAMP_COHERE5 := $(VENV_COHERE5)/.rankwise-installed
 
 .PHONY: setup demo test lint typecheck pytest bench clean constraints bump
 
-setup: $(STAMP)
+setup: $(STAMP) $(STAMP_COHERE5)
 
 $(STAMP): pyproject.toml integrations/langchain/pyproject.toml integrations/llama-index/pyproject.toml \
           constraints.txt scripts/setup.sh scripts/install_targets.sh
 	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/setup.sh
 	touch $(STAMP)
+
+$(STAMP_COHERE5): scripts/cohere5-requirements.txt scripts/setup_cohere5.sh
+	PYTHON=$(PYTHON) VENV_COHERE5=$(VENV_COHERE5) bash scripts/setup_cohere5.sh
+	touch $(STAMP_COHERE5)
 
 demo: setup
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m rankwise eval cranfield --plot rankwise-cranfield.png
@@ -42,4 +50,4 @@ bump:
 	$(PYTHON) scripts/bump_version.py $(VERSION)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_COHERE5) .pytest_cache .mypy_cache .ruff_cache

@@ -89,15 +89,6 @@ def test_rankwise_cohere_reranker_against_the_server(live: Live) -> None:
     assert [r.score for r in got] == pytest.approx([r.score for r in local])
 
 
-def test_cohere_integrations_are_not_installable_here() -> None:
-    # langchain-cohere and llama-index-postprocessor-cohere-rerank pin cohere<6, while this
-    # project resolves cohere 7: they are not test dependencies (see the README).
-    import importlib.util
-
-    if importlib.util.find_spec("langchain_cohere") is not None:  # pragma: no cover
-        pytest.fail("langchain-cohere is installed: add a LangChain CohereRerank test here")
-
-
 # -- /v1/search -----------------------------------------------------------------------------
 def _cli_search(capsys: pytest.CaptureFixture[str], live: Live, *extra: str) -> dict[str, Any]:
     assert main(["search", str(live.index), QUERY, "--json", *extra]) == 0

@@ -218,6 +218,8 @@ def _milvus_kwargs(cfg: dict[str, Any]) -> dict[str, Any]:
     token = os.environ.get("MILVUS_TOKEN")
     if token:
         kwargs["token"] = token
+    if cfg.get("route") is not None:  # the route the index was built on (older ones: "auto")
+        kwargs["route"] = cfg["route"]
     analyzer = cfg.get("analyzer")
     if cfg.get("analysis") == "client":
         from rankwise.bm25 import Analyzer
@@ -258,6 +260,7 @@ def _open_milvus(args: argparse.Namespace, out_dir: Path, analyzer: Any) -> Any:
     if args.token:
         kwargs["token"] = args.token
     store = MilvusBM25Store(show_progress=False, **kwargs)
+    cfg["route"] = store.route  # where BM25 runs ("milvus" or "exact"), kept on reopen
     (out_dir / MILVUS_MANIFEST).write_text(json.dumps(cfg, indent=2), encoding="utf-8")
     return store
 
@@ -293,11 +296,45 @@ def index_description(path: str | Path) -> dict[str, Any]:
             "collection": cfg.get("collection"),
             "analyzer": cfg.get("analyzer") or "english",
             "analysis": cfg.get("analysis"),
+            "route": cfg.get("route"),
             "k1": cfg.get("k1"),
             "b": cfg.get("b"),
         }
     info: dict[str, Any] = {"path": str(folder.resolve()), "store": "embedded"}
     return info
+
+
+def describe_index(path: str | Path, store: Any) -> dict[str, Any]:
+    """:func:`index_description` plus what the opened ``store`` knows: its size, and the
+    analyzer, k1 and b of an embedded index (``rankwise info``, ``/v1/info``)."""
+    info = index_description(path)
+    info["documents"] = len(store)
+    if info["store"] == "embedded":
+        analyzer = getattr(store, "analyzer", None)
+        try:
+            info["analyzer"] = None if analyzer is None else analyzer.config
+        except ValueError:  # a callable analyzer has no config
+            info["analyzer"] = "callable"
+        info["k1"], info["b"] = store.k1, store.b
+    elif info.get("route") is None:  # written before the route was recorded: the one taken now
+        info["route"] = getattr(store, "route", None)
+    return info
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    store = open_index(args.index)
+    try:
+        info = describe_index(args.index, store)
+    finally:
+        _close(store)
+    if args.json:
+        _out(json.dumps(info, indent=2, ensure_ascii=False))
+        return 0
+    width = max(len(key) for key in info)
+    for key, value in info.items():
+        shown = value if isinstance(value, (str, int, float)) else json.dumps(value)
+        _out(f"{key:<{width}}  {shown}")
+    return 0
 
 
 # -- search --------------------------------------------------------------------------------
@@ -472,15 +509,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         model_threads=args.model_threads,
         model_workers=args.model_workers,
     )
-    return run_server(config, host=args.host, port=args.port, quiet=args.quiet)
+    return run_server(
+        config, host=args.host, port=args.port, quiet=args.quiet, workers=args.workers
+    )
 
 
 __all__ = [
     "SEARCH_SCHEMA",
     "cmd_eval",
     "cmd_index",
+    "cmd_info",
     "cmd_search",
     "cmd_serve",
+    "describe_index",
     "load_reranker",
     "open_index",
     "parse_filters",

@@ -282,6 +282,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser(
+        "info",
+        parents=[common],
+        help="show what an index folder holds",
+        description="Show an index folder's store, size, analyzer, BM25 parameters and, for a "
+        "Milvus index, the collection and the route BM25 runs on.",
+    )
+    p.add_argument("index", metavar="INDEX_DIR", help="index folder written by `rankwise index`")
+    p.add_argument("--json", action="store_true", help="print JSON instead of lines")
+
+    p = sub.add_parser(
         "serve",
         parents=[common],
         help="serve an index and a reranker over HTTP",
@@ -326,6 +336,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="torch threads per model call (default 1: on a small or shared machine several "
         "one-thread calls use the cores better than one call on all of them)",
+    )
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="server processes sharing the port (default 1); each loads the index and the "
+        "model, so memory grows by one copy per worker: use it where Python work (HTTP, JSON, "
+        "BM25) rather than the model limits throughput",
     )
     p.add_argument(
         "--model-workers",
@@ -394,6 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "search": commands.cmd_search,
         "eval": commands.cmd_eval,
         "serve": commands.cmd_serve,
+        "info": commands.cmd_info,
     }
     try:
         return handler[args.command](args)

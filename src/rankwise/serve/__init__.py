@@ -8,10 +8,14 @@ and a tested request parser, none of which the project should write by hand.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
+import json
+import os
 import signal
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 from rankwise._optional import require
@@ -20,6 +24,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 #: Seconds uvicorn lets requests in flight finish after SIGINT/SIGTERM.
 GRACEFUL_SHUTDOWN_S = 10.0
+#: Environment variable that carries the configuration to the ``--workers`` processes.
+CONFIG_ENV = "RANKWISE_SERVE_CONFIG"
 
 
 def __getattr__(name: str) -> Any:
@@ -58,14 +64,33 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 def run_server(
-    config: Any, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, quiet: bool = False
+    config: Any,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    quiet: bool = False,
+    workers: int = 1,
 ) -> int:
-    """Load everything, bind, serve until SIGINT/SIGTERM; the exit status."""
+    """Load everything, bind, serve until SIGINT/SIGTERM; the exit status.
+
+    ``workers`` > 1 runs that many server processes on the one listening socket (uvicorn's
+    supervisor; each process loads the index and the model itself, so memory grows by one
+    copy per worker). One process answers HTTP, parses JSON and runs BM25 in one interpreter
+    (one core at a time for Python code); several use several cores.
+    """
     require("starlette", "serve", feature="rankwise serve")
     uvicorn = require("uvicorn", "serve", feature="rankwise serve")
-    from rankwise.serve.app import load_server
+    if workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    server = None
+    if workers == 1:
+        from rankwise.serve.app import load_server
 
-    server = load_server(config)
+        server = load_server(config)
+    else:
+        folder = Path(config.index)
+        if not folder.is_dir():  # fails here, once, rather than in every worker
+            raise FileNotFoundError(2, "No such index folder", str(folder))
     sock = bind_socket(host, port)
     bound = sock.getsockname()
     shown = f"[{bound[0]}]" if ":" in str(bound[0]) else str(bound[0])
@@ -76,20 +101,24 @@ def run_server(
             "reach this machine can query it (set --token or RANKWISE_SERVE_TOKEN)",
             file=sys.stderr,
         )
-    print(
-        f"rankwise serve: {config.index} ({len(server.store):,} entries"
-        + (f", reranker {server.reranker.name}" if server.reranker is not None else "")
-        + f") on {url}",
-        file=sys.stderr,
-        flush=True,
-    )
-    uv_config = uvicorn.Config(
-        server.app(),
-        log_level="warning" if quiet else "info",
-        access_log=not quiet,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-        lifespan="on",
-    )
+    if server is not None:
+        what = f"{len(server.store):,} entries" + (
+            f", reranker {server.reranker.name}" if server.reranker is not None else ""
+        )
+    else:
+        what = f"{workers} worker processes loading" + (
+            f" reranker {config.rerank}" if config.rerank else ""
+        )
+    print(f"rankwise serve: {config.index} ({what}) on {url}", file=sys.stderr, flush=True)
+    options: dict[str, Any] = {
+        "log_level": "warning" if quiet else "info",
+        "access_log": not quiet,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
+        "lifespan": "on",
+    }
+    if server is None:
+        return _run_workers(uvicorn, config, workers, sock, options)
+    uv_config = uvicorn.Config(server.app(), **options)
     # uvicorn finishes the requests in flight on SIGTERM, then re-raises the signal: exit 0
     # then (a clean, asked-for stop), not "killed by signal 15"
     previous = signal.signal(signal.SIGTERM, _exit_cleanly)
@@ -100,11 +129,33 @@ def run_server(
     return 0
 
 
+def _run_workers(
+    uvicorn: Any, config: Any, workers: int, sock: socket.socket, options: dict[str, Any]
+) -> int:
+    """uvicorn's multi-process supervisor: ``workers`` spawned processes, each building the
+    application from the configuration this process hands them in the environment."""
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    os.environ[CONFIG_ENV] = json.dumps(dataclasses.asdict(config))
+    uv_config = uvicorn.Config(
+        f"{__name__}.app:app_from_environment", factory=True, workers=workers, **options
+    )
+    supervisor = Multiprocess(uv_config, sockets=[sock])
+    try:
+        supervisor.run()  # SIGINT/SIGTERM: each worker finishes its requests in flight
+    finally:
+        os.environ.pop(CONFIG_ENV, None)
+    failed = any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes)
+    return 1 if failed else 0
+
+
 def _exit_cleanly(signum: int, frame: Any) -> None:
     raise SystemExit(0)
 
 
 __all__ = [
+    "CONFIG_ENV",
     "DEFAULT_HOST",
     "DEFAULT_PORT",
     "RankwiseServer",

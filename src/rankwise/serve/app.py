@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import os
 import sys
 import time
 import uuid
@@ -254,6 +255,7 @@ class RankwiseServer:
                     "max_batch_pairs": self.config.max_batch_pairs,
                 },
                 "auth": bool(self.config.token),
+                "pid": os.getpid(),  # which --workers process answered
                 "uptime_s": round(time.time() - self.started, 3),
             }
         )
@@ -374,7 +376,7 @@ class RankwiseServer:
 
 def load_server(config: ServeConfig) -> RankwiseServer:
     """Open the index and load the reranker (its model weights included) once."""
-    from rankwise.cli.commands import index_description, load_reranker, open_index
+    from rankwise.cli.commands import describe_index, load_reranker, open_index
 
     store = open_index(config.index)
     reranker = load_reranker(config.rerank, config.device) if config.rerank else None
@@ -383,15 +385,25 @@ def load_server(config: ServeConfig) -> RankwiseServer:
         torch = sys.modules.get("torch")
         if torch is not None:
             torch.set_num_threads(config.model_threads)
-    info = index_description(config.index)
-    if info["store"] == "embedded":
-        analyzer = getattr(store, "analyzer", None)
-        try:
-            info["analyzer"] = None if analyzer is None else analyzer.config
-        except ValueError:  # a callable analyzer has no config
-            info["analyzer"] = "callable"
-        info["k1"], info["b"] = store.k1, store.b
-    return RankwiseServer(config, store, reranker, index_info=info)
+    return RankwiseServer(config, store, reranker, index_info=describe_index(config.index, store))
 
 
-__all__ = ["RankwiseServer", "RequestError", "ServeConfig", "load_server"]
+def app_from_environment() -> Starlette:
+    """The application of one ``rankwise serve --workers N`` process (uvicorn's factory): the
+    configuration comes from the supervisor through ``RANKWISE_SERVE_CONFIG``. A worker that
+    cannot load says why in one line and exits with uvicorn's startup-failure status, so the
+    supervisor stops instead of restarting it forever."""
+    from uvicorn.config import STARTUP_FAILURE
+
+    from rankwise.serve import CONFIG_ENV
+
+    try:
+        config = ServeConfig(**json.loads(os.environ.pop(CONFIG_ENV)))
+        server = load_server(config)
+    except Exception as exc:
+        print(f"rankwise serve: error: worker {os.getpid()}: {exc}", file=sys.stderr, flush=True)
+        sys.exit(STARTUP_FAILURE)
+    return server.app()
+
+
+__all__ = ["RankwiseServer", "RequestError", "ServeConfig", "app_from_environment", "load_server"]
