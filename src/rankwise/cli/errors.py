@@ -1,14 +1,7 @@
-"""The one exception type the ``rankwise`` command reports without a traceback.
-
-It lives alone so that the parser (``main``) and the sub-commands (``commands``) both import
-it without importing each other.
-"""
+"""The CLI's one-line error (:class:`rankwise.indexdir.errors.CliError`), under its old path."""
 
 from __future__ import annotations
 
-
-class CliError(Exception):
-    """An error the command reports as one line, without a traceback."""
-
+from rankwise.indexdir.errors import CliError
 
 __all__ = ["CliError"]

@@ -36,8 +36,8 @@ from starlette.routing import Route
 
 from rankwise._checks import has_lone_surrogate, positive_int
 from rankwise._version import __version__
-from rankwise.cli.filters import FilterError, conditions_from_json
-from rankwise.cli.searching import candidates, result_rows, search_payload
+from rankwise.indexdir.filters import FilterError, conditions_from_json
+from rankwise.indexdir.searching import candidates, result_rows, search_payload
 from rankwise.rerankers.base import BaseReranker, pair_results, rank_scores
 from rankwise.serve.batching import RerankBatcher
 
@@ -376,7 +376,7 @@ class RankwiseServer:
 
 def load_server(config: ServeConfig) -> RankwiseServer:
     """Open the index and load the reranker (its model weights included) once."""
-    from rankwise.cli.commands import describe_index, load_reranker, open_index
+    from rankwise.indexdir.folder import describe_index, load_reranker, open_index
 
     store = open_index(config.index)
     reranker = load_reranker(config.rerank, config.device) if config.rerank else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from rankwise.cli.filters import Condition, equalities, only_equalities, predicate
+from rankwise.indexdir.filters import Condition, equalities, only_equalities, predicate
 from rankwise.types import Hit
 
 SEARCH_SCHEMA = "rankwise.search/v1"
