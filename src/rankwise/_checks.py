@@ -281,10 +281,12 @@ def copy_metadata(value: dict[str, Any]) -> dict[str, Any]:
     """A fresh copy of metadata already checked by :func:`json_metadata` (cheap: no re-checks).
 
     Lists and dicts inside are copied too; a flat dict of scalars (the usual metadata) is
-    copied by one C-level ``dict(value)`` after a C-level type check, ~10x faster per hit."""
-    if _SHARED_TYPES.issuperset(map(type, value.values())):
-        return dict(value)
-    return {k: _copy_json(v) for k, v in value.items()}
+    copied by one ``dict(value)`` once its values' exact types are checked: about half the
+    cost of the value-by-value copy, paid per search hit."""
+    for item in value.values():
+        if type(item) not in _SHARED_TYPES:  # a list, a dict or anything unexpected
+            return {k: _copy_json(v) for k, v in value.items()}
+    return dict(value)
 
 
 def _copy_json(value: Any) -> Any:
