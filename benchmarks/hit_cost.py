@@ -60,7 +60,10 @@ class TupleHit(NamedTuple):  # the tuple-backed alternative, for comparison only
     metadata: dict[str, Any]
 
 
-def hit_builders() -> dict[str, Callable[[list[str], list[float], list[str], list[Any]], Any]]:
+Builder = Callable[[list[str], list[float], list[str], list[Any]], Any]
+
+
+def hit_builders(copy_metadata: Callable[[Any], Any] = copy_metadata) -> dict[str, Builder]:
     fields = index_module._hit_fields
     assert fields is not None
     new, set_id, set_score, set_text, set_meta = fields
@@ -96,7 +99,7 @@ def hit_builders() -> dict[str, Callable[[list[str], list[float], list[str], lis
     }
 
 
-def part_hits() -> None:
+def part_hits(ref_copy: Callable[[Any], Any] | None, ref: str | None) -> None:
     ids = [f"doc{i}" for i in range(N_HITS)]
     scores = [float(i) for i in range(N_HITS)]
     texts = [f"text of document {i}" for i in range(N_HITS)]
@@ -108,17 +111,24 @@ def part_hits() -> None:
     print("## one Hit (ns, CPU time, 100 built per call, best of 7)")
     print("| builder | " + " | ".join(metas) + " |")
     print("|---|" + "---|" * len(metas))
-    for name, build in hit_builders().items():
+    builders = hit_builders()
+    if ref_copy is not None:
+        path = hit_builders(ref_copy)["frozen slots dataclass, slot setters (rankwise)"]
+        builders[f"slot setters with {ref}'s copy_metadata"] = path
+    for name, build in builders.items():
         cells = [
             best_cpu(lambda m=m, b=build: b(ids, scores, texts, m), 2000) / N_HITS * 1e9
             for m in metas.values()
         ]
         print(f"| {name} | " + " | ".join(f"{c:.0f}" for c in cells) + " |")
     print("\n## copy_metadata (ns per dict)")
+    copies = {"this tree": copy_metadata} | ({ref or "": ref_copy} if ref_copy else {})
     for name, m in metas.items():
-        if m[0] is not None:
-            cost = best_cpu(lambda m=m: [copy_metadata(x) for x in m], 2000) / N_HITS * 1e9
-            print(f"- {name}: {cost:.0f}")
+        if m[0] is None:
+            continue
+        for tree, copy in copies.items():
+            cost = best_cpu(lambda m=m, c=copy: [c(x) for x in m], 2000) / N_HITS * 1e9
+            print(f"- {name}, {tree}: {cost:.0f}")
 
 
 def load_ref(ref: str) -> ModuleType:
@@ -133,10 +143,16 @@ def load_ref(ref: str) -> ModuleType:
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod
     exec(compile(show("src/rankwise/bm25/index.py"), f"{ref}:index.py", "exec"), mod.__dict__)
-    checks: dict[str, Any] = {"__name__": f"rankwise._checks_{ref}"}
-    exec(compile(show("src/rankwise/_checks.py"), f"{ref}:_checks.py", "exec"), checks)
-    mod.copy_metadata = checks["copy_metadata"]  # type: ignore[attr-defined]
+    mod.copy_metadata = ref_copy_metadata(ref)  # type: ignore[attr-defined]
     return mod
+
+
+def ref_copy_metadata(ref: str) -> Callable[[Any], Any]:
+    cmd = ["git", "-C", str(ROOT), "show", f"{ref}:src/rankwise/_checks.py"]
+    source = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    checks: dict[str, Any] = {"__name__": f"rankwise._checks_{ref}"}
+    exec(compile(source, f"{ref}:_checks.py", "exec"), checks)
+    return checks["copy_metadata"]  # type: ignore[no-any-return]
 
 
 def part_search(n_docs: int, against: str | None) -> None:
@@ -202,7 +218,7 @@ def main() -> None:
     ap.add_argument("--against", metavar="REF", help="also run REF's index.py (e.g. main)")
     ap.add_argument("--no-search", action="store_true", help="only the Hit micro-benchmark")
     args = ap.parse_args()
-    part_hits()
+    part_hits(ref_copy_metadata(args.against) if args.against else None, args.against)
     if not args.no_search:
         part_search(args.docs, args.against)
 
