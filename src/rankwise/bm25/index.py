@@ -10,10 +10,11 @@ import threading
 import uuid
 from array import array
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from functools import partial
 from itertools import chain
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -168,6 +169,8 @@ class _Warmup:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._threads: dict[Hashable, threading.Thread] = {}
+        #: kinds whose compilation has finished (a set lookup is all a warm search pays)
+        self.done: set[Hashable] = set()
 
     def ready(
         self, kind: Hashable, first_run: Callable[[], None], cached: Callable[[], bool]
@@ -190,7 +193,10 @@ class _Warmup:
                     self._threads[kind] = thread
                     if cached():
                         thread.join(self.WAIT)  # long enough to load the kernel from the cache
-        return not thread.is_alive()
+        if thread.is_alive():
+            return False
+        self.done.add(kind)
+        return True
 
     def wait(self) -> None:
         """Block until every kernel compilation started so far has finished."""
@@ -205,6 +211,18 @@ def _quietly(run: Callable[[], None]) -> None:
 
 
 _warmup = _Warmup()
+
+#: rankwise.bm25.kernels once a search has imported it (numba loads only when first needed)
+_kernels: ModuleType | None = None
+
+
+def _load_kernels() -> ModuleType:
+    global _kernels
+    from rankwise.bm25 import kernels
+
+    _kernels = kernels
+    return kernels
+
 
 _KERNEL_NAMES = {
     "DAAT_MAXSCORE": "maxscore_batch",
@@ -224,24 +242,6 @@ def _kernel_cached(algo: str) -> bool:
         return os.path.exists(index)
     except Exception:  # pragma: no cover - another numba version
         return True
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a batch of hits is built.
-
-    A top-100 batch allocates thousands of Hits and metadata dicts that all stay alive until
-    returned; every 700 allocations the collector would traverse them (and, as they pile up,
-    the whole heap), which cost more than building them. They form no cycles, so pausing
-    only postpones a collection. It is left alone when it was already disabled."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _hit_setters() -> tuple[Callable[..., Any], ...] | None:
@@ -788,11 +788,27 @@ class BM25Index:
             return [[] for _ in queries]
         terms = [self._query_terms(q) for q in queries]
         hs, hd, sizes = self._topk_batch(st, terms, k, st.alive, st.n_live != st.n_total)
-        out = []
-        with _collector_paused():
-            for srow, drow, n in zip(hs.tolist(), hd.tolist(), sizes.tolist(), strict=True):
-                out.append(self._hits(st, srow[:n], drow[:n]) if n else [])
-        return out
+        hits = self._hits
+        # Python's cyclic collector is paused while hits are built: a top-100 batch allocates
+        # thousands of Hits and metadata dicts that stay alive until returned, and every 700
+        # allocations the collector would traverse them (and, as they pile up, the heap),
+        # which cost more than building them. They form no cycles, so this only postpones a
+        # collection; it is left alone when already disabled. Inline rather than a context
+        # manager, whose generator cost each search() about a microsecond.
+        paused = gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            if len(queries) == 1:  # search(): one row, no 2-D lists
+                n = int(sizes[0])
+                return [hits(st, hs[0, :n].tolist(), hd[0, :n].tolist()) if n else []]
+            return [
+                hits(st, srow[:n], drow[:n]) if n else []
+                for srow, drow, n in zip(hs.tolist(), hd.tolist(), sizes.tolist(), strict=True)
+            ]
+        finally:
+            if paused:
+                gc.enable()
 
     def _topk(
         self,
@@ -826,24 +842,36 @@ class BM25Index:
         if not st.segments or not any(terms):
             return hs, hd, sizes
 
-        def first() -> None:  # the warm-up's query (its scratch outputs made only if run)
-            self._kernel_topk(
-                st, terms[:1], mask, check_alive,
-                np.empty((1, k), np.float64), np.empty((1, k), np.int64), np.zeros(1, np.int64),
-            )  # fmt: skip
-
         # one compilation per algorithm and array types (term-frequency width, read-only maps)
-        kind = (
-            self._algo,
-            st.df.flags.writeable,
-            mask.flags.writeable,
-            tuple((seg.tfs.dtype.char, seg.docs.flags.writeable) for seg in st.segments),
-        )
-        if _warmup.ready(kind, first, partial(_kernel_cached, self._algo)):
+        seg_kinds = st.cache.get("segment_kinds")
+        if seg_kinds is None:  # fixed for a snapshot: worked out by its first search
+            seg_kinds = st.cache["segment_kinds"] = tuple(
+                (seg.tfs.dtype.char, seg.docs.flags.writeable) for seg in st.segments
+            )
+        kind = (self._algo, st.df.flags.writeable, mask.flags.writeable, seg_kinds)
+        if kind in _warmup.done or _warmup.ready(
+            kind,
+            partial(self._first_topk, st, terms[:1], k, mask, check_alive),
+            partial(_kernel_cached, self._algo),
+        ):
             self._kernel_topk(st, terms, mask, check_alive, hs, hd, sizes)
         else:
             self._exhaustive_topk(st, terms, mask, hs, hd, sizes)
         return hs, hd, sizes
+
+    def _first_topk(
+        self,
+        st: _State,
+        terms: list[list[int]],
+        k: int,
+        mask: npt.NDArray[np.bool_],
+        check_alive: bool,
+    ) -> None:
+        """The warm-up's query, into scratch outputs (made only if it runs)."""
+        self._kernel_topk(
+            st, terms, mask, check_alive,
+            np.empty((1, k), np.float64), np.empty((1, k), np.int64), np.zeros(1, np.int64),
+        )  # fmt: skip
 
     def _kernel_topk(
         self,
@@ -856,8 +884,7 @@ class BM25Index:
         sizes: npt.NDArray[np.int64],
     ) -> None:
         """``_topk_batch`` through the compiled kernel of this index's algorithm."""
-        from rankwise.bm25 import kernels
-
+        kernels = _kernels or _load_kernels()
         nq = len(terms)
         if nq == 1:
             qterms = np.array(terms[0], np.int64)
@@ -880,22 +907,26 @@ class BM25Index:
             scale = max(1.0, ratio) * (1.0 + _BOUND_MARGIN)
             lo, hi = seg.base, seg.base + seg.n_docs
             finish = seg is last
+            if lo == 0 and hi == norm_all.size:  # one segment: no views to make
+                seg_norm, seg_mask = norm_all, mask
+            else:
+                seg_norm, seg_mask = norm_all[lo:hi], mask[lo:hi]
             if algo == "DAAT_MAXSCORE":
                 kernels.maxscore_batch(
                     qterms, qptr, st.df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, scale,
-                    seg.docs, seg.tfs, seg.blast, seg.bmax, norm_all[lo:hi], mask[lo:hi], lo,
+                    seg.docs, seg.tfs, seg.blast, seg.bmax, seg_norm, seg_mask, lo,
                     seg.block, check_alive, hs, hd, sizes, finish,
                 )  # fmt: skip
             elif algo == "DAAT_WAND":
                 kernels.wand_batch(
                     qterms, qptr, st.df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, scale,
-                    seg.docs, seg.tfs, seg.blast, norm_all[lo:hi], mask[lo:hi], lo, seg.block,
+                    seg.docs, seg.tfs, seg.blast, seg_norm, seg_mask, lo, seg.block,
                     hs, hd, sizes, finish,
                 )  # fmt: skip
             else:
                 kernels.taat_batch(
                     qterms, qptr, st.df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, seg.docs,
-                    seg.tfs, norm_all[lo:hi], mask[lo:hi], lo, acc, touched, hs, hd, sizes,
+                    seg.tfs, seg_norm, seg_mask, lo, acc, touched, hs, hd, sizes,
                     finish,
                 )  # fmt: skip
 

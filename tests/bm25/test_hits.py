@@ -1,0 +1,182 @@
+"""The Hit behaviour the search path relies on, checked on hits the index itself builds.
+
+``BM25Index._hits`` builds ``Hit`` through its slot setters rather than ``Hit(...)`` (half the
+cost per hit) and copies flat metadata with one ``dict()``; these tests pin what that must
+keep: a frozen slots dataclass equal, repr-identical and pickle-identical to one made by its
+constructor, and metadata that is the hit's own (changing it never reaches the index).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import gc
+import pickle
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from rankwise._checks import copy_metadata
+from rankwise.bm25 import BM25Index
+from rankwise.types import Hit
+
+FLAT = {"source": "a.pdf", "page": 3, "score": 0.5, "draft": False, "note": None}
+NESTED = {"tags": ["x", "y"], "where": {"shelf": [1, 2]}, "n": 1}
+DOCS = ["alpha beta", "alpha gamma", "beta gamma delta", "alpha"]
+
+
+@pytest.fixture
+def index() -> BM25Index:
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    ix.add(DOCS, ids=["flat", "nested", "plain", "empty"], metadatas=[FLAT, NESTED, None, {}])
+    return ix
+
+
+def _every_kind_of_hit(ix: BM25Index) -> Iterator[tuple[str, Hit]]:
+    """Hits from each path that builds them: one query, a batch, a large k, filters, get."""
+    for hit in ix.search("alpha beta", k=10):
+        yield "search", hit
+    for row in ix.search_many(["alpha", "beta gamma"], k=10, n_threads=1):
+        for hit in row:
+            yield "search_many", hit
+    for hit in ix.search("alpha beta gamma delta", k=500):  # k above the live count
+        yield "search k=500", hit
+    for hit in ix.search("alpha", filter={"page": 3}):
+        yield "mapping filter", hit
+    for hit in ix.search("alpha gamma", filter={"flat", "nested"}):
+        yield "id filter", hit
+    for hit in ix.get(["flat", "nested", "plain", "empty"]):
+        yield "get", hit
+
+
+def _stored(ix: BM25Index) -> dict[str, dict[str, Any]]:
+    return {h.id: h.metadata for h in ix.get(ix.ids())}
+
+
+def test_index_hits_are_the_hits_the_constructor_makes(index: BM25Index) -> None:
+    seen = set()
+    for path, hit in _every_kind_of_hit(index):
+        seen.add(hit.id)
+        twin = Hit(id=hit.id, score=hit.score, text=hit.text, metadata=dict(hit.metadata))
+        assert type(hit) is Hit, path
+        assert hit == twin, path
+        assert not hit.__ne__(twin), path
+        assert repr(hit) == repr(twin), path
+        assert isinstance(hit.score, float), path
+        assert isinstance(hit.id, str), path
+        assert not hasattr(hit, "__dict__"), path  # still a slots class
+        assert dataclasses.asdict(hit) == dataclasses.asdict(twin), path
+        assert dataclasses.replace(hit, score=1.5) == dataclasses.replace(twin, score=1.5), path
+    assert seen == {"flat", "nested", "plain", "empty"}
+
+
+def test_hits_are_immutable(index: BM25Index) -> None:
+    for _path, hit in _every_kind_of_hit(index):
+        for name, value in (("id", "other"), ("score", 9.0), ("text", "t"), ("metadata", {})):
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                setattr(hit, name, value)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            del hit.score
+        with pytest.raises((AttributeError, TypeError)):
+            hit.extra = 1  # type: ignore[attr-defined]
+        assert [f.name for f in dataclasses.fields(hit)] == ["id", "score", "text", "metadata"]
+
+
+def test_hits_compare_by_value_not_as_tuples(index: BM25Index) -> None:
+    hit = index.search("alpha", k=1)[0]
+    assert hit == index.search("alpha", k=1)[0]
+    assert hit != (hit.id, hit.score, hit.text, hit.metadata)
+    assert hit != dataclasses.replace(hit, score=hit.score + 1.0)
+    assert hit != dataclasses.replace(hit, metadata={**hit.metadata, "extra": 1})
+    with pytest.raises(TypeError):
+        _ = hit < hit  # type: ignore[operator]
+    with pytest.raises(TypeError):
+        hash(hit)  # its metadata is a dict
+    with pytest.raises(TypeError):
+        iter(hit)  # type: ignore[call-overload]
+
+
+def test_hits_pickle_and_copy_to_equal_hits(index: BM25Index) -> None:
+    for path, hit in _every_kind_of_hit(index):
+        for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+            back = pickle.loads(pickle.dumps(hit, protocol))
+            assert type(back) is Hit, (path, protocol)
+            assert back == hit, (path, protocol)
+        deep = copy.deepcopy(hit)
+        assert deep == hit, path
+        assert deep.metadata is not hit.metadata, path
+        assert copy.copy(hit) == hit, path
+
+
+def test_each_hit_owns_its_metadata(index: BM25Index) -> None:
+    """Changing any hit's metadata, flat or nested, never reaches the index or another hit."""
+    before = _stored(index)
+    assert before == {"flat": FLAT, "nested": NESTED, "plain": {}, "empty": {}}
+    hits = [hit for _, hit in _every_kind_of_hit(index)]
+    for hit in hits:
+        if hit.metadata == NESTED:
+            hit.metadata["tags"].append("hit")
+            hit.metadata["where"]["shelf"].clear()
+            hit.metadata["where"]["new"] = 1
+        hit.metadata["page"] = 99
+        hit.metadata.pop("source", None)
+    assert _stored(index) == before
+    again = [hit for _, hit in _every_kind_of_hit(index)]
+    assert [h.metadata for h in again] == [before[h.id] for h in again]
+    # every hit got its own dict, even for documents stored without metadata
+    assert len({id(h.metadata) for h in hits}) == len(hits)
+
+
+def test_predicate_filter_gets_a_copy_too(index: BM25Index) -> None:
+    def spoil(meta: dict[str, Any]) -> bool:
+        meta["page"] = -1
+        meta.setdefault("tags", []).append("predicate")
+        return True
+
+    before = _stored(index)
+    assert {h.id for h in index.search("alpha beta gamma", filter=spoil)} == set(before)
+    assert _stored(index) == before
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_search_leaves_the_collector_as_it_found_it(index: BM25Index, enabled: bool) -> None:
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        index.search("alpha", k=1)
+        assert gc.isenabled() is enabled
+        index.search("alpha beta gamma", k=1000)
+        assert gc.isenabled() is enabled
+        index.search_many(["alpha", "beta"] * 50, k=10, n_threads=1)
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+@pytest.mark.parametrize("meta", [FLAT, NESTED, {}, {"a": True, "b": [{"c": [1]}]}])
+def test_copy_metadata_is_a_fresh_plain_deep_copy(meta: dict[str, Any]) -> None:
+    source = copy.deepcopy(meta)
+    got = copy_metadata(source)
+    assert got == meta
+    assert type(got) is dict
+    assert got is not source
+
+    def containers(value: Any) -> Iterator[int]:
+        if isinstance(value, (list, dict)):
+            yield id(value)
+            for item in value.values() if isinstance(value, dict) else value:
+                yield from containers(item)
+
+    assert not set(containers(got)) & set(containers(source))
+    got["added"] = 1
+    assert source == meta
+
+
+def test_copy_metadata_returns_a_plain_dict_for_a_dict_subclass() -> None:
+    class Meta(dict[str, Any]):
+        pass
+
+    got = copy_metadata(Meta(a=1, b="x"))
+    assert type(got) is dict
+    assert got == {"a": 1, "b": "x"}
