@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,16 +56,23 @@ def beir_text(title: str, text: str) -> str:
     return f"{title} {text}".strip() if title else text
 
 
-def _document_from_row(row: Any, where: str) -> Document:
-    if not isinstance(row, dict):
-        raise CorpusError(f"{where}: expected a JSON object, got {type(row).__name__}")
+def _id_and_text(row: Mapping[str, Any], where: str, kind: str) -> tuple[Any, str]:
+    """The raw ``_id``/``id`` and the ``text`` of a BEIR row (a document or a query), checked
+    by the one rule both files follow."""
     raw_id = row.get("_id", row.get("id"))
     if raw_id is None or isinstance(raw_id, (dict, list, bool)) or str(raw_id) == "":
-        raise CorpusError(f"{where}: missing document id ('_id' or 'id')")
+        raise CorpusError(f"{where}: missing {kind} id ('_id' or 'id')")
     text = row.get("text")
     if not isinstance(text, str):
         got = "missing" if text is None else f"a {type(text).__name__}"
         raise CorpusError(f"{where}: 'text' must be a string, it is {got}")
+    return raw_id, text
+
+
+def _document_from_row(row: Any, where: str) -> Document:
+    if not isinstance(row, dict):
+        raise CorpusError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    raw_id, text = _id_and_text(row, where, "document")
     title = row.get("title") or ""
     if not isinstance(title, str):
         raise CorpusError(f"{where}: 'title' must be a string, got {type(title).__name__}")
@@ -167,13 +174,7 @@ def read_queries(path: str | Path) -> dict[str, str]:
     """Query id -> text of a BEIR ``queries.jsonl`` (``_id``/``id`` and ``text`` per line)."""
     queries: dict[str, str] = {}
     for where, row in iter_jsonl_rows(path):
-        raw_id = row.get("_id", row.get("id"))
-        if raw_id is None or isinstance(raw_id, (dict, list, bool)) or str(raw_id) == "":
-            raise CorpusError(f"{where}: missing query id ('_id' or 'id')")
-        text = row.get("text")
-        if not isinstance(text, str):
-            got = "missing" if text is None else f"a {type(text).__name__}"
-            raise CorpusError(f"{where}: 'text' must be a string, it is {got}")
+        raw_id, text = _id_and_text(row, where, "query")
         qid = str(raw_id)
         if qid in queries:
             raise CorpusError(f"{where}: duplicate query id {qid!r}")
