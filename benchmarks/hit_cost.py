@@ -5,13 +5,14 @@
     python benchmarks/hit_cost.py --against main     # + the same searches through REF's index.py
                                                      #   and copy_metadata, in this process
 
-Part 1 times 100 hits built per call from warm lists, the way ``BM25Index._hits`` builds them
-(rankwise's own path) and through the alternatives weighed for it: the dataclass's generated
-``__init__`` and a NamedTuple (a tuple-backed type, which would change Hit's behaviour: it would
-unpack, index, order and equal plain tuples). Part 2 times ``copy_metadata``. Part 3 searches a
-synthetic Zipf corpus (``bm25_vs_peers.make_corpus``) with no, flat and nested metadata per
-document; ``--against REF`` loads REF's ``src/rankwise/bm25/index.py`` and ``copy_metadata`` (via
-``git show``) as a second module and runs both on the same snapshot, interleaved.
+Part 1 times 100 hits built per call from warm lists (and freed), the way ``BM25Index._hits``
+builds them (``rankwise.types.make_hits``) and through the alternatives weighed for it: the slot
+setters it used before, the dataclass's generated ``__init__`` and a NamedTuple (a tuple-backed
+type, which would change Hit's behaviour: it would unpack, index, order and equal plain tuples).
+Part 2 times ``copy_metadata``. Part 3 searches a synthetic Zipf corpus
+(``bm25_vs_peers.make_corpus``) with no, flat and nested metadata per document; ``--against REF``
+loads REF's ``src/rankwise/bm25/index.py`` and ``copy_metadata`` (via ``git show``) as a second
+module and runs both on the same snapshot, interleaved.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from bm25_vs_peers import VOCAB, make_corpus, make_queries  # noqa: E402
 from rankwise._checks import copy_metadata  # noqa: E402
 from rankwise.bm25 import BM25Index  # noqa: E402
 from rankwise.bm25 import index as index_module  # noqa: E402
-from rankwise.types import Hit  # noqa: E402
+from rankwise.types import Hit, make_hits  # noqa: E402
 
 N_HITS = 100
 
@@ -64,9 +65,16 @@ Builder = Callable[[list[str], list[float], list[str], list[Any]], Any]
 
 
 def hit_builders(copy_metadata: Callable[[Any], Any] = copy_metadata) -> dict[str, Builder]:
-    fields = index_module._hit_fields
-    assert fields is not None
-    new, set_id, set_score, set_text, set_meta = fields
+    new = Hit.__new__
+    set_id, set_score, set_text, set_meta = (
+        getattr(Hit, name).__set__ for name in ("id", "score", "text", "metadata")
+    )
+
+    def own(metas: list[Any]) -> list[dict[str, Any]] | None:
+        return [{} if m is None else copy_metadata(m) for m in metas] if any(metas) else None
+
+    def fast(ids: list[str], scores: list[float], texts: list[str], metas: list[Any]) -> Any:
+        return make_hits(ids, scores, texts, own(metas))
 
     def setters(ids: list[str], scores: list[float], texts: list[str], metas: list[Any]) -> Any:
         out = []
@@ -93,7 +101,8 @@ def hit_builders(copy_metadata: Callable[[Any], Any] = copy_metadata) -> dict[st
         ]
 
     return {
-        "frozen slots dataclass, slot setters (rankwise)": setters,
+        "make_hits: slot twin turned into Hit (rankwise)": fast,
+        "Hit.__new__ + slot setters (rankwise before)": setters,
         "frozen slots dataclass, Hit(...)": init,
         "NamedTuple via tuple.__new__ (not taken)": named_tuple,
     }
@@ -113,8 +122,8 @@ def part_hits(ref_copy: Callable[[Any], Any] | None, ref: str | None) -> None:
     print("|---|" + "---|" * len(metas))
     builders = hit_builders()
     if ref_copy is not None:
-        path = hit_builders(ref_copy)["frozen slots dataclass, slot setters (rankwise)"]
-        builders[f"slot setters with {ref}'s copy_metadata"] = path
+        path = hit_builders(ref_copy)["make_hits: slot twin turned into Hit (rankwise)"]
+        builders[f"make_hits with {ref}'s copy_metadata"] = path
     for name, build in builders.items():
         cells = [
             best_cpu(lambda m=m, b=build: b(ids, scores, texts, m), 2000) / N_HITS * 1e9

@@ -93,6 +93,48 @@ class Hit:
     metadata: Metadata = field(default_factory=dict)
 
 
+class _HitBuilder:
+    """Builds a :class:`Hit` at about half the cost of ``Hit(...)`` (a search builds one per
+    result): ``Hit``'s frozen ``__init__`` stores each field through ``object.__setattr__``,
+    while this twin of its slot layout stores them directly and then turns itself into a
+    ``Hit`` (``__class__`` assignment, which CPython allows between classes with the same slots).
+    The result is an ordinary ``Hit``; ``_builder_works`` checks that at import."""
+
+    __slots__ = ("id", "metadata", "score", "text")  # CPython lays slots out sorted by name
+
+    def __init__(self, id: str, score: float, text: str, metadata: Metadata | None = None) -> None:
+        self.id = id
+        self.score = score
+        self.text = text
+        self.metadata = {} if metadata is None else metadata
+        self.__class__ = Hit  # type: ignore[assignment]
+
+
+def _builder_works() -> bool:
+    try:
+        hit: object = _HitBuilder("id", 1.0, "text", {})
+    except TypeError:  # pragma: no cover - a Hit whose layout differs, or no __class__ assignment
+        return False
+    return type(hit) is Hit and hit == Hit("id", 1.0, "text", {})
+
+
+_HIT = _HitBuilder if _builder_works() else Hit
+
+
+def make_hits(
+    ids: Iterable[str],
+    scores: Iterable[float],
+    texts: Iterable[str],
+    metadatas: Iterable[Metadata] | None = None,
+) -> list[Hit]:
+    """``[Hit(*row) for row in zip(ids, scores, texts, metadatas)]``, built faster (the
+    columns must have equal lengths). Each metadata dict becomes its hit's own, so pass fresh
+    copies; without ``metadatas`` each hit gets a new empty dict."""
+    if metadatas is None:
+        return list(map(_HIT, ids, scores, texts))  # type: ignore[arg-type]
+    return list(map(_HIT, ids, scores, texts, metadatas))  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True, slots=True)
 class RerankResult:
     """One reranked document, best first in a result list.

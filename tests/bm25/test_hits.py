@@ -180,3 +180,49 @@ def test_copy_metadata_returns_a_plain_dict_for_a_dict_subclass() -> None:
     got = copy_metadata(Meta(a=1, b="x"))
     assert type(got) is dict
     assert got == {"a": 1, "b": "x"}
+
+
+def test_make_hits_builds_the_hits_the_constructor_makes() -> None:
+    """The fast builder (a twin of Hit's slots that turns itself into a Hit) gives real Hits."""
+    from rankwise import types
+
+    assert types._HIT is types._HitBuilder  # the fast path is the one CPython takes
+    ids, scores, texts = ["a", "b", "c"], [3.0, 2.5, 1.0], ["x", "y", "z"]
+    metas = [copy.deepcopy(FLAT), {}, copy.deepcopy(NESTED)]
+    for hits, want_metas in (
+        (types.make_hits(ids, scores, texts, metas), metas),
+        (types.make_hits(ids, scores, texts), [{}, {}, {}]),
+        (types.make_hits(iter(ids), iter(scores), iter(texts)), [{}, {}, {}]),
+    ):
+        twins = [Hit(*row) for row in zip(ids, scores, texts, want_metas, strict=True)]
+        assert [type(h) for h in hits] == [Hit] * 3
+        assert hits == twins
+        assert [repr(h) for h in hits] == [repr(t) for t in twins]
+        assert [pickle.loads(pickle.dumps(h)) for h in hits] == twins
+        for hit in hits:
+            assert not hasattr(hit, "__dict__")
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                hit.score = 0.0  # type: ignore[misc]
+    empty = types.make_hits(ids, scores, texts)
+    assert len({id(h.metadata) for h in empty}) == 3  # a new dict for each hit
+    assert types.make_hits([], [], []) == []
+
+
+def test_hits_of_a_loaded_index_are_those_of_the_index_it_saved(tmp_path: Any) -> None:
+    """Texts of a memory-mapped index are decoded per batch from the saved block, also for
+    documents added after the load and for non-ASCII text."""
+    docs = ["alpha béta", "alpha ünïcode ∑ gamma", "beta gamma delta 😀", "alpha", "delta"]
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    ix.add(docs, ids=[f"d{i}" for i in range(len(docs))], metadatas=[FLAT, None, NESTED, {}, None])
+    ix.save(tmp_path / "ix")
+    loaded = BM25Index.load(tmp_path / "ix", mmap=True, show_progress=False)
+    queries = ["alpha", "gamma delta", "béta ∑", "delta 😀 alpha", "nothing"]
+    for target in (ix, loaded):
+        target.add(["alpha après", "gamma"], ids=["n0", "n1"], metadatas=[{"new": [1]}, None])
+    for k in (1, 2, 10):
+        want = [ix.search(q, k=k) for q in queries]
+        assert loaded.search_many(queries, k=k, n_threads=1) == want
+        assert [loaded.search(q, k=k) for q in queries] == want
+    texts = {h.id: h.text for h in loaded.search_many(queries, k=10, n_threads=1)[3]}
+    assert texts["d2"] == docs[2]
+    assert texts["n0"] == "alpha après"

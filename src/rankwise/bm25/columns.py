@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from operator import itemgetter
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +38,25 @@ class TextColumn(Sequence[str]):
             hi = int(self._offsets[i + 1])
             return self._data[lo:hi].tobytes().decode("utf-8")
         return self._extra[i - self._n_base]
+
+    def gather(self, rows: list[int]) -> Sequence[str]:
+        """The strings at ``rows`` (in that order): what a search's hits read. Rows in the
+        saved block are decoded straight from it, reading all their offsets at once."""
+        if len(rows) <= 1:
+            return [self[i] for i in rows]
+        n_base = self._n_base
+        if n_base == 0:
+            return itemgetter(*rows)(self._extra)  # type: ignore[no-any-return]
+        assert self._data is not None
+        assert self._offsets is not None
+        idx = np.asarray(rows, np.int64)
+        if int(idx.max()) >= n_base:  # some rows appended since the load
+            return [self[i] for i in rows]
+        offsets = self._offsets
+        starts = offsets[idx].tolist()
+        ends = offsets[idx + 1].tolist()
+        blob = self._data.data  # a memoryview: slices are not copied
+        return [str(blob[lo:hi], "utf-8") for lo, hi in zip(starts, ends, strict=True)]
 
     def getter(self) -> Callable[[int], str]:
         """A fast ``i -> string`` function (plain list indexing when nothing is mmapped)."""

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from functools import partial
 from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -36,7 +37,7 @@ from rankwise.bm25.persistence import Settings, load_snapshot, save_snapshot
 from rankwise.bm25.segment import Segment, build_segment, compact_segment, merge_segments
 from rankwise.bm25.snapshot import Snapshot as _State
 from rankwise.bm25.snapshot import doc_norms as _norms
-from rankwise.types import Filter, FilterKind, Hit, Metadata, check_filter
+from rankwise.types import Filter, FilterKind, Hit, Metadata, check_filter, make_hits
 
 ALGORITHMS = ("TAAT_NAIVE", "DAAT_WAND", "DAAT_MAXSCORE")
 DEFAULT_ALGORITHM = "DAAT_MAXSCORE"
@@ -242,24 +243,6 @@ def _kernel_cached(algo: str) -> bool:
         return os.path.exists(index)
     except Exception:  # pragma: no cover - another numba version
         return True
-
-
-def _hit_setters() -> tuple[Callable[..., Any], ...] | None:
-    """``Hit.__new__`` and the slot setters of its four fields: building a frozen dataclass
-    through its ``__init__`` costs twice as much, and a top-100 query builds 100 of them.
-    None when ``Hit`` is not a slots class with exactly these fields (then ``Hit(...)``)."""
-    try:
-        slots = [getattr(Hit, name) for name in ("id", "score", "text", "metadata")]
-    except AttributeError:  # pragma: no cover
-        return None
-    if len(getattr(Hit, "__slots__", ())) != 4 or not all(
-        type(slot).__name__ == "member_descriptor" for slot in slots
-    ):  # pragma: no cover
-        return None
-    return (Hit.__new__, *(slot.__set__ for slot in slots))
-
-
-_hit_fields = _hit_setters()
 
 
 class BM25Index:
@@ -693,9 +676,20 @@ class BM25Index:
         """Term ids of the analyzed query, repeats kept (a term's count multiplies its weight);
         tokens outside the vocabulary are dropped. Which of these a snapshot knows (and their
         IDF) is decided in the kernel."""
+        return self._term_lists([query])[0]
+
+    def _term_lists(self, queries: list[str]) -> list[list[int]]:
+        """``_query_terms`` of each query (the analyzer and the vocabulary looked up once)."""
         analyzer = self._analyzer
-        tokens = query.split() if analyzer.is_plain_whitespace else analyzer.analyze(query)
-        return [t for t in map(self._vocab.get, tokens) if t is not None]
+        tokenize = str.split if analyzer.is_plain_whitespace else analyzer.analyze
+        get = self._vocab.get
+        out = []
+        for tokens in map(tokenize, queries):
+            terms = list(map(get, tokens))
+            if None in terms:  # some tokens are in no document
+                terms = [t for t in terms if t is not None]
+            out.append(terms)
+        return out  # type: ignore[return-value]
 
     def search(self, query: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
         """The ``k`` best documents for ``query`` (score > 0 only), best first.
@@ -704,10 +698,13 @@ class BM25Index:
         allowed ids) is applied inside the top-k.
         """
         text_arg(query, "query")
+        if type(k) is not int or k < 1:  # the common case is checked without a call
+            k = positive_int(k)
         st = self._state
-        k = min(positive_int(k), max(st.n_live, 1))  # no buffers beyond the live documents
-        flt = _check_filter(filter)
-        return self._search(st, query, k, flt)
+        k = min(k, max(st.n_live, 1))  # no buffers beyond the live documents
+        if filter is None:
+            return self._search_batch(st, [query], k)[0]
+        return self._search(st, query, k, _check_filter(filter))
 
     def search_many(
         self,
@@ -786,29 +783,40 @@ class BM25Index:
         """Unfiltered top-k of each query: analysis, one kernel call per segment, hits."""
         if st.n_live == 0:
             return [[] for _ in queries]
-        terms = [self._query_terms(q) for q in queries]
+        terms = self._term_lists(queries)
         hs, hd, sizes = self._topk_batch(st, terms, k, st.alive, st.n_live != st.n_total)
-        hits = self._hits
-        # Python's cyclic collector is paused while hits are built: a top-100 batch allocates
-        # thousands of Hits and metadata dicts that stay alive until returned, and every 700
-        # allocations the collector would traverse them (and, as they pile up, the heap),
-        # which cost more than building them. They form no cycles, so this only postpones a
-        # collection; it is left alone when already disabled. Inline rather than a context
-        # manager, whose generator cost each search() about a microsecond.
-        paused = gc.isenabled()
-        if paused:
-            gc.disable()
-        try:
-            if len(queries) == 1:  # search(): one row, no 2-D lists
-                n = int(sizes[0])
-                return [hits(st, hs[0, :n].tolist(), hd[0, :n].tolist()) if n else []]
-            return [
-                hits(st, srow[:n], drow[:n]) if n else []
-                for srow, drow, n in zip(hs.tolist(), hd.tolist(), sizes.tolist(), strict=True)
-            ]
-        finally:
-            if paused:
-                gc.enable()
+        return self._rows_of_hits(st, hs, hd, sizes)
+
+    def _rows_of_hits(
+        self,
+        st: _State,
+        hs: npt.NDArray[np.float64],
+        hd: npt.NDArray[np.int64],
+        sizes: npt.NDArray[np.int64],
+    ) -> list[list[Hit]]:
+        """The hits of a batch's top-k arrays, one list per query: all built in one pass
+        over flat columns (one ``tolist`` per array, one gather per column), then split."""
+        counts = sizes.tolist()
+        total = sum(counts)
+        nq, width = hd.shape
+        if total == 0:
+            return [[] for _ in counts]
+        if total == nq * width:  # every row full: the arrays as they are
+            scores, docs = hs.ravel().tolist(), hd.ravel().tolist()
+        elif nq == 1:
+            scores, docs = hs[0, :total].tolist(), hd[0, :total].tolist()
+        else:
+            keep = np.arange(width) < sizes[:, None]
+            scores, docs = hs[keep].tolist(), hd[keep].tolist()
+        hits = self._hits(st, scores, docs)
+        if nq == 1:
+            return [hits]
+        rows: list[list[Hit]] = []
+        end = 0
+        for n in counts:
+            rows.append(hits[end : end + n])
+            end += n
+        return rows
 
     def _topk(
         self,
@@ -971,26 +979,35 @@ class BM25Index:
             sizes[q] = n
 
     def _hits(self, st: _State, scores: list[float], docs: list[int]) -> list[Hit]:
-        ids = st.ids
-        text = st.texts.getter()
-        metas = st.metas
-        if _hit_fields is None:
-            return [
-                Hit(ids[d], s, text(d), copy_metadata(meta) if (meta := metas[d]) else {})
-                for s, d in zip(scores, docs, strict=True)
-            ]
-        new, set_id, set_score, set_text, set_meta = _hit_fields
-        out: list[Hit] = []
-        append = out.append
-        for s, d in zip(scores, docs, strict=True):
-            hit = new(Hit)
-            set_id(hit, ids[d])
-            set_score(hit, s)
-            set_text(hit, text(d))
-            meta = metas[d]
-            set_meta(hit, {} if meta is None else copy_metadata(meta))
-            append(hit)
-        return out
+        """Hits for internal documents ``docs`` (with their scores): ids, texts and metadata
+        are gathered column by column, each hit gets its own copy of the metadata."""
+        n = len(docs)
+        if n == 0:
+            return []
+        if n == 1:
+            ids: Sequence[str] = [st.ids[docs[0]]]
+            metas: Sequence[Metadata | None] = [st.metas[docs[0]]]
+        else:
+            pick = itemgetter(*docs)
+            ids = pick(st.ids)
+            metas = pick(st.metas)
+        texts = st.texts.gather(docs)
+        # Python's cyclic collector is paused while the hits are built: a top-100 batch
+        # allocates thousands of Hits that stay alive until returned, and every 700
+        # allocations the collector would traverse them (and, as they pile up, older
+        # generations), which costs about as much as building them. Hits form no cycles, so
+        # this only postpones a collection; it is left alone when already disabled.
+        paused = gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            if any(metas):
+                own = [copy_metadata(meta) if meta else {} for meta in metas]
+                return make_hits(ids, scores, texts, own)
+            return make_hits(ids, scores, texts)  # no metadata: a new empty dict per hit
+        finally:
+            if paused:
+                gc.enable()
 
     # ------------------------------------------------------------------ sparse vectors
 
