@@ -116,6 +116,24 @@ def test_texts_arg_takes_any_iterable_but_a_single_string() -> None:
         texts_arg(["\ud800"])
 
 
+def test_texts_arg_names_the_first_bad_item_among_many_good_ones() -> None:
+    """ASCII lists are accepted in one pass; anything else is checked item by item."""
+
+    class Text(str):
+        pass
+
+    good = ["plain", "", Text("sub"), "é ∑ 😀"]
+    assert texts_arg(good * 3) == good * 3
+    for bad, message in (
+        (b"x", r"^texts\[5\] must be a str, got bytes$"),
+        (None, r"^texts\[5\] must be a str, got NoneType$"),
+        ("ok \udfff", r"^texts\[5\] contains a lone surrogate"),
+        (Text("\ud800"), r"^texts\[5\] contains a lone surrogate"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            texts_arg(["a", "b", "é", "c", "d", bad, 7])
+
+
 def test_the_id_rule() -> None:
     longest = "é" * (MAX_ID_BYTES // 2)  # two UTF-8 bytes each: exactly the bound
     assert id_arg(longest, "id") == longest

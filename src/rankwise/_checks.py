@@ -39,6 +39,7 @@ stable within a minor release.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import operator
@@ -177,6 +178,9 @@ def as_list(values: object, name: str) -> list[Any]:
 def texts_arg(values: object, name: str = "texts") -> list[str]:
     """A list of texts (:func:`text_arg` for each, named ``name[i]``)."""
     out = as_list(values, name)
+    with contextlib.suppress(TypeError):  # TypeError: an item is not a str
+        if all(map(str.isascii, out)):  # all ASCII strings: valid, checked without a call each
+            return out
     for i, text in enumerate(out):
         text_arg(text, f"{name}[{i}]")
     return out
