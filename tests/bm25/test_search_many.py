@@ -219,3 +219,32 @@ def test_a_loaded_index_gets_its_own_kernel_warm_up(tmp_path: Path) -> None:
         assert any(not writeable for kind in kinds for _, writeable in kind[3])  # type: ignore[index]
     _warmup.wait()
     assert loaded.search_many(qs, k=5) == want
+
+
+def test_an_id_filter_is_resolved_once_per_call_and_batched(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """search_many with an id set resolves the ids once (not once per query) and gives the
+    answers of search and of brute force over the allowed live documents, upserts and
+    deletions included."""
+    ix, live = segmented_index("DAAT_MAXSCORE")
+    ix.upsert(["w1 w2 w3", "w2 w2"], ids=["3", "10"])  # new versions of two allowed ids
+    live = [(i, t) for i, t in live if i not in {"3", "10"}] + [("3", "w1 w2 w3"), ("10", "w2 w2")]
+    allowed = {"3", "10", "0", "7", "unknown", *(str(i) for i in range(1, 900, 5))}
+    qs = queries(120, 6)
+    calls: list[int] = []
+    real = BM25Index._id_mask
+
+    def counting(self: BM25Index, *args: object) -> object:
+        calls.append(1)
+        return real(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(BM25Index, "_id_mask", counting)
+    one_by_one = [ix.search(q, k=7, filter=allowed) for q in qs]
+    calls.clear()
+    for n_threads in (1, 2):
+        assert ix.search_many(qs, k=7, filter=allowed, n_threads=n_threads) == one_by_one
+    assert len(calls) == 2  # once per call, not per query
+    for q, hits in list(zip(qs, one_by_one, strict=True))[:40]:
+        ranked = [d for d, _ in brute_force(live, q, len(live)) if d in allowed]
+        assert [h.id for h in hits] == ranked[:7]

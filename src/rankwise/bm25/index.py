@@ -727,36 +727,31 @@ class BM25Index:
         k = min(k, max(st.n_live, 1))  # no buffers beyond the live documents
         if not qs:
             return []
-        if flt is not None:
-            return _run_tasks(
-                [partial(self._search, st, q, k, flt) for q in qs], threads, flatten=False
-            )
-        size = _batch_size(len(qs), k, threads)
-        if threads == 1 or size >= len(qs):
-            return [hits for lo in range(0, len(qs), size) for hits in
-                    self._search_batch(st, qs[lo : lo + size], k)]  # fmt: skip
-        tasks = [
-            partial(self._search_batch, st, qs[lo : lo + size], k) for lo in range(0, len(qs), size)
-        ]
-        return _run_tasks(tasks, threads, flatten=True)
+        if flt is None or isinstance(flt, (set, frozenset)):  # batched: one mask for all
+            mask = None if flt is None else self._id_mask(st, flt)
+            size = _batch_size(len(qs), k, threads)
+            if threads == 1 or size >= len(qs):
+                return [hits for lo in range(0, len(qs), size) for hits in
+                        self._search_batch(st, qs[lo : lo + size], k, mask)]  # fmt: skip
+            tasks = [
+                partial(self._search_batch, st, qs[lo : lo + size], k, mask)
+                for lo in range(0, len(qs), size)
+            ]
+            return _run_tasks(tasks, threads, flatten=True)
+        return _run_tasks(
+            [partial(self._search, st, q, k, flt) for q in qs], threads, flatten=False
+        )
 
     def _search(self, st: _State, query: str, k: int, flt: Filter | None) -> list[Hit]:
         if flt is None:
             return self._search_batch(st, [query], k)[0]
+        if isinstance(flt, (set, frozenset)):
+            return self._search_batch(st, [query], k, self._id_mask(st, flt))[0]
         if st.n_live == 0:
             return []
         terms = self._query_terms(query)
         if not terms:
             return []
-        if isinstance(flt, (set, frozenset)):
-            mask = np.zeros(st.n_total, np.bool_)
-            idx = [i for i in (self._locate(st, x) for x in flt) if i is not None]
-            idx = [i for i in idx if i < st.n_total]
-            if idx:
-                mask[np.asarray(idx, np.int64)] = True
-            mask &= st.alive
-            scores, docs = self._topk(st, terms, k, mask)
-            return self._hits(st, scores.tolist(), docs.tolist())
         pred = _predicate(flt)
         verdict: dict[int, bool] = {}
         want = max(4 * k, 64)
@@ -779,13 +774,32 @@ class BM25Index:
                 return self._hits(st, keep_s, keep_d)
             want *= 8
 
-    def _search_batch(self, st: _State, queries: list[str], k: int) -> list[list[Hit]]:
-        """Unfiltered top-k of each query: analysis, one kernel call per segment, hits."""
+    def _search_batch(
+        self,
+        st: _State,
+        queries: list[str],
+        k: int,
+        mask: npt.NDArray[np.bool_] | None = None,
+    ) -> list[list[Hit]]:
+        """Top-k of each query among the live documents (or those of ``mask``, a subset of
+        them): analysis, one kernel call per segment, hits."""
         if st.n_live == 0:
             return [[] for _ in queries]
         terms = self._term_lists(queries)
-        hs, hd, sizes = self._topk_batch(st, terms, k, st.alive, st.n_live != st.n_total)
+        if mask is None:
+            hs, hd, sizes = self._topk_batch(st, terms, k, st.alive, st.n_live != st.n_total)
+        else:
+            hs, hd, sizes = self._topk_batch(st, terms, k, mask)
         return self._rows_of_hits(st, hs, hd, sizes)
+
+    def _id_mask(self, st: _State, ids: set[str] | frozenset[str]) -> npt.NDArray[np.bool_]:
+        """The live documents of snapshot ``st`` whose ids are in ``ids`` (an id filter)."""
+        mask = np.zeros(st.n_total, np.bool_)
+        locate = self._locate
+        idx = [i for i in map(partial(locate, st), ids) if i is not None]
+        if idx:
+            mask[np.asarray(idx, np.int64)] = True
+        return mask
 
     def _rows_of_hits(
         self,
