@@ -248,3 +248,25 @@ def test_an_id_filter_is_resolved_once_per_call_and_batched(
     for q, hits in list(zip(qs, one_by_one, strict=True))[:40]:
         ranked = [d for d, _ in brute_force(live, q, len(live)) if d in allowed]
         assert [h.id for h in hits] == ranked[:7]
+
+
+def test_a_predicate_is_tried_once_per_document_in_a_call() -> None:
+    """The queries of one search_many call share the predicate's verdicts (and still get the
+    answers of search); a mapping filter gives the same hits as the equal predicate."""
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    docs = corpus(400, 7)
+    ix.add(docs, ids=[str(i) for i in range(400)], metadatas=[{"p": i % 4} for i in range(400)])
+    qs = queries(60, 8)
+    tried: list[int] = []
+
+    def pred(meta: dict[str, object]) -> bool:
+        tried.append(id(meta))
+        return meta["p"] == 1
+
+    want = [ix.search(q, k=5, filter=lambda m: m["p"] == 1) for q in qs]
+    assert ix.search_many(qs, k=5, filter={"p": 1}) == want
+    for n_threads in (1, 2):
+        tried.clear()
+        assert ix.search_many(qs, k=5, filter=pred, n_threads=n_threads) == want
+        per_query = sum(len(ix.search(q, k=5, filter=lambda m: True)) > 0 for q in qs)
+        assert 0 < len(tried) <= 400 < per_query * 64  # once per document, not per query

@@ -738,11 +738,22 @@ class BM25Index:
                 for lo in range(0, len(qs), size)
             ]
             return _run_tasks(tasks, threads, flatten=True)
+        verdict: dict[int, bool] = {}  # shared: each document's metadata is tried once
         return _run_tasks(
-            [partial(self._search, st, q, k, flt) for q in qs], threads, flatten=False
+            [partial(self._search, st, q, k, flt, verdict) for q in qs], threads, flatten=False
         )
 
-    def _search(self, st: _State, query: str, k: int, flt: Filter | None) -> list[Hit]:
+    def _search(
+        self,
+        st: _State,
+        query: str,
+        k: int,
+        flt: Filter | None,
+        verdict: dict[int, bool] | None = None,
+    ) -> list[Hit]:
+        """``search`` in snapshot ``st``. A mapping or predicate filter is tried on the best
+        documents, deeper until ``k`` pass; ``verdict`` (document -> passed) may be shared by
+        the queries of one ``search_many`` call, so each document is tried once."""
         if flt is None:
             return self._search_batch(st, [query], k)[0]
         if isinstance(flt, (set, frozenset)):
@@ -753,7 +764,11 @@ class BM25Index:
         if not terms:
             return []
         pred = _predicate(flt)
-        verdict: dict[int, bool] = {}
+        # a user's predicate gets a copy of the metadata (it may change it); our own equality
+        # check only reads it
+        private = not isinstance(flt, Mapping)
+        if verdict is None:
+            verdict = {}
         want = max(4 * k, 64)
         while True:
             scores, docs = self._topk(st, terms, want, st.alive)
@@ -763,7 +778,7 @@ class BM25Index:
                 ok = verdict.get(d)
                 if ok is None:
                     meta = st.metas[d]
-                    ok = bool(pred(copy_metadata(meta) if meta else {}))
+                    ok = bool(pred((copy_metadata(meta) if private else meta) if meta else {}))
                     verdict[d] = ok
                 if ok:
                     keep_s.append(s)
