@@ -226,3 +226,26 @@ def test_hits_of_a_loaded_index_are_those_of_the_index_it_saved(tmp_path: Any) -
     texts = {h.id: h.text for h in loaded.search_many(queries, k=10, n_threads=1)[3]}
     assert texts["d2"] == docs[2]
     assert texts["n0"] == "alpha après"
+
+
+def test_metadata_added_after_searches_reaches_the_hits(tmp_path: Any) -> None:
+    """Hits skip the metadata column while no document has metadata (a scan remembered per
+    index); documents added later with metadata, an upsert, a load and an older snapshot
+    still read each hit's own metadata."""
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    ix.add(["alpha beta", "alpha"], ids=["a", "b"])
+    assert [h.metadata for h in ix.search("alpha")] == [{}, {}]
+    old = ix._state
+    ix.add(["alpha alpha gamma"], ids=["c"], metadatas=[{"tag": ["x"]}])
+    assert {h.id: h.metadata for h in ix.search("alpha")} == {"a": {}, "b": {}, "c": {"tag": ["x"]}}
+    assert [h.metadata for h in ix._search_batch(old, ["alpha"], 10)[0]] == [{}, {}]
+    ix.upsert(["alpha beta"], ids=["a"], metadatas=[{"v": 2}])
+    rows = ix.search_many(["alpha", "gamma", "beta"], k=10, n_threads=1)
+    assert [{h.id: h.metadata for h in row} for row in rows] == [
+        {"a": {"v": 2}, "b": {}, "c": {"tag": ["x"]}},
+        {"c": {"tag": ["x"]}},
+        {"a": {"v": 2}},
+    ]
+    ix.save(tmp_path / "ix")
+    loaded = BM25Index.load(tmp_path / "ix", show_progress=False)
+    assert loaded.search_many(["alpha", "gamma", "beta"], k=10, n_threads=1) == rows

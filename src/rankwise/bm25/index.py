@@ -294,6 +294,8 @@ class BM25Index:
         # internal document -> the same id's previous internal document (see ``_locate``)
         self._older: dict[int, int] = {}
         self._state = _empty_state()
+        # (metadata column, n, whether any of its first n entries is set): see _has_metadata
+        self._metas_scan: tuple[list[Metadata | None] | None, int, bool] = (None, 0, False)
 
     # ------------------------------------------------------------------ properties
 
@@ -1007,19 +1009,31 @@ class BM25Index:
             hd[q, :n] = best
             sizes[q] = n
 
+    def _has_metadata(self, st: _State) -> bool:
+        """False when no document of ``st`` has metadata: then hits get empty dicts without a
+        read of the metadata column per hit. The column is scanned once per index, a new part
+        at a time: its entries below a published snapshot's ``n_total`` never change (only
+        unpublished appends are undone), and True for a document past an older snapshot's
+        end only costs that snapshot the reads."""
+        metas, n = st.metas, st.n_total
+        scanned, upto, found = self._metas_scan
+        if scanned is not metas:  # a loaded index's column, or the first search
+            upto, found = 0, False
+        if found or upto >= n:
+            return found
+        found = any(metas[upto:n])
+        self._metas_scan = (metas, n, found)  # each value is true: racing writers are harmless
+        return found
+
     def _hits(self, st: _State, scores: list[float], docs: list[int]) -> list[Hit]:
         """Hits for internal documents ``docs`` (with their scores): ids, texts and metadata
         are gathered column by column, each hit gets its own copy of the metadata."""
         n = len(docs)
         if n == 0:
             return []
-        if n == 1:
-            ids: Sequence[str] = [st.ids[docs[0]]]
-            metas: Sequence[Metadata | None] = [st.metas[docs[0]]]
-        else:
-            pick = itemgetter(*docs)
-            ids = pick(st.ids)
-            metas = pick(st.metas)
+        pick = itemgetter(*docs) if n > 1 else lambda column: (column[docs[0]],)
+        ids = pick(st.ids)
+        metas = pick(st.metas) if self._has_metadata(st) else ()
         texts = st.texts.gather(docs)
         # Python's cyclic collector is paused while the hits are built: a top-100 batch
         # allocates thousands of Hits that stay alive until returned, and every 700
