@@ -249,3 +249,29 @@ def test_metadata_added_after_searches_reaches_the_hits(tmp_path: Any) -> None:
     ix.save(tmp_path / "ix")
     loaded = BM25Index.load(tmp_path / "ix", show_progress=False)
     assert loaded.search_many(["alpha", "gamma", "beta"], k=10, n_threads=1) == rows
+
+
+def test_flat_metadata_copies_are_the_hits_own_until_nested_metadata_arrives() -> None:
+    """An index whose metadata is all flat copies it with dict(); once a document with
+    nested metadata is added, hits get deep copies. Either way no change to a hit's
+    metadata reaches the index."""
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    ix.add(["alpha", "alpha beta", "beta"], ids=["f", "g", "n"], metadatas=[FLAT, {"x": 1}, None])
+
+    def spoil_all() -> None:
+        for row in ix.search_many(["alpha", "beta", "alpha beta"], k=10, n_threads=1):
+            for hit in row:
+                hit.metadata["page"] = -1
+                for value in hit.metadata.values():
+                    if isinstance(value, list):
+                        value.append("spoiled")
+                    elif isinstance(value, dict):
+                        value.clear()
+
+    spoil_all()
+    assert _stored(ix) == {"f": FLAT, "g": {"x": 1}, "n": {}}
+    assert ix._metadata_kind(ix._state) == 1
+    ix.add(["alpha gamma"], ids=["deep"], metadatas=[copy.deepcopy(NESTED)])
+    spoil_all()
+    assert _stored(ix) == {"f": FLAT, "g": {"x": 1}, "n": {}, "deep": NESTED}
+    assert ix._metadata_kind(ix._state) == 2

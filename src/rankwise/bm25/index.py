@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rankwise._checks import (
+    _SHARED_TYPES,
     ArgumentTypeError,
     copy_metadata,
     ids_arg,
@@ -294,8 +295,8 @@ class BM25Index:
         # internal document -> the same id's previous internal document (see ``_locate``)
         self._older: dict[int, int] = {}
         self._state = _empty_state()
-        # (metadata column, n, whether any of its first n entries is set): see _has_metadata
-        self._metas_scan: tuple[list[Metadata | None] | None, int, bool] = (None, 0, False)
+        # (metadata column, n, the kind of its first n entries): see _metadata_kind
+        self._metas_scan: tuple[list[Metadata | None] | None, int, int] = (None, 0, 0)
 
     # ------------------------------------------------------------------ properties
 
@@ -1009,21 +1010,29 @@ class BM25Index:
             hd[q, :n] = best
             sizes[q] = n
 
-    def _has_metadata(self, st: _State) -> bool:
-        """False when no document of ``st`` has metadata: then hits get empty dicts without a
-        read of the metadata column per hit. The column is scanned once per index, a new part
-        at a time: its entries below a published snapshot's ``n_total`` never change (only
-        unpublished appends are undone), and True for a document past an older snapshot's
-        end only costs that snapshot the reads."""
+    def _metadata_kind(self, st: _State) -> int:
+        """What a hit's metadata copy takes in snapshot ``st``: 0 (no document has metadata:
+        hits get empty dicts without reading the column), 1 (only flat metadata, values of
+        the types ``copy_metadata`` shares: one ``dict()`` copies it) or 2 (some nested: a
+        ``copy_metadata`` each). The column is scanned once per index, a new part at a time:
+        its entries below a published snapshot's ``n_total`` never change (only unpublished
+        appends are undone), and a kind raised by documents past an older snapshot's end
+        only makes that snapshot copy more carefully than it needs to."""
         metas, n = st.metas, st.n_total
-        scanned, upto, found = self._metas_scan
+        scanned, upto, kind = self._metas_scan
         if scanned is not metas:  # a loaded index's column, or the first search
-            upto, found = 0, False
-        if found or upto >= n:
-            return found
-        found = any(metas[upto:n])
-        self._metas_scan = (metas, n, found)  # each value is true: racing writers are harmless
-        return found
+            upto, kind = 0, 0
+        if kind == 2 or upto >= n:
+            return kind
+        part = metas[upto:n]
+        if any(part):
+            try:
+                values = chain.from_iterable(map(dict.values, filter(None, part)))
+                kind = max(kind, 1 if _SHARED_TYPES.issuperset(map(type, values)) else 2)
+            except TypeError:  # pragma: no cover - not a dict: copy_metadata decides
+                kind = 2
+        self._metas_scan = (metas, n, kind)  # each value is true: racing writers are harmless
+        return kind
 
     def _hits(self, st: _State, scores: list[float], docs: list[int]) -> list[Hit]:
         """Hits for internal documents ``docs`` (with their scores): ids, texts and metadata
@@ -1033,7 +1042,8 @@ class BM25Index:
             return []
         pick = itemgetter(*docs) if n > 1 else lambda column: (column[docs[0]],)
         ids = pick(st.ids)
-        metas = pick(st.metas) if self._has_metadata(st) else ()
+        kind = self._metadata_kind(st)
+        metas = pick(st.metas) if kind else ()
         texts = st.texts.gather(docs)
         # Python's cyclic collector is paused while the hits are built: a top-100 batch
         # allocates thousands of Hits that stay alive until returned, and every 700
@@ -1044,10 +1054,13 @@ class BM25Index:
         if paused:
             gc.disable()
         try:
-            if any(metas):
+            if not any(metas):  # no metadata: a new empty dict per hit
+                return make_hits(ids, scores, texts)
+            if kind == 1:  # flat: what copy_metadata would do, without a call per hit
+                own = [dict(meta) if meta else {} for meta in metas]
+            else:
                 own = [copy_metadata(meta) if meta else {} for meta in metas]
-                return make_hits(ids, scores, texts, own)
-            return make_hits(ids, scores, texts)  # no metadata: a new empty dict per hit
+            return make_hits(ids, scores, texts, own)
         finally:
             if paused:
                 gc.enable()
