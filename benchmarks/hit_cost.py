@@ -4,6 +4,8 @@
     python benchmarks/hit_cost.py                    # the Hit micro-benchmark and search at 20k
     python benchmarks/hit_cost.py --against main     # + the same searches through REF's index.py
                                                      #   and copy_metadata, in this process
+    python benchmarks/hit_cost.py --mixes --against main [--loaded] [--docs 200000]
+                                                     # only part 4: the peer benchmark's call
 
 Part 1 times 100 hits built per call from warm lists (and freed), the way ``BM25Index._hits``
 builds them (``rankwise.types.make_hits``) and through the alternatives weighed for it: the slot
@@ -12,7 +14,9 @@ type, which would change Hit's behaviour: it would unpack, index, order and equa
 Part 2 times ``copy_metadata``. Part 3 searches a synthetic Zipf corpus
 (``bm25_vs_peers.make_corpus``) with no, flat and nested metadata per document; ``--against REF``
 loads REF's ``src/rankwise/bm25/index.py`` and ``copy_metadata`` (via ``git show``) as a second
-module and runs both on the same snapshot, interleaved.
+module and runs both on the same snapshot, interleaved. Part 4 times the peer benchmark's call
+(``search_many`` over chunks of 50 queries, one thread) and a ``search`` loop for both query mixes
+at k=10 and 100, next to the kernel alone.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ import importlib.util
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple
@@ -233,15 +239,97 @@ def part_search(n_docs: int, against: str | None) -> None:
         gc.collect()
 
 
+def part_mixes(n_docs: int, against: str | None, loaded: bool) -> None:
+    """The peer benchmark's timed call, ``search_many(chunk of 50, k, n_threads=1)`` with the
+    previous chunk's hits freed on the next assignment (as ``bm25_vs_peers`` times it), and
+    a loop of ``search``, for both query mixes at k=10 and 100; "kernel" is ``_topk_batch``
+    alone (analysis and hits excluded), so "this tree - kernel" is the Python per query."""
+    flat, offsets = make_corpus(n_docs, 42)
+    names = [f"t{i}" for i in range(VOCAB)]
+    texts = [
+        " ".join(map(names.__getitem__, flat[offsets[d] : offsets[d + 1]].tolist()))
+        for d in range(n_docs)
+    ]
+    ix = BM25Index({"tokenizer": "whitespace"}, k1=1.2, b=0.75, show_progress=False)
+    ix.add(texts, ids=[str(i) for i in range(n_docs)])
+    if loaded:
+        folder = Path(tempfile.mkdtemp(prefix="hit-cost-")) / "index"
+        ix.save(folder)
+        ix = BM25Index.load(folder, mmap=True, show_progress=False)
+    engines: list[tuple[str, Any]] = [("new", ix)]
+    ref = load_ref(against) if against else None
+    if ref is not None:
+        old = object.__new__(ref.BM25Index)
+        old.__dict__.update(ix.__dict__)
+        engines.append(("ref", old))
+    mixes = {"heavy": make_queries(1000, 43, 0), "skip100": make_queries(1000, 44, 100)}
+    for _, e in engines:
+        e.search_many(mixes["heavy"][:5], 10, n_threads=1)
+    index_module._warmup.wait()
+    if ref is not None:
+        ref._warmup.wait()
+
+    def chunks(e: Any, qs: list[str], k: int) -> Callable[[], object]:
+        def run() -> None:
+            hits = None
+            for lo in range(0, len(qs), 50):
+                hits = e.search_many(qs[lo : lo + 50], k, n_threads=1)
+            del hits
+
+        return run
+
+    def loop(e: Any, qs: list[str], k: int) -> Callable[[], object]:
+        def run() -> None:
+            for q in qs:
+                e.search(q, k)
+
+        return run
+
+    def kernel_only(terms: list[list[int]], k: int) -> None:
+        st = ix._state
+        for lo in range(0, len(terms), 50):
+            ix._topk_batch(st, terms[lo : lo + 50], k, st.alive, False)
+
+    load = os.getloadavg()
+    where = "loaded with mmap=True" if loaded else "in memory"
+    print(f"\n## query mixes, {n_docs:,} documents {where} (us per query, CPU time, best of 4)")
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; 'ref' = {against or '-'}")
+    print("| mix | k | call | this tree | ref | ref/this | kernel |")
+    print("|---|---|---|---|---|---|---|")
+    for mix, qs in mixes.items():
+        for k in (10, 100):
+            rows = [[dataclasses.astuple(h) for h in r] for r in ix.search_many(qs, k)]
+            for _, e in engines[1:]:
+                assert [[dataclasses.astuple(h) for h in r] for r in e.search_many(qs, k)] == rows
+            terms = ix._term_lists(qs)
+            kernel = best_cpu(partial(kernel_only, terms, k), 1, 3)
+            for call, make in (("search_many(50)", chunks), ("search loop", loop)):
+                best = {name: float("inf") for name, _ in engines}
+                for _ in range(4):  # interleaved
+                    for name, e in engines:
+                        best[name] = min(best[name], best_cpu(make(e, qs, k), 1, 1))
+                us = {name: t / len(qs) * 1e6 for name, t in best.items()}
+                ref_cell = f"{us['ref']:.1f}" if "ref" in us else "-"
+                ratio = f"{us['ref'] / us['new']:.2f}x" if "ref" in us else "-"
+                kernel_us = f"{kernel / len(qs) * 1e6:.1f}"
+                cells = [mix, str(k), call, f"{us['new']:.1f}", ref_cell, ratio, kernel_us]
+                print("| " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--docs", type=int, default=20_000, help="corpus size for the search part")
     ap.add_argument("--against", metavar="REF", help="also run REF's index.py (e.g. main)")
     ap.add_argument("--no-search", action="store_true", help="only the Hit micro-benchmark")
+    ap.add_argument("--mixes", action="store_true", help="only part 4 (both query mixes)")
+    ap.add_argument("--loaded", action="store_true", help="part 4 on an index loaded with mmap")
     args = ap.parse_args()
-    part_hits(ref_copy_metadata(args.against) if args.against else None, args.against)
+    if not args.mixes:
+        part_hits(ref_copy_metadata(args.against) if args.against else None, args.against)
     if not args.no_search:
-        part_search(args.docs, args.against)
+        if not args.mixes:
+            part_search(args.docs, args.against)
+        part_mixes(args.docs, args.against, args.loaded)
 
 
 if __name__ == "__main__":
