@@ -270,3 +270,26 @@ def test_a_predicate_is_tried_once_per_document_in_a_call() -> None:
         assert ix.search_many(qs, k=5, filter=pred, n_threads=n_threads) == want
         per_query = sum(len(ix.search(q, k=5, filter=lambda m: True)) > 0 for q in qs)
         assert 0 < len(tried) <= 400 < per_query * 64  # once per document, not per query
+
+
+def test_search_many_uses_every_core_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """n_threads=None (the default, what the LangChain and LlamaIndex batch paths pass) runs
+    on as many threads as the process may use cores."""
+    ix, _ = segmented_index("DAAT_MAXSCORE")
+    qs = queries(300, 9)
+    want = [ix.search(q, k=10) for q in qs]
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    seen: set[int] = set()
+    gate = threading.Barrier(3, timeout=10)
+    real = BM25Index._search_batch
+
+    def spy(self: BM25Index, *args: object) -> object:
+        ident = threading.get_ident()
+        if ident not in seen:
+            seen.add(ident)
+            gate.wait()  # returns only once three threads run batches at the same time
+        return real(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(BM25Index, "_search_batch", spy)
+    assert ix.search_many(qs, k=10) == want
+    assert len(seen) == 3
