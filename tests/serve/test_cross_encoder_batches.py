@@ -12,9 +12,9 @@ import pytest
 
 pytest.importorskip("starlette")
 
-from rankwise.rerankers import CrossEncoderReranker  # noqa: E402
-from rankwise.serve.batching import _Job, batch_scorer, score_jobs  # noqa: E402
-from rankwise.testing.tiny_models import random_text, save_tiny_model  # noqa: E402
+from rankwise.rerankers import CrossEncoderReranker
+from rankwise.serve.batching import _Job, batch_scorer, score_jobs
+from rankwise.testing.tiny_models import random_text, save_tiny_model
 
 QUERIES = ["lift wing", "heat transfer flow", "shock wave pressure", "boundary layer"]
 
