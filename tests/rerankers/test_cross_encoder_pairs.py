@@ -206,6 +206,19 @@ def test_token_cache_is_bounded_and_can_be_off(bert_dir: Path, texts: list[str])
         CrossEncoderReranker(str(bert_dir), device="cpu", token_cache_size=-1)
 
 
+def test_cached_tokens_follow_a_changed_max_length(bert_dir: Path, texts: list[str]) -> None:
+    """Rows cut for one ``max_length`` are not reused for a longer one."""
+    ce = CrossEncoderReranker(str(bert_dir), device="cpu", max_length=16)
+    ce._score(QUERY, texts)
+    for changes in ({"max_length": 64}, {"long_documents": "window", "max_length": 24}):
+        for name, value in changes.items():
+            setattr(ce, name, value)
+        built, owner = ce._pairs(QUERY, texts[:30])
+        expected, expected_owner = _tokenizer_pairs(ce, QUERY, texts[:30])
+        assert owner == expected_owner
+        assert [list(map(int, r)) for r in built["input_ids"]] == expected["input_ids"]
+
+
 def test_no_cache_gives_the_same_scores(bert_dir: Path, texts: list[str]) -> None:
     cached = CrossEncoderReranker(str(bert_dir), device="cpu")
     off = CrossEncoderReranker(str(bert_dir), device="cpu", token_cache_size=0)

@@ -180,11 +180,11 @@ class TokenCache:
     tokenizer is not safe to call from two threads at once.
     """
 
-    def __init__(self, tokenizer: Any, size: int, keep: int | None = None) -> None:
+    def __init__(self, tokenizer: Any, size: int) -> None:
         self.tokenizer = tokenizer
         self.size = size
-        #: tokens kept per document (``None``: all; enough for any truncated pair otherwise)
-        self.keep = keep
+        #: tokens kept per document (``None``: all), as the last call asked
+        self.keep: int | None = None
         self.lock = threading.Lock()
         self._rows: OrderedDict[str, StoredIds] = OrderedDict()
         self.hits = 0
@@ -198,9 +198,13 @@ class TokenCache:
         with self.lock:
             return encode_text(self.tokenizer, text)
 
-    def documents(self, texts: list[str]) -> list[StoredIds]:
-        """Token ids of every text (input order), tokenizing only the ones not cached."""
+    def documents(self, texts: list[str], keep: int | None = None) -> list[StoredIds]:
+        """Token ids of every text (input order; the first ``keep`` tokens of each, all with
+        ``None``), tokenizing only the ones not cached."""
         with self.lock:
+            if keep != self.keep:  # rows cut for another length: none of them will do
+                self._rows.clear()
+                self.keep = keep
             rows = self._rows
             if self.size == 0:
                 return [self._cut(r) for r in encode_texts(self.tokenizer, texts)]
@@ -213,14 +217,14 @@ class TokenCache:
                 else:
                     rows.move_to_end(t)
                     found[t] = cached
+            self.hits += len(found)
             if missing:
                 missing = list(dict.fromkeys(missing))
+                self.misses += len(missing)
                 for t, ids in zip(missing, encode_texts(self.tokenizer, missing), strict=True):
                     found[t] = rows[t] = self._cut(ids)
                 while len(rows) > self.size:
                     rows.popitem(last=False)
-            self.hits += len(texts) - len(missing)
-            self.misses += len(missing)
             return [found[t] for t in texts]
 
     def _cut(self, row: IdArray) -> StoredIds:

@@ -238,8 +238,7 @@ class CrossEncoderReranker(LocalReranker):
         #: how pairs are put together from separately tokenized texts (``None``: this
         #: tokenizer's pairs are not reproduced exactly, so it encodes every pair itself)
         self._template = PairTemplate.learn(self.tokenizer)
-        keep = self.max_length if long_documents == "truncate" else None
-        self._tokens = TokenCache(self.tokenizer, token_cache_size, keep=keep)
+        self._tokens = TokenCache(self.tokenizer, token_cache_size)
         self._qkv: list[tuple[Any, Any]] | None = None
         self._position_offset = 0
         if unpad is None:
@@ -306,10 +305,12 @@ class CrossEncoderReranker(LocalReranker):
                 return self._encode(q_text, pieces), owner
         template = self._template
         q = self._tokens.query(query)[: self.query_max_length]
-        rows = self._tokens.documents(documents)
+        truncate = self.long_documents == "truncate"
+        # a truncated pair never holds more than max_length of a document's tokens
+        rows = self._tokens.documents(documents, self.max_length if truncate else None)
         room = self.max_length - len(q) - template.specials
         spans: list[list[tuple[int, int]]]
-        if self.long_documents == "truncate":
+        if truncate:
             if room < 1 and any(len(d) > room for d in rows):
                 raise ValueError(
                     f"max_length={self.max_length} leaves no room for a document after the "
