@@ -16,6 +16,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from rankwise.rerankers import CrossEncoderReranker
 from rankwise.testing.tiny_models import WORDS, build_tokenizer, random_text
+from tests.rerankers.test_cross_encoder import reference_scores
 
 QUERY = "capital of france river"
 LONG_QUERY = " ".join(["wing", "flow", "pressure", "boundary"] * 6)
@@ -41,21 +42,6 @@ def _tokenizer_pairs(ce: CrossEncoderReranker, query: str, docs: list[str]) -> A
     q_text, q_tokens = ce._prepare_query(query)
     pieces, owner = ce._pieces(q_tokens, docs)
     return ce._encode(q_text, pieces), owner
-
-
-def _plain_loop(path: Path, query: str, docs: list[str], max_length: int) -> list[float]:
-    """One pair at a time through the stock model: no padding, no sorting, no packing."""
-    tok = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForSequenceClassification.from_pretrained(path).eval()
-    out = []
-    with torch.no_grad():
-        for d in docs:
-            enc = tok(
-                query, d, truncation="only_second", max_length=max_length, return_tensors="pt"
-            )
-            logits = model(**enc).logits[0]
-            out.append(float(logits[0]) if logits.numel() == 1 else float(logits[1] - logits[0]))
-    return out
 
 
 @pytest.mark.parametrize("which", ["bert", "bert2", "xlmr"])
@@ -140,7 +126,7 @@ def test_scores_match_a_plain_transformers_loop_to_1e_6(
     # batch of pairs, the path every version scored with, keeps it)
     docs = [d for d in texts if d]
     got = ce._score(QUERY, docs)
-    assert got == pytest.approx(_plain_loop(path, QUERY, docs, max_length), abs=1e-6)
+    assert got == pytest.approx(reference_scores(path, QUERY, docs, max_length), abs=1e-6)
 
 
 class CountingTokenizer:
@@ -190,7 +176,7 @@ def test_each_text_is_tokenized_once(
     assert sorted(tok.singles) == ["paris france", "wing flow"]
     assert first[:5] != again[:5]  # a new query really was scored
     assert again == pytest.approx(
-        _plain_loop(bert_dir, "wing flow", [*docs[:5], "paris france"], 48), abs=1e-6
+        reference_scores(bert_dir, "wing flow", [*docs[:5], "paris france"], 48), abs=1e-6
     )
 
 
