@@ -54,6 +54,21 @@ def test_health_and_info(live: Live) -> None:
     assert info["limits"]["max_documents"] == 50
 
 
+def test_search_tokenizes_each_corpus_document_once(live: Live) -> None:
+    """The cross-encoder keeps candidates' token ids: a new query over documents already seen
+    tokenizes only the query (/v1/info shows the cache)."""
+    body = {"query": "wing flow", "k": 3, "fetch_k": 6}
+    assert post(live, "/v1/search", body).status_code == 200
+    before = httpx.get(live.url + "/v1/info").json()["reranker"]["token_cache"]
+    body = {"query": "lift of a swept wing heat", "k": 3, "fetch_k": 6}
+    found = post(live, "/v1/search", body).json()["results"]
+    after = httpx.get(live.url + "/v1/info").json()["reranker"]["token_cache"]
+    assert found
+    assert after["misses"] == before["misses"]
+    assert after["hits"] > before["hits"]
+    assert 0 < after["documents"] <= after["max_documents"]
+
+
 # -- Cohere-shaped rerank -------------------------------------------------------------------
 def test_cohere_sdk_v2_client_reranks_through_the_server(live: Live) -> None:
     cohere = pytest.importorskip("cohere")

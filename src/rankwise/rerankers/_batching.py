@@ -5,14 +5,15 @@ longest one. :func:`plan_batches` sorts pairs by token length and cuts the sorte
 contiguous batches that minimise ``sum(batch_len * longest_in_batch) + overhead * n_batches``
 (an exact dynamic programme, O(n * max_batch_size)), so long and short documents never share
 a batch, while ``overhead`` (token-equivalents per forward call) keeps batches from becoming
-needlessly small. :func:`window_spans` cuts a long document into overlapping token windows.
+needlessly small. :func:`token_windows` cuts a long document into overlapping token windows
+(:func:`window_spans`: the same windows as character spans).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["padded_tokens", "plan_batches", "window_spans"]
+__all__ = ["padded_tokens", "plan_batches", "token_windows", "window_spans"]
 
 
 def plan_batches(
@@ -57,6 +58,26 @@ def padded_tokens(lengths: Sequence[int], batches: Sequence[Sequence[int]]) -> i
     return sum(len(b) * max(lengths[i] for i in b) for b in batches if b)
 
 
+def token_windows(n: int, window: int, overlap: int) -> list[tuple[int, int]]:
+    """``[start, end)`` token ranges of overlapping windows of ``window`` tokens (``overlap``
+    shared) over ``n`` tokens; one range covering all of them when they fit."""
+    if window <= 0:
+        raise ValueError(f"window must be positive, got {window}")
+    overlap = max(0, min(overlap, window - 1))
+    if n <= window:
+        return [(0, n)]
+    stride = window - overlap
+    spans: list[tuple[int, int]] = []
+    start = 0
+    while True:
+        end = min(start + window, n)
+        spans.append((start, end))
+        if end >= n:
+            break
+        start += stride
+    return spans
+
+
 def window_spans(
     offsets: Sequence[tuple[int, int]], window: int, overlap: int
 ) -> list[tuple[int, int]]:
@@ -65,19 +86,9 @@ def window_spans(
     ``offsets`` are the (start, end) character offsets of a document's tokens. A document
     that fits in one window gives one span covering it all.
     """
-    if window <= 0:
-        raise ValueError(f"window must be positive, got {window}")
-    overlap = max(0, min(overlap, window - 1))
-    n = len(offsets)
-    if n <= window:
-        return [(offsets[0][0], offsets[-1][1])] if n else [(0, 0)]
-    stride = window - overlap
-    spans: list[tuple[int, int]] = []
-    start = 0
-    while True:
-        end = min(start + window, n)
-        spans.append((offsets[start][0], offsets[end - 1][1]))
-        if end >= n:
-            break
-        start += stride
-    return spans
+    if not offsets:
+        token_windows(0, window, overlap)  # the same argument check
+        return [(0, 0)]
+    return [
+        (offsets[s][0], offsets[e - 1][1]) for s, e in token_windows(len(offsets), window, overlap)
+    ]

@@ -8,13 +8,21 @@ only the first token ([CLS] / ``<s>``) reaches the classifier, the last layer co
 and values for every token but the query, attention output and feed-forward for that token
 alone. Same weights, same operations, so the same scores as the stock forward (to float
 rounding). Callers check :func:`supported` and compare against the stock forward once at load.
+:func:`packed_logits` takes the pairs already packed: no padded batch is ever built, the
+embeddings included.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["PER_PAIR_MAX_HEAD_DIM", "fused_qkv", "supported", "unpadded_logits"]
+__all__ = [
+    "PER_PAIR_MAX_HEAD_DIM",
+    "fused_qkv",
+    "packed_logits",
+    "position_offset",
+    "supported",
+]
 
 _CLASSES = {
     "BertForSequenceClassification",
@@ -31,7 +39,7 @@ PER_PAIR_MAX_HEAD_DIM = 64
 
 
 def supported(model: Any) -> bool:
-    """Whether :func:`unpadded_logits` knows this model's structure."""
+    """Whether :func:`packed_logits` knows this model's structure."""
     if type(model).__name__ not in _CLASSES:
         return False
     config = model.config
@@ -134,30 +142,40 @@ class _PerPairAttention:
         return ctx.view(q.shape[0], -1)
 
 
-def unpadded_logits(
-    model: Any, inputs: dict[str, Any], lengths: Any, qkv: list[tuple[Any, Any]] | None = None
-) -> Any:
-    """Logits of a BERT/RoBERTa/XLM-R sequence classifier, skipping the padding.
+def position_offset(model: Any) -> int:
+    """Position id of a pair's first token: 0 for BERT; RoBERTa and XLM-R count from
+    ``padding_idx + 1``."""
+    embeddings = model.base_model.embeddings
+    if hasattr(embeddings, "create_position_ids_from_input_ids"):
+        return int(embeddings.padding_idx) + 1
+    return 0
 
-    ``inputs`` is the padded batch (``input_ids``, ``attention_mask``, optional
-    ``token_type_ids``) with each pair's tokens first in its row; ``lengths`` its real token
-    counts; ``qkv`` the layers' fused projections (:func:`fused_qkv`, built when ``None``).
-    Embeddings run on the padded batch, everything after on the packed real tokens.
+
+def packed_logits(
+    model: Any,
+    ids: Any,
+    types: Any,
+    positions: Any,
+    lengths: Any,
+    qkv: list[tuple[Any, Any]] | None = None,
+) -> Any:
+    """Logits of a BERT/RoBERTa/XLM-R sequence classifier over packed pairs.
+
+    ``ids``, ``types`` (``None``: all 0) and ``positions`` hold every pair's tokens one pair
+    after the other (1-D, no padding anywhere); ``lengths`` each pair's token count. Position
+    ids are the ones the model would give the pair on its own (see :func:`position_offset`).
     """
     import torch
 
     linear = torch.nn.functional.linear
     qkv = qkv if qkv is not None else fused_qkv(model)
-    mask = inputs["attention_mask"].bool()
-    batch, width = mask.shape
     base = model.base_model
-    kwargs = {"input_ids": inputs["input_ids"]}
-    if "token_type_ids" in inputs:
-        kwargs["token_type_ids"] = inputs["token_type_ids"]
-    hidden = base.embeddings(**kwargs)
-    size = hidden.shape[-1]
-    keep = mask.reshape(-1).nonzero().squeeze(1)
-    h = hidden.reshape(batch * width, size).index_select(0, keep)
+    if types is None:
+        types = torch.zeros_like(ids)
+    h = base.embeddings(
+        input_ids=ids[None], token_type_ids=types[None], position_ids=positions[None]
+    )[0]
+    size = h.shape[-1]
     starts = torch.cumsum(lengths, 0) - lengths  # row of each pair's first token in ``h``
     layers = base.encoder.layer
     heads = layers[0].attention.self.num_attention_heads
@@ -165,7 +183,9 @@ def unpadded_logits(
     if h.device.type == "cpu" and size // heads <= PER_PAIR_MAX_HEAD_DIM:
         attention = _PerPairAttention(lengths)
     else:
-        attention = _PaddedAttention(mask, keep)
+        width = int(lengths.max())
+        mask = torch.arange(width, device=h.device)[None, :] < lengths[:, None]
+        attention = _PaddedAttention(mask, mask.reshape(-1).nonzero().squeeze(1))
     last = len(layers) - 1
     for i, layer in enumerate(layers):
         sa = layer.attention.self

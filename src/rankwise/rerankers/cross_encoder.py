@@ -6,8 +6,12 @@ loop. For 2-logit classifiers it is the positive-class log-odds ``logit[1] - log
 ``activation="sigmoid"`` gives exactly the softmax probability of the positive class. With
 ``activation="sigmoid"`` a 1-logit model's score is ``sigmoid(logit)`` in (0, 1).
 
-Speed: the pairs of a call are tokenized once (one batched fast-tokenizer call), sorted by
-token length and cut into batches (see ``_batching.plan_batches``); inference runs under
+Speed: the query is tokenized once per call and each document once (one batched
+fast-tokenizer call; the ``token_cache_size`` most recently seen documents' tokens are kept, so
+a corpus's documents are tokenized once however many queries they meet), and each pair's
+input is put together from the two (``_pair_tokens``: the tokenizer's own special tokens and
+truncation, checked at load against its pair encoding). Pairs are sorted by token length and
+cut into batches (see ``_batching.plan_batches``); inference runs under
 ``torch.inference_mode``. BERT / RoBERTa / XLM-R classifiers run without padding work, and
 their last layer only for the [CLS] token the classifier reads (``unpad``, see
 ``_unpadded``; enabled after a load-time self-check against the stock forward).
@@ -23,9 +27,10 @@ fp32 top-10 (random-head models, whose tightly bunched scores make these lower b
 
 Truncation: only the document is truncated (``truncation="only_second"``); the query is kept
 whole unless it alone is longer than ``query_max_length`` tokens (default 3/4 of
-``max_length``, FlagEmbedding's rule), when it is cut to that. ``long_documents="window"``
-scores documents longer than the room left by the query as overlapping windows
-(``window_overlap`` tokens shared) and keeps the best window's score.
+``max_length``, FlagEmbedding's rule), when its first ``query_max_length`` tokens are kept.
+``long_documents="window"`` scores documents longer than the room left by the query as
+overlapping windows of their tokens (``window_overlap`` tokens shared) and keeps the best
+window's score.
 """
 
 from __future__ import annotations
@@ -37,13 +42,22 @@ from typing import Any, Literal
 from rankwise._checks import int_arg, optional_int, positive_int
 from rankwise._model_paths import check_device, check_model_path
 from rankwise._optional import require
-from rankwise.rerankers._batching import plan_batches, window_spans
+from rankwise.rerankers._batching import plan_batches, token_windows, window_spans
 from rankwise.rerankers._local import Activation, FastMode, LocalReranker
-from rankwise.rerankers._unpadded import fused_qkv, supported, unpadded_logits
+from rankwise.rerankers._pair_tokens import PairTemplate, TokenCache
+from rankwise.rerankers._unpadded import (
+    fused_qkv,
+    packed_logits,
+    position_offset,
+    supported,
+)
 
 __all__ = ["Activation", "CrossEncoderReranker", "FastMode", "LongDocuments"]
 
 LongDocuments = Literal["truncate", "window"]
+#: Model inputs of a call's pairs: ``input_ids`` (and ``token_type_ids`` where the model reads
+#: them), one row per pair, special tokens included, no padding.
+Encoded = dict[str, list[Any]]
 
 _DTYPES = {
     "float32": "float32",
@@ -131,6 +145,9 @@ class CrossEncoderReranker(LocalReranker):
             (``None``: when the architecture is supported and a load-time self-check agrees
             with the stock forward). Scores are unchanged (same weights, same math).
         query_max_length: longest query in tokens (default ``max_length * 3 // 4``).
+        token_cache_size: documents whose token ids are kept, keyed by text, most recently
+            used first (0 disables the cache); at most ``max_length`` tokens each with
+            ``long_documents="truncate"``.
         trust_remote_code: as for ``transformers``' ``from_pretrained``.
         model, tokenizer: an already loaded model and tokenizer (``model_name`` then only names
             them).
@@ -156,6 +173,7 @@ class CrossEncoderReranker(LocalReranker):
         batch_overhead: float | None = None,
         query_max_length: int | None = None,
         unpad: bool | None = None,
+        token_cache_size: int = 10_000,
         trust_remote_code: bool = False,
         model: Any = None,
         tokenizer: Any = None,
@@ -173,6 +191,7 @@ class CrossEncoderReranker(LocalReranker):
             )
         int_arg(window_overlap, "window_overlap", minimum=0)
         optional_int(query_max_length, "query_max_length")
+        int_arg(token_cache_size, "token_cache_size", minimum=0)
         if show_progress not in (None, True, False):
             raise ValueError(f"show_progress must be None, True or False, got {show_progress!r}")
         torch = require("torch", "transformers", feature=type(self).__name__)
@@ -216,12 +235,18 @@ class CrossEncoderReranker(LocalReranker):
         self._input_names = self._model_inputs()
         self._pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         self._pair_specials = self._count_pair_specials()
+        #: how pairs are put together from separately tokenized texts (``None``: this
+        #: tokenizer's pairs are not reproduced exactly, so it encodes every pair itself)
+        self._template = PairTemplate.learn(self.tokenizer)
+        self._tokens = TokenCache(self.tokenizer, token_cache_size)
         self._qkv: list[tuple[Any, Any]] | None = None
+        self._position_offset = 0
         if unpad is None:
             self._qkv = self._checked_qkv() if supported(self.model) else None
         elif unpad:
             if not supported(self.model):
                 raise ValueError(f"unpad=True is not supported for {type(self.model).__name__}")
+            self._position_offset = position_offset(self.model)
             self._qkv = fused_qkv(self.model)
         self.unpad = self._qkv is not None
         if batch_overhead is None:
@@ -242,18 +267,22 @@ class CrossEncoderReranker(LocalReranker):
 
     def _checked_qkv(self) -> list[tuple[Any, Any]] | None:
         """Self-check at load time: the fused projections for the unpadded path when it
-        reproduces the stock forward, else ``None``."""
+        reproduces the stock forward (through the same packing :meth:`_forward` uses), else
+        ``None``."""
         torch = require("torch", "transformers")
-        enc = self.tokenizer(
+        enc = self.tokenizer(["a b c", "b"], ["a b c d e f g", "c"], return_token_type_ids=True)
+        rows: Encoded = {k: list(v) for k, v in enc.items() if k in self._input_names}
+        rows.pop("attention_mask", None)
+        padded = self.tokenizer(
             ["a b c", "b"], ["a b c d e f g", "c"], padding=True, return_tensors="pt"
         )
-        inputs = {k: v.to(self.device) for k, v in enc.items() if k in self._input_names}
-        lengths = inputs["attention_mask"].sum(1)
+        inputs = {k: v.to(self.device) for k, v in padded.items() if k in self._input_names}
         try:
             qkv = fused_qkv(self.model)
+            self._position_offset = position_offset(self.model)
             with torch.inference_mode():
                 ref = self.model(**inputs).logits.float()
-                got = unpadded_logits(self.model, inputs, lengths, qkv).float()
+                got = self._packed_logits(rows, [0, 1], qkv).float()
         except (AttributeError, RuntimeError, TypeError, ValueError, KeyError):
             return None
         tol = 1e-3 if self.dtype == torch.float32 else 5e-2
@@ -266,6 +295,47 @@ class CrossEncoderReranker(LocalReranker):
         return len(with_specials) - len(without)
 
     # ----------------------------------------------------------------------------------
+    def _pairs(self, query: str, documents: list[str]) -> tuple[Encoded, list[int]]:
+        """Model inputs of every pair to score and the document each pair belongs to (several
+        pairs per document with ``long_documents="window"``). Thread-safe."""
+        if self._template is None:
+            with self._tokens.lock:  # a fast tokenizer is not safe in two threads at once
+                q_text, q_tokens = self._prepare_query(query)
+                pieces, owner = self._pieces(q_tokens, documents)
+                return self._encode(q_text, pieces), owner
+        template = self._template
+        q = self._tokens.query(query)[: self.query_max_length]
+        truncate = self.long_documents == "truncate"
+        # a truncated pair never holds more than max_length of a document's tokens
+        rows = self._tokens.documents(documents, self.max_length if truncate else None)
+        room = self.max_length - len(q) - template.specials
+        spans: list[list[tuple[int, int]]]
+        if truncate:
+            if room < 1 and any(len(d) > room for d in rows):
+                raise ValueError(
+                    f"max_length={self.max_length} leaves no room for a document after the "
+                    f"{len(q)}-token query and {template.specials} special tokens"
+                )
+            spans = [[(0, min(len(d), room))] for d in rows]
+        else:
+            window = max(1, room)
+            spans = [token_windows(len(d), window, self.window_overlap) for d in rows]
+        ids: list[Any] = []
+        types: list[Any] = []
+        with_types = "token_type_ids" in self._input_names
+        owner = []
+        for i, (d, cuts) in enumerate(zip(rows, spans, strict=True)):
+            for start, end in cuts:
+                ids.append(template.build(q, d[start:end]))
+                if with_types:
+                    types.append(template.types(len(q), end - start))
+                owner.append(i)
+        encoded: Encoded = {"input_ids": ids}
+        if with_types:
+            encoded["token_type_ids"] = types
+        return encoded, owner
+
+    # the tokenizer's own pair encoding: tokenizers whose pairs the template cannot rebuild
     def _prepare_query(self, query: str) -> tuple[str, int]:
         """The query text to pair (cut to ``query_max_length`` tokens) and its token count."""
         ids = self.tokenizer(query, add_special_tokens=False, verbose=False)["input_ids"]
@@ -296,7 +366,7 @@ class CrossEncoderReranker(LocalReranker):
                 owner.append(i)
         return pieces, owner
 
-    def _encode(self, query: str, pieces: list[str]) -> dict[str, list[list[int]]]:
+    def _encode(self, query: str, pieces: list[str]) -> Encoded:
         return dict(
             self.tokenizer(
                 [query] * len(pieces),
@@ -309,58 +379,85 @@ class CrossEncoderReranker(LocalReranker):
             )
         )
 
-    def _forward(
-        self, encoded: dict[str, list[list[int]]], batches: list[list[int]]
-    ) -> list[float]:
-        """Raw scores for every encoded pair (input order)."""
+    def _packed_logits(self, encoded: Encoded, batch: list[int], qkv: Any = None) -> Any:
+        """Logits of the pairs ``batch`` of ``encoded`` on the unpadded path: the pairs' tokens
+        packed one after another, nothing padded."""
+        import numpy as np
+
+        torch = require("torch", "transformers")
+        ids = encoded["input_ids"]
+        rows = [ids[i] for i in batch]
+        lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+        flat = np.concatenate(rows).astype(np.int64, copy=False)
+        starts = np.cumsum(lengths) - lengths
+        positions = np.arange(len(flat), dtype=np.int64) - np.repeat(starts, lengths)
+        positions += self._position_offset
+        types = encoded.get("token_type_ids")
+        flat_types = None
+        if types is not None:
+            flat_types = np.concatenate([types[i] for i in batch]).astype(np.int64, copy=False)
+            flat_types = torch.from_numpy(flat_types).to(self.device)
+        return packed_logits(
+            self.model,
+            torch.from_numpy(flat).to(self.device),
+            flat_types,
+            torch.from_numpy(positions).to(self.device),
+            torch.from_numpy(lengths).to(self.device),
+            qkv if qkv is not None else self._qkv,
+        )
+
+    def _padded_logits(self, encoded: Encoded, batch: list[int]) -> Any:
+        """Logits of the pairs ``batch`` of ``encoded`` through the stock forward (padded)."""
         import numpy as np
 
         torch = require("torch", "transformers")
         ids = encoded["input_ids"]
         types = encoded.get("token_type_ids")
-        out = [0.0] * len(ids)
+        width = max(len(ids[i]) for i in batch)
+        arr = np.full((len(batch), width), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        tt = np.zeros((len(batch), width), dtype=np.int64) if types is not None else None
+        for row, i in enumerate(batch):
+            n = len(ids[i])
+            arr[row, :n] = ids[i]
+            mask[row, :n] = 1
+            if tt is not None and types is not None:
+                tt[row, :n] = types[i]
+        inputs = {
+            "input_ids": torch.from_numpy(arr).to(self.device),
+            "attention_mask": torch.from_numpy(mask).to(self.device),
+        }
+        if tt is not None:
+            inputs["token_type_ids"] = torch.from_numpy(tt).to(self.device)
+        return self.model(**inputs).logits
+
+    def _forward(self, encoded: Encoded, batches: list[list[int]]) -> list[float]:
+        """Raw scores for every encoded pair (input order)."""
+        torch = require("torch", "transformers")
+        out = [0.0] * len(encoded["input_ids"])
         iterator: Any = batches
-        if self._shows_progress(len(ids)):
+        if self._shows_progress(len(out)):
             from tqdm.auto import tqdm
 
             iterator = tqdm(batches, desc=f"rerank {self.model_name}", unit="batch")
         autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.fast_mode == "bf16")
         with torch.inference_mode(), autocast:
             for batch in iterator:
-                width = max(len(ids[i]) for i in batch)
-                arr = np.full((len(batch), width), self._pad_id, dtype=np.int64)
-                mask = np.zeros((len(batch), width), dtype=np.int64)
-                tt = np.zeros((len(batch), width), dtype=np.int64) if types is not None else None
-                for row, i in enumerate(batch):
-                    n = len(ids[i])
-                    arr[row, :n] = ids[i]
-                    mask[row, :n] = 1
-                    if tt is not None and types is not None:
-                        tt[row, :n] = types[i]
-                inputs = {
-                    "input_ids": torch.from_numpy(arr).to(self.device),
-                    "attention_mask": torch.from_numpy(mask).to(self.device),
-                }
-                if tt is not None:
-                    inputs["token_type_ids"] = torch.from_numpy(tt).to(self.device)
                 if self.unpad:
-                    lengths = torch.tensor([len(ids[i]) for i in batch], device=self.device)
-                    logits = unpadded_logits(self.model, inputs, lengths, self._qkv).float()
+                    logits = self._packed_logits(encoded, batch).float()
                 else:
-                    logits = self.model(**inputs).logits.float()
+                    logits = self._padded_logits(encoded, batch).float()
                 scores = logits[:, 1] - logits[:, 0] if self.num_labels == 2 else logits[:, 0]
                 for row, value in zip(batch, scores.cpu().tolist(), strict=True):
                     out[row] = float(value)
         return out
 
     def _raw_scores(self, query: str, documents: list[str]) -> list[float]:
-        q_text, q_tokens = self._prepare_query(query)
-        pieces, owner = self._pieces(q_tokens, documents)
-        encoded = self._encode(q_text, pieces)
+        encoded, owner = self._pairs(query, documents)
         lengths = [len(x) for x in encoded["input_ids"]]
         batches = plan_batches(lengths, self.batch_size, self.batch_overhead)
         piece_scores = self._forward(encoded, batches)
-        if len(pieces) == len(documents):
+        if len(owner) == len(documents):
             return piece_scores
         best = [-math.inf] * len(documents)
         for o, s in zip(owner, piece_scores, strict=True):

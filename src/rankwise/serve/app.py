@@ -242,6 +242,14 @@ class RankwiseServer:
                 "pairs": self.batcher.pairs,
                 "model_busy_s": round(self.batcher.busy_s, 3),
             }
+            tokens = getattr(self.reranker, "_tokens", None)  # a cross-encoder's token cache
+            if tokens is not None:
+                reranker["token_cache"] = {
+                    "documents": len(tokens),
+                    "max_documents": tokens.size,
+                    "hits": tokens.hits,
+                    "misses": tokens.misses,
+                }
         return JSONResponse(
             {
                 "version": __version__,

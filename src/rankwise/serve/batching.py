@@ -12,16 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from rankwise.rerankers.base import BaseReranker
-
-_TOKENIZER_LOCK = threading.Lock()
 
 
 @dataclass
@@ -50,30 +48,28 @@ def _embedding_scores(reranker: BaseReranker, jobs: Sequence[_Job]) -> list[list
 
 
 def _cross_encoder_scores(reranker: BaseReranker, jobs: Sequence[_Job]) -> list[list[float]]:
-    """The cross-encoder's own steps (query cut, windows, tokenisation, length-sorted batches,
-    forward, max over windows, activation) with the pairs of every job in one batch plan."""
+    """The cross-encoder's own steps (tokens of the query and of each document, pairs, query
+    cut, windows, length-sorted batches, forward, max over windows, activation) with the pairs
+    of every job in one batch plan."""
     from rankwise.rerankers._batching import plan_batches
+    from rankwise.rerankers.cross_encoder import _sigmoid
 
-    ce = reranker
-    merged: dict[str, list[list[int]]] = {}
-    owners: list[tuple[int, int]] = []  # (job, document) of each piece
-    with _TOKENIZER_LOCK:  # a fast tokenizer is not safe to call from two threads at once
-        for j, job in enumerate(jobs):
-            q_text, q_tokens = ce._prepare_query(job.query)  # type: ignore[attr-defined]
-            pieces, owner = ce._pieces(q_tokens, job.documents)  # type: ignore[attr-defined]
-            encoded = ce._encode(q_text, pieces)  # type: ignore[attr-defined]
-            for key, rows in encoded.items():
-                merged.setdefault(key, []).extend(rows)
-            owners.extend((j, o) for o in owner)
+    ce: Any = reranker
+    merged: dict[str, list[Any]] = {}
+    owners: list[tuple[int, int]] = []  # (job, document) of each pair
+    for j, job in enumerate(jobs):
+        encoded, owner = ce._pairs(job.query, job.documents)
+        for key, rows in encoded.items():
+            merged.setdefault(key, []).extend(rows)
+        owners.extend((j, o) for o in owner)
     lengths = [len(x) for x in merged["input_ids"]]
-    batches = plan_batches(lengths, ce.batch_size, ce.batch_overhead)  # type: ignore[attr-defined]
-    scores = ce._forward(merged, batches)  # type: ignore[attr-defined]
+    scores = ce._forward(merged, plan_batches(lengths, ce.batch_size, ce.batch_overhead))
     out = [[-math.inf] * len(job.documents) for job in jobs]
     for (j, d), s in zip(owners, scores, strict=True):
         if s > out[j][d]:
             out[j][d] = s
-    if getattr(ce, "activation", None) == "sigmoid":
-        out = [[1.0 / (1.0 + math.exp(-s)) for s in row] for row in out]
+    if ce.activation == "sigmoid":
+        out = [[_sigmoid(s) for s in row] for row in out]  # the reranker's own
     return out
 
 
@@ -89,7 +85,7 @@ def batch_scorer(reranker: BaseReranker) -> str:
     if isinstance(reranker, CrossEncoderReranker) and type(reranker)._score is (
         CrossEncoderReranker._score
     ):
-        needed = ("_prepare_query", "_pieces", "_encode", "_forward", "batch_size")
+        needed = ("_pairs", "_forward", "batch_size")
         if all(hasattr(reranker, a) for a in needed):
             return "cross-encoder"
         return "sequential"
@@ -115,7 +111,7 @@ class RerankBatcher:
         self.max_pairs = max_pairs
         self.kind = batch_scorer(reranker)
         # several model calls at once only where the forward pass is the only shared state
-        # (the cross-encoder path serialises its tokenizer); one worker otherwise
+        # (the cross-encoder serialises its own tokenizer calls); one worker otherwise
         self.workers = workers if self.kind == "cross-encoder" else 1
         self._queue: asyncio.Queue[_Job | None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
