@@ -33,6 +33,7 @@ from rankwise._checks import (
 )
 from rankwise.bm25.analyzer import Analyzer, AnalyzerParams
 from rankwise.bm25.persistence import Settings, load_snapshot, save_snapshot
+from rankwise.bm25.postings import ChunkPostings, chunk_postings
 from rankwise.bm25.segment import Segment, build_segment, compact_segment, merge_segments
 from rankwise.bm25.snapshot import Snapshot as _State
 from rankwise.bm25.snapshot import doc_norms as _norms
@@ -61,6 +62,14 @@ class _Vocab(dict[str, int]):
         value = len(self)
         self[key] = value
         return value
+
+
+def _stored_metadatas(metadatas: Any, n: int) -> list[Metadata | None]:
+    """Checked copies of the metadata, None for an empty one (no dict per document stored, and
+    none made when no metadata is given)."""
+    if metadatas is None:
+        return [None] * n
+    return [m or None for m in metadatas_arg(metadatas, n)]
 
 
 def _empty_state() -> _State:
@@ -388,7 +397,7 @@ class BM25Index:
             if ids is None
             else ids_arg(ids, count=n, unique=True)
         )
-        metas: list[Metadata | None] = [m or None for m in metadatas_arg(metadatas, n)]
+        metas = _stored_metadatas(metadatas, n)
         if n == 0:
             return []
         with self._lock:
@@ -417,7 +426,7 @@ class BM25Index:
         if ids is None:
             raise ArgumentTypeError("ids must be given to upsert, got None")
         id_list = ids_arg(ids, count=len(text_list), unique=True)
-        metas: list[Metadata | None] = [m or None for m in metadatas_arg(metadatas, len(text_list))]
+        metas = _stored_metadatas(metadatas, len(text_list))
         if not text_list:
             return []
         with self._lock:
@@ -538,13 +547,14 @@ class BM25Index:
 
         Streams: documents are analysed in chunks and every ``SEGMENT_DOCS`` documents the
         token ids so far become a segment, so a large batch never holds more than one
-        segment's worth of token ids besides the postings built."""
+        segment's worth of postings besides the postings built. Each chunk's token ids become
+        postings at once (``chunk_postings``), in NumPy: a build does not load numba."""
         from tqdm.auto import tqdm
 
         n = len(texts)
         base = st.n_total
         built: list[Segment] = []
-        pending: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]] = []
+        pending: list[ChunkPostings] = []
         pending_lens: list[npt.NDArray[np.int64]] = []
         lens: list[npt.NDArray[np.uint32]] = []
         total_len = st.total_len
@@ -573,9 +583,8 @@ class BM25Index:
                 f, ln = self._tokenize(chunk)
                 if ln.size and int(ln.max()) > np.iinfo(np.uint32).max:
                     raise ValueError("texts: a document has more than 2**32 tokens")
-                offsets = np.zeros(ln.size + 1, np.int64)
-                np.cumsum(ln, out=offsets[1:])
-                pending.append((f, offsets))
+                pending.append(chunk_postings(f, ln))
+                del f
                 pending_lens.append(ln)
                 total_len += int(ln.sum())
                 n_live += len(chunk)

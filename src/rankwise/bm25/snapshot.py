@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from rankwise.bm25 import kernels
+from rankwise.bm25 import postings
 from rankwise.bm25.columns import TextColumn
 from rankwise.bm25.segment import Segment, concat_live, with_new_blocks
 from rankwise.types import Metadata
@@ -179,8 +179,8 @@ class Snapshot:
         else:
             ptr, docs, tfs = concat_live(segs, alive, n_terms)
         norm = norm_all[live]
-        block = int(kernels.BLOCK_SIZE)
-        bptr, blast, bmax = kernels.compute_blocks(ptr, docs, tfs, norm, block)
+        block = postings.block_size()
+        bptr, blast, bmax = postings.compute_blocks(ptr, docs, tfs, norm, block)
         seg = Segment(0, int(live.size), ptr, docs, tfs, bptr, blast, bmax, avgdl, block)
         return seg, live
 
