@@ -147,3 +147,18 @@ def test_the_default_block_size_is_the_kernels() -> None:
     from rankwise.bm25 import kernels
 
     assert postings.BLOCK_SIZE == kernels.BLOCK_SIZE == postings.block_size()
+
+
+def test_an_index_emptied_by_deletes_saves_and_loads_again(tmp_path: Path) -> None:
+    from rankwise.bm25 import BM25Index
+
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    ix.add(["alpha"], ids=["d0"])
+    ix.delete(["d0"])
+    for _ in range(2):  # the second save writes a loaded index without segments
+        ix.save(tmp_path / "ix")
+        ix = BM25Index.load(tmp_path / "ix", show_progress=False)
+        assert len(ix) == 0
+        assert ix.search("alpha") == []
+    ix.add(["alpha beta"], ids=["d1"])
+    assert [h.id for h in ix.search("alpha")] == ["d1"]

@@ -164,14 +164,14 @@ class Snapshot:
         avgdl = self.avgdl
         live = np.flatnonzero(alive)
         segs = list(self.segments)
-        if not segs:
+        n_terms = int(self.df.size)
+        if not segs:  # no documents, but the vocabulary (and its saved terms) may be known
             empty = np.zeros(0, np.uint32)
             seg = with_new_blocks(
-                0, 0, np.zeros(1, np.int64), empty, np.zeros(0, np.uint8), np.zeros(0, np.float32),
-                1.0,
+                0, 0, np.zeros(n_terms + 1, np.int64), empty, np.zeros(0, np.uint8),
+                np.zeros(0, np.float32), 1.0,
             )  # fmt: skip
             return seg, live
-        n_terms = int(self.df.size)
         if len(segs) == 1 and live.size == self.n_total:
             ptr, docs, tfs = segs[0].ptr, segs[0].docs, segs[0].tfs
             if ptr.size - 1 < n_terms:
