@@ -192,9 +192,10 @@ def _run_tasks(tasks: Sequence[Callable[[], Any]], threads: int, *, flatten: boo
 class _Warmup:
     """Compiles each query kernel in a background thread the first time a process needs it.
 
-    With numba's on-disk cache the kernel loads within ``WAIT`` seconds and is used at once;
-    with an empty cache (first run of an install) compiling takes several seconds, during which
-    searches run exhaustively in NumPy (same results) instead of waiting."""
+    When numba is loaded and its on-disk cache holds the kernel, it loads within ``WAIT``
+    seconds and is used at once; otherwise (numba not imported yet: a build does not need it;
+    or an empty cache, the first run of an install: several seconds of compiling) searches run
+    exhaustively in NumPy (same results) instead of waiting."""
 
     WAIT = 0.25
 
