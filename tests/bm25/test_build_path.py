@@ -42,7 +42,7 @@ print(json.dumps({"numba_after_build": built, "waits": waits, "hits": hits}))
 """
 
 
-def test_building_updating_saving_loading_and_the_first_search_do_not_wait_for_numba(tmp_path: Path) -> None:
+def test_building_saving_loading_and_the_first_search_do_not_wait_for_numba(tmp_path: Path) -> None:
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
     out = subprocess.run(
