@@ -113,8 +113,6 @@ def test_numpy_postings_and_bounds_equal_a_reference(
     assert (bptr.tolist(), blast.tolist(), bmax.tolist()) == _reference_bounds(*want, norm, block)
     assert bmax.dtype == np.float32
     assert blast.dtype == np.uint32
-    again = postings.refresh_block_max(ptr, got_docs, got_tfs, norm, block)
-    assert again.tolist() == bmax.tolist()
     tmax = postings.term_max(bptr, bmax)
     assert tmax.tolist() == [
         max(bmax[bptr[t] : bptr[t + 1]].tolist(), default=0.0) for t in range(vocab)

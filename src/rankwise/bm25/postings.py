@@ -191,20 +191,6 @@ def compute_blocks(
     return bptr, blast, bmax
 
 
-def refresh_block_max(
-    ptr: IntArray,
-    docs: npt.NDArray[np.uint32],
-    tfs: npt.NDArray[np.unsignedinteger],
-    norm: npt.NDArray[np.float32],
-    block: int,
-) -> npt.NDArray[np.float32]:
-    """Block bounds of the same layout for new length norms ``norm``."""
-    _, start, end = _block_starts(ptr, block)
-    bmax = np.empty(start.size, np.float32)
-    _fill_block_max(docs, tfs, norm, start, end, bmax)
-    return bmax
-
-
 def term_max(bptr: IntArray, bmax: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """Per-term maximum of the block bounds (0 for terms without postings)."""
     out = np.zeros(bptr.size - 1, np.float32)
@@ -221,7 +207,6 @@ __all__ = [
     "chunk_postings",
     "compute_blocks",
     "merge_chunks",
-    "refresh_block_max",
     "release_free_heap",
     "term_max",
     "tf_dtype",

@@ -55,7 +55,7 @@ class Segment:
 
     def with_bounds(self, norm: npt.NDArray[np.float32], avgdl: float) -> Segment:
         """Same postings, block bounds recomputed for the norms ``norm`` of this segment's docs."""
-        bmax = postings.refresh_block_max(self.ptr, self.docs, self.tfs, norm, self.block)
+        bmax = postings.compute_blocks(self.ptr, self.docs, self.tfs, norm, self.block)[2]
         return Segment(
             self.base, self.n_docs, self.ptr, self.docs, self.tfs, self.bptr, self.blast,
             bmax, avgdl, self.block,
