@@ -163,3 +163,20 @@ def test_an_index_emptied_by_deletes_saves_and_loads_again(tmp_path: Path) -> No
         assert ix.search("alpha") == []
     ix.add(["alpha beta"], ids=["d1"])
     assert [h.id for h in ix.search("alpha")] == ["d1"]
+
+
+def test_a_half_imported_kernels_module_is_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build or a first search may run while another thread imports the kernels module:
+    its constants and kernels are not there yet (it failed a build with AttributeError)."""
+    import types
+
+    from rankwise.bm25 import BM25Index
+    from rankwise.bm25.index import _kernel_cached
+
+    half = types.ModuleType("rankwise.bm25.kernels")
+    monkeypatch.setitem(sys.modules, "rankwise.bm25.kernels", half)
+    assert postings.block_size() == postings.BLOCK_SIZE
+    assert _kernel_cached("DAAT_MAXSCORE") is False
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    ix.add(["a b", "b c"])
+    assert ix._state.segments[0].block == postings.BLOCK_SIZE

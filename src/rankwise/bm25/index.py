@@ -271,11 +271,12 @@ def _kernel_cached(algo: str) -> bool:
     build does not), False without loading it: importing numba alone takes longer than the
     first searches take exhaustively, so they do not wait for it. Reads numba's cache object,
     a private API: when that fails, assume it is cached (the wait is then ``_Warmup.WAIT``)."""
-    kernels = sys.modules.get("rankwise.bm25.kernels")
-    if kernels is None:
+    # None until the kernels module is imported, and while a search thread is importing it
+    kernel = getattr(sys.modules.get("rankwise.bm25.kernels"), _KERNEL_NAMES[algo], None)
+    if kernel is None:
         return False
     try:
-        index = getattr(kernels, _KERNEL_NAMES[algo])._cache._cache_file._index_path
+        index = kernel._cache._cache_file._index_path
         return os.path.exists(index)
     except Exception:  # pragma: no cover - another numba version
         return True

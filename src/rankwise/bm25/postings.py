@@ -28,16 +28,17 @@ _BOUND_STEP = 1 << 20
 
 def block_size() -> int:
     """Postings per block of new segments: ``kernels.BLOCK_SIZE`` once the kernels module is
-    loaded (tests shrink it there), else the same default without loading numba."""
+    loaded (tests shrink it there), else the same default without loading numba. The module
+    may be half-imported (a search thread loading it): then it has no value yet."""
     kernels = sys.modules.get("rankwise.bm25.kernels")
-    return int(kernels.BLOCK_SIZE) if kernels is not None else BLOCK_SIZE
+    return int(getattr(kernels, "BLOCK_SIZE", BLOCK_SIZE))
 
 
 @functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
     try:
         trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
-    except (AttributeError, OSError):  # not glibc
+    except Exception:  # not glibc (no such symbol, or no C library handle at all)
         return None
     return trim
 
