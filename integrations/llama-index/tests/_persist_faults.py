@@ -103,27 +103,46 @@ class Crash:
         real_open, real_io_open = builtins.open, io.open
         real_replace, real_rename = os.replace, os.rename
 
-        def writing(mode: str) -> bool:
-            return any(c in mode for c in "wax+")
+        def writing(file: Any, mode: str) -> bool:
+            # a folder opened for writing is an anonymous temporary file (numba's probe)
+            anonymous = isinstance(file, (str, os.PathLike)) and os.path.isdir(file)
+            return any(c in mode for c in "wax+") and not anonymous and not _cache_file(file)
 
         def fake_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-            if writing(mode):
+            if writing(file, mode):
                 return self._hit(real_open, file, mode, *args, **kwargs)
             return real_open(file, mode, *args, **kwargs)
 
         def fake_io_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-            if writing(mode):
+            if writing(file, mode):
                 return self._hit(real_io_open, file, mode, *args, **kwargs)
             return real_io_open(file, mode, *args, **kwargs)
 
         builtins.open, io.open = fake_open, fake_io_open
-        os.replace = lambda *a, **k: self._hit(real_replace, *a, **k)  # type: ignore[assignment]
-        os.rename = lambda *a, **k: self._hit(real_rename, *a, **k)  # type: ignore[assignment]
+
+        def move(real: Callable[..., Any]) -> Callable[..., Any]:
+            def fake(src: Any, *a: Any, **k: Any) -> Any:
+                if _cache_file(src):
+                    return real(src, *a, **k)
+                return self._hit(real, src, *a, **k)
+
+            return fake
+
+        os.replace = move(real_replace)  # type: ignore[assignment]
+        os.rename = move(real_rename)  # type: ignore[assignment]
         try:
             yield self
         finally:
             builtins.open, io.open = real_open, real_io_open
             os.replace, os.rename = real_replace, real_rename
+
+
+def _cache_file(target: Any) -> bool:
+    """Not a file of the persist: numba's kernel cache (files in a ``__pycache__`` folder, and
+    the anonymous temporary file it opens in that folder to probe it, when a kernel is first
+    used in a process). These happen once per process, so counting them would shift the crash
+    points between the counting run and the forked children."""
+    return isinstance(target, (str, os.PathLike)) and "__pycache__" in Path(target).parts
 
 
 def _interrupt() -> None:

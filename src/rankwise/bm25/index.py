@@ -6,6 +6,7 @@ import contextlib
 import gc
 import math
 import os
+import sys
 import threading
 import uuid
 from array import array
@@ -35,6 +36,7 @@ from rankwise._checks import (
 )
 from rankwise.bm25.analyzer import Analyzer, AnalyzerParams
 from rankwise.bm25.persistence import Settings, load_snapshot, save_snapshot
+from rankwise.bm25.postings import ChunkPostings, chunk_postings, release_free_heap
 from rankwise.bm25.segment import Segment, build_segment, compact_segment, merge_segments
 from rankwise.bm25.snapshot import Snapshot as _State
 from rankwise.bm25.snapshot import doc_norms as _norms
@@ -63,6 +65,36 @@ class _Vocab(dict[str, int]):
         value = len(self)
         self[key] = value
         return value
+
+
+def _stored_metadatas(metadatas: Any, n: int) -> list[Metadata | None]:
+    """Checked copies of the metadata, None for an empty one (no dict per document stored, and
+    none made when no metadata is given)."""
+    if metadatas is None:
+        return [None] * n
+    return [m or None for m in metadatas_arg(metadatas, n)]
+
+
+class _NoBar:
+    """The part of a tqdm bar a build uses, showing nothing."""
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n: int) -> None:
+        return None
+
+
+def _progress(total: int, show: bool) -> Any:
+    """A tqdm bar over ``total`` documents, or (without importing tqdm) one that shows nothing."""
+    if not show:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="Indexing", unit="doc")
 
 
 def _empty_state() -> _State:
@@ -162,9 +194,10 @@ def _run_tasks(tasks: Sequence[Callable[[], Any]], threads: int, *, flatten: boo
 class _Warmup:
     """Compiles each query kernel in a background thread the first time a process needs it.
 
-    With numba's on-disk cache the kernel loads within ``WAIT`` seconds and is used at once;
-    with an empty cache (first run of an install) compiling takes several seconds, during which
-    searches run exhaustively in NumPy (same results) instead of waiting."""
+    When numba is loaded and its on-disk cache holds the kernel, it loads within ``WAIT``
+    seconds and is used at once; otherwise (numba not imported yet: a build does not need it;
+    or an empty cache, the first run of an install: several seconds of compiling) searches run
+    exhaustively in NumPy (same results) instead of waiting."""
 
     WAIT = 0.25
 
@@ -191,9 +224,10 @@ class _Warmup:
                     thread = threading.Thread(
                         target=_quietly, args=(first_run,), name="rankwise-compile"
                     )
+                    wait = cached()  # asked before the thread starts importing the kernels
                     thread.start()
                     self._threads[kind] = thread
-                    if cached():
+                    if wait:
                         thread.join(self.WAIT)  # long enough to load the kernel from the cache
         if thread.is_alive():
             return False
@@ -234,13 +268,17 @@ _KERNEL_NAMES = {
 
 
 def _kernel_cached(algo: str) -> bool:
-    """Whether numba's on-disk cache has an index for ``algo``'s query kernel (then loading
-    it is quick and worth a short wait). Reads numba's cache object, a private API: when that
-    fails, assume it is cached (the wait is then only ``_Warmup.WAIT``)."""
-    from rankwise.bm25 import kernels
-
+    """Whether numba is loaded and its on-disk cache has an index for ``algo``'s query kernel
+    (then loading it is quick and worth a short wait). Until a process has loaded numba (a
+    build does not), False without loading it: importing numba alone takes longer than the
+    first searches take exhaustively, so they do not wait for it. Reads numba's cache object,
+    a private API: when that fails, assume it is cached (the wait is then ``_Warmup.WAIT``)."""
+    # None until the kernels module is imported, and while a search thread is importing it
+    kernel = getattr(sys.modules.get("rankwise.bm25.kernels"), _KERNEL_NAMES[algo], None)
+    if kernel is None:
+        return False
     try:
-        index = getattr(kernels, _KERNEL_NAMES[algo])._cache._cache_file._index_path
+        index = kernel._cache._cache_file._index_path
         return os.path.exists(index)
     except Exception:  # pragma: no cover - another numba version
         return True
@@ -374,12 +412,13 @@ class BM25Index:
             if ids is None
             else ids_arg(ids, count=n, unique=True)
         )
-        metas: list[Metadata | None] = [m or None for m in metadatas_arg(metadatas, n)]
+        metas = _stored_metadatas(metadatas, n)
         if n == 0:
             return []
         with self._lock:
             st = self._state
-            existing = [i for i in id_list if self._locate(st, i) is not None]
+            known = self._id_to_int
+            existing = [i for i in id_list if i in known and self._locate(st, i) is not None]
             if existing:
                 raise ValueError(
                     f"ids: {existing[0]!r} is already in the index (use upsert to replace it)"
@@ -403,7 +442,7 @@ class BM25Index:
         if ids is None:
             raise ArgumentTypeError("ids must be given to upsert, got None")
         id_list = ids_arg(ids, count=len(text_list), unique=True)
-        metas: list[Metadata | None] = [m or None for m in metadatas_arg(metadatas, len(text_list))]
+        metas = _stored_metadatas(metadatas, len(text_list))
         if not text_list:
             return []
         with self._lock:
@@ -471,20 +510,20 @@ class BM25Index:
         base = st.n_total
         id_map = self._id_to_int
         older = self._older
-        prior = [id_map.get(d) for d in ids]
+        # the ids' earlier internal documents, by position in ``ids`` (new ids have none)
+        prior = {j: p for j, d in enumerate(ids) if (p := id_map.get(d)) is not None}
         try:
             st.ids.extend(ids)
             st.texts.extend(texts)
             st.metas.extend(metas)
-            for j, p in enumerate(prior):
-                if p is not None:
-                    older[base + j] = p  # linked before the map moves on (see _locate)
-            for j, doc_id in enumerate(ids):
-                id_map[doc_id] = base + j
+            for j, p in prior.items():
+                older[base + j] = p  # linked before the map moves on (see _locate)
+            id_map.update(zip(ids, range(base, base + len(ids)), strict=True))
             self._state = new
         except BaseException:
             if self._state is not new:
-                for j, (doc_id, p) in enumerate(zip(ids, prior, strict=True)):
+                for j, doc_id in enumerate(ids):
+                    p = prior.get(j)
                     if p is None:
                         id_map.pop(doc_id, None)
                     else:
@@ -524,13 +563,12 @@ class BM25Index:
 
         Streams: documents are analysed in chunks and every ``SEGMENT_DOCS`` documents the
         token ids so far become a segment, so a large batch never holds more than one
-        segment's worth of token ids besides the postings built."""
-        from tqdm.auto import tqdm
-
+        segment's worth of postings besides the postings built. Each chunk's token ids become
+        postings at once (``chunk_postings``), in NumPy: a build does not load numba."""
         n = len(texts)
         base = st.n_total
         built: list[Segment] = []
-        pending: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]] = []
+        pending: list[ChunkPostings] = []
         pending_lens: list[npt.NDArray[np.int64]] = []
         lens: list[npt.NDArray[np.uint32]] = []
         total_len = st.total_len
@@ -547,21 +585,17 @@ class BM25Index:
             lens.append(seg_len)
             pending.clear()
             pending_lens.clear()
+            if n >= PROGRESS_MIN_DOCS:  # a large build: its freed chunks back to the OS
+                release_free_heap()
 
-        with tqdm(
-            total=n,
-            desc="Indexing",
-            unit="doc",
-            disable=not self.show_progress or n < PROGRESS_MIN_DOCS,
-        ) as bar:
+        with _progress(n, self.show_progress and n >= PROGRESS_MIN_DOCS) as bar:
             for lo in range(0, n, _CHUNK):
                 chunk = texts[lo : lo + _CHUNK]
                 f, ln = self._tokenize(chunk)
                 if ln.size and int(ln.max()) > np.iinfo(np.uint32).max:
                     raise ValueError("texts: a document has more than 2**32 tokens")
-                offsets = np.zeros(ln.size + 1, np.int64)
-                np.cumsum(ln, out=offsets[1:])
-                pending.append((f, offsets))
+                pending.append(chunk_postings(f, ln))
+                del f
                 pending_lens.append(ln)
                 total_len += int(ln.sum())
                 n_live += len(chunk)

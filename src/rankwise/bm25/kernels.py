@@ -1,4 +1,4 @@
-"""numba kernels: postings construction, block-max bounds, and the three query algorithms.
+"""numba kernels: the three query algorithms (postings and block bounds: ``postings.py``).
 
 Scoring conventions shared by every kernel (so all algorithms return bit-identical scores):
 - a query term ``i`` (canonical order = ascending term id) has weight ``w[i] = n_i * idf * (k1+1)``;
@@ -52,174 +52,7 @@ if sorted(_DEBRUIJN_INDEX.tolist()) != list(range(64)):  # pragma: no cover
 _NO_DOC: Any = np.iinfo(np.int64).max
 
 
-# --------------------------------------------------------------------------- postings build
-
-
-@_jit
-def count_postings(flat: Any, offsets: Any, counts: Any, max_tf: Any) -> None:  # pragma: no cover
-    """Add each term's number of documents in this chunk to ``counts[t + 1]``; keep the
-    largest term frequency in ``max_tf[0]``."""
-    vocab_size = counts.size - 1
-    n_docs = offsets.size - 1
-    last = np.full(vocab_size, -1, np.int64)
-    cnt = np.zeros(vocab_size, np.int64)
-    mt = max_tf[0]
-    for d in range(n_docs):
-        for i in range(offsets[d], offsets[d + 1]):
-            t = flat[i]
-            if last[t] != d:
-                last[t] = d
-                cnt[t] = 0
-                counts[t + 1] += 1
-            cnt[t] += 1
-            if cnt[t] > mt:
-                mt = cnt[t]
-    max_tf[0] = mt
-
-
-@_jit
-def fill_postings(
-    flat: Any, offsets: Any, doc_base: int, fill: Any, docs: Any, tfs: Any
-) -> None:  # pragma: no cover
-    """Append this chunk's postings (doc numbers from ``doc_base``) at the per-term write
-    positions ``fill`` (advanced in place)."""
-    vocab_size = fill.size
-    n_docs = offsets.size - 1
-    last = np.full(vocab_size, -1, np.int64)
-    pos = np.zeros(vocab_size, np.int64)
-    for d in range(n_docs):
-        for i in range(offsets[d], offsets[d + 1]):
-            t = flat[i]
-            if last[t] != d:
-                last[t] = d
-                p = fill[t]
-                fill[t] = p + 1
-                pos[t] = p
-                docs[p] = d + doc_base
-                tfs[p] = 1
-            else:
-                tfs[pos[t]] += 1
-
-
-@_jit
-def count_merge(
-    ptr_a: Any, docs_a: Any, alive_a: Any, ptr_b: Any, docs_b: Any, alive_b: Any, vocab_size: int
-) -> Any:  # pragma: no cover
-    """Pointer array of the merge of two segments, dropping postings of dead documents."""
-    ptr = np.zeros(vocab_size + 1, np.int64)
-    va = ptr_a.size - 1
-    vb = ptr_b.size - 1
-    for t in range(vocab_size):
-        c = 0
-        if t < va:
-            for p in range(ptr_a[t], ptr_a[t + 1]):
-                if alive_a[docs_a[p]]:
-                    c += 1
-        if t < vb:
-            for p in range(ptr_b[t], ptr_b[t + 1]):
-                if alive_b[docs_b[p]]:
-                    c += 1
-        ptr[t + 1] = ptr[t] + c
-    return ptr
-
-
-@_jit
-def fill_merge(
-    ptr_a: Any,
-    docs_a: Any,
-    tfs_a: Any,
-    alive_a: Any,
-    ptr_b: Any,
-    docs_b: Any,
-    tfs_b: Any,
-    alive_b: Any,
-    shift_b: int,
-    ptr: Any,
-    docs: Any,
-    tfs: Any,
-) -> None:  # pragma: no cover
-    """Write the merged postings; segment b's local doc numbers are shifted by ``shift_b``."""
-    va = ptr_a.size - 1
-    vb = ptr_b.size - 1
-    for t in range(ptr.size - 1):
-        q = ptr[t]
-        if t < va:
-            for p in range(ptr_a[t], ptr_a[t + 1]):
-                d = docs_a[p]
-                if alive_a[d]:
-                    docs[q] = d
-                    tfs[q] = tfs_a[p]
-                    q += 1
-        if t < vb:
-            for p in range(ptr_b[t], ptr_b[t + 1]):
-                d = docs_b[p]
-                if alive_b[d]:
-                    docs[q] = d + shift_b
-                    tfs[q] = tfs_b[p]
-                    q += 1
-
-
-@_jit
-def compute_blocks(
-    ptr: Any, docs: Any, tfs: Any, norm: Any, block: int
-) -> tuple[Any, Any, Any]:  # pragma: no cover
-    """Per-term blocks of ``block`` postings: last doc of each block and the block's maximum of
-    ``tf / (tf + norm[d])`` (the BM25 term score without its weight)."""
-    vocab_size = ptr.size - 1
-    bptr = np.zeros(vocab_size + 1, np.int64)
-    for t in range(vocab_size):
-        n = ptr[t + 1] - ptr[t]
-        bptr[t + 1] = bptr[t] + (n + block - 1) // block
-    nb_total = bptr[vocab_size]
-    blast = np.empty(nb_total, np.uint32)
-    bmax = np.empty(nb_total, np.float32)
-    for t in range(vocab_size):
-        s = ptr[t]
-        e = ptr[t + 1]
-        bi = bptr[t]
-        p = s
-        while p < e:
-            q = min(p + block, e)
-            m = 0.0
-            for r in range(p, q):
-                tf = np.float64(tfs[r])
-                v = tf / (tf + np.float64(norm[docs[r]]))
-                if v > m:
-                    m = v
-            blast[bi] = docs[q - 1]
-            bmax[bi] = np.float32(m)
-            # float32 rounding must not lower a bound
-            if np.float64(bmax[bi]) < m:
-                bmax[bi] = np.nextafter(bmax[bi], np.float32(np.inf))
-            bi += 1
-            p = q
-    return bptr, blast, bmax
-
-
-@_jit
-def refresh_block_max(
-    ptr: Any, docs: Any, tfs: Any, norm: Any, bptr: Any, bmax: Any, block: int
-) -> None:  # pragma: no cover
-    """Recompute ``bmax`` in place for new length norms ``norm`` (same block layout)."""
-    vocab_size = ptr.size - 1
-    for t in range(vocab_size):
-        s = ptr[t]
-        e = ptr[t + 1]
-        bi = bptr[t]
-        p = s
-        while p < e:
-            q = min(p + block, e)
-            m = 0.0
-            for r in range(p, q):
-                tf = np.float64(tfs[r])
-                v = tf / (tf + np.float64(norm[docs[r]]))
-                if v > m:
-                    m = v
-            bmax[bi] = np.float32(m)
-            if np.float64(bmax[bi]) < m:
-                bmax[bi] = np.nextafter(bmax[bi], np.float32(np.inf))
-            bi += 1
-            p = q
+# postings construction and block bounds are built in NumPy: see postings.py
 
 
 # --------------------------------------------------------------------------- top-k heap
@@ -764,20 +597,6 @@ def _maxscore(
     return size
 
 
-@_jit
-def term_max(bptr: Any, bmax: Any) -> Any:  # pragma: no cover
-    """Per-term maximum of the block bounds (0 for terms without postings)."""
-    vocab = bptr.size - 1
-    out = np.zeros(vocab, np.float32)
-    for t in range(vocab):
-        mx = np.float32(0.0)
-        for b in range(bptr[t], bptr[t + 1]):
-            if bmax[b] > mx:
-                mx = bmax[b]
-        out[t] = mx
-    return out
-
-
 # --------------------------------------------------------------------------- WAND
 
 
@@ -1073,14 +892,7 @@ def taat_batch(
 
 __all__ = [
     "BLOCK_SIZE",
-    "compute_blocks",
-    "count_merge",
-    "count_postings",
-    "fill_merge",
-    "fill_postings",
     "maxscore_batch",
-    "refresh_block_max",
     "taat_batch",
-    "term_max",
     "wand_batch",
 ]

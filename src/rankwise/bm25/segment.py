@@ -1,25 +1,22 @@
-"""Immutable postings segments (CSC layout) and the operations that create them."""
+"""Immutable postings segments (CSC layout) and the operations that create them.
+
+Building, merging and compacting segments runs in NumPy (``postings``); only ``concat_live``
+(a save of several segments) compiles numba loops, loaded when first called."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from rankwise.bm25 import kernels
+from rankwise.bm25 import postings
+from rankwise.bm25.postings import ChunkPostings, block_size, tf_dtype
 
 IntArray = npt.NDArray[np.int64]
-
-
-def tf_dtype(max_tf: int) -> type[np.unsignedinteger]:
-    """Smallest unsigned dtype holding ``max_tf``."""
-    if max_tf <= np.iinfo(np.uint8).max:
-        return np.uint8
-    if max_tf <= np.iinfo(np.uint16).max:
-        return np.uint16
-    return np.uint32
 
 
 @dataclass(frozen=True)
@@ -28,7 +25,7 @@ class Segment:
 
     ``ptr`` (int64, vocab+1) delimits each term's postings in ``docs`` (uint32, local doc
     numbers, ascending) and ``tfs``. ``bptr``/``blast``/``bmax`` describe blocks of
-    ``block`` postings (``kernels.BLOCK_SIZE`` when built): last doc and maximum of
+    ``block`` postings (``postings.block_size()`` when built): last doc and maximum of
     ``tf/(tf+norm)`` computed with the average document length ``bound_avgdl``.
     """
 
@@ -46,7 +43,7 @@ class Segment:
 
     def __post_init__(self) -> None:
         if self.tmax.size != self.vocab_size:
-            object.__setattr__(self, "tmax", kernels.term_max(self.bptr, self.bmax))
+            object.__setattr__(self, "tmax", postings.term_max(self.bptr, self.bmax))
 
     @property
     def vocab_size(self) -> int:
@@ -58,8 +55,7 @@ class Segment:
 
     def with_bounds(self, norm: npt.NDArray[np.float32], avgdl: float) -> Segment:
         """Same postings, block bounds recomputed for the norms ``norm`` of this segment's docs."""
-        bmax = self.bmax.copy()
-        kernels.refresh_block_max(self.ptr, self.docs, self.tfs, norm, self.bptr, bmax, self.block)
+        bmax = postings.compute_blocks(self.ptr, self.docs, self.tfs, norm, self.block)[2]
         return Segment(
             self.base, self.n_docs, self.ptr, self.docs, self.tfs, self.bptr, self.blast,
             bmax, avgdl, self.block,
@@ -67,29 +63,16 @@ class Segment:
 
 
 def build_segment(
-    chunks: list[tuple[npt.NDArray[np.int32], IntArray]],
+    chunks: list[ChunkPostings],
     vocab_size: int,
     base: int,
     norm: npt.NDArray[np.float32],
     avgdl: float,
 ) -> Segment:
-    """Segment from chunks of token ids: ``(flat, offsets)`` where document ``j`` of a chunk
-    owns ``flat[offsets[j]:offsets[j+1]]``; chunks follow each other in document order."""
-    counts = np.zeros(vocab_size + 1, np.int64)
-    max_tf = np.zeros(1, np.int64)
-    n_docs = 0
-    for flat, offsets in chunks:
-        kernels.count_postings(flat, offsets, counts, max_tf)
-        n_docs += int(offsets.size - 1)
-    ptr = np.cumsum(counts)
-    nnz = int(ptr[-1])
-    docs = np.empty(nnz, np.uint32)
-    tfs = np.empty(nnz, tf_dtype(int(max_tf[0])))
-    fill = ptr[:-1].copy()
-    doc_base = 0
-    for flat, offsets in chunks:
-        kernels.fill_postings(flat, offsets, doc_base, fill, docs, tfs)
-        doc_base += int(offsets.size - 1)
+    """Segment from the postings of consecutive chunks of documents (``postings.chunk_postings``);
+    the chunks are released from ``chunks`` as they are copied in."""
+    n_docs = sum(c.n_docs for c in chunks)
+    ptr, docs, tfs = postings.merge_chunks(chunks, vocab_size)
     return with_new_blocks(base, n_docs, ptr, docs, tfs, norm, avgdl)
 
 
@@ -102,9 +85,20 @@ def with_new_blocks(
     norm: npt.NDArray[np.float32],
     avgdl: float,
 ) -> Segment:
-    block = int(kernels.BLOCK_SIZE)
-    bptr, blast, bmax = kernels.compute_blocks(ptr, docs, tfs, norm, block)
+    block = block_size()
+    bptr, blast, bmax = postings.compute_blocks(ptr, docs, tfs, norm, block)
     return Segment(base, n_docs, ptr, docs, tfs, bptr, blast, bmax, avgdl, block)
+
+
+def _live_chunk(seg: Segment, live: npt.NDArray[np.bool_]) -> ChunkPostings:
+    """The postings of ``seg`` whose documents are set in ``live`` (its slice of ``alive``)."""
+    keep = live[seg.docs]
+    if bool(keep.all()):
+        return ChunkPostings(np.diff(seg.ptr), seg.docs, seg.tfs, seg.n_docs)
+    kept = np.zeros(keep.size + 1, np.int64)  # kept[p]: live postings before posting p
+    np.cumsum(keep, out=kept[1:])
+    counts = kept[seg.ptr[1:]] - kept[seg.ptr[:-1]]
+    return ChunkPostings(counts, seg.docs[keep], seg.tfs[keep], seg.n_docs)
 
 
 def merge_segments(
@@ -121,18 +115,11 @@ def merge_segments(
     if a.base + a.n_docs != b.base:
         raise RuntimeError("only adjacent segments can be merged")
     vocab_size = max(a.vocab_size, b.vocab_size)
-    alive_a = alive[a.base : a.base + a.n_docs]
-    alive_b = alive[b.base : b.base + b.n_docs]
-    ptr = kernels.count_merge(a.ptr, a.docs, alive_a, b.ptr, b.docs, alive_b, vocab_size)
-    nnz = int(ptr[-1])
-    docs = np.empty(nnz, np.uint32)
-    dtype = np.promote_types(a.tfs.dtype, b.tfs.dtype)
-    tfs = np.empty(nnz, dtype)
-    kernels.fill_merge(
-        a.ptr, a.docs, a.tfs.astype(dtype, copy=False), alive_a,
-        b.ptr, b.docs, b.tfs.astype(dtype, copy=False), alive_b, a.n_docs,
-        ptr, docs, tfs,
-    )  # fmt: skip
+    chunks = [
+        _live_chunk(a, alive[a.base : a.base + a.n_docs]),
+        _live_chunk(b, alive[b.base : b.base + b.n_docs]),
+    ]
+    ptr, docs, tfs = postings.merge_chunks(chunks, vocab_size)
     n_docs = a.n_docs + b.n_docs
     return with_new_blocks(a.base, n_docs, ptr, docs, tfs, norm[a.base : a.base + n_docs], avgdl)
 
@@ -141,26 +128,13 @@ def compact_segment(
     seg: Segment, alive: npt.NDArray[np.bool_], norm: npt.NDArray[np.float32], avgdl: float
 ) -> Segment:
     """The segment without the postings of dead documents (doc numbers unchanged)."""
-    alive_s = alive[seg.base : seg.base + seg.n_docs]
-    empty_ptr = np.zeros(1, np.int64)
-    empty_docs = np.empty(0, np.uint32)
-    empty_alive = np.empty(0, np.bool_)
-    ptr = kernels.count_merge(
-        seg.ptr, seg.docs, alive_s, empty_ptr, empty_docs, empty_alive, seg.vocab_size
-    )
-    nnz = int(ptr[-1])
-    docs = np.empty(nnz, np.uint32)
-    tfs = np.empty(nnz, seg.tfs.dtype)
-    kernels.fill_merge(
-        seg.ptr, seg.docs, seg.tfs, alive_s,
-        empty_ptr, empty_docs, np.empty(0, seg.tfs.dtype), empty_alive, 0,
-        ptr, docs, tfs,
-    )  # fmt: skip
+    live = _live_chunk(seg, alive[seg.base : seg.base + seg.n_docs])
+    ptr = np.zeros(seg.ptr.size, np.int64)
+    np.cumsum(live.counts, out=ptr[1:])
     norm_s = norm[seg.base : seg.base + seg.n_docs]
-    return with_new_blocks(seg.base, seg.n_docs, ptr, docs, tfs, norm_s, avgdl)
+    return with_new_blocks(seg.base, seg.n_docs, ptr, live.docs, live.tfs, norm_s, avgdl)
 
 
-@kernels._jit
 def _count_live(ptr: Any, docs: Any, live: Any, counts: Any) -> None:  # pragma: no cover
     """Add each term's number of postings of live documents to ``counts[t]``."""
     for t in range(ptr.size - 1):
@@ -171,7 +145,6 @@ def _count_live(ptr: Any, docs: Any, live: Any, counts: Any) -> None:  # pragma:
         counts[t] += c
 
 
-@kernels._jit
 def _copy_live(
     ptr: Any, docs: Any, tfs: Any, live: Any, renumber: Any, written: Any, out_docs: Any,
     out_tfs: Any,
@@ -188,6 +161,15 @@ def _copy_live(
         written[t] = w
 
 
+@functools.cache
+def _live_kernels() -> tuple[Callable[..., None], Callable[..., None]]:
+    """``_count_live`` and ``_copy_live`` compiled (numba loads on the first save that needs
+    them, not when a build runs)."""
+    from rankwise.bm25 import kernels
+
+    return kernels._jit(_count_live), kernels._jit(_copy_live)
+
+
 def concat_live(
     segments: list[Segment], alive: npt.NDArray[np.bool_], n_terms: int
 ) -> tuple[IntArray, npt.NDArray[np.uint32], npt.NDArray[np.unsignedinteger]]:
@@ -196,11 +178,12 @@ def concat_live(
 
     Each segment is copied straight into the output (no intermediate merges), so the memory
     needed is the output plus one number per document."""
+    count_live, copy_live = _live_kernels()
     renumber = np.cumsum(alive, dtype=np.int64) - 1  # global -> compacted number
     counts = np.zeros(n_terms, np.int64)
     for seg in segments:
         live = alive[seg.base : seg.base + seg.n_docs]
-        _count_live(seg.ptr, seg.docs, live, counts)
+        count_live(seg.ptr, seg.docs, live, counts)
     ptr = np.zeros(n_terms + 1, np.int64)
     np.cumsum(counts, out=ptr[1:])
     nnz = int(ptr[-1])
@@ -209,7 +192,7 @@ def concat_live(
     written = ptr[:-1].copy()
     for seg in segments:
         lo, hi = seg.base, seg.base + seg.n_docs
-        _copy_live(
+        copy_live(
             seg.ptr, seg.docs, seg.tfs.astype(tfs.dtype, copy=False), alive[lo:hi],
             renumber[lo:hi], written, docs, tfs,
         )  # fmt: skip

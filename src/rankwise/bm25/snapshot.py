@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from rankwise.bm25 import kernels
+from rankwise.bm25 import postings
 from rankwise.bm25.columns import TextColumn
 from rankwise.bm25.segment import Segment, concat_live, with_new_blocks
 from rankwise.types import Metadata
@@ -164,14 +164,14 @@ class Snapshot:
         avgdl = self.avgdl
         live = np.flatnonzero(alive)
         segs = list(self.segments)
-        if not segs:
+        n_terms = int(self.df.size)
+        if not segs:  # no documents, but the vocabulary (and its saved terms) may be known
             empty = np.zeros(0, np.uint32)
             seg = with_new_blocks(
-                0, 0, np.zeros(1, np.int64), empty, np.zeros(0, np.uint8), np.zeros(0, np.float32),
-                1.0,
+                0, 0, np.zeros(n_terms + 1, np.int64), empty, np.zeros(0, np.uint8),
+                np.zeros(0, np.float32), 1.0,
             )  # fmt: skip
             return seg, live
-        n_terms = int(self.df.size)
         if len(segs) == 1 and live.size == self.n_total:
             ptr, docs, tfs = segs[0].ptr, segs[0].docs, segs[0].tfs
             if ptr.size - 1 < n_terms:
@@ -179,8 +179,8 @@ class Snapshot:
         else:
             ptr, docs, tfs = concat_live(segs, alive, n_terms)
         norm = norm_all[live]
-        block = int(kernels.BLOCK_SIZE)
-        bptr, blast, bmax = kernels.compute_blocks(ptr, docs, tfs, norm, block)
+        block = postings.block_size()
+        bptr, blast, bmax = postings.compute_blocks(ptr, docs, tfs, norm, block)
         seg = Segment(0, int(live.size), ptr, docs, tfs, bptr, blast, bmax, avgdl, block)
         return seg, live
 

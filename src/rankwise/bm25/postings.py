@@ -1,0 +1,214 @@
+"""Postings construction in NumPy: what building an index needs, without loading numba.
+
+A build turns chunks of token ids into term-major postings (``ptr``/``docs``/``tfs``) and
+computes their block bounds. Doing that in NumPy (sorts, bincounts, ``reduceat``) keeps numba
+(~110 MB of resident LLVM code, seconds of compilation on a fresh install) out of a process
+until its first search, at about the speed of the compiled loops. The arithmetic of the bounds
+is the query kernels' (``kernels.py``): ``tf / (tf + norm[d])`` in float64, rounded up to
+float32, so an index built here and one built by any other path hold bit-identical bounds.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import sys
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+IntArray = npt.NDArray[np.int64]
+#: postings per block (the query kernels' ``kernels.BLOCK_SIZE``)
+BLOCK_SIZE = 128
+#: postings whose bounds are computed in one NumPy pass (bounds the float64 scratch)
+_BOUND_STEP = 1 << 20
+
+
+def block_size() -> int:
+    """Postings per block of new segments: ``kernels.BLOCK_SIZE`` once the kernels module is
+    loaded (tests shrink it there), else the same default without loading numba. The module
+    may be half-imported (a search thread loading it): then it has no value yet."""
+    kernels = sys.modules.get("rankwise.bm25.kernels")
+    return int(getattr(kernels, "BLOCK_SIZE", BLOCK_SIZE))
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except Exception:  # not glibc (no such symbol, or no C library handle at all)
+        return None
+    return trim
+
+
+def release_free_heap() -> None:
+    """Return the C heap's free pages to the OS (glibc ``malloc_trim``; elsewhere nothing).
+
+    A build frees many mid-sized NumPy arrays (a chunk's postings, sort keys); glibc keeps
+    such freed memory mapped when live blocks sit above it, about 100 MB at 1M documents,
+    which would count in the build's peak RSS once the id map and columns grow on top."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+def tf_dtype(max_tf: int) -> type[np.unsignedinteger]:
+    """Smallest unsigned dtype holding ``max_tf``."""
+    if max_tf <= np.iinfo(np.uint8).max:
+        return np.uint8
+    if max_tf <= np.iinfo(np.uint16).max:
+        return np.uint16
+    return np.uint32
+
+
+class ChunkPostings(NamedTuple):
+    """Term-major postings of a chunk of documents (doc numbers local to the chunk)."""
+
+    counts: npt.NDArray[np.int64]  # postings per term id (as many terms as the chunk uses)
+    docs: npt.NDArray[np.uint32]  # ascending within a term
+    tfs: npt.NDArray[np.unsignedinteger]
+    n_docs: int
+
+
+def chunk_postings(flat: npt.NDArray[np.int32], lengths: IntArray) -> ChunkPostings:
+    """Postings of documents whose token ids follow each other in ``flat`` (document ``j``
+    has ``lengths[j]`` tokens): one sort of (term, doc) keys, then run lengths as tfs."""
+    n_docs = int(lengths.size)
+    if flat.size == 0:
+        return ChunkPostings(
+            np.zeros(0, np.int64), np.zeros(0, np.uint32), np.zeros(0, np.uint8), n_docs
+        )
+    key = flat.astype(np.uint64)
+    key <<= np.uint64(32)
+    key |= np.repeat(np.arange(n_docs, dtype=np.uint64), lengths)
+    key.sort()
+    first = np.empty(key.size, np.bool_)
+    first[0] = True
+    np.not_equal(key[1:], key[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    del first
+    tf = np.diff(starts, append=key.size)
+    pairs = key[starts]
+    del key, starts
+    docs = (pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    pairs >>= np.uint64(32)
+    counts = np.bincount(pairs.astype(np.intp))
+    del pairs
+    return ChunkPostings(counts, docs, tf.astype(tf_dtype(int(tf.max()))), n_docs)
+
+
+def merge_chunks(
+    chunks: list[ChunkPostings], vocab_size: int
+) -> tuple[IntArray, npt.NDArray[np.uint32], npt.NDArray[np.unsignedinteger]]:
+    """``(ptr, docs, tfs)`` of consecutive chunks as one term-major postings list (documents
+    renumbered from 0 in chunk order). Chunks are released from ``chunks`` as they are copied,
+    so the memory needed is the output plus one chunk."""
+    counts = np.zeros(vocab_size, np.int64)
+    for c in chunks:
+        counts[: c.counts.size] += c.counts
+    ptr = np.zeros(vocab_size + 1, np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    nnz = int(ptr[-1])
+    docs = np.empty(nnz, np.uint32)
+    tfs = np.empty(nnz, np.result_type(np.uint8, *(c.tfs.dtype for c in chunks)))
+    written = ptr[:-1].copy()
+    doc_base = 0
+    while chunks:
+        c = chunks.pop(0)
+        n_terms = c.counts.size
+        if c.docs.size:
+            # posting i of term t goes to written[t] + (i - first posting of t in the chunk)
+            shift = written[:n_terms] - np.concatenate(([0], np.cumsum(c.counts)[:-1]))
+            dest = np.repeat(shift, c.counts)
+            dest += np.arange(c.docs.size, dtype=np.int64)
+            docs[dest] = c.docs + np.uint32(doc_base)
+            tfs[dest] = c.tfs
+            del dest, shift
+            written[:n_terms] += c.counts
+        doc_base += c.n_docs
+    return ptr, docs, tfs
+
+
+def _block_starts(ptr: IntArray, block: int) -> tuple[IntArray, IntArray, IntArray]:
+    """``(bptr, start, end)``: per-term block pointers and each block's posting range."""
+    counts = np.diff(ptr)
+    n_blocks = (counts + block - 1) // block
+    bptr = np.zeros(ptr.size, np.int64)
+    np.cumsum(n_blocks, out=bptr[1:])
+    term = np.repeat(np.arange(counts.size, dtype=np.int64), n_blocks)
+    start = np.arange(int(bptr[-1]), dtype=np.int64)
+    start -= bptr[term]
+    start *= block
+    start += ptr[term]
+    end = np.minimum(start + block, ptr[term + 1])
+    return bptr, start, end
+
+
+def _fill_block_max(
+    docs: npt.NDArray[np.uint32],
+    tfs: npt.NDArray[np.unsignedinteger],
+    norm: npt.NDArray[np.float32],
+    start: IntArray,
+    end: IntArray,
+    out: npt.NDArray[np.float32],
+) -> None:
+    """``out[i]`` = max of ``tf / (tf + norm[d])`` over block i's postings, rounded up to
+    float32 (a bound must not drop below the float64 value), a few blocks at a time."""
+    n = start.size
+    i = 0
+    while i < n:
+        lo = int(start[i])
+        # blocks up to about _BOUND_STEP postings (at least one)
+        j = max(i + 1, int(np.searchsorted(end, lo + _BOUND_STEP, side="right")))
+        j = min(j, n)
+        hi = int(end[j - 1])
+        tf = tfs[lo:hi].astype(np.float64)
+        den = norm[docs[lo:hi]].astype(np.float64)
+        den += tf
+        tf /= den
+        m = np.maximum.reduceat(tf, start[i:j] - lo)
+        m32 = m.astype(np.float32)
+        low = m32.astype(np.float64) < m
+        m32[low] = np.nextafter(m32[low], np.float32(np.inf))
+        out[i:j] = m32
+        i = j
+
+
+def compute_blocks(
+    ptr: IntArray,
+    docs: npt.NDArray[np.uint32],
+    tfs: npt.NDArray[np.unsignedinteger],
+    norm: npt.NDArray[np.float32],
+    block: int,
+) -> tuple[IntArray, npt.NDArray[np.uint32], npt.NDArray[np.float32]]:
+    """Per-term blocks of ``block`` postings: ``(bptr, blast, bmax)`` — block pointers, the
+    last doc of each block and its bound (see ``_fill_block_max``); ``norm`` is per doc."""
+    bptr, start, end = _block_starts(ptr, block)
+    blast = docs[end - 1] if end.size else np.zeros(0, np.uint32)
+    bmax = np.empty(start.size, np.float32)
+    _fill_block_max(docs, tfs, norm, start, end, bmax)
+    return bptr, blast, bmax
+
+
+def term_max(bptr: IntArray, bmax: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Per-term maximum of the block bounds (0 for terms without postings)."""
+    out = np.zeros(bptr.size - 1, np.float32)
+    has = bptr[1:] > bptr[:-1]
+    if bmax.size:
+        out[has] = np.maximum.reduceat(bmax, bptr[:-1][has])
+    return out
+
+
+__all__ = [
+    "BLOCK_SIZE",
+    "ChunkPostings",
+    "block_size",
+    "chunk_postings",
+    "compute_blocks",
+    "merge_chunks",
+    "release_free_heap",
+    "term_max",
+    "tf_dtype",
+]

@@ -1,0 +1,182 @@
+"""The build path runs in NumPy (issue 14: build memory, small-build time, cold start): a process
+that only builds, updates, saves and loads an index never loads numba (~110 MB resident, and
+seconds of compilation on a fresh install), and the NumPy postings and block bounds are those
+of a plain-Python reference, bit for bit."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rankwise.bm25 import postings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+NO_NUMBA = """
+import json, sys, tempfile
+from rankwise.bm25 import BM25Index
+ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+ix.add([f"t{i % 7} t{i % 5} t{i % 3} t{i % 7}" for i in range(300)])
+ix.add(["t1 t2 x", "y t3"] * 100)  # a merge of two segments
+ix.upsert(["t9 t9"], ids=[ix.ids()[0]])
+ix.delete(ix.ids()[:250])  # compacts the first segment
+folder = tempfile.mkdtemp()
+one = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+one.add(["a b", "b c"])
+one.save(folder + "/one")  # one segment: saved without the multi-segment copy loop
+loaded = BM25Index.load(folder + "/one", show_progress=False)
+from rankwise.bm25.index import _kernel_cached
+waits = _kernel_cached("DAAT_MAXSCORE")  # asked by a first search: answered without numba
+built = "numba" in sys.modules
+hits = [h.text for h in loaded.search("a b", k=2)] + [h.text for h in ix.search("t1 x", k=1)]
+print(json.dumps({"numba_after_build": built, "waits": waits, "hits": hits}))
+"""
+
+
+def test_building_saving_loading_and_the_first_search_do_not_wait_for_numba(tmp_path: Path) -> None:
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
+    out = subprocess.run(
+        [sys.executable, "-c", NO_NUMBA], env=env, capture_output=True, text=True, check=True
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["numba_after_build"] is False
+    assert result["waits"] is False
+    assert result["hits"] == ["a b", "b c", "t1 t2 x"]
+
+
+def _reference_postings(
+    docs: list[list[int]], vocab: int
+) -> tuple[list[int], list[int], list[int]]:
+    """(ptr, docs, tfs) built one posting at a time."""
+    rows: list[list[tuple[int, int]]] = [[] for _ in range(vocab)]
+    for d, terms in enumerate(docs):
+        for t, tf in sorted(Counter(terms).items()):
+            rows[t].append((d, tf))
+    ptr = [0]
+    for row in rows:
+        ptr.append(ptr[-1] + len(row))
+    return ptr, [d for row in rows for d, _ in row], [tf for row in rows for _, tf in row]
+
+
+def _reference_bounds(
+    ptr: list[int], docs: list[int], tfs: list[int], norm: np.ndarray, block: int
+) -> tuple[list[int], list[int], list[float]]:
+    """(bptr, blast, bmax): each block's bound is the float64 max rounded up to float32."""
+    bptr, blast, bmax = [0], [], []
+    for t in range(len(ptr) - 1):
+        for lo in range(ptr[t], ptr[t + 1], block):
+            hi = min(lo + block, ptr[t + 1])
+            m = max(float(tfs[p]) / (float(tfs[p]) + float(norm[docs[p]])) for p in range(lo, hi))
+            b = np.float32(m)
+            if float(b) < m:
+                b = np.nextafter(b, np.float32(np.inf))
+            blast.append(docs[hi - 1])
+            bmax.append(float(b))
+        bptr.append(len(blast))
+    return bptr, blast, bmax
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    docs=st.lists(st.lists(st.integers(0, 12), max_size=40), min_size=1, max_size=30),
+    chunk=st.integers(1, 8),
+    block=st.sampled_from([1, 2, 3, 128]),
+    seed=st.integers(0, 2**16),
+)
+def test_numpy_postings_and_bounds_equal_a_reference(
+    docs: list[list[int]], chunk: int, block: int, seed: int
+) -> None:
+    vocab = 1 + max((t for d in docs for t in d), default=0)
+    chunks = []
+    for lo in range(0, len(docs), chunk):
+        part = docs[lo : lo + chunk]
+        flat = np.array([t for d in part for t in d], np.int32)
+        chunks.append(postings.chunk_postings(flat, np.array([len(d) for d in part], np.int64)))
+    ptr, got_docs, got_tfs = postings.merge_chunks(chunks, vocab)
+    want = _reference_postings(docs, vocab)
+    assert (ptr.tolist(), got_docs.tolist(), got_tfs.tolist()) == want
+    assert got_docs.dtype == np.uint32
+    assert got_tfs.dtype == np.uint8
+
+    norm = np.random.default_rng(seed).uniform(0.05, 3.0, len(docs)).astype(np.float32)
+    bptr, blast, bmax = postings.compute_blocks(ptr, got_docs, got_tfs, norm, block)
+    assert (bptr.tolist(), blast.tolist(), bmax.tolist()) == _reference_bounds(*want, norm, block)
+    assert bmax.dtype == np.float32
+    assert blast.dtype == np.uint32
+    tmax = postings.term_max(bptr, bmax)
+    assert tmax.tolist() == [
+        max(bmax[bptr[t] : bptr[t + 1]].tolist(), default=0.0) for t in range(vocab)
+    ]
+
+
+def test_large_term_frequencies_widen_the_tf_dtype() -> None:
+    flat = np.array([0] * 300 + [1] * 70_000, np.int32)
+    got = postings.chunk_postings(flat, np.array([300, 70_000], np.int64))
+    assert got.tfs.tolist() == [300, 70_000]
+    assert got.tfs.dtype == np.uint32
+    _, docs, tfs = postings.merge_chunks([got], 2)
+    assert tfs.dtype == np.uint32
+    assert docs.tolist() == [0, 1]
+
+
+def test_bounds_are_computed_in_steps_without_changing_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(5)
+    docs = [rng.integers(0, 20, rng.integers(1, 30)).tolist() for _ in range(200)]
+    flat = np.array([t for d in docs for t in d], np.int32)
+    chunk = postings.chunk_postings(flat, np.array([len(d) for d in docs], np.int64))
+    ptr, d, tf = postings.merge_chunks([chunk], 20)
+    norm = rng.uniform(0.1, 2.0, 200).astype(np.float32)
+    whole = postings.compute_blocks(ptr, d, tf, norm, 4)
+    monkeypatch.setattr(postings, "_BOUND_STEP", 7)  # many small passes, blocks never split
+    stepped = postings.compute_blocks(ptr, d, tf, norm, 4)
+    assert all(np.array_equal(a, b) for a, b in zip(whole, stepped, strict=True))
+
+
+def test_the_default_block_size_is_the_kernels() -> None:
+    from rankwise.bm25 import kernels
+
+    assert postings.BLOCK_SIZE == kernels.BLOCK_SIZE == postings.block_size()
+
+
+def test_an_index_emptied_by_deletes_saves_and_loads_again(tmp_path: Path) -> None:
+    from rankwise.bm25 import BM25Index
+
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    ix.add(["alpha"], ids=["d0"])
+    ix.delete(["d0"])
+    for _ in range(2):  # the second save writes a loaded index without segments
+        ix.save(tmp_path / "ix")
+        ix = BM25Index.load(tmp_path / "ix", show_progress=False)
+        assert len(ix) == 0
+        assert ix.search("alpha") == []
+    ix.add(["alpha beta"], ids=["d1"])
+    assert [h.id for h in ix.search("alpha")] == ["d1"]
+
+
+def test_a_half_imported_kernels_module_is_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build or a first search may run while another thread imports the kernels module:
+    its constants and kernels are not there yet (it failed a build with AttributeError)."""
+    import types
+
+    from rankwise.bm25 import BM25Index
+    from rankwise.bm25.index import _kernel_cached
+
+    half = types.ModuleType("rankwise.bm25.kernels")
+    monkeypatch.setitem(sys.modules, "rankwise.bm25.kernels", half)
+    assert postings.block_size() == postings.BLOCK_SIZE
+    assert _kernel_cached("DAAT_MAXSCORE") is False
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    ix.add(["a b", "b c"])
+    assert ix._state.segments[0].block == postings.BLOCK_SIZE
