@@ -895,8 +895,11 @@ class BM25Index:
             qterms = np.fromiter(chain.from_iterable(terms), np.int64, count=int(qptr[-1]))
         norm_all = st.norms(self._k1, self._b)
         algo = self._algo
-        if algo == "TAAT_NAIVE":
-            acc, touched = _taat_buffers(max(seg.n_docs for seg in st.segments))
+        longest = max(seg.n_docs for seg in st.segments)
+        if algo == "DAAT_MAXSCORE":  # for the queries it scores term at a time
+            acc, touched = _taat_buffers(min(longest, kernels.SPARSE_DOCS))
+        elif algo == "TAAT_NAIVE":
+            acc, touched = _taat_buffers(longest)
         avgdl = st.avgdl
         n_live = float(st.n_live)
         k1p1 = self._k1 + 1.0
@@ -915,7 +918,8 @@ class BM25Index:
                 kernels.maxscore_batch(
                     qterms, qptr, st.df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, scale,
                     seg.docs, seg.tfs, seg.blast, seg.bmax, seg_norm, seg_mask, lo,
-                    seg.block, check_alive, hs, hd, sizes, finish,
+                    seg.block, check_alive, acc, touched, kernels.DENSE_DOCS,
+                    kernels.SPARSE_POSTINGS, hs, hd, sizes, finish,
                 )  # fmt: skip
             elif algo == "DAAT_WAND":
                 kernels.wand_batch(
@@ -926,7 +930,7 @@ class BM25Index:
             else:
                 kernels.taat_batch(
                     qterms, qptr, st.df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, seg.docs,
-                    seg.tfs, seg_norm, seg_mask, lo, acc, touched, hs, hd, sizes,
+                    seg.tfs, seg_norm, seg_mask, lo, check_alive, acc, touched, hs, hd, sizes,
                     finish,
                 )  # fmt: skip
 
