@@ -58,6 +58,8 @@ DENSE_RUN = 256
 #: documents the sparse TAAT computes it for
 BOUND_STEPS = 12
 BOUND_VALUES = 1 << 16
+#: MaxScore's first bound of the k-th score comes from a term with at most this many postings
+BOUND_POSTINGS = 1 << 13
 #: a query whose postings in a segment number at least 1/DENSE_SHARE of its documents is
 #: scored densely (TAAT); DAAT_MAXSCORE does so only in segments of at most DENSE_DOCS
 #: documents, where its windows are too few to prune much
@@ -704,6 +706,7 @@ def _maxscore(
     fwork: Any,
     iwork: Any,
     bwork: Any,
+    ibuf: Any,
 ) -> int:  # pragma: no cover
     """Exact block-max MaxScore over document windows, essential terms scored in bulk.
 
@@ -719,7 +722,8 @@ def _maxscore(
     bounds term i in this segment; block bounds are ``bmax * weights[i] * bscale``.
     ``win`` (float64, ``WINDOW_BLOCKS * block``) and ``bits`` (uint64, a bit per window slot)
     are scratch that must be all zero on entry and are left all zero. ``fwork`` (float64),
-    ``iwork`` (int64) and ``bwork`` (bool) are per-term scratch of at least 6, 6 and 2 rows.
+    ``iwork`` (int64) and ``bwork`` (bool) are per-term scratch of at least 6, 6 and 2 rows;
+    ``ibuf`` (float64) holds twice the postings of a term the first bound is taken from.
     """
     m = tstart.size
     n_docs = norm.size
@@ -761,6 +765,40 @@ def _maxscore(
     s58 = np.uint64(58)
     full = size == k
     theta: float = hs[0] if full else -1.0
+    if not full:
+        # start from a lower bound of the k-th score instead of nothing (or the first windows
+        # score every document): a document's score is at least its contribution from any one
+        # term (a float sum of non-negative terms is at least each of them), so a value k
+        # contributions of one term reach bounds the k-th score. Tried on the two terms of
+        # highest bound with enough (but not too many) postings; pruning with it is strict
+        # (slack), since a document scoring exactly the bound may still win on a tie
+        tried = 0
+        n_buf = ibuf.size // 2
+        for a in range(m - 1, -1, -1):
+            i = gorder[a]
+            n_i = tend[i] - tstart[i]
+            if n_i < k or n_i > n_buf:
+                continue
+            w = weights[i]
+            p0 = tstart[i]
+            vals = ibuf[:n_i]
+            kd = ibuf[n_buf : n_buf + n_i]
+            for j in range(n_i):
+                kd[j] = norm[docs[p0 + j]]
+            for j in range(n_i):
+                tf = np.float64(tfs[p0 + j])
+                vals[j] = w * tf / (tf + kd[j])
+            if check_alive:
+                for j in range(n_i):
+                    if not alive[docs[p0 + j]]:
+                        vals[j] = 0.0
+            v = np.int64(_kth_bound(vals.view(np.int64), n_i, k)).view(np.float64)
+            if v * (1.0 - 1e-9) > theta:
+                theta = v * (1.0 - 1e-9)
+                full = True
+            tried += 1
+            if tried == 2:
+                break
     # in-window pruning compares sums taken in another order than the score's, and documents
     # are not yet in the heap's order: prune only strictly below the k-th score, with slack
     theta_lo = theta * (1.0 - 1e-12)
@@ -1012,7 +1050,7 @@ def _maxscore(
                     hd[h] = dg
                 else:
                     continue
-                if size == k:
+                if size == k and hs[0] > theta:
                     full = True
                     theta = hs[0]
                     theta_lo = theta * (1.0 - 1e-12)
@@ -1260,6 +1298,7 @@ def maxscore_batch(
     fwork = np.empty((6, longest), np.float64)
     iwork = np.empty((6, longest), np.int64)
     bwork = np.empty((2, longest), np.bool_)
+    ibuf = np.empty(2 * BOUND_POSTINGS, np.float64)
     k = hs.shape[1]
     n_docs = norm.size
     fits = n_docs <= acc.size and n_docs <= touched.size
@@ -1286,7 +1325,7 @@ def maxscore_batch(
             sizes[q] = _maxscore(
                 cursors[0, :m], cursors[1, :m], cursors[2, :m], cursors[3, :m], values[0, :m],
                 values[1, :m], scale, docs, tfs, blast, bmax, norm, alive, base, hs[q], hd[q],
-                sizes[q], k, block, check_alive, win, bits, fwork, iwork, bwork,
+                sizes[q], k, block, check_alive, win, bits, fwork, iwork, bwork, ibuf,
             )  # fmt: skip
         if finish:
             _sort_heap(hs[q], hd[q], sizes[q])
