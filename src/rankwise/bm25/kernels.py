@@ -58,8 +58,13 @@ DENSE_RUN = 256
 #: documents the sparse TAAT computes it for
 BOUND_STEPS = 12
 BOUND_VALUES = 1 << 16
-#: MaxScore's first bound of the k-th score comes from a term with at most this many postings
+#: MaxScore's first bound of the k-th score comes from a term with at most this many postings;
+#: for k <= BOUND_K, DAAT_MAXSCORE keeps to MaxScore for a query with a term of k to
+#: 1/BOUND_SHARE of the segment's documents (measured at 20k documents: top-10 MaxScore then
+#: beats dense scoring, top-100 does not)
 BOUND_POSTINGS = 1 << 13
+BOUND_SHARE = 16
+BOUND_K = 32
 #: a query whose postings in a segment number at least 1/DENSE_SHARE of its documents is
 #: scored densely (TAAT); DAAT_MAXSCORE does so only in segments of at most DENSE_DOCS
 #: documents, where its windows are too few to prune much
@@ -1245,6 +1250,17 @@ def _postings(cursors: Any, m: int) -> int:  # pragma: no cover
 
 
 @_helper
+def _bounding_term(cursors: Any, m: int, k: int, most: int) -> bool:  # pragma: no cover
+    """Whether one of the first ``m`` query terms of ``cursors`` has k to ``most`` postings:
+    then MaxScore starts from a bound of the k-th score high enough to beat dense scoring."""
+    for i in range(m):
+        n = cursors[1, i] - cursors[0, i]
+        if k <= n <= most:
+            return True
+    return False
+
+
+@_helper
 def _longest_query(qptr: Any) -> int:  # pragma: no cover
     longest = 1
     for q in range(qptr.size - 1):
@@ -1285,7 +1301,8 @@ def maxscore_batch(
 
     Where pruning cannot pay, a query is scored exhaustively term at a time instead (the same
     scores and hits, sooner): densely in a segment of at most ``dense_docs`` documents when its
-    postings cover much of it (``DENSE_DOCS``, ``DENSE_SHARE``), with a list of touched
+    postings cover much of it (``DENSE_DOCS``, ``DENSE_SHARE``) and none of its terms gives a
+    good first bound of the k-th score (``BOUND_SHARE``), with a list of touched
     documents when it has at most ``sparse_postings`` postings there (``SPARSE_POSTINGS``).
     ``acc`` (float64, all zero) and ``touched`` (int64) are the scratch for that, used only in
     segments no longer than they are (the caller sizes them, up to ``SPARSE_DOCS``)."""
@@ -1311,7 +1328,12 @@ def maxscore_batch(
             q, qterms, qptr, df, n_live, k1p1, ptr, bptr, tmax, scale, cursors, values
         )
         n_post = _postings(cursors, m)
-        if m > 0 and dense_ok and n_post * DENSE_SHARE >= n_docs:
+        if (
+            m > 0
+            and dense_ok
+            and n_post * DENSE_SHARE >= n_docs
+            and (k > BOUND_K or not _bounding_term(cursors, m, k, n_docs // BOUND_SHARE))
+        ):
             sizes[q] = _taat_dense(
                 cursors[0, :m], cursors[1, :m], values[0, :m], docs, tfs, norm, alive,
                 check_alive, acc, scratch, base, hs[q], hd[q], sizes[q], k,
