@@ -1309,20 +1309,22 @@ def maxscore_batch(
     longest = _longest_query(qptr)
     cursors = np.empty((5, longest), np.int64)
     values = np.empty((3, longest), np.float64)
-    window = WINDOW_BLOCKS * block
-    win = np.zeros(window, np.float64)
-    bits = np.zeros((window + 63) // 64, np.uint64)
     fwork = np.empty((6, longest), np.float64)
     iwork = np.empty((6, longest), np.int64)
     bwork = np.empty((2, longest), np.bool_)
-    ibuf = np.empty(2 * BOUND_POSTINGS, np.float64)
+    # each path's scratch is made when a query first takes it (a search of one query pays
+    # only for its own path)
+    window = WINDOW_BLOCKS * block
+    win = np.zeros(0, np.float64)
+    bits = np.zeros(0, np.uint64)
+    ibuf = np.empty(0, np.float64)
+    scratch = np.empty(0, np.float64)
+    vals = np.empty(0, np.float64)
     k = hs.shape[1]
     n_docs = norm.size
     fits = n_docs <= acc.size and n_docs <= touched.size
     dense_ok = fits and n_docs <= dense_docs
     sparse_ok = fits and sparse_postings > 0
-    scratch = np.empty(2 * DENSE_RUN + _dense_groups(n_docs) if dense_ok else 0, np.float64)
-    vals = np.empty(min(sparse_postings, BOUND_VALUES) if sparse_ok else 0, np.float64)
     for q in range(qptr.size - 1):
         m = _query_cursors(
             q, qterms, qptr, df, n_live, k1p1, ptr, bptr, tmax, scale, cursors, values
@@ -1334,16 +1336,24 @@ def maxscore_batch(
             and n_post * DENSE_SHARE >= n_docs
             and (k > BOUND_K or not _bounding_term(cursors, m, k, n_docs // BOUND_SHARE))
         ):
+            if scratch.size == 0:
+                scratch = np.empty(2 * DENSE_RUN + _dense_groups(n_docs), np.float64)
             sizes[q] = _taat_dense(
                 cursors[0, :m], cursors[1, :m], values[0, :m], docs, tfs, norm, alive,
                 check_alive, acc, scratch, base, hs[q], hd[q], sizes[q], k,
             )  # fmt: skip
         elif m > 0 and sparse_ok and n_post <= sparse_postings:
+            if vals.size == 0:
+                vals = np.empty(min(sparse_postings, BOUND_VALUES), np.float64)
             sizes[q] = _taat(
                 cursors[0, :m], cursors[1, :m], values[0, :m], docs, tfs, norm, alive,
                 check_alive, acc, touched, vals, base, hs[q], hd[q], sizes[q], k,
             )  # fmt: skip
         elif m > 0:
+            if win.size == 0:
+                win = np.zeros(window, np.float64)
+                bits = np.zeros((window + 63) // 64, np.uint64)
+                ibuf = np.empty(2 * BOUND_POSTINGS, np.float64)
             sizes[q] = _maxscore(
                 cursors[0, :m], cursors[1, :m], cursors[2, :m], cursors[3, :m], values[0, :m],
                 values[1, :m], scale, docs, tfs, blast, bmax, norm, alive, base, hs[q], hd[q],
@@ -1425,17 +1435,21 @@ def taat_batch(
     values = np.empty((3, longest), np.float64)
     k = hs.shape[1]
     n_docs = norm.size
-    scratch = np.empty(2 * DENSE_RUN + _dense_groups(n_docs), np.float64)
-    vals = np.empty(min(n_docs // DENSE_SHARE + 1, BOUND_VALUES), np.float64)
+    scratch = np.empty(0, np.float64)  # made when a query first needs it
+    vals = np.empty(0, np.float64)
     for q in range(qptr.size - 1):
         m = _query_cursors(q, qterms, qptr, df, n_live, k1p1, ptr, bptr, tmax, 1.0, cursors, values)
         if m > 0:
             if _postings(cursors, m) * DENSE_SHARE >= n_docs:
+                if scratch.size == 0:
+                    scratch = np.empty(2 * DENSE_RUN + _dense_groups(n_docs), np.float64)
                 sizes[q] = _taat_dense(
                     cursors[0, :m], cursors[1, :m], values[0, :m], docs, tfs, norm, alive,
                     check_alive, acc, scratch, base, hs[q], hd[q], sizes[q], k,
                 )  # fmt: skip
             else:
+                if vals.size == 0:
+                    vals = np.empty(min(n_docs // DENSE_SHARE + 1, BOUND_VALUES), np.float64)
                 sizes[q] = _taat(
                     cursors[0, :m], cursors[1, :m], values[0, :m], docs, tfs, norm, alive,
                     check_alive, acc, touched, vals, base, hs[q], hd[q], sizes[q], k,
