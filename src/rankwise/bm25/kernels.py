@@ -67,13 +67,14 @@ BOUND_SHARE = 16
 BOUND_K = 32
 #: a query whose postings in a segment number at least 1/DENSE_SHARE of its documents is
 #: scored densely (TAAT); DAAT_MAXSCORE does so only in segments of at most DENSE_DOCS
-#: documents, where its windows are too few to prune much
+#: documents (measured at 20k and 200k: dense scoring beats its windows there, unless a term
+#: gives MaxScore a good first bound, see BOUND_K)
 DENSE_SHARE = 4
-DENSE_DOCS = 1 << 16
+DENSE_DOCS = 1 << 18
 #: DAAT_MAXSCORE scores a query with at most this many postings in a segment of at most
 #: SPARSE_DOCS documents term at a time: cheaper than setting up its windows (these and
 #: DENSE_DOCS are read by the caller at each call, so tests can force each path)
-SPARSE_POSTINGS = 4096
+SPARSE_POSTINGS = 1 << 14
 SPARSE_DOCS = 1 << 18
 # lowest set bit of a 64-bit word -> its index (de Bruijn multiplication)
 _DEBRUIJN = 0x03F79D71B4CB0A89
@@ -1334,7 +1335,10 @@ def maxscore_batch(
             m > 0
             and dense_ok
             and n_post * DENSE_SHARE >= n_docs
-            and (k > BOUND_K or not _bounding_term(cursors, m, k, n_docs // BOUND_SHARE))
+            and (
+                k > BOUND_K
+                or not _bounding_term(cursors, m, k, min(n_docs // BOUND_SHARE, BOUND_POSTINGS))
+            )
         ):
             if scratch.size == 0:
                 scratch = np.empty(2 * DENSE_RUN + _dense_groups(n_docs), np.float64)
