@@ -917,12 +917,16 @@ class BM25Index:
             return hs, hd, sizes
 
         # one compilation per algorithm and array types (term-frequency width, read-only maps)
-        seg_kinds = st.cache.get("segment_kinds")
-        if seg_kinds is None:  # fixed for a snapshot: worked out by its first search
-            seg_kinds = st.cache["segment_kinds"] = tuple(
-                (seg.tfs.dtype.char, seg.docs.flags.writeable) for seg in st.segments
-            )
-        kind = (self._algo, st.df.flags.writeable, mask.flags.writeable, seg_kinds)
+        kind = st.cache.get("kernel_kind") if mask is st.alive else None
+        if kind is None or kind[0] != self._algo:
+            seg_kinds = st.cache.get("segment_kinds")
+            if seg_kinds is None:  # fixed for a snapshot: worked out by its first search
+                seg_kinds = st.cache["segment_kinds"] = tuple(
+                    (seg.tfs.dtype.char, seg.docs.flags.writeable) for seg in st.segments
+                )
+            kind = (self._algo, st.df.flags.writeable, mask.flags.writeable, seg_kinds)
+            if mask is st.alive:  # the usual mask: its kind is kept with the snapshot
+                st.cache["kernel_kind"] = kind
         if kind in _warmup.done or _warmup.ready(
             kind,
             partial(self._first_topk, st, terms[:1], k, mask, check_alive),
@@ -967,40 +971,51 @@ class BM25Index:
             qptr = np.zeros(nq + 1, np.int64)
             np.cumsum(np.fromiter(map(len, terms), np.int64, count=nq), out=qptr[1:])
             qterms = np.fromiter(chain.from_iterable(terms), np.int64, count=int(qptr[-1]))
-        norm_all = st.norms(self._k1, self._b)
         algo = self._algo
-        if algo == "TAAT_NAIVE":
-            acc, touched = _taat_buffers(max(seg.n_docs for seg in st.segments))
-        avgdl = st.avgdl
+        # per snapshot: each segment's norms view and bound scale (fixed for its life)
+        plan = st.cache.get("kernel_plan")
+        if plan is None:
+            norm_all = st.norms(self._k1, self._b)
+            avgdl = st.avgdl
+            segs = []
+            for seg in st.segments:
+                # bound_avgdl is 0 only for a segment without postings
+                ratio = avgdl / seg.bound_avgdl if seg.bound_avgdl > 0 else 1.0
+                scale = max(1.0, ratio) * (1.0 + _BOUND_MARGIN)
+                lo, hi = seg.base, seg.base + seg.n_docs
+                whole = lo == 0 and hi == norm_all.size  # one segment: no views to make
+                segs.append((seg, lo, hi, scale, norm_all if whole else norm_all[lo:hi], whole))
+            plan = st.cache["kernel_plan"] = (max(seg.n_docs for seg in st.segments), segs)
+        longest, segs = plan
+        if algo == "DAAT_MAXSCORE":  # for the queries it scores term at a time
+            acc, touched = _taat_buffers(min(longest, kernels.SPARSE_DOCS))
+            dense_docs, sparse_postings = kernels.DENSE_DOCS, kernels.SPARSE_POSTINGS
+        elif algo == "TAAT_NAIVE":
+            acc, touched = _taat_buffers(longest)
+        df = st.df
         n_live = float(st.n_live)
         k1p1 = self._k1 + 1.0
-        last = st.segments[-1]
-        for seg in st.segments:
-            # bound_avgdl is 0 only for a segment without postings
-            ratio = avgdl / seg.bound_avgdl if seg.bound_avgdl > 0 else 1.0
-            scale = max(1.0, ratio) * (1.0 + _BOUND_MARGIN)
-            lo, hi = seg.base, seg.base + seg.n_docs
-            finish = seg is last
-            if lo == 0 and hi == norm_all.size:  # one segment: no views to make
-                seg_norm, seg_mask = norm_all, mask
-            else:
-                seg_norm, seg_mask = norm_all[lo:hi], mask[lo:hi]
+        last = len(segs) - 1
+        for i, (seg, lo, hi, scale, seg_norm, whole) in enumerate(segs):
+            finish = i == last
+            seg_mask = mask if whole else mask[lo:hi]
             if algo == "DAAT_MAXSCORE":
                 kernels.maxscore_batch(
-                    qterms, qptr, st.df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, scale,
+                    qterms, qptr, df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, scale,
                     seg.docs, seg.tfs, seg.blast, seg.bmax, seg_norm, seg_mask, lo,
-                    seg.block, check_alive, hs, hd, sizes, finish,
+                    seg.block, check_alive, acc, touched, dense_docs, sparse_postings,
+                    hs, hd, sizes, finish,
                 )  # fmt: skip
             elif algo == "DAAT_WAND":
                 kernels.wand_batch(
-                    qterms, qptr, st.df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, scale,
+                    qterms, qptr, df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, scale,
                     seg.docs, seg.tfs, seg.blast, seg_norm, seg_mask, lo, seg.block,
                     hs, hd, sizes, finish,
                 )  # fmt: skip
             else:
                 kernels.taat_batch(
-                    qterms, qptr, st.df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, seg.docs,
-                    seg.tfs, seg_norm, seg_mask, lo, acc, touched, hs, hd, sizes,
+                    qterms, qptr, df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, seg.docs,
+                    seg.tfs, seg_norm, seg_mask, lo, check_alive, acc, touched, hs, hd, sizes,
                     finish,
                 )  # fmt: skip
 

@@ -30,10 +30,20 @@ def _jit(fn: _F) -> _F:
     return cast(_F, nb.njit(**_JIT)(fn))
 
 
+# query kernels: a float division by zero gives inf instead of raising, so the division has no
+# zero test and loops that divide can be vectorised (no query kernel divides by zero:
+# tf + norm >= 1)
+_QJIT: dict[str, Any] = {**_JIT, "error_model": "numpy"}
+
+
+def _qjit(fn: _F) -> _F:
+    return cast(_F, nb.njit(**_QJIT)(fn))
+
+
 def _helper(fn: _F) -> _F:
     # compiled into each kernel that calls it (LLVM inlines the small ones); numba-IR inlining
     # (inline="always") made the first compilation several times slower, and no faster
-    return cast(_F, nb.njit(nogil=True, boundscheck=False)(fn))
+    return cast(_F, nb.njit(nogil=True, boundscheck=False, error_model="numpy")(fn))
 
 
 BLOCK_SIZE = 128
@@ -42,6 +52,30 @@ WINDOW_BLOCKS = 64
 #: a non-essential term is scanned in a window when it has at most this many postings there
 #: per candidate document, else probed per candidate
 SCAN_RATIO = 8
+#: postings per run whose contributions the dense TAAT computes in one vectorised loop
+DENSE_RUN = 256
+#: halvings of the search for TAAT's lower bound of the k-th score, and the most touched
+#: documents the sparse TAAT computes it for
+BOUND_STEPS = 12
+BOUND_VALUES = 1 << 16
+#: MaxScore's first bound of the k-th score comes from a term with at most this many postings;
+#: for k <= BOUND_K, DAAT_MAXSCORE keeps to MaxScore for a query with a term of k to
+#: 1/BOUND_SHARE of the segment's documents (measured at 20k documents: top-10 MaxScore then
+#: beats dense scoring, top-100 does not)
+BOUND_POSTINGS = 1 << 13
+BOUND_SHARE = 16
+BOUND_K = 32
+#: a query whose postings in a segment number at least 1/DENSE_SHARE of its documents is
+#: scored densely (TAAT); DAAT_MAXSCORE does so only in segments of at most DENSE_DOCS
+#: documents (measured at 20k and 200k: dense scoring beats its windows there, unless a term
+#: gives MaxScore a good first bound, see BOUND_K)
+DENSE_SHARE = 4
+DENSE_DOCS = 1 << 18
+#: DAAT_MAXSCORE scores a query with at most this many postings in a segment of at most
+#: SPARSE_DOCS documents term at a time: cheaper than setting up its windows (these and
+#: DENSE_DOCS are read by the caller at each call, so tests can force each path)
+SPARSE_POSTINGS = 1 << 14
+SPARSE_DOCS = 1 << 18
 # lowest set bit of a 64-bit word -> its index (de Bruijn multiplication)
 _DEBRUIJN = 0x03F79D71B4CB0A89
 _DEBRUIJN_INDEX = np.zeros(64, np.int64)
@@ -139,10 +173,9 @@ def _sort_heap(hs: Any, hd: Any, size: int) -> None:  # pragma: no cover
 
 
 @_helper
-def _stable_order(values: Any, m: int) -> Any:  # pragma: no cover
-    """Indices of ``values[:m]`` in ascending order, ties kept in index order (m is tiny:
-    the number of query terms)."""
-    order = np.empty(m, np.int64)
+def _stable_order(values: Any, m: int, order: Any) -> None:  # pragma: no cover
+    """Indices of ``values[:m]`` in ascending order into ``order[:m]``, ties kept in index
+    order (m is tiny: the number of query terms)."""
     for a in range(m):
         x = values[a]
         j = a - 1
@@ -150,10 +183,37 @@ def _stable_order(values: Any, m: int) -> Any:  # pragma: no cover
             order[j + 1] = order[j]
             j -= 1
         order[j + 1] = a
-    return order
 
 
 # --------------------------------------------------------------------------- TAAT
+# The heap insertion is written out in each loop that offers documents: a compiled helper
+# taking the heap arrays pays atomic reference-count updates per call (see _sort_heap), which
+# at one call per touched document made TAAT_NAIVE eight times slower.
+
+
+@_helper
+def _kth_bound(vbits: Any, n: int, k: int) -> Any:  # pragma: no cover
+    """Bits of a value (within BOUND_STEPS halvings of the largest) that at least k of the
+    non-negative float64 values whose bits are ``vbits[:n]`` reach (0 when fewer than k are
+    positive). Compared as integers, such bits order as the values do, in loops the compiler
+    vectorises."""
+    top = np.int64(0)
+    for j in range(n):
+        if vbits[j] > top:
+            top = vbits[j]
+    lo_v = 0.0
+    hi_v = np.int64(top).view(np.float64)
+    for _ in range(BOUND_STEPS):
+        mid = 0.5 * (lo_v + hi_v)
+        mid_bits = np.float64(mid).view(np.int64)
+        cnt = 0
+        for j in range(n):
+            cnt += vbits[j] >= mid_bits
+        if cnt >= k:
+            lo_v = mid
+        else:
+            hi_v = mid
+    return np.float64(lo_v).view(np.int64)
 
 
 @_helper
@@ -165,37 +225,227 @@ def _taat(
     tfs: Any,
     norm: Any,
     alive: Any,
+    check_alive: bool,
     acc: Any,
     touched: Any,
+    vals: Any,
     base: int,
     hs: Any,
     hd: Any,
     size: int,
     k: int,
 ) -> int:  # pragma: no cover
-    """Exhaustive term-at-a-time scoring of one segment into the heap; returns heap size.
+    """Exhaustive term-at-a-time scoring of one segment into the heap, for queries touching a
+    small part of it; returns the heap size.
 
     ``acc`` (float64) and ``touched`` (int64) are scratch arrays at least as long as the
-    segment; ``acc`` must be all zero on entry and is left all zero.
+    segment; ``acc`` must be all zero on entry and is left all zero. ``check_alive=False``
+    promises every document is alive. When more than k documents are touched, and no more
+    than ``vals`` (float64 scratch) holds, their scores are copied there to find a lower
+    bound of the k-th score first (see _kth_bound): only the documents reaching it are
+    offered, so few are inserted into the heap only to be pushed out again.
     """
     n_touched = 0
     for i in range(starts.size):
         w = weights[i]
         for p in range(starts[i], ends[i]):
             d = docs[p]
-            if not alive[d]:
-                continue
             tf = np.float64(tfs[p])
             c = w * tf / (tf + np.float64(norm[d]))
             if acc[d] == 0.0:
                 touched[n_touched] = d
                 n_touched += 1
             acc[d] += c
+    tb = np.int64(0)
+    if k < n_touched <= vals.size:
+        for j in range(n_touched):
+            d = touched[j]
+            vals[j] = acc[d] if not check_alive or alive[d] else 0.0
+        tb = _kth_bound(vals.view(np.int64), n_touched, k)
+    if size == k:
+        root = np.float64(hs[0]).view(np.int64)
+        if root > tb:
+            tb = root
+    bits = acc.view(np.int64)
     for j in range(n_touched):
         d = touched[j]
+        if bits[d] < tb:
+            acc[d] = 0.0
+            continue
         s = acc[d]
         acc[d] = 0.0
-        size = _heap_push(hs, hd, size, k, s, d + base)
+        if check_alive and not alive[d]:
+            continue
+        dg = d + base
+        if size < k:  # heap insertion, written out
+            h = size
+            size += 1
+            while h > 0:  # sift up while the parent is better
+                par = (h - 1) >> 1
+                if _better(hs[par], hd[par], s, dg):
+                    hs[h] = hs[par]
+                    hd[h] = hd[par]
+                    h = par
+                else:
+                    break
+            hs[h] = s
+            hd[h] = dg
+        elif _better(s, dg, hs[0], hd[0]):
+            h = 0
+            while True:  # replace the root, sift down past worse children
+                left = 2 * h + 1
+                if left >= size:
+                    break
+                worst = left
+                if left + 1 < size and _better(hs[left], hd[left], hs[left + 1],
+                                               hd[left + 1]):  # fmt: skip
+                    worst = left + 1
+                if _better(s, dg, hs[worst], hd[worst]):
+                    hs[h] = hs[worst]
+                    hd[h] = hd[worst]
+                    h = worst
+                else:
+                    break
+            hs[h] = s
+            hd[h] = dg
+        else:
+            continue
+        if size == k:
+            root = np.float64(hs[0]).view(np.int64)
+            if root > tb:
+                tb = root
+    return size
+
+
+@_helper
+def _dense_groups(n_docs: int) -> int:  # pragma: no cover
+    """Number of groups ``_taat_dense`` offers a segment of ``n_docs`` documents in."""
+    return max(256, min(8192, n_docs // 16))
+
+
+@_helper
+def _taat_dense(
+    starts: Any,
+    ends: Any,
+    weights: Any,
+    docs: Any,
+    tfs: Any,
+    norm: Any,
+    alive: Any,
+    check_alive: bool,
+    acc: Any,
+    scratch: Any,
+    base: int,
+    hs: Any,
+    hd: Any,
+    size: int,
+    k: int,
+) -> int:  # pragma: no cover
+    """``_taat`` for queries whose postings cover a large part of the segment; returns the
+    heap size.
+
+    Each run of ``DENSE_RUN`` postings of a term first has its contributions computed into a
+    buffer by loops the compiler vectorises (the length norms gathered apart, so the division
+    runs on vectors), then added into ``acc`` (float64, all zero on entry, left all zero, at
+    least as long as the segment). Documents are then offered to the heap by groups, document
+    d in group ``d % n_groups``: the group maxima come from a vectorised loop, and a value that
+    k group maxima reach is reached by k documents, a lower bound of the k-th score. Only the
+    groups whose maximum reaches the bound (or the heap's root, once higher) are visited, so
+    only about k documents are offered. Scores are non-negative: compared as the integers of
+    their bits they order the same way, which is what the vectorised loops compare.
+    ``scratch`` (float64) holds ``2 * DENSE_RUN + _dense_groups(n)`` values.
+    """
+    n = norm.size
+    run = DENSE_RUN
+    contrib = scratch[:run]
+    gathered = scratch[run : 2 * run]
+    for i in range(starts.size):
+        w = weights[i]
+        p = starts[i]
+        e = ends[i]
+        while p < e:
+            r = min(run, e - p)
+            for j in range(r):
+                gathered[j] = norm[docs[p + j]]
+            for j in range(r):
+                tf = np.float64(tfs[p + j])
+                contrib[j] = w * tf / (tf + gathered[j])
+            for j in range(r):
+                acc[docs[p + j]] += contrib[j]
+            p += r
+    bits = acc.view(np.int64)
+    n_groups = _dense_groups(n)
+    gmax = scratch[2 * run : 2 * run + n_groups].view(np.int64)
+    gmax[:] = 0
+    rows = n // n_groups
+    for row in range(rows):
+        off = row * n_groups
+        for g in range(n_groups):
+            v = bits[off + g]
+            if v > gmax[g]:
+                gmax[g] = v
+    off = rows * n_groups
+    for g in range(n - off):
+        v = bits[off + g]
+        if v > gmax[g]:
+            gmax[g] = v
+    # a value that k group maxima reach is reached by k documents (none counts when some
+    # documents are dead)
+    tb = _kth_bound(gmax, n_groups, k) if not check_alive else np.int64(0)
+    if size == k:
+        root = np.float64(hs[0]).view(np.int64)
+        if root > tb:
+            tb = root
+    if tb < 1:
+        tb = np.int64(1)  # score 0: not touched
+    for g in range(n_groups):
+        if gmax[g] < tb:
+            continue
+        for d in range(g, n, n_groups):
+            if bits[d] < tb:
+                continue
+            if check_alive and not alive[d]:
+                continue
+            s = acc[d]
+            dg = d + base
+            if size < k:  # heap insertion, written out
+                h = size
+                size += 1
+                while h > 0:  # sift up while the parent is better
+                    par = (h - 1) >> 1
+                    if _better(hs[par], hd[par], s, dg):
+                        hs[h] = hs[par]
+                        hd[h] = hd[par]
+                        h = par
+                    else:
+                        break
+                hs[h] = s
+                hd[h] = dg
+            elif _better(s, dg, hs[0], hd[0]):
+                h = 0
+                while True:  # replace the root, sift down past worse children
+                    left = 2 * h + 1
+                    if left >= size:
+                        break
+                    worst = left
+                    if left + 1 < size and _better(hs[left], hd[left], hs[left + 1],
+                                                   hd[left + 1]):  # fmt: skip
+                        worst = left + 1
+                    if _better(s, dg, hs[worst], hd[worst]):
+                        hs[h] = hs[worst]
+                        hd[h] = hd[worst]
+                        h = worst
+                    else:
+                        break
+                hs[h] = s
+                hd[h] = dg
+            else:
+                continue
+            if size == k:
+                root = np.float64(hs[0]).view(np.int64)
+                if root > tb:
+                    tb = root
+    acc[:n] = 0.0
     return size
 
 
@@ -203,37 +453,32 @@ def _taat(
 
 
 @_helper
-def _advance(
+def _seek(
     docs: Any,
     blast: Any,
-    cur: Any,
-    blk: Any,
-    tstart: Any,
-    tend: Any,
-    bstart: Any,
-    bend: Any,
-    i: int,
+    c: int,
+    b: int,
+    ts: int,
+    te: int,
+    bs: int,
+    be: int,
     target: int,
     block: int,
-) -> None:  # pragma: no cover
-    """Move cursor ``i`` to its first posting with doc >= target (or to its end)."""
-    c = cur[i]
-    if c >= tend[i]:
-        return
+) -> tuple[int, int]:  # pragma: no cover
+    """(posting, block) of a cursor at posting ``c`` in block ``b`` of a term with postings
+    ``ts..te`` and blocks ``bs..be``, moved to its first posting with doc >= target (or to its
+    end). Cursors are passed as numbers: a helper taking the cursor arrays paid atomic
+    reference counts on each of them per call, a visible cost at one call per term and window."""
+    if c >= te:
+        return c, b
     if np.int64(docs[c]) >= target:
-        return
-    b = blk[i]
-    be = bend[i]
+        return c, b
     while b < be and np.int64(blast[b]) < target:
         b += 1
-    blk[i] = b
     if b == be:
-        cur[i] = tend[i]
-        return
-    lo = tstart[i] + (b - bstart[i]) * block
-    hi = tstart[i] + (b - bstart[i] + 1) * block
-    if hi > tend[i]:
-        hi = tend[i]
+        return te, b
+    lo = ts + (b - bs) * block
+    hi = min(ts + (b - bs + 1) * block, te)
     if lo < c:
         # the cursor is inside the target block: gallop forward from it (docs[c] < target)
         lo = c + 1
@@ -250,7 +495,7 @@ def _advance(
             lo = mid + 1
         else:
             hi = mid
-    cur[i] = lo
+    return lo, b
 
 
 # --------------------------------------------------------------------------- MaxScore
@@ -297,6 +542,10 @@ def _maxscore(
     check_alive: bool,
     win: Any,
     bits: Any,
+    fwork: Any,
+    iwork: Any,
+    bwork: Any,
+    ibuf: Any,
 ) -> int:  # pragma: no cover
     """Exact block-max MaxScore over document windows, essential terms scored in bulk.
 
@@ -311,34 +560,84 @@ def _maxscore(
     bit-identical to the other algorithms. Inputs are in canonical term order; ``ubs[i]``
     bounds term i in this segment; block bounds are ``bmax * weights[i] * bscale``.
     ``win`` (float64, ``WINDOW_BLOCKS * block``) and ``bits`` (uint64, a bit per window slot)
-    are scratch that must be all zero on entry and are left all zero.
+    are scratch that must be all zero on entry and are left all zero. ``fwork`` (float64),
+    ``iwork`` (int64) and ``bwork`` (bool) are per-term scratch of at least 6, 6 and 2 rows;
+    ``ibuf`` (float64) holds twice the postings of a term the first bound is taken from.
     """
     m = tstart.size
     n_docs = norm.size
     window = WINDOW_BLOCKS * block
-    gorder = _stable_order(ubs, m)  # ascending upper bound
-    gprefix = np.empty(m, np.float64)
+    # per-term scratch (views of the batch's work arrays: no allocation per query)
+    gprefix = fwork[0, :m]
+    wb = fwork[1, :m]
+    wbnd = fwork[2, :m]
+    wprefix = fwork[3, :m]
+    contrib = fwork[4, :m]
+    pprefix = fwork[5, :m]
+    gorder = iwork[0, :m]
+    cur = iwork[1, :m]
+    blk = iwork[2, :m]
+    ecur = iwork[3, :m]
+    worder = iwork[4, :m]
+    wpost = iwork[5, :m]
+    is_ess = bwork[0, :m]
+    probed = bwork[1, :m]
+    _stable_order(ubs, m, gorder)  # ascending upper bound
     acc = 0.0
     for a in range(m):
         acc += ubs[gorder[a]]
         gprefix[a] = acc
-    wb = weights * bscale
-    cur = tstart.copy()
-    blk = bstart.copy()
-    ecur = tstart.copy()
-    wbnd = np.zeros(m, np.float64)
-    worder = np.arange(m)
-    wprefix = np.zeros(m, np.float64)
-    is_ess = np.zeros(m, np.bool_)
-    contrib = np.zeros(m, np.float64)
-    wpost = np.zeros(m, np.int64)
-    probed = np.zeros(m, np.bool_)
-    pprefix = np.zeros(m, np.float64)
+        wb[a] = weights[a] * bscale
+        cur[a] = tstart[a]
+        blk[a] = bstart[a]
+        ecur[a] = tstart[a]
+        wbnd[a] = 0.0
+        worder[a] = a
+        wprefix[a] = 0.0
+        contrib[a] = 0.0
+        wpost[a] = 0
+        pprefix[a] = 0.0
+        is_ess[a] = False
+        probed[a] = False
     one = np.uint64(1)
     magic = np.uint64(_DEBRUIJN)
     s58 = np.uint64(58)
     full = size == k
     theta: float = hs[0] if full else -1.0
+    if not full:
+        # start from a lower bound of the k-th score instead of nothing (or the first windows
+        # score every document): a document's score is at least its contribution from any one
+        # term (a float sum of non-negative terms is at least each of them), so a value k
+        # contributions of one term reach bounds the k-th score. Tried on the two terms of
+        # highest bound with enough (but not too many) postings; pruning with it is strict
+        # (slack), since a document scoring exactly the bound may still win on a tie
+        tried = 0
+        n_buf = ibuf.size // 2
+        for a in range(m - 1, -1, -1):
+            i = gorder[a]
+            n_i = tend[i] - tstart[i]
+            if n_i < k or n_i > n_buf:
+                continue
+            w = weights[i]
+            p0 = tstart[i]
+            vals = ibuf[:n_i]
+            kd = ibuf[n_buf : n_buf + n_i]
+            for j in range(n_i):
+                kd[j] = norm[docs[p0 + j]]
+            for j in range(n_i):
+                tf = np.float64(tfs[p0 + j])
+                vals[j] = w * tf / (tf + kd[j])
+            if check_alive:
+                for j in range(n_i):
+                    if not alive[docs[p0 + j]]:
+                        vals[j] = 0.0
+            v = np.int64(_kth_bound(vals.view(np.int64), n_i, k)).view(np.float64)
+            if v * (1.0 - 1e-9) > theta:
+                theta = v * (1.0 - 1e-9)
+                full = True
+            tried += 1
+            if tried == 2:
+                break
     # in-window pruning compares sums taken in another order than the score's, and documents
     # are not yet in the heap's order: prune only strictly below the k-th score, with slack
     theta_lo = theta * (1.0 - 1e-12)
@@ -353,8 +652,10 @@ def _maxscore(
         for a in range(p, m):
             i = gorder[a]
             c = cur[i]
-            if c < tend[i] and np.int64(docs[c]) < lo:  # (see _advance's call in step 5)
-                _advance(docs, blast, cur, blk, tstart, tend, bstart, bend, i, lo, block)
+            if c < tend[i] and np.int64(docs[c]) < lo:  # (see the written-out _seek in step 5)
+                cur[i], blk[i] = _seek(
+                    docs, blast, c, blk[i], tstart[i], tend[i], bstart[i], bend[i], lo, block
+                )
                 c = cur[i]
             if c < tend[i]:
                 dd = np.int64(docs[c])
@@ -429,7 +730,9 @@ def _maxscore(
                 c = cur[i]
                 e = tend[i]
                 if c < e and np.int64(docs[c]) < lo:
-                    _advance(docs, blast, cur, blk, tstart, tend, bstart, bend, i, lo, block)
+                    cur[i], blk[i] = _seek(
+                        docs, blast, c, blk[i], tstart[i], tend[i], bstart[i], bend[i], lo, block
+                    )
                     c = cur[i]
                 ecur[i] = c
                 w = weights[i]
@@ -508,7 +811,7 @@ def _maxscore(
                             continue
                         c = cur[i]
                         if c < tend[i] and np.int64(docs[c]) < cd:
-                            # _advance written out: block b holds the first posting >= cd
+                            # _seek written out: block b holds the first posting >= cd
                             # (blast[b] >= cd > blast[b - 1]); binary search in it, after c
                             plo = tstart[i] + (b - bstart[i]) * block
                             phi = min(plo + block, tend[i])
@@ -586,7 +889,7 @@ def _maxscore(
                     hd[h] = dg
                 else:
                     continue
-                if size == k:
+                if size == k and hs[0] > theta:
                     full = True
                     theta = hs[0]
                     theta_lo = theta * (1.0 - 1e-12)
@@ -671,7 +974,10 @@ def _wand(
             for j in range(pivot):
                 t = order[j]
                 if curdoc[t] < pd:
-                    _advance(docs, blast, cur, blk, tstart, tend, bstart, bend, t, pd, block)
+                    cur[t], blk[t] = _seek(
+                        docs, blast, cur[t], blk[t], tstart[t], tend[t], bstart[t], bend[t], pd,
+                        block,
+                    )  # fmt: skip
                     curdoc[t] = np.int64(docs[cur[t]]) if cur[t] < tend[t] else _NO_DOC
     return size
 
@@ -755,6 +1061,26 @@ def _query_cursors(
 
 
 @_helper
+def _postings(cursors: Any, m: int) -> int:  # pragma: no cover
+    """Postings of the first ``m`` query terms of ``cursors`` (see _query_cursors)."""
+    total = 0
+    for i in range(m):
+        total += cursors[1, i] - cursors[0, i]
+    return total
+
+
+@_helper
+def _bounding_term(cursors: Any, m: int, k: int, most: int) -> bool:  # pragma: no cover
+    """Whether one of the first ``m`` query terms of ``cursors`` has k to ``most`` postings:
+    then MaxScore starts from a bound of the k-th score high enough to beat dense scoring."""
+    for i in range(m):
+        n = cursors[1, i] - cursors[0, i]
+        if k <= n <= most:
+            return True
+    return False
+
+
+@_helper
 def _longest_query(qptr: Any) -> int:  # pragma: no cover
     longest = 1
     for q in range(qptr.size - 1):
@@ -762,7 +1088,7 @@ def _longest_query(qptr: Any) -> int:  # pragma: no cover
     return longest
 
 
-@_jit
+@_qjit
 def maxscore_batch(
     qterms: Any,
     qptr: Any,
@@ -782,34 +1108,85 @@ def maxscore_batch(
     base: int,
     block: int,
     check_alive: bool,
+    acc: Any,
+    touched: Any,
+    dense_docs: int,
+    sparse_postings: int,
     hs: Any,
     hd: Any,
     sizes: Any,
     finish: bool,
 ) -> None:  # pragma: no cover
-    """``DAAT_MAXSCORE`` over one segment for a batch of queries (see the section comment)."""
+    """``DAAT_MAXSCORE`` over one segment for a batch of queries (see the section comment).
+
+    Where pruning cannot pay, a query is scored exhaustively term at a time instead (the same
+    scores and hits, sooner): densely in a segment of at most ``dense_docs`` documents when its
+    postings cover much of it (``DENSE_DOCS``, ``DENSE_SHARE``) and none of its terms gives a
+    good first bound of the k-th score (``BOUND_SHARE``), with a list of touched
+    documents when it has at most ``sparse_postings`` postings there (``SPARSE_POSTINGS``).
+    ``acc`` (float64, all zero) and ``touched`` (int64) are the scratch for that, used only in
+    segments no longer than they are (the caller sizes them, up to ``SPARSE_DOCS``)."""
     longest = _longest_query(qptr)
     cursors = np.empty((5, longest), np.int64)
     values = np.empty((3, longest), np.float64)
+    fwork = np.empty((6, longest), np.float64)
+    iwork = np.empty((6, longest), np.int64)
+    bwork = np.empty((2, longest), np.bool_)
+    # each path's scratch is made when a query first takes it (a search of one query pays
+    # only for its own path)
     window = WINDOW_BLOCKS * block
-    win = np.zeros(window, np.float64)
-    bits = np.zeros((window + 63) // 64, np.uint64)
+    win = np.zeros(0, np.float64)
+    bits = np.zeros(0, np.uint64)
+    ibuf = np.empty(0, np.float64)
+    scratch = np.empty(0, np.float64)
+    vals = np.empty(0, np.float64)
     k = hs.shape[1]
+    n_docs = norm.size
+    fits = n_docs <= acc.size and n_docs <= touched.size
+    dense_ok = fits and n_docs <= dense_docs
+    sparse_ok = fits and sparse_postings > 0
     for q in range(qptr.size - 1):
         m = _query_cursors(
             q, qterms, qptr, df, n_live, k1p1, ptr, bptr, tmax, scale, cursors, values
         )
-        if m > 0:
+        n_post = _postings(cursors, m)
+        if (
+            m > 0
+            and dense_ok
+            and n_post * DENSE_SHARE >= n_docs
+            and (
+                k > BOUND_K
+                or not _bounding_term(cursors, m, k, min(n_docs // BOUND_SHARE, BOUND_POSTINGS))
+            )
+        ):
+            if scratch.size == 0:
+                scratch = np.empty(2 * DENSE_RUN + _dense_groups(n_docs), np.float64)
+            sizes[q] = _taat_dense(
+                cursors[0, :m], cursors[1, :m], values[0, :m], docs, tfs, norm, alive,
+                check_alive, acc, scratch, base, hs[q], hd[q], sizes[q], k,
+            )  # fmt: skip
+        elif m > 0 and sparse_ok and n_post <= sparse_postings:
+            if vals.size == 0:
+                vals = np.empty(min(sparse_postings, BOUND_VALUES), np.float64)
+            sizes[q] = _taat(
+                cursors[0, :m], cursors[1, :m], values[0, :m], docs, tfs, norm, alive,
+                check_alive, acc, touched, vals, base, hs[q], hd[q], sizes[q], k,
+            )  # fmt: skip
+        elif m > 0:
+            if win.size == 0:
+                win = np.zeros(window, np.float64)
+                bits = np.zeros((window + 63) // 64, np.uint64)
+                ibuf = np.empty(2 * BOUND_POSTINGS, np.float64)
             sizes[q] = _maxscore(
                 cursors[0, :m], cursors[1, :m], cursors[2, :m], cursors[3, :m], values[0, :m],
                 values[1, :m], scale, docs, tfs, blast, bmax, norm, alive, base, hs[q], hd[q],
-                sizes[q], k, block, check_alive, win, bits,
+                sizes[q], k, block, check_alive, win, bits, fwork, iwork, bwork, ibuf,
             )  # fmt: skip
         if finish:
             _sort_heap(hs[q], hd[q], sizes[q])
 
 
-@_jit
+@_qjit
 def wand_batch(
     qterms: Any,
     qptr: Any,
@@ -851,7 +1228,7 @@ def wand_batch(
             _sort_heap(hs[q], hd[q], sizes[q])
 
 
-@_jit
+@_qjit
 def taat_batch(
     qterms: Any,
     qptr: Any,
@@ -866,6 +1243,7 @@ def taat_batch(
     norm: Any,
     alive: Any,
     base: int,
+    check_alive: bool,
     acc: Any,
     touched: Any,
     hs: Any,
@@ -879,13 +1257,26 @@ def taat_batch(
     cursors = np.empty((5, longest), np.int64)
     values = np.empty((3, longest), np.float64)
     k = hs.shape[1]
+    n_docs = norm.size
+    scratch = np.empty(0, np.float64)  # made when a query first needs it
+    vals = np.empty(0, np.float64)
     for q in range(qptr.size - 1):
         m = _query_cursors(q, qterms, qptr, df, n_live, k1p1, ptr, bptr, tmax, 1.0, cursors, values)
         if m > 0:
-            sizes[q] = _taat(
-                cursors[0, :m], cursors[1, :m], values[0, :m], docs, tfs, norm, alive, acc,
-                touched, base, hs[q], hd[q], sizes[q], k,
-            )  # fmt: skip
+            if _postings(cursors, m) * DENSE_SHARE >= n_docs:
+                if scratch.size == 0:
+                    scratch = np.empty(2 * DENSE_RUN + _dense_groups(n_docs), np.float64)
+                sizes[q] = _taat_dense(
+                    cursors[0, :m], cursors[1, :m], values[0, :m], docs, tfs, norm, alive,
+                    check_alive, acc, scratch, base, hs[q], hd[q], sizes[q], k,
+                )  # fmt: skip
+            else:
+                if vals.size == 0:
+                    vals = np.empty(min(n_docs // DENSE_SHARE + 1, BOUND_VALUES), np.float64)
+                sizes[q] = _taat(
+                    cursors[0, :m], cursors[1, :m], values[0, :m], docs, tfs, norm, alive,
+                    check_alive, acc, touched, vals, base, hs[q], hd[q], sizes[q], k,
+                )  # fmt: skip
         if finish:
             _sort_heap(hs[q], hd[q], sizes[q])
 
