@@ -51,13 +51,19 @@ def test_info_of_a_missing_folder_is_one_line(
     assert "nowhere" in err
 
 
+def _milvus_index(corpus: Path, tmp_path: Path) -> Path:
+    """The corpus indexed into Milvus Lite by `rankwise index` (skips without milvus-lite)."""
+    pytest.importorskip("milvus_lite")
+    out = tmp_path / "mx"
+    assert main(["index", str(corpus), "--out", str(out), "--store", "milvus", "-q"]) == 0
+    return out
+
+
 @pytest.mark.milvus
 def test_milvus_index_records_its_route_and_info_shows_it(
     corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("milvus_lite")
-    out = tmp_path / "mx"
-    assert main(["index", str(corpus), "--out", str(out), "--store", "milvus", "-q"]) == 0
+    out = _milvus_index(corpus, tmp_path)
     capsys.readouterr()
     manifest = json.loads((out / "rankwise-milvus.json").read_text(encoding="utf-8"))
     assert manifest["route"] == "exact"  # Milvus Lite: rankwise scores, Milvus stores
@@ -83,9 +89,7 @@ def test_milvus_index_records_its_route_and_info_shows_it(
 def test_milvus_route_is_kept_on_reopen(
     corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("milvus_lite")
-    out = tmp_path / "mx"
-    assert main(["index", str(corpus), "--out", str(out), "--store", "milvus", "-q"]) == 0
+    out = _milvus_index(corpus, tmp_path)
     manifest_path = out / "rankwise-milvus.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
 
