@@ -15,7 +15,8 @@ from rankwise.bm25.index import ALGORITHMS
 from tests.bm25 import test_properties as props
 from tests.bm25._brute import brute_force
 
-#: DAAT_MAXSCORE with its exhaustive shortcuts switched off, and with them always on
+#: DAAT_MAXSCORE with its exhaustive shortcuts switched off, and with them always on (but for
+#: queries covering much of a segment with a term that bounds MaxScore's k-th score)
 PURE_MAXSCORE = {"DENSE_DOCS": 0, "SPARSE_POSTINGS": 0}
 ALWAYS_TAAT = {"DENSE_DOCS": 1 << 30, "SPARSE_POSTINGS": 1 << 30}
 
@@ -70,6 +71,7 @@ QUERIES = [
     "w0 w1",  # postings cover most documents: the dense path
     "w0 w1 w2 w3 w5 w8",
     "w0 w0 w2",  # a repeated term counts twice
+    "w0 w1 w150",  # covers most documents, but w150 bounds the k-th score: MaxScore
     "w150 w399",  # a few postings: the sparse path
     "w40 w41 w42 w43",
     "w7 w300",

@@ -1150,22 +1150,22 @@ def maxscore_batch(
             q, qterms, qptr, df, n_live, k1p1, ptr, bptr, tmax, scale, cursors, values
         )
         n_post = _postings(cursors, m)
-        if (
-            m > 0
-            and dense_ok
-            and n_post * DENSE_SHARE >= n_docs
-            and (
-                k > BOUND_K
-                or not _bounding_term(cursors, m, k, min(n_docs // BOUND_SHARE, BOUND_POSTINGS))
-            )
-        ):
+        # a query covering much of the segment is scored densely, unless one of its terms
+        # gives MaxScore a good first bound: then MaxScore, rather than the sparse path too
+        wide = n_post * DENSE_SHARE >= n_docs
+        bounded = (
+            wide
+            and k <= BOUND_K
+            and _bounding_term(cursors, m, k, min(n_docs // BOUND_SHARE, BOUND_POSTINGS))
+        )
+        if m > 0 and dense_ok and wide and not bounded:
             if scratch.size == 0:
                 scratch = np.empty(2 * DENSE_RUN + _dense_groups(n_docs), np.float64)
             sizes[q] = _taat_dense(
                 cursors[0, :m], cursors[1, :m], values[0, :m], docs, tfs, norm, alive,
                 check_alive, acc, scratch, base, hs[q], hd[q], sizes[q], k,
             )  # fmt: skip
-        elif m > 0 and sparse_ok and n_post <= sparse_postings:
+        elif m > 0 and sparse_ok and n_post <= sparse_postings and not bounded:
             if vals.size == 0:
                 vals = np.empty(min(sparse_postings, BOUND_VALUES), np.float64)
             sizes[q] = _taat(
