@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from rankwise.bm25 import ALGORITHMS, BM25Index
 from rankwise.bm25.index import _warmup
+from rankwise.evaluation import evaluate
 from rankwise.types import Ranking
 from tests.bm25.test_properties import _apply, doc_text, ops, query_text
 from tests.bm25.test_search_many import corpus, queries
@@ -48,6 +49,10 @@ def _hit_pairs(rows: list[list[Any]]) -> list[list[tuple[str, float]]]:
     return [[(h.id, h.score) for h in row] for row in rows]
 
 
+def _pairs(ranking: Ranking) -> list[tuple[str, float]]:
+    return list(zip(ranking.ids, ranking.scores.tolist(), strict=True))
+
+
 def _with_parity(ix: BM25Index) -> None:
     """Metadata on the documents added as d<n> (upserted u<n> keep none)."""
     ids = [i for i in ix.ids() if i.startswith("d")]
@@ -60,12 +65,12 @@ def _check_same(ix: BM25Index, qs: list[str], k: int, flt: Any) -> None:
         hits = ix.search_many(qs, k=k, filter=flt, n_threads=n_threads)
         rankings = ix.search_many_ids(qs, k=k, filter=flt, n_threads=n_threads)
         assert all(type(r) is Ranking for r in rankings)
-        assert [list(r) for r in rankings] == _hit_pairs(hits)
+        assert [_pairs(r) for r in rankings] == _hit_pairs(hits)
         for r in rankings:
             assert r.scores.dtype == np.float64
             assert len(r) == len(r.ids) == r.scores.size
     for q in qs:
-        assert list(ix.search_ids(q, k=k, filter=flt)) == _hit_pairs([ix.search(q, k, flt)])[0]
+        assert _pairs(ix.search_ids(q, k=k, filter=flt)) == _hit_pairs([ix.search(q, k, flt)])[0]
 
 
 @SETTINGS
@@ -125,7 +130,7 @@ def test_search_many_ids_over_many_batches_segments_and_deletions() -> None:
     for k in (1, 10, 1000):
         want = _hit_pairs(ix.search_many(qs, k=k, n_threads=1))
         for n_threads in (1, 2, None):
-            assert [list(r) for r in ix.search_many_ids(qs, k, n_threads=n_threads)] == want
+            assert [_pairs(r) for r in ix.search_many_ids(qs, k, n_threads=n_threads)] == want
 
 
 def test_an_empty_index_and_empty_query_lists() -> None:
@@ -206,13 +211,32 @@ def test_ranking_value_semantics() -> None:
     assert a == Ranking(["x", "y"], np.array([2.0, 1.0]))
     assert a != Ranking(["y", "x"], np.array([2.0, 1.0]))
     assert a != Ranking(["x", "y"], np.array([2.0, 0.5]))
-    assert a != (["x", "y"], np.array([2.0, 1.0]))
+    assert a != ["x", "y"]
+    # the sequence of its ids, best first
     assert len(a) == 2
-    assert bool(a)
-    assert list(a) == [("x", 2.0), ("y", 1.0)]
-    assert dict(a) == {"x": 2.0, "y": 1.0}
+    assert list(a) == ["x", "y"]
+    assert (a[0], a[-1], a[:1]) == ("x", "y", ["x"])
+    assert "y" in a
+    assert "z" not in a
+    assert a.index("y") == 1
+    assert not Ranking([], np.zeros(0))
     with pytest.raises(TypeError):
         hash(a)
+
+
+def test_a_run_of_rankings_evaluates_as_a_run_of_id_lists() -> None:
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    ix.add(corpus(400, 9), ids=[f"x{i}" for i in range(400)])
+    qs = {f"q{i}": q for i, q in enumerate(queries(30, 10))}
+    rankings = dict(zip(qs, ix.search_many_ids(list(qs.values()), k=100), strict=True))
+    id_lists = {qid: [h.id for h in ix.search(q, k=100)] for qid, q in qs.items()}
+    qrels = {
+        qid: {ids[j]: 1 + j % 2 for j in range(0, len(ids), 3)} for qid, ids in id_lists.items()
+    }
+    qrels["q0"] = {"x1": 1, "x2": 2}
+    metrics = ("ndcg@10", "recall@100", "mrr@10", "map@100", "p@5")
+    assert evaluate(rankings, qrels, metrics) == evaluate(id_lists, qrels, metrics)
+    assert evaluate(rankings, qrels, metrics).metrics["recall@100"] > 0
 
 
 def _new_tracked(make: Callable[[], object]) -> int:
