@@ -40,15 +40,7 @@ from rankwise.bm25.postings import ChunkPostings, chunk_postings, release_free_h
 from rankwise.bm25.segment import Segment, build_segment, compact_segment, merge_segments
 from rankwise.bm25.snapshot import Snapshot as _State
 from rankwise.bm25.snapshot import doc_norms as _norms
-from rankwise.types import (
-    Filter,
-    FilterKind,
-    Hit,
-    Metadata,
-    Ranking,
-    check_filter,
-    make_hits,
-)
+from rankwise.types import Filter, FilterKind, Hit, Metadata, Ranking, check_filter, make_hits
 
 ALGORITHMS = ("TAAT_NAIVE", "DAAT_WAND", "DAAT_MAXSCORE")
 DEFAULT_ALGORITHM = "DAAT_MAXSCORE"
@@ -988,10 +980,14 @@ class BM25Index:
         """The rankings of a batch's top-k arrays, one per query: each row's ids gathered
         from the id column and its scores copied out of the batch array (a few objects per
         query, none per result: the id strings are the column's own)."""
-        ids_of = st.ids.__getitem__
+        ids = st.ids
         rows = []
         for q, n in enumerate(sizes.tolist()):
-            rows.append(Ranking(list(map(ids_of, hd[q, :n].tolist())), hs[q, :n].copy()))
+            if n > 1:
+                names = list(itemgetter(*hd[q, :n].tolist())(ids))
+            else:
+                names = [ids[int(hd[q, 0])]] if n else []
+            rows.append(Ranking(names, hs[q, :n].copy()))
         return rows
 
     def _ranking(self, st: _State, scores: list[float], docs: list[int]) -> Ranking:
