@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rankwise.bm25 import ALGORITHMS, BM25Index
+from rankwise.bm25 import index as bm25_index
 from rankwise.bm25.index import _warmup
 from rankwise.evaluation import evaluate
 from rankwise.types import Ranking
@@ -304,6 +305,28 @@ def test_search_many_hits_pause_the_collector_for_the_whole_call() -> None:
     assert sum(map(len, rows)) > 20_000  # enough hits for dozens of young collections
     assert seen == []
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_a_long_search_many_lets_the_collector_run_between_pauses(
+    monkeypatch: pytest.MonkeyPatch, n_threads: int
+) -> None:
+    """The pause covers at most _PAUSE_RESULTS hits: a call that builds many more lets the
+    collector run in between (other threads' cyclic garbage is not held for the whole call)."""
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    ix.add(corpus(3000, 5), ids=[f"x{i}" for i in range(3000)])
+    qs = queries(1000, 6)
+    want = ix.search_many(qs, k=100, n_threads=n_threads)
+    _warmup.wait()
+    monkeypatch.setattr(bm25_index, "_PAUSE_RESULTS", 3000)
+    gc.collect()
+    with _young_collections() as seen:
+        rows = ix.search_many(qs, k=100, n_threads=n_threads)
+    assert rows == want
+    assert seen  # collections ran during the call
+    assert gc.isenabled()
+    predicate = ix.search_many(qs[:200], k=100, filter=lambda meta: True, n_threads=n_threads)
+    assert predicate == want[:200]
 
 
 def test_concurrent_searches_leave_the_collector_enabled() -> None:

@@ -201,7 +201,8 @@ class _CollectorPause:
     postpones the collection to the end of the call: the hits are traversed once there
     instead of once per batch. The first search to enter disables the collector (only if it
     is enabled) and the last to leave enables it again, so concurrent searches never leave it
-    disabled and a caller's own ``gc.disable()`` is left alone."""
+    disabled and a caller's own ``gc.disable()`` is left alone. ``search_many`` pauses it for
+    at most ``_PAUSE_RESULTS`` hits at a time."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -225,6 +226,9 @@ class _CollectorPause:
 
 
 _collector_paused = _CollectorPause()
+#: the most hits search_many builds in one pause of the collector (then it may run: a long
+#: call should not hold back the collection of other threads' garbage for its whole length)
+_PAUSE_RESULTS = 1 << 20
 
 
 class _Warmup:
@@ -834,25 +838,29 @@ class BM25Index:
         k = min(k, max(st.n_live, 1))  # no buffers beyond the live documents
         if not qs:
             return []
-        # hits: the collector waits for the whole call, not each batch (see _collector_paused)
-        with _collector_paused if out.tracked else contextlib.nullcontext():
-            if flt is None or isinstance(flt, (set, frozenset)):  # batched: one mask for all
-                mask = None if flt is None else self._id_mask(st, flt)
-                size = _batch_size(len(qs), k, threads)
-                if threads == 1 or size >= len(qs):
-                    return [row for lo in range(0, len(qs), size) for row in
-                            self._search_rows(st, qs[lo : lo + size], k, mask, out)]  # fmt: skip
-                tasks = [
-                    partial(self._search_rows, st, qs[lo : lo + size], k, mask, out)
-                    for lo in range(0, len(qs), size)
-                ]
-                return _run_tasks(tasks, threads, flatten=True)
+        tasks: list[Callable[[], Any]]
+        if flt is None or isinstance(flt, (set, frozenset)):  # batched: one mask for all
+            mask = None if flt is None else self._id_mask(st, flt)
+            size = _batch_size(len(qs), k, threads)
+            tasks = [
+                partial(self._search_rows, st, qs[lo : lo + size], k, mask, out)
+                for lo in range(0, len(qs), size)
+            ]
+            flatten, per_task = True, size * k
+        else:
             verdict: dict[int, bool] = {}  # shared: each document's metadata is tried once
-            return _run_tasks(
-                [partial(self._search, st, q, k, flt, out, verdict) for q in qs],
-                threads,
-                flatten=False,
-            )
+            tasks = [partial(self._search, st, q, k, flt, out, verdict) for q in qs]
+            flatten, per_task = False, k
+        if not out.tracked:
+            return _run_tasks(tasks, threads, flatten=flatten)
+        # hits: the collector waits for up to _PAUSE_RESULTS of them at a time, not for each
+        # batch (see _CollectorPause); a huge call still lets it run now and then
+        group = max(1, _PAUSE_RESULTS // per_task)
+        rows: list[_R] = []
+        for lo in range(0, len(tasks), group):
+            with _collector_paused:
+                rows.extend(_run_tasks(tasks[lo : lo + group], threads, flatten=flatten))
+        return rows
 
     def _search(
         self,
