@@ -3,7 +3,9 @@ and the collector pause of the hit-building path."""
 
 from __future__ import annotations
 
+import copy
 import gc
+import pickle
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -223,6 +225,8 @@ def test_ranking_value_semantics() -> None:
     assert not Ranking([], np.zeros(0))
     with pytest.raises(TypeError):
         hash(a)
+    assert pickle.loads(pickle.dumps(a)) == a
+    assert copy.deepcopy(a) == a
 
 
 def test_a_run_of_rankings_evaluates_as_a_run_of_id_lists() -> None:
