@@ -33,8 +33,9 @@ Each peer runs in its own subprocess (honest peak RSS), single-threaded queries
 (NUMBA_NUM_THREADS=1 etc.). Measured: build seconds, peak RSS (and RSS of the corpus alone),
 on-disk size, top-10 and top-100 queries per CPU-second on both query sets (each measurement
 runs for --budget CPU seconds, over the query set again where one pass is quicker), top-10
-agreement with an independent brute-force scorer (scipy), and the time to add 1,000 documents and search again
-(peers without incremental adds: rebuild from scratch, measured only with --rebuild-peers).
+agreement with an independent brute-force scorer (scipy), and the time to add 1,000 documents
+and search again (peers without incremental adds: rebuild from scratch, measured only with
+--rebuild-peers).
 Results go to benchmarks/results/ (JSON) and a table with ratios is printed.
 """
 
