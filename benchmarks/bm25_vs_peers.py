@@ -21,11 +21,21 @@ is not counted (it peaked above any build). "build RSS above corpus" subtracts t
 build (interpreter, imports, corpus). "disk w/o texts" leaves out the documents rankwise stores to
 return with hits (texts, ids, metadata), which the peers as run here do not store.
 
+rankwise is timed twice, on the same batches of 50 queries in turn: ``search_many`` returning
+full hits (the "top10 q/s" columns and the goal rows without a prefix) and ``search_many_ids``
+returning ids and a score array per query (the "ids" columns and rows): the like-for-like
+comparison, as the peers' timed parts return positions (bm25s: index and score arrays; tantivy:
+(score, address) pairs, stored fields fetched outside the timing). Each timed batch ends with one
+tracked allocation, so that a young collection its result objects made due runs inside its
+timing (every peer alike); results stay alive until the next batch replaces them.
+
 Each peer runs in its own subprocess (honest peak RSS), single-threaded queries
 (NUMBA_NUM_THREADS=1 etc.). Measured: build seconds, peak RSS (and RSS of the corpus alone),
-on-disk size, top-10 and top-100 queries per CPU-second on both query sets, top-10 agreement with
-an independent brute-force scorer (scipy), and the time to add 1,000 documents and search again
-(peers without incremental adds: rebuild from scratch, measured only with --rebuild-peers).
+on-disk size, top-10 and top-100 queries per CPU-second on both query sets (each measurement
+runs for --budget CPU seconds, over the query set again where one pass is quicker), top-10
+agreement with an independent brute-force scorer (scipy), and the time to add 1,000 documents
+and search again (peers without incremental adds: rebuild from scratch, measured only with
+--rebuild-peers).
 Results go to benchmarks/results/ (JSON) and a table with ratios is printed.
 """
 
@@ -42,6 +52,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -280,34 +291,84 @@ def _dir_size(path: Path) -> int:
 def _timed_queries(
     peer: Any, obj: Any, queries: list[str], k: int, budget: float
 ) -> tuple[float, int, list[list[int]]]:
-    """(queries per CPU-second, number run, results). Runs until the CPU budget is used."""
+    """(queries per CPU-second, number run, results of the first pass over ``queries``).
+    Runs until the CPU budget is used, going over the queries again if one pass is quicker
+    (small corpora: a pass of 1,000 queries takes a few tenths of a second, too short to time
+    on a shared machine)."""
+    if getattr(peer, "search_hits", None) is not None:  # rankwise: see _timed_paths
+        per_path, n_run, found = _timed_paths(
+            [(peer.search_hits, peer.positions)], obj, queries, k, budget
+        )
+        return per_path[0], n_run, found[0]
     batch = getattr(peer, "search_many", None)
-    batch_timed = getattr(peer, "search_hits", None)
     fast = getattr(peer, "search_addresses", None)
     results: list[list[int]] = []
     done = 0
     cpu = 0.0
     step = 50 if batch is not None else 1
-    while done < len(queries) and (cpu < budget or done < 3):
-        chunk = queries[done : done + step]
+    raw: Any = None
+    while cpu < budget or done < 3:
+        pos = done % len(queries)
+        chunk = queries[pos : pos + step]
         t0 = time.process_time()
-        if batch_timed is not None:
-            raw = batch_timed(obj, chunk, k)
-            cpu += time.process_time() - t0
-            results.extend(peer.positions(raw))
-            done += len(chunk)
-            continue
         if batch is not None:
-            results.extend(batch(obj, chunk, k))
+            raw = batch(obj, chunk, k)
         elif fast is not None:
-            fast(obj, chunk[0], k)
+            raw = fast(obj, chunk[0], k)
         else:
-            results.append(peer.search(obj, chunk[0], k))
+            raw = peer.search(obj, chunk[0], k)
+        _collect_due(raw)
         cpu += time.process_time() - t0
-        if fast is not None:
-            results.append(peer.search(obj, chunk[0], k))
+        if done < len(queries):  # positions of the first pass (untimed)
+            if batch is not None:
+                results.extend(raw)
+            elif fast is not None:
+                results.append(peer.search(obj, chunk[0], k))
+            else:
+                results.append(raw)
         done += len(chunk)
     return done / cpu if cpu > 0 else float("inf"), done, results
+
+
+def _collect_due(result: Any) -> list[Any]:
+    """One tracked allocation inside the timing: if a search left Python's young collection
+    due (its result objects pushed the allocation count past the threshold), the collection
+    runs here, counted against the search that made the objects, instead of in the untimed
+    conversion to positions that follows. Applied to every peer alike."""
+    return [result]
+
+
+def _timed_paths(
+    paths: list[tuple[Callable[[Any, list[str], int], Any], Callable[[Any], list[list[int]]]]],
+    obj: Any,
+    queries: list[str],
+    k: int,
+    budget: float,
+) -> tuple[list[float], int, list[list[list[int]]]]:
+    """Queries per CPU-second of each of several batch paths (``(timed search, positions of
+    its result)``) of one engine, run round-robin on the same batches of 50 queries until the
+    slowest has used the CPU budget (over the queries again if need be, as _timed_queries);
+    (q/s per path, queries run, positions per path from the first pass).
+
+    Each path's result stays alive until its next batch replaces it (inside that timing), as a
+    caller's would; the conversion to positions is not timed (tantivy's stored-field
+    look-ups are not either)."""
+    results: list[list[list[int]]] = [[] for _ in paths]
+    cpu = [0.0] * len(paths)
+    held: list[Any] = [None] * len(paths)
+    done = 0
+    while min(cpu) < budget or done < 3:
+        pos = done % len(queries)
+        chunk = queries[pos : pos + 50]
+        for i, (search, positions) in enumerate(paths):
+            t0 = time.process_time()
+            held[i] = search(obj, chunk, k)
+            _collect_due(held[i])
+            cpu[i] += time.process_time() - t0
+            if done < len(queries):
+                results[i].extend(positions(held[i]))
+        done += len(chunk)
+    return [done / c if c > 0 else float("inf") for c in cpu], done, results
 
 
 def child(args: argparse.Namespace) -> None:
@@ -340,7 +401,15 @@ def child(args: argparse.Namespace) -> None:
 
     for name, queries in qsets.items():
         for k in (10, 100):
-            qps, n_run, res = _timed_queries(peer, obj, queries, k, args.budget)
+            search_ids = getattr(peer, "search_ids", None)
+            if search_ids is None:
+                qps, n_run, res = _timed_queries(peer, obj, queries, k, args.budget)
+            else:  # rankwise: full hits (the row kept) and ids + scores, side by side
+                paths = [(peer.search_hits, peer.positions), (search_ids, peer.id_positions)]
+                both, n_run, (res, res_ids) = _timed_paths(paths, obj, queries, k, args.budget)
+                qps = both[0]
+                out[f"qps_ids_top{k}_{name}"] = both[1]
+                out[f"ids_equal_hits_top{k}_{name}"] = res_ids == res
             out[f"qps_top{k}_{name}"] = qps
             out[f"n_top{k}_{name}"] = n_run
             if k == 10:
@@ -520,6 +589,10 @@ def fmt_table(rows: list[dict[str, Any]]) -> str:
         ("qps_top10_skip100", "top10 q/s skip100", "{:,.1f}"),
         ("qps_top100_heavy", "top100 q/s heavy", "{:,.1f}"),
         ("qps_top100_skip100", "top100 q/s skip100", "{:,.1f}"),
+        ("qps_ids_top10_heavy", "ids top10 q/s heavy", "{:,.1f}"),
+        ("qps_ids_top10_skip100", "ids top10 q/s skip100", "{:,.1f}"),
+        ("qps_ids_top100_heavy", "ids top100 q/s heavy", "{:,.1f}"),
+        ("qps_ids_top100_skip100", "ids top100 q/s skip100", "{:,.1f}"),
         ("agree_heavy", "agree@10 heavy", "{:.3f}"),
         ("agree_skip100", "agree@10 skip100", "{:.3f}"),
         ("add_search_s", "add 1k+search s", "{:.2f}"),
@@ -549,6 +622,8 @@ def fmt_table(rows: list[dict[str, Any]]) -> str:
                         "qps_top100_skip100"):  # fmt: skip
                 if r.get(key):
                     parts.append(f"{key[4:]} x{ours[key] / r[key]:.2f}")
+                    if ours.get(f"qps_ids_{key[4:]}"):
+                        parts[-1] += f" (ids x{ours[f'qps_ids_{key[4:]}'] / r[key]:.2f})"
             parts.append(f"build x{ours['build_s'] / r['build_s']:.2f}")
             parts.append(
                 f"build peak RSS x{ours['peak_rss_build_mb'] / r['peak_rss_build_mb']:.2f}"
@@ -565,6 +640,40 @@ GOALS = [
     (
         "skip100 top-100 vs tantivy",
         "qps_top100_skip100",
+        "tantivy",
+        "qps_top100_skip100",
+        1.0,
+        True,
+    ),
+    # the same four goals for search_many_ids (ids + float64 scores, no Hit objects): the
+    # like-for-like comparison, as the peers' timed parts return positions, not documents
+    (
+        "ids: heavy top-10 vs bm25s",
+        "qps_ids_top10_heavy",
+        "bm25s-numba",
+        "qps_top10_heavy",
+        2.0,
+        True,
+    ),
+    (
+        "ids: heavy top-100 vs bm25s",
+        "qps_ids_top100_heavy",
+        "bm25s-numba",
+        "qps_top100_heavy",
+        1.5,
+        True,
+    ),
+    (
+        "ids: skip100 top-10 vs tantivy",
+        "qps_ids_top10_skip100",
+        "tantivy",
+        "qps_top10_skip100",
+        1.2,
+        True,
+    ),
+    (
+        "ids: skip100 top-100 vs tantivy",
+        "qps_ids_top100_skip100",
         "tantivy",
         "qps_top100_skip100",
         1.0,
@@ -634,6 +743,7 @@ def fmt_sweep(sizes: dict[str, list[dict[str, Any]]], cold: dict[str, dict[str, 
         ("rankwise load(mmap) CPU s", "load_cpu_s", "{:.2f}"),
         ("rankwise +1k docs & search s (< 1 s)", "add_search_s", "{:.2f}"),
         ("rankwise agreement@10 heavy / skip100", None, ""),
+        ("rankwise search_many_ids = search_many (ids, all runs)", "ids_equal", ""),
         ("search_many 2 threads vs 1 / vs search loop (≥ 1.6×)", "threads", ""),
     ):
         cells = []
@@ -644,6 +754,9 @@ def fmt_sweep(sizes: dict[str, list[dict[str, Any]]], cold: dict[str, dict[str, 
             elif key is None:
                 agree = (ours["agree_heavy"], ours["agree_skip100"])
                 cells.append("-" if None in agree else "{:.3f} / {:.3f}".format(*agree))
+            elif key == "ids_equal":
+                same = [v for f, v in ours.items() if f.startswith("ids_equal_hits_")]
+                cells.append("-" if not same else ("yes" if all(same) else "NO"))
             elif key == "threads":
                 th = ours.get("threads")
                 cells.append("-" if not th else f"{th['many_1_s'] / th['many_2_s']:.2f}× / "

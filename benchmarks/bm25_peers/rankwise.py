@@ -34,6 +34,17 @@ def positions(hits: Any) -> list[list[int]]:
     return [[int(h.id) for h in row] for row in hits]
 
 
+def search_ids(obj: Any, queries: list[str], k: int) -> Any:
+    """The timed part of the columnar path: one thread, a ``Ranking`` (ids and a float64 score
+    array) per query, as the peers' timed parts return positions and scores."""
+    return obj.search_many_ids(queries, k, n_threads=1)
+
+
+def id_positions(rankings: Any) -> list[list[int]]:
+    """Corpus positions of ``search_ids``'s result (outside the timing)."""
+    return [[int(i) for i in ranking.ids] for ranking in rankings]
+
+
 def add(obj: Any, texts: list[str], start: int) -> Any:
     obj.add(texts, ids=[str(start + i) for i in range(len(texts))])
     return obj

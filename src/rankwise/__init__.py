@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from rankwise._version import __version__
-from rankwise.types import Hit, RerankResult, TextStore
+from rankwise.types import Hit, Ranking, RerankResult, TextStore
 
 if TYPE_CHECKING:
     from rankwise.bm25 import Analyzer, BM25Index
@@ -30,4 +30,4 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["Analyzer", "BM25Index", "Hit", "RerankResult", "TextStore", "__version__"]
+__all__ = ["Analyzer", "BM25Index", "Hit", "Ranking", "RerankResult", "TextStore", "__version__"]

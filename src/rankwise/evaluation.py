@@ -16,6 +16,9 @@ Conventions (the ones BEIR reports through pytrec_eval):
 
 :func:`evaluate` averages over the queries that have at least one relevant judgement; a
 judged query that the run does not answer counts as 0 (pytrec_eval would silently skip it).
+A ranking is any sequence of document ids, best first: a list, or the
+:class:`rankwise.types.Ranking` that ``BM25Index.search_many_ids`` returns per query (the
+cheap way to produce a run: no ``Hit`` per result).
 """
 
 from __future__ import annotations

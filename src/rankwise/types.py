@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
+from typing import Any, Literal, Protocol, TypeAlias, overload, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
 
 Metadata: TypeAlias = dict[str, Any]
 
@@ -133,6 +136,53 @@ def make_hits(
     if metadatas is None:
         return list(map(_HIT, ids, scores, texts))  # type: ignore[arg-type]
     return list(map(_HIT, ids, scores, texts, metadatas))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Ranking(Sequence[str]):
+    """One query's results as two columns, best first: the document ids and their scores.
+
+    What ``BM25Index.search_ids`` and ``search_many_ids`` return for callers that need ids and
+    scores but not texts (evaluation runs, code that keeps its documents elsewhere, Milvus's
+    ``output_fields=[]``): the results of ``search``/``search_many`` without a :class:`Hit`
+    per result, so a query costs a few objects however deep ``k`` is. ``ids`` is a list of
+    str and ``scores`` a float64 array of the same length, both the ranking's own
+    (``ranking.ids == [h.id for h in hits]``, ``ranking.scores.tolist() == [h.score for h in
+    hits]`` for the hits of the same search).
+
+    A ranking is also the sequence of its ids, as the evaluation functions take a ranking
+    (``len``, indexing, iteration and ``in`` are over ``ids``), so a run of rankings can be
+    passed to :func:`rankwise.evaluation.evaluate` as it is; ``zip(r.ids, r.scores)`` pairs
+    them with their scores. Rankings are equal when their ids and scores are.
+    """
+
+    ids: list[str]
+    scores: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        return self.ids[index]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self.ids
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Ranking):
+            return NotImplemented
+        return self.ids == other.ids and bool(np.array_equal(self.scores, other.scores))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable columns
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,7 +77,7 @@ def test_search_many_runs_on_several_threads(monkeypatch: pytest.MonkeyPatch) ->
     seen: set[int] = set()
     gate = threading.Barrier(2, timeout=10)
     threaded = True
-    real = BM25Index._search_batch
+    real = BM25Index._search_rows
 
     def spy(self: BM25Index, *args: object) -> object:
         ident = threading.get_ident()
@@ -87,7 +87,7 @@ def test_search_many_runs_on_several_threads(monkeypatch: pytest.MonkeyPatch) ->
                 gate.wait()  # two tasks must be in flight at once for this to return
         return real(self, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(BM25Index, "_search_batch", spy)
+    monkeypatch.setattr(BM25Index, "_search_rows", spy)
     qs = queries(200, 5)
     assert ix.search_many(qs, k=10, n_threads=2) == [ix.search(q, k=10) for q in qs]
     assert len(seen) >= 2
@@ -281,7 +281,7 @@ def test_search_many_uses_every_core_by_default(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
     seen: set[int] = set()
     gate = threading.Barrier(3, timeout=10)
-    real = BM25Index._search_batch
+    real = BM25Index._search_rows
 
     def spy(self: BM25Index, *args: object) -> object:
         ident = threading.get_ident()
@@ -290,6 +290,6 @@ def test_search_many_uses_every_core_by_default(monkeypatch: pytest.MonkeyPatch)
             gate.wait()  # returns only once three threads run batches at the same time
         return real(self, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(BM25Index, "_search_batch", spy)
+    monkeypatch.setattr(BM25Index, "_search_rows", spy)
     assert ix.search_many(qs, k=10) == want
     assert len(seen) == 3

@@ -17,7 +17,7 @@ from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -40,7 +40,7 @@ from rankwise.bm25.postings import ChunkPostings, chunk_postings, release_free_h
 from rankwise.bm25.segment import Segment, build_segment, compact_segment, merge_segments
 from rankwise.bm25.snapshot import Snapshot as _State
 from rankwise.bm25.snapshot import doc_norms as _norms
-from rankwise.types import Filter, FilterKind, Hit, Metadata, check_filter, make_hits
+from rankwise.types import Filter, FilterKind, Hit, Metadata, Ranking, check_filter, make_hits
 
 ALGORITHMS = ("TAAT_NAIVE", "DAAT_WAND", "DAAT_MAXSCORE")
 DEFAULT_ALGORITHM = "DAAT_MAXSCORE"
@@ -189,6 +189,46 @@ def _run_tasks(tasks: Sequence[Callable[[], Any]], threads: int, *, flatten: boo
         if errors:
             raise errors[0]
     return [x for part in results for x in part] if flatten else results
+
+
+class _CollectorPause:
+    """Pauses Python's cyclic collector while searches build hits, from any number of threads.
+
+    A top-100 batch allocates thousands of ``Hit`` objects that stay alive until returned;
+    with the collector on, every 700 allocations it would traverse them, and each of those
+    young collections counts towards a traversal of the older generation, where the hits of
+    earlier batches of the same call already wait. Hits form no cycles, so pausing only
+    postpones the collection to the end of the call: the hits are traversed once there
+    instead of once per batch. The first search to enter disables the collector (only if it
+    is enabled) and the last to leave enables it again, so concurrent searches never leave it
+    disabled and a caller's own ``gc.disable()`` is left alone. ``search_many`` pauses it for
+    at most ``_PAUSE_RESULTS`` hits at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._ours = False
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                self._ours = gc.isenabled()
+                if self._ours:
+                    gc.disable()
+            self._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0 and self._ours:
+                self._ours = False
+                gc.enable()
+
+
+_collector_paused = _CollectorPause()
+#: the most hits search_many builds in one pause of the collector (then it may run: a long
+#: call should not hold back the collection of other threads' garbage for its whole length)
+_PAUSE_RESULTS = 1 << 20
 
 
 class _Warmup:
@@ -734,14 +774,12 @@ class BM25Index:
         ``filter`` (metadata equalities, a predicate over the metadata dict, or a set of
         allowed ids) is applied inside the top-k.
         """
-        text_arg(query, "query")
-        if type(k) is not int or k < 1:  # the common case is checked without a call
-            k = positive_int(k)
-        st = self._state
-        k = min(k, max(st.n_live, 1))  # no buffers beyond the live documents
-        if filter is None:
-            return self._search_batch(st, [query], k)[0]
-        return self._search(st, query, k, _check_filter(filter))
+        return self._search_one(query, k, filter, _HITS)
+
+    def search_ids(self, query: str, k: int = 10, filter: Filter | None = None) -> Ranking:
+        """``search`` as columns: the ids and scores of its hits (a :class:`Ranking`), without
+        the texts and metadata, and without building a ``Hit`` per result."""
+        return self._search_one(query, k, filter, _RANKINGS)
 
     def search_many(
         self,
@@ -756,6 +794,42 @@ class BM25Index:
         ``n_threads`` threads: ``None`` uses every core this process may run on, ``1`` runs
         in the calling thread. The kernels release the GIL, so threads run them side by side.
         """
+        return self._search_many(queries, k, filter, n_threads, _HITS)
+
+    def search_many_ids(
+        self,
+        queries: Iterable[str],
+        k: int = 10,
+        filter: Filter | None = None,
+        n_threads: int | None = None,
+    ) -> list[Ranking]:
+        """``search_many`` as columns: one :class:`Ranking` (ids and a float64 score array,
+        best first) per query, the same results in the same order from the same snapshot.
+
+        For callers that need ids and scores, not texts (evaluation runs, documents kept
+        elsewhere): a batch allocates a few objects per query instead of a ``Hit`` (and a
+        metadata dict) per result, which at ``k=100`` costs more than the search itself and
+        leaves Python's cyclic collector thousands of objects to traverse."""
+        return self._search_many(queries, k, filter, n_threads, _RANKINGS)
+
+    def _search_one(self, query: str, k: int, filter: Filter | None, out: _Output[_R]) -> _R:
+        text_arg(query, "query")
+        if type(k) is not int or k < 1:  # the common case is checked without a call
+            k = positive_int(k)
+        st = self._state
+        k = min(k, max(st.n_live, 1))  # no buffers beyond the live documents
+        if filter is None:
+            return self._search_rows(st, [query], k, None, out)[0]
+        return self._search(st, query, k, _check_filter(filter), out)
+
+    def _search_many(
+        self,
+        queries: Iterable[str],
+        k: int,
+        filter: Filter | None,
+        n_threads: int | None,
+        out: _Output[_R],
+    ) -> list[_R]:
         qs = texts_arg(queries, "queries")
         k = positive_int(k)
         flt = _check_filter(filter)
@@ -764,21 +838,29 @@ class BM25Index:
         k = min(k, max(st.n_live, 1))  # no buffers beyond the live documents
         if not qs:
             return []
+        tasks: list[Callable[[], Any]]
         if flt is None or isinstance(flt, (set, frozenset)):  # batched: one mask for all
             mask = None if flt is None else self._id_mask(st, flt)
             size = _batch_size(len(qs), k, threads)
-            if threads == 1 or size >= len(qs):
-                return [hits for lo in range(0, len(qs), size) for hits in
-                        self._search_batch(st, qs[lo : lo + size], k, mask)]  # fmt: skip
             tasks = [
-                partial(self._search_batch, st, qs[lo : lo + size], k, mask)
+                partial(self._search_rows, st, qs[lo : lo + size], k, mask, out)
                 for lo in range(0, len(qs), size)
             ]
-            return _run_tasks(tasks, threads, flatten=True)
-        verdict: dict[int, bool] = {}  # shared: each document's metadata is tried once
-        return _run_tasks(
-            [partial(self._search, st, q, k, flt, verdict) for q in qs], threads, flatten=False
-        )
+            flatten, per_task = True, size * k
+        else:
+            verdict: dict[int, bool] = {}  # shared: each document's metadata is tried once
+            tasks = [partial(self._search, st, q, k, flt, out, verdict) for q in qs]
+            flatten, per_task = False, k
+        if not out.tracked:
+            return _run_tasks(tasks, threads, flatten=flatten)
+        # hits: the collector waits for up to _PAUSE_RESULTS of them at a time, not for each
+        # batch (see _CollectorPause); a huge call still lets it run now and then
+        group = max(1, _PAUSE_RESULTS // per_task)
+        rows: list[_R] = []
+        for lo in range(0, len(tasks), group):
+            with _collector_paused:
+                rows.extend(_run_tasks(tasks[lo : lo + group], threads, flatten=flatten))
+        return rows
 
     def _search(
         self,
@@ -786,20 +868,21 @@ class BM25Index:
         query: str,
         k: int,
         flt: Filter | None,
+        out: _Output[_R],
         verdict: dict[int, bool] | None = None,
-    ) -> list[Hit]:
+    ) -> _R:
         """``search`` in snapshot ``st``. A mapping or predicate filter is tried on the best
         documents, deeper until ``k`` pass; ``verdict`` (document -> passed) may be shared by
         the queries of one ``search_many`` call, so each document is tried once."""
         if flt is None:
-            return self._search_batch(st, [query], k)[0]
+            return self._search_rows(st, [query], k, None, out)[0]
         if isinstance(flt, (set, frozenset)):
-            return self._search_batch(st, [query], k, self._id_mask(st, flt))[0]
+            return self._search_rows(st, [query], k, self._id_mask(st, flt), out)[0]
         if st.n_live == 0:
-            return []
+            return out.one(self, st, [], [])
         terms = self._query_terms(query)
         if not terms:
-            return []
+            return out.one(self, st, [], [])
         pred = _predicate(flt)
         # a user's predicate gets a copy of the metadata (it may change it); our own equality
         # check only reads it
@@ -823,7 +906,7 @@ class BM25Index:
                     if len(keep_d) == k:
                         break
             if len(keep_d) == k or docs.size < want:
-                return self._hits(st, keep_s, keep_d)
+                return out.one(self, st, keep_s, keep_d)
             want *= 8
 
     def _search_batch(
@@ -833,16 +916,27 @@ class BM25Index:
         k: int,
         mask: npt.NDArray[np.bool_] | None = None,
     ) -> list[list[Hit]]:
+        """The hits of ``_search_rows``."""
+        return self._search_rows(st, queries, k, mask, _HITS)
+
+    def _search_rows(
+        self,
+        st: _State,
+        queries: list[str],
+        k: int,
+        mask: npt.NDArray[np.bool_] | None,
+        out: _Output[_R],
+    ) -> list[_R]:
         """Top-k of each query among the live documents (or those of ``mask``, a subset of
-        them): analysis, one kernel call per segment, hits."""
+        them): analysis, one kernel call per segment, then the results ``out`` makes."""
         if st.n_live == 0:
-            return [[] for _ in queries]
+            return [out.one(self, st, [], []) for _ in queries]
         terms = self._term_lists(queries)
         if mask is None:
             hs, hd, sizes = self._topk_batch(st, terms, k, st.alive, st.n_live != st.n_total)
         else:
             hs, hd, sizes = self._topk_batch(st, terms, k, mask)
-        return self._rows_of_hits(st, hs, hd, sizes)
+        return out.rows(self, st, hs, hd, sizes)
 
     def _id_mask(self, st: _State, ids: set[str] | frozenset[str]) -> npt.NDArray[np.bool_]:
         """The live documents of snapshot ``st`` whose ids are in ``ids`` (an id filter)."""
@@ -883,6 +977,30 @@ class BM25Index:
             rows.append(hits[end : end + n])
             end += n
         return rows
+
+    def _rows_of_rankings(
+        self,
+        st: _State,
+        hs: npt.NDArray[np.float64],
+        hd: npt.NDArray[np.int64],
+        sizes: npt.NDArray[np.int64],
+    ) -> list[Ranking]:
+        """The rankings of a batch's top-k arrays, one per query: each row's ids gathered
+        from the id column and its scores copied out of the batch array (a few objects per
+        query, none per result: the id strings are the column's own)."""
+        ids = st.ids
+        rows = []
+        for q, n in enumerate(sizes.tolist()):
+            if n > 1:
+                names = list(itemgetter(*hd[q, :n].tolist())(ids))
+            else:
+                names = [ids[int(hd[q, 0])]] if n else []
+            rows.append(Ranking(names, hs[q, :n].copy()))
+        return rows
+
+    def _ranking(self, st: _State, scores: list[float], docs: list[int]) -> Ranking:
+        """The ranking of internal documents ``docs`` (with their scores)."""
+        return Ranking([st.ids[d] for d in docs], np.array(scores, np.float64))
 
     def _topk(
         self,
@@ -1094,15 +1212,7 @@ class BM25Index:
         kind = self._metadata_kind(st)
         metas = pick(st.metas) if kind else ()
         texts = st.texts.gather(docs)
-        # Python's cyclic collector is paused while the hits are built: a top-100 batch
-        # allocates thousands of Hits that stay alive until returned, and every 700
-        # allocations the collector would traverse them (and, as they pile up, older
-        # generations), which costs about as much as building them. Hits form no cycles, so
-        # this only postpones a collection; it is left alone when already disabled.
-        paused = gc.isenabled()
-        if paused:
-            gc.disable()
-        try:
+        with _collector_paused:  # see _CollectorPause (nested in search_many: a no-op)
             if not any(metas):  # no metadata: a new empty dict per hit
                 return make_hits(ids, scores, texts)
             if kind == 1:  # flat: what copy_metadata would do, without a call per hit
@@ -1110,9 +1220,6 @@ class BM25Index:
             else:
                 own = [copy_metadata(meta) if meta else {} for meta in metas]
             return make_hits(ids, scores, texts, own)
-        finally:
-            if paused:
-                gc.enable()
 
     # ------------------------------------------------------------------ sparse vectors
 
@@ -1178,6 +1285,26 @@ class BM25Index:
         index._id_to_int = loaded.id_map
         index._state = loaded.snapshot
         return index
+
+
+_R = TypeVar("_R")
+
+
+class _Output(NamedTuple, Generic[_R]):
+    """What a search makes of its top-k: ``rows`` from a batch's arrays (scores, internal
+    documents, sizes), ``one`` from one query's lists (the filtered path); ``tracked`` says
+    whether it builds an object per result (then the collector is paused while it does)."""
+
+    rows: Callable[
+        [BM25Index, _State, npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64]],
+        list[_R],
+    ]
+    one: Callable[[BM25Index, _State, list[float], list[int]], _R]
+    tracked: bool
+
+
+_HITS: _Output[list[Hit]] = _Output(BM25Index._rows_of_hits, BM25Index._hits, True)
+_RANKINGS: _Output[Ranking] = _Output(BM25Index._rows_of_rankings, BM25Index._ranking, False)
 
 
 def _predicate(flt: Filter) -> Callable[[Metadata], bool]:
