@@ -180,3 +180,46 @@ def test_a_half_imported_kernels_module_is_not_read(monkeypatch: pytest.MonkeyPa
     ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
     ix.add(["a b", "b c"])
     assert ix._state.segments[0].block == postings.BLOCK_SIZE
+
+
+def test_pending_chunks_are_held_narrow_and_merge_to_the_same_postings() -> None:
+    """A build holds a segment's worth of chunk postings before merging them (issue 14, build
+    peak RSS): doc numbers are uint16 and counts int32 where they fit (they were uint32 and
+    int64), and a chunk too large for uint16 keeps uint32; the merged postings are the same."""
+    rng = np.random.default_rng(11)
+    small_docs = [rng.integers(0, 50, int(n)).tolist() for n in rng.integers(0, 9, 300)]
+    big_docs = [[d % 3] for d in range((1 << 16) + 5)]  # doc numbers past uint16
+    chunks = []
+    for part in (small_docs, big_docs):
+        flat = np.array([t for d in part for t in d], np.int32)
+        chunks.append(postings.chunk_postings(flat, np.array([len(d) for d in part], np.int64)))
+    small, big = chunks
+    assert small.docs.dtype == np.uint16
+    assert small.counts.dtype == np.int32
+    assert big.docs.dtype == np.uint32
+    ptr, docs, tfs = postings.merge_chunks(chunks, 50)
+    assert docs.dtype == np.uint32
+    assert (ptr.tolist(), docs.tolist(), tfs.tolist()) == _reference_postings(
+        small_docs + big_docs, 50
+    )
+
+
+def test_a_large_build_returns_each_chunks_scratch_to_the_os(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """glibc keeps freed chunk scratch (sort keys, ~45 MB a 20k-document chunk) mapped under
+    the next chunk's postings: a large build trims the heap after every chunk, not only at
+    segment ends (issue 14, build peak RSS)."""
+    from rankwise.bm25 import BM25Index
+    from rankwise.bm25 import index as index_module
+
+    calls = []
+    monkeypatch.setattr(index_module, "release_free_heap", lambda: calls.append(1))
+    monkeypatch.setattr(index_module, "_CHUNK", 10)
+    monkeypatch.setattr(index_module, "PROGRESS_MIN_DOCS", 50)
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    ix.add([f"t{i % 7} t{i % 3}" for i in range(100)])
+    assert len(calls) >= 10  # one per chunk (and one per segment)
+    calls.clear()
+    ix.add(["small batch"] * 20)
+    assert calls == []

@@ -54,6 +54,11 @@ def release_free_heap() -> None:
         trim(0)
 
 
+def doc_dtype(n_docs: int) -> type[np.unsignedinteger]:
+    """Doc numbers of a chunk of ``n_docs`` documents: uint16 when they fit, else uint32."""
+    return np.uint16 if n_docs <= 1 << 16 else np.uint32
+
+
 def tf_dtype(max_tf: int) -> type[np.unsignedinteger]:
     """Smallest unsigned dtype holding ``max_tf``."""
     if max_tf <= np.iinfo(np.uint8).max:
@@ -64,10 +69,14 @@ def tf_dtype(max_tf: int) -> type[np.unsignedinteger]:
 
 
 class ChunkPostings(NamedTuple):
-    """Term-major postings of a chunk of documents (doc numbers local to the chunk)."""
+    """Term-major postings of a chunk of documents (doc numbers local to the chunk).
 
-    counts: npt.NDArray[np.int64]  # postings per term id (as many terms as the chunk uses)
-    docs: npt.NDArray[np.uint32]  # ascending within a term
+    A build holds a segment's worth of chunks until it merges them, so they are kept narrow:
+    ``chunk_postings`` gives int32 counts and uint16 doc numbers where they fit (a chunk of at
+    most 65,536 documents), half the memory of the segment's own arrays."""
+
+    counts: npt.NDArray[np.integer]  # postings per term id (as many terms as the chunk uses)
+    docs: npt.NDArray[np.unsignedinteger]  # ascending within a term
     tfs: npt.NDArray[np.unsignedinteger]
     n_docs: int
 
@@ -84,6 +93,7 @@ def chunk_postings(flat: npt.NDArray[np.int32], lengths: IntArray) -> ChunkPosti
     key <<= np.uint64(32)
     key |= np.repeat(np.arange(n_docs, dtype=np.uint64), lengths)
     key.sort()
+    key_count = int(key.size)
     first = np.empty(key.size, np.bool_)
     first[0] = True
     np.not_equal(key[1:], key[:-1], out=first[1:])
@@ -92,10 +102,12 @@ def chunk_postings(flat: npt.NDArray[np.int32], lengths: IntArray) -> ChunkPosti
     tf = np.diff(starts, append=key.size)
     pairs = key[starts]
     del key, starts
-    docs = (pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    docs = (pairs & np.uint64(0xFFFFFFFF)).astype(doc_dtype(n_docs))
     pairs >>= np.uint64(32)
     counts = np.bincount(pairs.astype(np.intp))
     del pairs
+    if key_count < 2**31:
+        counts = counts.astype(np.int32)
     return ChunkPostings(counts, docs, tf.astype(tf_dtype(int(tf.max()))), n_docs)
 
 
@@ -120,10 +132,16 @@ def merge_chunks(
         n_terms = c.counts.size
         if c.docs.size:
             # posting i of term t goes to written[t] + (i - first posting of t in the chunk)
-            shift = written[:n_terms] - np.concatenate(([0], np.cumsum(c.counts)[:-1]))
+            first = np.cumsum(c.counts, dtype=np.int64)
+            first -= c.counts
+            shift = written[:n_terms] - first
+            del first
             dest = np.repeat(shift, c.counts)
             dest += np.arange(c.docs.size, dtype=np.int64)
-            docs[dest] = c.docs + np.uint32(doc_base)
+            chunk_docs = c.docs.astype(np.uint32)
+            chunk_docs += np.uint32(doc_base)
+            docs[dest] = chunk_docs
+            del chunk_docs
             tfs[dest] = c.tfs
             del dest, shift
             written[:n_terms] += c.counts
@@ -207,6 +225,7 @@ __all__ = [
     "block_size",
     "chunk_postings",
     "compute_blocks",
+    "doc_dtype",
     "merge_chunks",
     "release_free_heap",
     "term_max",
