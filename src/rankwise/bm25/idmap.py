@@ -58,7 +58,7 @@ class IdMap:
         """The map of ``column[row] -> row`` for every row; ``DuplicateIdError`` when an id
         appears twice."""
         out = cls(column)
-        out._frozen = out._merged(list(column), np.arange(len(column), dtype=np.int64), True)
+        out._frozen = out._merged(column, 0, unique=True)
         return out
 
     def __len__(self) -> int:
@@ -114,12 +114,12 @@ class IdMap:
             recent.update(zip(ids, range(base, base + len(ids)), strict=True))
             return
         # merge: the write dict's entries, then the new ones (newer rows win)
-        new_rows = np.arange(base, base + len(ids), dtype=np.int64)
         if recent:
-            pending = {**recent, **dict(zip(ids, new_rows.tolist(), strict=True))}
-            merged = self._merged(list(pending), np.fromiter(pending.values(), np.int64), False)
+            pending = {**recent, **dict(zip(ids, range(base, base + len(ids)), strict=True))}
+            rows = np.fromiter(pending.values(), np.int64, count=len(pending))
+            merged = self._merged(list(pending), rows, unique=False)
         else:
-            merged = self._merged(list(ids), new_rows, False)
+            merged = self._merged(ids, base, unique=False)
         self._frozen = merged
         self._recent = {}
 
@@ -140,19 +140,30 @@ class IdMap:
         for doc_id in ids:
             recent.pop(doc_id, None)
 
-    def _merged(self, ids: list[str], id_rows: IntArray, unique: bool) -> tuple[IntArray, IntArray]:
-        """The frozen arrays plus ``ids[j] -> id_rows[j]``: where an id is given twice (only
-        with ``unique=False``) or is in the arrays already, its newest row wins."""
+    def _merged(
+        self, ids: Sequence[str], rows_of: IntArray | int, *, unique: bool
+    ) -> tuple[IntArray, IntArray]:
+        """The frozen arrays plus ``ids[j] -> rows_of[j]`` (``rows_of + j`` for an int): where
+        an id is given twice (only with ``unique=False``) or is in the arrays already, its
+        newest row wins. Scratch at 1M ids: the hashes and their order, 16 MB."""
         h = _hashes(ids)
         order = np.argsort(h)
-        h = h[order]
-        id_rows = id_rows[order]
+        h.sort()  # in place: h[order] would be one more array at the build's peak
+        if isinstance(rows_of, int):  # rows base + j: the order itself, shifted
+            base = rows_of
+            id_rows = order
+            id_rows += base
+            where = id_rows  # ids[where[j] - base] is the j-th sorted id
+        else:
+            base = 0
+            id_rows = rows_of[order]
+            where = order
         keep = np.ones(h.size, np.bool_)
         same = np.flatnonzero(h[1:] == h[:-1])
         if same.size:  # runs of equal hashes: the same id again, or a collision
             newest: dict[str, int] = {}
             for j in np.union1d(same, same + 1).tolist():
-                doc_id = ids[int(order[j])]
+                doc_id = ids[int(where[j]) - base]
                 prev = newest.get(doc_id)
                 if prev is None:
                     newest[doc_id] = j
@@ -171,7 +182,7 @@ class IdMap:
             rows = rows.copy()
             column = self._column
             for j in known.tolist():
-                doc_id = ids[int(order[j])]
+                doc_id = ids[int(where[j]) - base]
                 i = int(at[j])
                 while i < keys.size and keys[i] == h[j]:
                     old = int(rows[i])

@@ -11,9 +11,9 @@ import threading
 import uuid
 from array import array
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
-from itertools import chain
+from itertools import chain, repeat
 from operator import itemgetter
 from pathlib import Path
 from types import ModuleType
@@ -68,12 +68,33 @@ class _Vocab(dict[str, int]):
         return value
 
 
-def _stored_metadatas(metadatas: Any, n: int) -> list[Metadata | None]:
+def _stored_metadatas(metadatas: Any, n: int) -> Sequence[Metadata | None]:
     """Checked copies of the metadata, None for an empty one (no dict per document stored, and
-    none made when no metadata is given)."""
+    none made when no metadata is given: then no list either, only ``n`` Nones to append)."""
     if metadatas is None:
-        return [None] * n
+        return _Nones(n)
     return [m or None for m in metadatas_arg(metadatas, n)]
+
+
+class _Nones(Sequence[None]):
+    """``n`` Nones without a list of them (the metadata of a batch given none)."""
+
+    __slots__ = ("_n",)
+
+    def __init__(self, n: int) -> None:
+        self._n = n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [None] * len(range(self._n)[i])
+        range(self._n)[i]  # IndexError past the end
+        return None
+
+    def __iter__(self) -> Iterator[None]:
+        return repeat(None, self._n)
 
 
 class _NoBar:
@@ -484,7 +505,7 @@ class BM25Index:
         delete_ids: list[str],
         texts: list[str],
         ids: list[str],
-        metas: list[Metadata | None],
+        metas: Sequence[Metadata | None],
     ) -> int:
         """Build the snapshot "``st`` without ``delete_ids``, plus the new documents" and
         publish it with one assignment; returns how many documents were deleted. Nothing
@@ -507,7 +528,7 @@ class BM25Index:
         new: _State,
         texts: list[str],
         ids: list[str],
-        metas: list[Metadata | None],
+        metas: Sequence[Metadata | None],
     ) -> None:
         """Extend the shared append-only columns and the id map, then switch ``_state``.
 

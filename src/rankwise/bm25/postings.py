@@ -22,8 +22,10 @@ import numpy.typing as npt
 IntArray = npt.NDArray[np.int64]
 #: postings per block (the query kernels' ``kernels.BLOCK_SIZE``)
 BLOCK_SIZE = 128
-#: postings whose bounds are computed in one NumPy pass (bounds the float64 scratch)
-_BOUND_STEP = 1 << 20
+#: postings whose bounds are computed in one NumPy pass (bounds the float64 scratch: ~6 MB)
+_BOUND_STEP = 1 << 18
+#: a chunk of at least this many postings is handed back to the OS once merged (a big build)
+_RELEASE_POSTINGS = 1 << 18
 
 
 def block_size() -> int:
@@ -116,7 +118,8 @@ def merge_chunks(
 ) -> tuple[IntArray, npt.NDArray[np.uint32], npt.NDArray[np.unsignedinteger]]:
     """``(ptr, docs, tfs)`` of consecutive chunks as one term-major postings list (documents
     renumbered from 0 in chunk order). Chunks are released from ``chunks`` as they are copied,
-    so the memory needed is the output plus one chunk."""
+    so the memory needed is the output plus one chunk (large chunks are returned to the OS
+    as they are copied: glibc would keep them mapped under the output)."""
     counts = np.zeros(vocab_size, np.int64)
     for c in chunks:
         counts[: c.counts.size] += c.counts
@@ -146,6 +149,10 @@ def merge_chunks(
             del dest, shift
             written[:n_terms] += c.counts
         doc_base += c.n_docs
+        big = c.docs.size >= _RELEASE_POSTINGS
+        del c
+        if big:
+            release_free_heap()
     return ptr, docs, tfs
 
 
