@@ -184,8 +184,9 @@ def test_a_half_imported_kernels_module_is_not_read(monkeypatch: pytest.MonkeyPa
 
 def test_pending_chunks_are_held_narrow_and_merge_to_the_same_postings() -> None:
     """A build holds a segment's worth of chunk postings before merging them (issue 14, build
-    peak RSS): doc numbers are uint16 and counts int32 where they fit (they were uint32 and
-    int64), and a chunk too large for uint16 keeps uint32; the merged postings are the same."""
+    peak RSS): doc numbers are uint16 where they fit (they were uint32) and counts are kept for
+    the terms a chunk uses only (they were int64 for every term id up to its largest); a chunk
+    too large for uint16 keeps uint32; the merged postings are the same."""
     rng = np.random.default_rng(11)
     small_docs = [rng.integers(0, 50, int(n)).tolist() for n in rng.integers(0, 9, 300)]
     big_docs = [[d % 3] for d in range((1 << 16) + 5)]  # doc numbers past uint16
@@ -195,7 +196,7 @@ def test_pending_chunks_are_held_narrow_and_merge_to_the_same_postings() -> None
         chunks.append(postings.chunk_postings(flat, np.array([len(d) for d in part], np.int64)))
     small, big = chunks
     assert small.docs.dtype == np.uint16
-    assert small.counts.dtype == np.int32
+    assert small.terms.tolist() == sorted({t for d in small_docs for t in d})  # used terms only
     assert big.docs.dtype == np.uint32
     ptr, docs, tfs = postings.merge_chunks(chunks, 50)
     assert docs.dtype == np.uint32
@@ -223,3 +224,29 @@ def test_a_large_build_returns_each_chunks_scratch_to_the_os(
     calls.clear()
     ix.add(["small batch"] * 20)
     assert calls == []
+
+
+def test_postings_sorted_in_token_bounded_pieces_are_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A 20k-document chunk is sorted out in pieces of ~256k tokens (issue 14: the sort's
+    scratch, ~28 B a token, was the peak of a 20k build); any piece size gives the same index."""
+    from rankwise.bm25 import BM25Index
+    from rankwise.bm25 import index as index_module
+
+    rng = np.random.default_rng(2)
+    texts = [
+        " ".join(f"w{t}" for t in rng.zipf(1.3, rng.integers(0, 30)) % 500) for _ in range(400)
+    ]
+    texts[7] = " ".join(["long"] * 90)  # a document longer than a piece
+    built = []
+    for piece in (index_module._PIECE_TOKENS, 50, 1):
+        monkeypatch.setattr(index_module, "_PIECE_TOKENS", piece)
+        ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+        ix.add(texts)
+        (seg,) = ix._state.segments
+        built.append([a.tolist() for a in (seg.ptr, seg.docs, seg.tfs, seg.bptr, seg.bmax)])
+    assert built[0] == built[1] == built[2]
+    assert list(index_module._pieces(np.array([3, 3, 3, 3]), 4)) == [
+        (0, 2, 0, 6), (2, 3, 6, 9), (3, 4, 9, 12)
+    ]  # fmt: skip

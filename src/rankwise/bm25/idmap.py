@@ -162,7 +162,7 @@ class IdMap:
         same = np.flatnonzero(h[1:] == h[:-1])
         if same.size:  # runs of equal hashes: the same id again, or a collision
             newest: dict[str, int] = {}
-            for j in np.union1d(same, same + 1).tolist():
+            for j in sorted({*same.tolist(), *(same + 1).tolist()}):
                 doc_id = ids[int(where[j]) - base]
                 prev = newest.get(doc_id)
                 if prev is None:

@@ -74,10 +74,12 @@ class ChunkPostings(NamedTuple):
     """Term-major postings of a chunk of documents (doc numbers local to the chunk).
 
     A build holds a segment's worth of chunks until it merges them, so they are kept narrow:
-    ``chunk_postings`` gives int32 counts and uint16 doc numbers where they fit (a chunk of at
-    most 65,536 documents), half the memory of the segment's own arrays."""
+    ``chunk_postings`` lists only the terms the chunk uses (a dense count per vocabulary term
+    would cost more than the postings of a small chunk) and gives uint16 doc numbers where
+    they fit (a chunk of at most 65,536 documents)."""
 
-    counts: npt.NDArray[np.integer]  # postings per term id (as many terms as the chunk uses)
+    terms: npt.NDArray[np.integer]  # term ids, ascending, each once
+    counts: npt.NDArray[np.integer]  # postings of each of ``terms``
     docs: npt.NDArray[np.unsignedinteger]  # ascending within a term
     tfs: npt.NDArray[np.unsignedinteger]
     n_docs: int
@@ -88,29 +90,31 @@ def chunk_postings(flat: npt.NDArray[np.int32], lengths: IntArray) -> ChunkPosti
     has ``lengths[j]`` tokens): one sort of (term, doc) keys, then run lengths as tfs."""
     n_docs = int(lengths.size)
     if flat.size == 0:
-        return ChunkPostings(
-            np.zeros(0, np.int64), np.zeros(0, np.uint32), np.zeros(0, np.uint8), n_docs
-        )
+        empty = np.zeros(0, np.int64)
+        return ChunkPostings(empty, empty, np.zeros(0, np.uint32), np.zeros(0, np.uint8), n_docs)
     key = flat.astype(np.uint64)
     key <<= np.uint64(32)
-    key |= np.repeat(np.arange(n_docs, dtype=np.uint64), lengths)
+    key |= np.repeat(np.arange(n_docs, dtype=np.uint32), lengths)
     key.sort()
-    key_count = int(key.size)
-    first = np.empty(key.size, np.bool_)
-    first[0] = True
-    np.not_equal(key[1:], key[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
-    del first
+    starts = _run_starts(key)
     tf = np.diff(starts, append=key.size)
+    tf = tf.astype(tf_dtype(int(tf.max())))
     pairs = key[starts]
     del key, starts
     docs = (pairs & np.uint64(0xFFFFFFFF)).astype(doc_dtype(n_docs))
     pairs >>= np.uint64(32)
-    counts = np.bincount(pairs.astype(np.intp))
-    del pairs
-    if key_count < 2**31:
-        counts = counts.astype(np.int32)
-    return ChunkPostings(counts, docs, tf.astype(tf_dtype(int(tf.max()))), n_docs)
+    term_starts = _run_starts(pairs)
+    counts = np.diff(term_starts, append=pairs.size)
+    terms = pairs[term_starts].astype(np.int64)
+    return ChunkPostings(terms, counts, docs, tf, n_docs)
+
+
+def _run_starts(values: npt.NDArray[np.uint64]) -> IntArray:
+    """Where each run of equal values starts in the sorted, non-empty ``values``."""
+    first = np.empty(values.size, np.bool_)
+    first[0] = True
+    np.not_equal(values[1:], values[:-1], out=first[1:])
+    return np.flatnonzero(first)
 
 
 def merge_chunks(
@@ -122,7 +126,7 @@ def merge_chunks(
     as they are copied: glibc would keep them mapped under the output)."""
     counts = np.zeros(vocab_size, np.int64)
     for c in chunks:
-        counts[: c.counts.size] += c.counts
+        counts[c.terms] += c.counts
     ptr = np.zeros(vocab_size + 1, np.int64)
     np.cumsum(counts, out=ptr[1:])
     nnz = int(ptr[-1])
@@ -132,12 +136,11 @@ def merge_chunks(
     doc_base = 0
     while chunks:
         c = chunks.pop(0)
-        n_terms = c.counts.size
         if c.docs.size:
             # posting i of term t goes to written[t] + (i - first posting of t in the chunk)
             first = np.cumsum(c.counts, dtype=np.int64)
             first -= c.counts
-            shift = written[:n_terms] - first
+            shift = written[c.terms] - first
             del first
             dest = np.repeat(shift, c.counts)
             dest += np.arange(c.docs.size, dtype=np.int64)
@@ -147,7 +150,7 @@ def merge_chunks(
             del chunk_docs
             tfs[dest] = c.tfs
             del dest, shift
-            written[:n_terms] += c.counts
+            written[c.terms] += c.counts
         doc_base += c.n_docs
         big = c.docs.size >= _RELEASE_POSTINGS
         del c

@@ -93,12 +93,13 @@ def with_new_blocks(
 def _live_chunk(seg: Segment, live: npt.NDArray[np.bool_]) -> ChunkPostings:
     """The postings of ``seg`` whose documents are set in ``live`` (its slice of ``alive``)."""
     keep = live[seg.docs]
+    terms = np.arange(seg.vocab_size, dtype=np.int64)
     if bool(keep.all()):
-        return ChunkPostings(np.diff(seg.ptr), seg.docs, seg.tfs, seg.n_docs)
+        return ChunkPostings(terms, np.diff(seg.ptr), seg.docs, seg.tfs, seg.n_docs)
     kept = np.zeros(keep.size + 1, np.int64)  # kept[p]: live postings before posting p
     np.cumsum(keep, out=kept[1:])
     counts = kept[seg.ptr[1:]] - kept[seg.ptr[:-1]]
-    return ChunkPostings(counts, seg.docs[keep], seg.tfs[keep], seg.n_docs)
+    return ChunkPostings(terms, counts, seg.docs[keep], seg.tfs[keep], seg.n_docs)
 
 
 def merge_segments(
