@@ -92,16 +92,22 @@ def _reference_bounds(
     chunk=st.integers(1, 8),
     block=st.sampled_from([1, 2, 3, 128]),
     seed=st.integers(0, 2**16),
+    piece=st.sampled_from([1, 7, postings._PIECE_TOKENS]),
 )
 def test_numpy_postings_and_bounds_equal_a_reference(
-    docs: list[list[int]], chunk: int, block: int, seed: int
+    docs: list[list[int]], chunk: int, block: int, seed: int, piece: int
 ) -> None:
     vocab = 1 + max((t for d in docs for t in d), default=0)
     chunks = []
-    for lo in range(0, len(docs), chunk):
-        part = docs[lo : lo + chunk]
-        flat = np.array([t for d in part for t in d], np.int32)
-        chunks.append(postings.chunk_postings(flat, np.array([len(d) for d in part], np.int64)))
+    default_piece, postings._PIECE_TOKENS = postings._PIECE_TOKENS, piece  # sorted in pieces
+    try:
+        for lo in range(0, len(docs), chunk):
+            part = docs[lo : lo + chunk]
+            flat = np.array([t for d in part for t in d], np.int32)
+            lens = np.array([len(d) for d in part], np.int64)
+            chunks.append(postings.chunk_postings(flat, lens))
+    finally:
+        postings._PIECE_TOKENS = default_piece
     ptr, got_docs, got_tfs = postings.merge_chunks(chunks, vocab)
     want = _reference_postings(docs, vocab)
     assert (ptr.tolist(), got_docs.tolist(), got_tfs.tolist()) == want
@@ -232,7 +238,6 @@ def test_postings_sorted_in_token_bounded_pieces_are_the_same(
     """A 20k-document chunk is sorted out in pieces of ~256k tokens (issue 14: the sort's
     scratch, ~28 B a token, was the peak of a 20k build); any piece size gives the same index."""
     from rankwise.bm25 import BM25Index
-    from rankwise.bm25 import index as index_module
 
     rng = np.random.default_rng(2)
     texts = [
@@ -240,13 +245,13 @@ def test_postings_sorted_in_token_bounded_pieces_are_the_same(
     ]
     texts[7] = " ".join(["long"] * 90)  # a document longer than a piece
     built = []
-    for piece in (index_module._PIECE_TOKENS, 50, 1):
-        monkeypatch.setattr(index_module, "_PIECE_TOKENS", piece)
+    for piece in (postings._PIECE_TOKENS, 50, 1):
+        monkeypatch.setattr(postings, "_PIECE_TOKENS", piece)
         ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
         ix.add(texts)
         (seg,) = ix._state.segments
         built.append([a.tolist() for a in (seg.ptr, seg.docs, seg.tfs, seg.bptr, seg.bmax)])
     assert built[0] == built[1] == built[2]
-    assert list(index_module._pieces(np.array([3, 3, 3, 3]), 4)) == [
+    assert list(postings.token_runs(np.array([3, 3, 3, 3]), 4)) == [
         (0, 2, 0, 6), (2, 3, 6, 9), (3, 4, 9, 12)
     ]  # fmt: skip

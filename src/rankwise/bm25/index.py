@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import itertools
 import math
 import os
 import sys
@@ -51,8 +50,6 @@ DEFAULT_B = 0.75
 #: add() shows a progress bar from this many documents on (unless show_progress=False)
 PROGRESS_MIN_DOCS = 10_000
 _CHUNK = 20_000
-#: tokens whose postings are sorted out in one pass (bounds its ~28 B a token of scratch)
-_PIECE_TOKENS = 1 << 18
 #: the most documents one segment holds: a batch is analysed into segments of this size (its
 #: token ids are held per segment, not for the whole batch), and merges stop at it
 SEGMENT_DOCS = 1 << 18
@@ -98,18 +95,6 @@ class _Nones(Sequence[None]):
 
     def __iter__(self) -> Iterator[None]:
         return repeat(None, self._n)
-
-
-def _pieces(lengths: npt.NDArray[np.int64], tokens: int) -> Iterator[tuple[int, int, int, int]]:
-    """``(first doc, end doc, first token, end token)`` of consecutive runs of documents with
-    about ``tokens`` tokens each (a longer document is a run of its own)."""
-    ends = np.cumsum(lengths)
-    total = int(ends[-1]) if ends.size else 0
-    cuts = np.searchsorted(ends, np.arange(tokens, total, tokens), side="left") + 1
-    # ascending; np.unique would import numpy.ma (~3 MB) into a process that only builds
-    bounds = sorted({0, *cuts[cuts < lengths.size].tolist(), int(lengths.size)})
-    for d0, d1 in itertools.pairwise(bounds):
-        yield d0, d1, int(ends[d0 - 1]) if d0 else 0, int(ends[d1 - 1]) if d1 else 0
 
 
 class _NoBar:
@@ -637,8 +622,7 @@ class BM25Index:
                 f, ln = self._tokenize(chunk)
                 if ln.size and int(ln.max()) > np.iinfo(np.uint32).max:
                     raise ValueError("texts: a document has more than 2**32 tokens")
-                for d0, d1, t0, t1 in _pieces(ln, _PIECE_TOKENS):
-                    pending.append(chunk_postings(f[t0:t1], ln[d0:d1]))
+                pending.append(chunk_postings(f, ln))
                 del f
                 if n >= PROGRESS_MIN_DOCS:  # the chunk's sort keys back to the OS, not kept
                     release_free_heap()  # in the heap below the chunks that follow

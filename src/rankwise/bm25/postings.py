@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import itertools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -26,6 +27,8 @@ BLOCK_SIZE = 128
 _BOUND_STEP = 1 << 18
 #: a chunk of at least this many postings is handed back to the OS once merged (a big build)
 _RELEASE_POSTINGS = 1 << 18
+#: tokens whose postings are sorted out in one pass (bounds its ~28 B a token of scratch)
+_PIECE_TOKENS = 1 << 18
 
 
 def block_size() -> int:
@@ -87,26 +90,58 @@ class ChunkPostings(NamedTuple):
 
 def chunk_postings(flat: npt.NDArray[np.int32], lengths: IntArray) -> ChunkPostings:
     """Postings of documents whose token ids follow each other in ``flat`` (document ``j``
-    has ``lengths[j]`` tokens): one sort of (term, doc) keys, then run lengths as tfs."""
+    has ``lengths[j]`` tokens): sorts of (term, doc) keys, then run lengths as tfs.
+
+    Runs of documents of about ``_PIECE_TOKENS`` tokens are sorted one at a time (the sort
+    scratch, ~28 B a token, would otherwise be the peak of a small build), then copied into
+    the chunk's term-major arrays."""
     n_docs = int(lengths.size)
-    if flat.size == 0:
+    pieces = []
+    for d0, d1, t0, t1 in token_runs(lengths, _PIECE_TOKENS):
+        if t1 > t0:
+            pieces.append(_sorted_postings(flat[t0:t1], lengths[d0:d1], d0))
+    if not pieces:
         empty = np.zeros(0, np.int64)
         return ChunkPostings(empty, empty, np.zeros(0, np.uint32), np.zeros(0, np.uint8), n_docs)
+    if len(pieces) == 1:
+        (one,) = pieces
+        return one._replace(docs=one.docs.astype(doc_dtype(n_docs)), n_docs=n_docs)
+    vocab = max(int(p.terms[-1]) for p in pieces) + 1
+    dense, docs, tfs = _scatter(pieces, vocab, doc_dtype(n_docs), renumber=False)
+    terms = np.flatnonzero(dense).astype(np.int32)
+    return ChunkPostings(terms, dense[terms].astype(np.int32), docs, tfs, n_docs)
+
+
+def token_runs(lengths: IntArray, tokens: int) -> Iterator[tuple[int, int, int, int]]:
+    """``(first doc, end doc, first token, end token)`` of consecutive runs of documents with
+    about ``tokens`` tokens each (a longer document is a run of its own)."""
+    ends = np.cumsum(lengths)
+    total = int(ends[-1]) if ends.size else 0
+    cuts = np.searchsorted(ends, np.arange(tokens, total, tokens), side="left") + 1
+    # ascending; np.unique would import numpy.ma (~3 MB) into a process that only builds
+    bounds = sorted({0, *cuts[cuts < lengths.size].tolist(), int(lengths.size)})
+    for d0, d1 in itertools.pairwise(bounds):
+        yield d0, d1, int(ends[d0 - 1]) if d0 else 0, int(ends[d1 - 1]) if d1 else 0
+
+
+def _sorted_postings(flat: npt.NDArray[np.int32], lengths: IntArray, doc0: int) -> ChunkPostings:
+    """Postings of a non-empty run of documents numbered from ``doc0`` (uint32 doc numbers)."""
     key = flat.astype(np.uint64)
     key <<= np.uint64(32)
-    key |= np.repeat(np.arange(n_docs, dtype=np.uint32), lengths)
+    key |= np.repeat(np.arange(doc0, doc0 + lengths.size, dtype=np.uint32), lengths)
     key.sort()
     starts = _run_starts(key)
     tf = np.diff(starts, append=key.size)
-    tf = tf.astype(tf_dtype(int(tf.max())))
+    tfs = tf.astype(tf_dtype(int(tf.max())))
+    del tf
     pairs = key[starts]
     del key, starts
-    docs = (pairs & np.uint64(0xFFFFFFFF)).astype(doc_dtype(n_docs))
+    docs = (pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32)
     pairs >>= np.uint64(32)
     term_starts = _run_starts(pairs)
-    counts = np.diff(term_starts, append=pairs.size)
-    terms = pairs[term_starts].astype(np.int64)
-    return ChunkPostings(terms, counts, docs, tf, n_docs)
+    counts = np.diff(term_starts, append=pairs.size).astype(np.int32)
+    terms = pairs[term_starts].astype(np.int32)
+    return ChunkPostings(terms, counts, docs, tfs, int(lengths.size))
 
 
 def _run_starts(values: npt.NDArray[np.uint64]) -> IntArray:
@@ -117,45 +152,63 @@ def _run_starts(values: npt.NDArray[np.uint64]) -> IntArray:
     return np.flatnonzero(first)
 
 
+def _scatter(
+    parts: list[ChunkPostings],
+    vocab_size: int,
+    docs_dtype: type[np.unsignedinteger],
+    *,
+    renumber: bool,
+) -> tuple[IntArray, npt.NDArray[np.unsignedinteger], npt.NDArray[np.unsignedinteger]]:
+    """``(postings per term, docs, tfs)``: the term-major postings of ``parts`` together.
+    With ``renumber`` the docs of each part follow those of the parts before it (else they
+    are numbered already). Parts are released from the list as they are copied, large ones
+    returned to the OS (glibc would keep them mapped under the output)."""
+    counts = np.zeros(vocab_size, np.int64)
+    for p in parts:
+        counts[p.terms] += p.counts
+    written = np.zeros(vocab_size, np.int64)
+    np.cumsum(counts[:-1], out=written[1:])
+    docs = np.empty(int(counts.sum()), docs_dtype)
+    tfs = np.empty(docs.size, np.result_type(np.uint8, *(p.tfs.dtype for p in parts)))
+    doc_base = 0
+    while parts:
+        p = parts.pop(0)
+        n = p.docs.size
+        if n:
+            # posting i of term t goes to written[t] + (i - first posting of t in the part)
+            first = np.cumsum(p.counts, dtype=np.int64)
+            first -= p.counts
+            shift = written[p.terms] - first
+            del first
+            dest = np.repeat(shift, p.counts)
+            del shift
+            dest += np.arange(n, dtype=np.int64)
+            if renumber and doc_base:
+                part_docs = p.docs.astype(docs_dtype)
+                part_docs += docs_dtype(doc_base)
+                docs[dest] = part_docs
+                del part_docs
+            else:
+                docs[dest] = p.docs
+            tfs[dest] = p.tfs
+            del dest
+            written[p.terms] += p.counts
+        doc_base += p.n_docs
+        del p
+        if n >= _RELEASE_POSTINGS:
+            release_free_heap()
+    return counts, docs, tfs
+
+
 def merge_chunks(
     chunks: list[ChunkPostings], vocab_size: int
 ) -> tuple[IntArray, npt.NDArray[np.uint32], npt.NDArray[np.unsignedinteger]]:
     """``(ptr, docs, tfs)`` of consecutive chunks as one term-major postings list (documents
     renumbered from 0 in chunk order). Chunks are released from ``chunks`` as they are copied,
-    so the memory needed is the output plus one chunk (large chunks are returned to the OS
-    as they are copied: glibc would keep them mapped under the output)."""
-    counts = np.zeros(vocab_size, np.int64)
-    for c in chunks:
-        counts[c.terms] += c.counts
+    so the memory needed is the output plus one chunk."""
+    counts, docs, tfs = _scatter(chunks, vocab_size, np.uint32, renumber=True)
     ptr = np.zeros(vocab_size + 1, np.int64)
     np.cumsum(counts, out=ptr[1:])
-    nnz = int(ptr[-1])
-    docs = np.empty(nnz, np.uint32)
-    tfs = np.empty(nnz, np.result_type(np.uint8, *(c.tfs.dtype for c in chunks)))
-    written = ptr[:-1].copy()
-    doc_base = 0
-    while chunks:
-        c = chunks.pop(0)
-        if c.docs.size:
-            # posting i of term t goes to written[t] + (i - first posting of t in the chunk)
-            first = np.cumsum(c.counts, dtype=np.int64)
-            first -= c.counts
-            shift = written[c.terms] - first
-            del first
-            dest = np.repeat(shift, c.counts)
-            dest += np.arange(c.docs.size, dtype=np.int64)
-            chunk_docs = c.docs.astype(np.uint32)
-            chunk_docs += np.uint32(doc_base)
-            docs[dest] = chunk_docs
-            del chunk_docs
-            tfs[dest] = c.tfs
-            del dest, shift
-            written[c.terms] += c.counts
-        doc_base += c.n_docs
-        big = c.docs.size >= _RELEASE_POSTINGS
-        del c
-        if big:
-            release_free_heap()
     return ptr, docs, tfs
 
 
@@ -240,4 +293,5 @@ __all__ = [
     "release_free_heap",
     "term_max",
     "tf_dtype",
+    "token_runs",
 ]
