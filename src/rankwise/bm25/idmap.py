@@ -91,14 +91,18 @@ class IdMap:
         if len(ids) < 64:
             return [self.get(i) for i in ids]
         out: list[int | None] = [None] * len(ids)
-        keys = self._frozen[0]
+        keys, rows = self._frozen
         if keys.size:
             h = _hashes(ids)
-            at = keys.searchsorted(h)
-            hit = np.flatnonzero(keys[np.minimum(at, keys.size - 1)] == h)
+            at = np.minimum(keys.searchsorted(h), keys.size - 1)
+            hit = np.flatnonzero(keys[at] == h)
+            column = self._column
+            n_column = len(column)
             get = self.get
-            for j in hit.tolist():  # candidates: the ids present (and rare collisions)
-                out[j] = get(ids[j])
+            # candidates: the ids present (and rare collisions, which get sorts out)
+            for j, row in zip(hit.tolist(), rows[at[hit]].tolist(), strict=True):
+                doc_id = ids[j]
+                out[j] = row if row < n_column and column[row] == doc_id else get(doc_id)
         recent = self._recent
         if recent:
             for j, doc_id in enumerate(ids):
