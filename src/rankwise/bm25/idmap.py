@@ -62,6 +62,7 @@ class IdMap:
         return out
 
     def __len__(self) -> int:
+        """Entries held (an id rewritten since the last merge counts twice): 0 when empty."""
         return int(self._frozen[0].size) + len(self._recent)
 
     def __contains__(self, doc_id: object) -> bool:
@@ -91,6 +92,9 @@ class IdMap:
         if len(ids) < 64:
             return [self.get(i) for i in ids]
         out: list[int | None] = [None] * len(ids)
+        # the dict before the arrays, as ``get`` reads them: a merge publishes its arrays
+        # first, so a reader never misses an id that moves from the dict into the arrays
+        recent = self._recent
         keys, rows = self._frozen
         if keys.size:
             h = _hashes(ids)
@@ -103,7 +107,6 @@ class IdMap:
             for j, row in zip(hit.tolist(), rows[at[hit]].tolist(), strict=True):
                 doc_id = ids[j]
                 out[j] = row if row < n_column and column[row] == doc_id else get(doc_id)
-        recent = self._recent
         if recent:
             for j, doc_id in enumerate(ids):
                 row = recent.get(doc_id)
@@ -124,7 +127,7 @@ class IdMap:
             merged = self._merged(list(pending), rows, unique=False)
         else:
             merged = self._merged(ids, base, unique=False)
-        self._frozen = merged
+        self._frozen = merged  # before the dict is emptied (see ``get_many``)
         self._recent = {}
 
     def restore(self, saved: tuple[tuple[IntArray, IntArray], dict[str, int]]) -> None:
