@@ -93,9 +93,10 @@ def _reference_bounds(
     block=st.sampled_from([1, 2, 3, 128]),
     seed=st.integers(0, 2**16),
     piece=st.sampled_from([1, 7, postings._PIECE_TOKENS]),
+    passes=st.sampled_from([1, 2, 5]),
 )
 def test_numpy_postings_and_bounds_equal_a_reference(
-    docs: list[list[int]], chunk: int, block: int, seed: int, piece: int
+    docs: list[list[int]], chunk: int, block: int, seed: int, piece: int, passes: int
 ) -> None:
     vocab = 1 + max((t for d in docs for t in d), default=0)
     chunks = []
@@ -108,7 +109,7 @@ def test_numpy_postings_and_bounds_equal_a_reference(
             chunks.append(postings.chunk_postings(flat, lens))
     finally:
         postings._PIECE_TOKENS = default_piece
-    ptr, got_docs, got_tfs = postings.merge_chunks(chunks, vocab)
+    ptr, got_docs, got_tfs = postings.merge_chunks(chunks, vocab, passes=passes)
     want = _reference_postings(docs, vocab)
     assert (ptr.tolist(), got_docs.tolist(), got_tfs.tolist()) == want
     assert got_docs.dtype == np.uint32

@@ -161,15 +161,35 @@ def _scatter(
 ) -> tuple[IntArray, npt.NDArray[np.unsignedinteger], npt.NDArray[np.unsignedinteger]]:
     """``(postings per term, docs, tfs)``: the term-major postings of ``parts`` together.
     With ``renumber`` the docs of each part follow those of the parts before it (else they
-    are numbered already). Parts are released from the list as they are copied, large ones
-    returned to the OS (glibc would keep them mapped under the output)."""
-    counts = np.zeros(vocab_size, np.int64)
-    for p in parts:
-        counts[p.terms] += p.counts
+    are numbered already). Parts are released from the list as they are copied."""
+    counts = _counts(parts, vocab_size)
     written = np.zeros(vocab_size, np.int64)
     np.cumsum(counts[:-1], out=written[1:])
     docs = np.empty(int(counts.sum()), docs_dtype)
     tfs = np.empty(docs.size, np.result_type(np.uint8, *(p.tfs.dtype for p in parts)))
+    _copy_into(parts, written, docs, tfs, renumber=renumber)
+    return counts, docs, tfs
+
+
+def _counts(parts: list[ChunkPostings], vocab_size: int) -> IntArray:
+    counts = np.zeros(vocab_size, np.int64)
+    for p in parts:
+        counts[p.terms] += p.counts
+    return counts
+
+
+def _copy_into(
+    parts: list[ChunkPostings],
+    written: IntArray,
+    docs: npt.NDArray[np.unsignedinteger],
+    tfs: npt.NDArray[np.unsignedinteger],
+    *,
+    renumber: bool,
+) -> None:
+    """Copy each part's postings of term t to ``written[t]`` on (advancing it), releasing the
+    parts from the list as they are copied (large ones returned to the OS: glibc would keep
+    them mapped under the output)."""
+    docs_dtype = docs.dtype.type
     doc_base = 0
     while parts:
         p = parts.pop(0)
@@ -197,18 +217,63 @@ def _scatter(
         del p
         if n >= _RELEASE_POSTINGS:
             release_free_heap()
-    return counts, docs, tfs
+
+
+def _split(c: ChunkPostings, bounds: IntArray) -> list[ChunkPostings]:
+    """``c`` as one chunk per term range ``bounds[r] <= t < bounds[r + 1]`` (own copies)."""
+    cut = np.searchsorted(c.terms, bounds).tolist()
+    offsets = np.zeros(c.counts.size + 1, np.int64)
+    np.cumsum(c.counts, out=offsets[1:])
+    post = offsets[cut].tolist()
+    return [
+        ChunkPostings(
+            c.terms[a:b].copy(),
+            c.counts[a:b].copy(),
+            c.docs[pa:pb].copy(),
+            c.tfs[pa:pb].copy(),
+            c.n_docs,
+        )
+        for a, b, pa, pb in zip(cut, cut[1:], post, post[1:], strict=False)
+    ]
 
 
 def merge_chunks(
-    chunks: list[ChunkPostings], vocab_size: int
+    chunks: list[ChunkPostings], vocab_size: int, passes: int = 1
 ) -> tuple[IntArray, npt.NDArray[np.uint32], npt.NDArray[np.unsignedinteger]]:
     """``(ptr, docs, tfs)`` of consecutive chunks as one term-major postings list (documents
-    renumbered from 0 in chunk order). Chunks are released from ``chunks`` as they are copied,
-    so the memory needed is the output plus one chunk."""
-    counts, docs, tfs = _scatter(chunks, vocab_size, np.uint32, renumber=True)
+    renumbered from 0 in chunk order). Chunks are released from ``chunks`` as they are copied.
+
+    With ``passes`` > 1 (chunks that own their arrays, as ``chunk_postings`` makes them) the
+    chunks are first cut into ``passes`` ranges of terms of about equal postings, then copied
+    range by range: each range frees its parts while the output fills only its own pages, so
+    the memory needed is about the larger of chunks and output, not their sum (the copy into
+    a term-major output touches all of its pages from the first chunk on)."""
+    counts = _counts(chunks, vocab_size)
     ptr = np.zeros(vocab_size + 1, np.int64)
     np.cumsum(counts, out=ptr[1:])
+    del counts
+    nnz = int(ptr[-1])
+    docs = np.empty(nnz, np.uint32)
+    tfs = np.empty(nnz, np.result_type(np.uint8, *(c.tfs.dtype for c in chunks)))
+    written = ptr[:-1].copy()
+    if passes <= 1 or len(chunks) < 2 or not nnz:
+        _copy_into(chunks, written, docs, tfs, renumber=True)
+        return ptr, docs, tfs
+    mass = np.linspace(0, nnz, passes + 1)[1:-1]
+    inner = np.searchsorted(ptr, mass, side="right") - 1
+    bounds = np.array(sorted({0, *inner.tolist(), vocab_size}), np.int64)
+    ranges: list[list[ChunkPostings]] = [[] for _ in range(bounds.size - 1)]
+    while chunks:
+        c = chunks.pop(0)
+        for r, part in enumerate(_split(c, bounds)):
+            ranges[r].append(part)
+        big = c.docs.size >= _RELEASE_POSTINGS
+        del c
+        if big:
+            release_free_heap()
+    for parts in ranges:
+        _copy_into(parts, written, docs, tfs, renumber=True)
+        release_free_heap()
     return ptr, docs, tfs
 
 

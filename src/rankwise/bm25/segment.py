@@ -17,6 +17,8 @@ from rankwise.bm25 import postings
 from rankwise.bm25.postings import ChunkPostings, block_size, tf_dtype
 
 IntArray = npt.NDArray[np.int64]
+#: term ranges a new segment's chunks are copied in (see ``postings.merge_chunks``)
+_MERGE_PASSES = 8
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ def build_segment(
     """Segment from the postings of consecutive chunks of documents (``postings.chunk_postings``);
     the chunks are released from ``chunks`` as they are copied in."""
     n_docs = sum(c.n_docs for c in chunks)
-    ptr, docs, tfs = postings.merge_chunks(chunks, vocab_size)
+    ptr, docs, tfs = postings.merge_chunks(chunks, vocab_size, passes=_MERGE_PASSES)
     return with_new_blocks(base, n_docs, ptr, docs, tfs, norm, avgdl)
 
 
