@@ -92,17 +92,24 @@ def _reference_bounds(
     chunk=st.integers(1, 8),
     block=st.sampled_from([1, 2, 3, 128]),
     seed=st.integers(0, 2**16),
+    piece=st.sampled_from([1, 7, postings._PIECE_TOKENS]),
+    passes=st.sampled_from([1, 2, 5]),
 )
 def test_numpy_postings_and_bounds_equal_a_reference(
-    docs: list[list[int]], chunk: int, block: int, seed: int
+    docs: list[list[int]], chunk: int, block: int, seed: int, piece: int, passes: int
 ) -> None:
     vocab = 1 + max((t for d in docs for t in d), default=0)
     chunks = []
-    for lo in range(0, len(docs), chunk):
-        part = docs[lo : lo + chunk]
-        flat = np.array([t for d in part for t in d], np.int32)
-        chunks.append(postings.chunk_postings(flat, np.array([len(d) for d in part], np.int64)))
-    ptr, got_docs, got_tfs = postings.merge_chunks(chunks, vocab)
+    default_piece, postings._PIECE_TOKENS = postings._PIECE_TOKENS, piece  # sorted in pieces
+    try:
+        for lo in range(0, len(docs), chunk):
+            part = docs[lo : lo + chunk]
+            flat = np.array([t for d in part for t in d], np.int32)
+            lens = np.array([len(d) for d in part], np.int64)
+            chunks.append(postings.chunk_postings(flat, lens))
+    finally:
+        postings._PIECE_TOKENS = default_piece
+    ptr, got_docs, got_tfs = postings.merge_chunks(chunks, vocab, passes=passes)
     want = _reference_postings(docs, vocab)
     assert (ptr.tolist(), got_docs.tolist(), got_tfs.tolist()) == want
     assert got_docs.dtype == np.uint32
@@ -180,3 +187,91 @@ def test_a_half_imported_kernels_module_is_not_read(monkeypatch: pytest.MonkeyPa
     ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
     ix.add(["a b", "b c"])
     assert ix._state.segments[0].block == postings.BLOCK_SIZE
+
+
+def test_pending_chunks_are_held_narrow_and_merge_to_the_same_postings() -> None:
+    """A build holds a segment's worth of chunk postings before merging them (issue 14, build
+    peak RSS): doc numbers are uint16 where they fit (they were uint32) and counts are kept for
+    the terms a chunk uses only (they were int64 for every term id up to its largest); a chunk
+    too large for uint16 keeps uint32; the merged postings are the same."""
+    rng = np.random.default_rng(11)
+    small_docs = [rng.integers(0, 50, int(n)).tolist() for n in rng.integers(0, 9, 300)]
+    big_docs = [[d % 3] for d in range((1 << 16) + 5)]  # doc numbers past uint16
+    chunks = []
+    for part in (small_docs, big_docs):
+        flat = np.array([t for d in part for t in d], np.int32)
+        chunks.append(postings.chunk_postings(flat, np.array([len(d) for d in part], np.int64)))
+    small, big = chunks
+    assert small.docs.dtype == np.uint16
+    assert small.terms.tolist() == sorted({t for d in small_docs for t in d})  # used terms only
+    assert big.docs.dtype == np.uint32
+    ptr, docs, tfs = postings.merge_chunks(chunks, 50)
+    assert docs.dtype == np.uint32
+    assert (ptr.tolist(), docs.tolist(), tfs.tolist()) == _reference_postings(
+        small_docs + big_docs, 50
+    )
+
+
+def test_a_large_build_returns_each_chunks_scratch_to_the_os(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """glibc keeps freed chunk scratch (sort keys, ~45 MB a 20k-document chunk) mapped under
+    the next chunk's postings: a large build trims the heap after every chunk, not only at
+    segment ends (issue 14, build peak RSS)."""
+    from rankwise.bm25 import BM25Index
+    from rankwise.bm25 import index as index_module
+
+    calls = []
+    monkeypatch.setattr(index_module, "release_free_heap", lambda: calls.append(1))
+    monkeypatch.setattr(index_module, "_CHUNK", 10)
+    monkeypatch.setattr(index_module, "PROGRESS_MIN_DOCS", 50)
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    ix.add([f"t{i % 7} t{i % 3}" for i in range(100)])
+    assert len(calls) >= 10  # one per chunk (and one per segment)
+    calls.clear()
+    ix.add(["small batch"] * 20)
+    assert calls == []
+
+
+def test_postings_sorted_in_token_bounded_pieces_are_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A 20k-document chunk is sorted out in pieces of ~256k tokens (issue 14: the sort's
+    scratch, ~28 B a token, was the peak of a 20k build); any piece size gives the same index."""
+    from rankwise.bm25 import BM25Index
+
+    rng = np.random.default_rng(2)
+    texts = [
+        " ".join(f"w{t}" for t in rng.zipf(1.3, rng.integers(0, 30)) % 500) for _ in range(400)
+    ]
+    texts[7] = " ".join(["long"] * 90)  # a document longer than a piece
+    built = []
+    for piece in (postings._PIECE_TOKENS, 50, 1):
+        monkeypatch.setattr(postings, "_PIECE_TOKENS", piece)
+        ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+        ix.add(texts)
+        (seg,) = ix._state.segments
+        built.append([a.tolist() for a in (seg.ptr, seg.docs, seg.tfs, seg.bptr, seg.bmax)])
+    assert built[0] == built[1] == built[2]
+    assert list(postings.token_runs(np.array([3, 3, 3, 3]), 4)) == [
+        (0, 2, 0, 6), (2, 3, 6, 9), (3, 4, 9, 12)
+    ]  # fmt: skip
+
+
+def test_sorting_a_chunk_needs_scratch_for_one_piece_only() -> None:
+    """The postings of a 20k-document chunk (~1.2M tokens) were sorted out in one pass with
+    ~18 B a token of scratch (22 MB: the peak of a 20k build, above tantivy's); in pieces of
+    ``_PIECE_TOKENS`` tokens the scratch is bounded by the piece (issue 14, build peak RSS)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(4)
+    lengths = rng.integers(40, 80, 20_000).astype(np.int64)
+    flat = (rng.zipf(1.2, int(lengths.sum())) % 200_000).astype(np.int32)
+    tracemalloc.start()
+    try:
+        got = postings.chunk_postings(flat, lengths)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    held = sum(a.nbytes for a in got if isinstance(a, np.ndarray))
+    assert peak - held < 16 << 20, (peak, held)  # in pieces: 10 MB; in one pass: 22 MB

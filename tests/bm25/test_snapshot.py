@@ -47,7 +47,7 @@ def _index_from(ix: BM25Index, arrays: SnapshotArrays) -> BM25Index:
     out = BM25Index("standard", show_progress=False)
     out._state = Snapshot.from_arrays(arrays)
     out._vocab.update(arrays.vocabulary())
-    out._id_to_int = arrays.id_map()
+    out._id_to_int = out._state.id_map()
     return out
 
 
@@ -172,7 +172,7 @@ def test_duplicate_terms_and_ids_are_refused() -> None:
     with pytest.raises(SnapshotError, match="duplicate terms"):
         replace(arrays, terms=[arrays.terms[0], *arrays.terms[:-1]]).vocabulary()
     with pytest.raises(SnapshotError, match="ids"):
-        replace(arrays, ids=[arrays.ids[0], *arrays.ids[:-1]]).id_map()
+        Snapshot.from_arrays(replace(arrays, ids=[arrays.ids[0], *arrays.ids[:-1]])).id_map()
 
 
 # ------------------------------------------------------------------ loader stages

@@ -11,9 +11,9 @@ import threading
 import uuid
 from array import array
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
-from itertools import chain
+from itertools import chain, repeat
 from operator import itemgetter
 from pathlib import Path
 from types import ModuleType
@@ -35,6 +35,7 @@ from rankwise._checks import (
     texts_arg,
 )
 from rankwise.bm25.analyzer import Analyzer, AnalyzerParams
+from rankwise.bm25.idmap import IdMap
 from rankwise.bm25.persistence import Settings, load_snapshot, save_snapshot
 from rankwise.bm25.postings import ChunkPostings, chunk_postings, release_free_heap
 from rankwise.bm25.segment import Segment, build_segment, compact_segment, merge_segments
@@ -67,12 +68,33 @@ class _Vocab(dict[str, int]):
         return value
 
 
-def _stored_metadatas(metadatas: Any, n: int) -> list[Metadata | None]:
+def _stored_metadatas(metadatas: Any, n: int) -> Sequence[Metadata | None]:
     """Checked copies of the metadata, None for an empty one (no dict per document stored, and
-    none made when no metadata is given)."""
+    none made when no metadata is given: then no list either, only ``n`` Nones to append)."""
     if metadatas is None:
-        return [None] * n
+        return _Nones(n)
     return [m or None for m in metadatas_arg(metadatas, n)]
+
+
+class _Nones(Sequence[None]):
+    """``n`` Nones without a list of them (the metadata of a batch given none)."""
+
+    __slots__ = ("_n",)
+
+    def __init__(self, n: int) -> None:
+        self._n = n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [None] * len(range(self._n)[i])
+        range(self._n)[i]  # IndexError past the end
+        return None
+
+    def __iter__(self) -> Iterator[None]:
+        return repeat(None, self._n)
 
 
 class _NoBar:
@@ -368,11 +390,11 @@ class BM25Index:
         self.show_progress = bool(show_progress)
         self._lock = threading.RLock()
         self._vocab = _Vocab()
+        self._state = _empty_state()
         # id -> newest internal document (never shrinks; liveness is the snapshot's ``alive``)
-        self._id_to_int: dict[str, int] = {}
+        self._id_to_int = IdMap(self._state.ids)
         # internal document -> the same id's previous internal document (see ``_locate``)
         self._older: dict[int, int] = {}
-        self._state = _empty_state()
         # (metadata column, n, the kind of its first n entries): see _metadata_kind
         self._metas_scan: tuple[list[Metadata | None] | None, int, int] = (None, 0, 0)
 
@@ -457,8 +479,10 @@ class BM25Index:
             return []
         with self._lock:
             st = self._state
-            known = self._id_to_int
-            existing = [i for i in id_list if i in known and self._locate(st, i) is not None]
+            rows = self._id_to_int.get_many(id_list) if len(self._id_to_int) else []
+            existing = [
+                d for d, i in zip(id_list, rows, strict=False) if self._live(st, i) is not None
+            ]
             if existing:
                 raise ValueError(
                     f"ids: {existing[0]!r} is already in the index (use upsert to replace it)"
@@ -503,7 +527,10 @@ class BM25Index:
         document to the id's previous one, so a reader holding an older snapshot walks back
         to the version that snapshot knows.
         """
-        i = self._id_to_int.get(doc_id)
+        return self._live(st, self._id_to_int.get(doc_id))
+
+    def _live(self, st: _State, i: int | None) -> int | None:
+        """``_locate`` from the id map's row ``i`` for the id (None: not mapped)."""
         n_total = st.n_total
         older = self._older
         while i is not None and i >= n_total:
@@ -518,15 +545,15 @@ class BM25Index:
         delete_ids: list[str],
         texts: list[str],
         ids: list[str],
-        metas: list[Metadata | None],
+        metas: Sequence[Metadata | None],
     ) -> int:
         """Build the snapshot "``st`` without ``delete_ids``, plus the new documents" and
         publish it with one assignment; returns how many documents were deleted. Nothing
         readers can see changes until everything that can fail (analysis) has run."""
         if len(st.ids) != st.n_total:  # a write interrupted while publishing: drop its tail
             self._truncate_columns(st, st.n_total)
-        located = (self._locate(st, d) for d in delete_ids)
-        internal = sorted({i for i in located if i is not None})
+        rows = self._id_to_int.get_many(delete_ids) if delete_ids else []
+        internal = sorted({i for i in (self._live(st, r) for r in rows) if i is not None})
         if not internal and not texts:
             return 0
         staged = self._without_docs(st, internal) if internal else st
@@ -541,7 +568,7 @@ class BM25Index:
         new: _State,
         texts: list[str],
         ids: list[str],
-        metas: list[Metadata | None],
+        metas: Sequence[Metadata | None],
     ) -> None:
         """Extend the shared append-only columns and the id map, then switch ``_state``.
 
@@ -551,23 +578,24 @@ class BM25Index:
         id_map = self._id_to_int
         older = self._older
         # the ids' earlier internal documents, by position in ``ids`` (new ids have none)
-        prior = {j: p for j, d in enumerate(ids) if (p := id_map.get(d)) is not None}
+        found = id_map.get_many(ids) if len(id_map) else []
+        prior = {j: p for j, p in enumerate(found) if p is not None}
+        saved = id_map.save()
         try:
             st.ids.extend(ids)
             st.texts.extend(texts)
             st.metas.extend(metas)
             for j, p in prior.items():
                 older[base + j] = p  # linked before the map moves on (see _locate)
-            id_map.update(zip(ids, range(base, base + len(ids)), strict=True))
+            id_map.assign(ids, base)
             self._state = new
         except BaseException:
             if self._state is not new:
-                for j, doc_id in enumerate(ids):
-                    p = prior.get(j)
-                    if p is None:
-                        id_map.pop(doc_id, None)
-                    else:
-                        id_map[doc_id] = p
+                id_map.restore(saved)
+                id_map.drop(d for j, d in enumerate(ids) if j not in prior)
+                for j, p in prior.items():
+                    id_map.put(ids[j], p)
+                for j in range(len(ids)):
                     older.pop(base + j, None)
                 self._truncate_columns(st, base)
             raise
@@ -636,6 +664,8 @@ class BM25Index:
                     raise ValueError("texts: a document has more than 2**32 tokens")
                 pending.append(chunk_postings(f, ln))
                 del f
+                if n >= PROGRESS_MIN_DOCS:  # the chunk's sort keys back to the OS, not kept
+                    release_free_heap()  # in the heap below the chunks that follow
                 pending_lens.append(ln)
                 total_len += int(ln.sum())
                 n_live += len(chunk)
@@ -941,8 +971,8 @@ class BM25Index:
     def _id_mask(self, st: _State, ids: set[str] | frozenset[str]) -> npt.NDArray[np.bool_]:
         """The live documents of snapshot ``st`` whose ids are in ``ids`` (an id filter)."""
         mask = np.zeros(st.n_total, np.bool_)
-        locate = self._locate
-        idx = [i for i in map(partial(locate, st), ids) if i is not None]
+        live = partial(self._live, st)
+        idx = [i for i in map(live, self._id_to_int.get_many(list(ids))) if i is not None]
         if idx:
             mask[np.asarray(idx, np.int64)] = True
         return mask

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import itertools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -22,8 +23,12 @@ import numpy.typing as npt
 IntArray = npt.NDArray[np.int64]
 #: postings per block (the query kernels' ``kernels.BLOCK_SIZE``)
 BLOCK_SIZE = 128
-#: postings whose bounds are computed in one NumPy pass (bounds the float64 scratch)
-_BOUND_STEP = 1 << 20
+#: postings whose bounds are computed in one NumPy pass (bounds the float64 scratch: ~6 MB)
+_BOUND_STEP = 1 << 18
+#: a chunk of at least this many postings is handed back to the OS once merged (a big build)
+_RELEASE_POSTINGS = 1 << 18
+#: tokens whose postings are sorted out in one pass (bounds its ~28 B a token of scratch)
+_PIECE_TOKENS = 1 << 18
 
 
 def block_size() -> int:
@@ -54,6 +59,11 @@ def release_free_heap() -> None:
         trim(0)
 
 
+def doc_dtype(n_docs: int) -> type[np.unsignedinteger]:
+    """Doc numbers of a chunk of ``n_docs`` documents: uint16 when they fit, else uint32."""
+    return np.uint16 if n_docs <= 1 << 16 else np.uint32
+
+
 def tf_dtype(max_tf: int) -> type[np.unsignedinteger]:
     """Smallest unsigned dtype holding ``max_tf``."""
     if max_tf <= np.iinfo(np.uint8).max:
@@ -64,70 +74,206 @@ def tf_dtype(max_tf: int) -> type[np.unsignedinteger]:
 
 
 class ChunkPostings(NamedTuple):
-    """Term-major postings of a chunk of documents (doc numbers local to the chunk)."""
+    """Term-major postings of a chunk of documents (doc numbers local to the chunk).
 
-    counts: npt.NDArray[np.int64]  # postings per term id (as many terms as the chunk uses)
-    docs: npt.NDArray[np.uint32]  # ascending within a term
+    A build holds a segment's worth of chunks until it merges them, so they are kept narrow:
+    ``chunk_postings`` lists only the terms the chunk uses (a dense count per vocabulary term
+    would cost more than the postings of a small chunk) and gives uint16 doc numbers where
+    they fit (a chunk of at most 65,536 documents)."""
+
+    terms: npt.NDArray[np.integer]  # term ids, ascending, each once
+    counts: npt.NDArray[np.integer]  # postings of each of ``terms``
+    docs: npt.NDArray[np.unsignedinteger]  # ascending within a term
     tfs: npt.NDArray[np.unsignedinteger]
     n_docs: int
 
 
 def chunk_postings(flat: npt.NDArray[np.int32], lengths: IntArray) -> ChunkPostings:
     """Postings of documents whose token ids follow each other in ``flat`` (document ``j``
-    has ``lengths[j]`` tokens): one sort of (term, doc) keys, then run lengths as tfs."""
+    has ``lengths[j]`` tokens): sorts of (term, doc) keys, then run lengths as tfs.
+
+    Runs of documents of about ``_PIECE_TOKENS`` tokens are sorted one at a time (the sort
+    scratch, ~28 B a token, would otherwise be the peak of a small build), then copied into
+    the chunk's term-major arrays."""
     n_docs = int(lengths.size)
-    if flat.size == 0:
-        return ChunkPostings(
-            np.zeros(0, np.int64), np.zeros(0, np.uint32), np.zeros(0, np.uint8), n_docs
-        )
+    pieces = []
+    for d0, d1, t0, t1 in token_runs(lengths, _PIECE_TOKENS):
+        if t1 > t0:
+            pieces.append(_sorted_postings(flat[t0:t1], lengths[d0:d1], d0))
+    if not pieces:
+        empty = np.zeros(0, np.int64)
+        return ChunkPostings(empty, empty, np.zeros(0, np.uint32), np.zeros(0, np.uint8), n_docs)
+    if len(pieces) == 1:
+        (one,) = pieces
+        return one._replace(docs=one.docs.astype(doc_dtype(n_docs)), n_docs=n_docs)
+    vocab = max(int(p.terms[-1]) for p in pieces) + 1
+    dense, docs, tfs = _scatter(pieces, vocab, doc_dtype(n_docs), renumber=False)
+    terms = np.flatnonzero(dense).astype(np.int32)
+    return ChunkPostings(terms, dense[terms].astype(np.int32), docs, tfs, n_docs)
+
+
+def token_runs(lengths: IntArray, tokens: int) -> Iterator[tuple[int, int, int, int]]:
+    """``(first doc, end doc, first token, end token)`` of consecutive runs of documents with
+    about ``tokens`` tokens each (a longer document is a run of its own)."""
+    ends = np.cumsum(lengths)
+    total = int(ends[-1]) if ends.size else 0
+    cuts = np.searchsorted(ends, np.arange(tokens, total, tokens), side="left") + 1
+    # ascending; np.unique would import numpy.ma (~3 MB) into a process that only builds
+    bounds = sorted({0, *cuts[cuts < lengths.size].tolist(), int(lengths.size)})
+    for d0, d1 in itertools.pairwise(bounds):
+        yield d0, d1, int(ends[d0 - 1]) if d0 else 0, int(ends[d1 - 1]) if d1 else 0
+
+
+def _sorted_postings(flat: npt.NDArray[np.int32], lengths: IntArray, doc0: int) -> ChunkPostings:
+    """Postings of a non-empty run of documents numbered from ``doc0`` (uint32 doc numbers)."""
     key = flat.astype(np.uint64)
     key <<= np.uint64(32)
-    key |= np.repeat(np.arange(n_docs, dtype=np.uint64), lengths)
+    key |= np.repeat(np.arange(doc0, doc0 + lengths.size, dtype=np.uint32), lengths)
     key.sort()
-    first = np.empty(key.size, np.bool_)
-    first[0] = True
-    np.not_equal(key[1:], key[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
-    del first
+    starts = _run_starts(key)
     tf = np.diff(starts, append=key.size)
+    tfs = tf.astype(tf_dtype(int(tf.max())))
+    del tf
     pairs = key[starts]
     del key, starts
     docs = (pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32)
     pairs >>= np.uint64(32)
-    counts = np.bincount(pairs.astype(np.intp))
-    del pairs
-    return ChunkPostings(counts, docs, tf.astype(tf_dtype(int(tf.max()))), n_docs)
+    term_starts = _run_starts(pairs)
+    counts = np.diff(term_starts, append=pairs.size).astype(np.int32)
+    terms = pairs[term_starts].astype(np.int32)
+    return ChunkPostings(terms, counts, docs, tfs, int(lengths.size))
+
+
+def _run_starts(values: npt.NDArray[np.uint64]) -> IntArray:
+    """Where each run of equal values starts in the sorted, non-empty ``values``."""
+    first = np.empty(values.size, np.bool_)
+    first[0] = True
+    np.not_equal(values[1:], values[:-1], out=first[1:])
+    return np.flatnonzero(first)
+
+
+def _scatter(
+    parts: list[ChunkPostings],
+    vocab_size: int,
+    docs_dtype: type[np.unsignedinteger],
+    *,
+    renumber: bool,
+) -> tuple[IntArray, npt.NDArray[np.unsignedinteger], npt.NDArray[np.unsignedinteger]]:
+    """``(postings per term, docs, tfs)``: the term-major postings of ``parts`` together.
+    With ``renumber`` the docs of each part follow those of the parts before it (else they
+    are numbered already). Parts are released from the list as they are copied."""
+    counts = _counts(parts, vocab_size)
+    written = np.zeros(vocab_size, np.int64)
+    np.cumsum(counts[:-1], out=written[1:])
+    docs = np.empty(int(counts.sum()), docs_dtype)
+    tfs = np.empty(docs.size, np.result_type(np.uint8, *(p.tfs.dtype for p in parts)))
+    _copy_into(parts, written, docs, tfs, renumber=renumber)
+    return counts, docs, tfs
+
+
+def _counts(parts: list[ChunkPostings], vocab_size: int) -> IntArray:
+    counts = np.zeros(vocab_size, np.int64)
+    for p in parts:
+        counts[p.terms] += p.counts
+    return counts
+
+
+def _copy_into(
+    parts: list[ChunkPostings],
+    written: IntArray,
+    docs: npt.NDArray[np.unsignedinteger],
+    tfs: npt.NDArray[np.unsignedinteger],
+    *,
+    renumber: bool,
+) -> None:
+    """Copy each part's postings of term t to ``written[t]`` on (advancing it), releasing the
+    parts from the list as they are copied (large ones returned to the OS: glibc would keep
+    them mapped under the output)."""
+    docs_dtype = docs.dtype.type
+    doc_base = 0
+    while parts:
+        p = parts.pop(0)
+        n = p.docs.size
+        if n:
+            # posting i of term t goes to written[t] + (i - first posting of t in the part)
+            first = np.cumsum(p.counts, dtype=np.int64)
+            first -= p.counts
+            shift = written[p.terms] - first
+            del first
+            dest = np.repeat(shift, p.counts)
+            del shift
+            dest += np.arange(n, dtype=np.int64)
+            if renumber and doc_base:
+                part_docs = p.docs.astype(docs_dtype)
+                part_docs += docs_dtype(doc_base)
+                docs[dest] = part_docs
+                del part_docs
+            else:
+                docs[dest] = p.docs
+            tfs[dest] = p.tfs
+            del dest
+            written[p.terms] += p.counts
+        doc_base += p.n_docs
+        del p
+        if n >= _RELEASE_POSTINGS:
+            release_free_heap()
+
+
+def _split(c: ChunkPostings, bounds: IntArray) -> list[ChunkPostings]:
+    """``c`` as one chunk per term range ``bounds[r] <= t < bounds[r + 1]`` (own copies)."""
+    cut = np.searchsorted(c.terms, bounds).tolist()
+    offsets = np.zeros(c.counts.size + 1, np.int64)
+    np.cumsum(c.counts, out=offsets[1:])
+    post = offsets[cut].tolist()
+    return [
+        ChunkPostings(
+            c.terms[a:b].copy(),
+            c.counts[a:b].copy(),
+            c.docs[pa:pb].copy(),
+            c.tfs[pa:pb].copy(),
+            c.n_docs,
+        )
+        for a, b, pa, pb in zip(cut, cut[1:], post, post[1:], strict=False)
+    ]
 
 
 def merge_chunks(
-    chunks: list[ChunkPostings], vocab_size: int
+    chunks: list[ChunkPostings], vocab_size: int, passes: int = 1
 ) -> tuple[IntArray, npt.NDArray[np.uint32], npt.NDArray[np.unsignedinteger]]:
     """``(ptr, docs, tfs)`` of consecutive chunks as one term-major postings list (documents
-    renumbered from 0 in chunk order). Chunks are released from ``chunks`` as they are copied,
-    so the memory needed is the output plus one chunk."""
-    counts = np.zeros(vocab_size, np.int64)
-    for c in chunks:
-        counts[: c.counts.size] += c.counts
+    renumbered from 0 in chunk order). Chunks are released from ``chunks`` as they are copied.
+
+    With ``passes`` > 1 (chunks that own their arrays, as ``chunk_postings`` makes them) the
+    chunks are first cut into ``passes`` ranges of terms of about equal postings, then copied
+    range by range: each range frees its parts while the output fills only its own pages, so
+    the memory needed is about the larger of chunks and output, not their sum (the copy into
+    a term-major output touches all of its pages from the first chunk on)."""
+    counts = _counts(chunks, vocab_size)
     ptr = np.zeros(vocab_size + 1, np.int64)
     np.cumsum(counts, out=ptr[1:])
+    del counts
     nnz = int(ptr[-1])
     docs = np.empty(nnz, np.uint32)
     tfs = np.empty(nnz, np.result_type(np.uint8, *(c.tfs.dtype for c in chunks)))
     written = ptr[:-1].copy()
-    doc_base = 0
+    if passes <= 1 or len(chunks) < 2 or not nnz:
+        _copy_into(chunks, written, docs, tfs, renumber=True)
+        return ptr, docs, tfs
+    mass = np.linspace(0, nnz, passes + 1)[1:-1]
+    inner = np.searchsorted(ptr, mass, side="right") - 1
+    bounds = np.array(sorted({0, *inner.tolist(), vocab_size}), np.int64)
+    ranges: list[list[ChunkPostings]] = [[] for _ in range(bounds.size - 1)]
     while chunks:
         c = chunks.pop(0)
-        n_terms = c.counts.size
-        if c.docs.size:
-            # posting i of term t goes to written[t] + (i - first posting of t in the chunk)
-            shift = written[:n_terms] - np.concatenate(([0], np.cumsum(c.counts)[:-1]))
-            dest = np.repeat(shift, c.counts)
-            dest += np.arange(c.docs.size, dtype=np.int64)
-            docs[dest] = c.docs + np.uint32(doc_base)
-            tfs[dest] = c.tfs
-            del dest, shift
-            written[:n_terms] += c.counts
-        doc_base += c.n_docs
+        for r, part in enumerate(_split(c, bounds)):
+            ranges[r].append(part)
+        big = c.docs.size >= _RELEASE_POSTINGS
+        del c
+        if big:
+            release_free_heap()
+    for parts in ranges:
+        _copy_into(parts, written, docs, tfs, renumber=True)
+        release_free_heap()
     return ptr, docs, tfs
 
 
@@ -207,8 +353,10 @@ __all__ = [
     "block_size",
     "chunk_postings",
     "compute_blocks",
+    "doc_dtype",
     "merge_chunks",
     "release_free_heap",
     "term_max",
     "tf_dtype",
+    "token_runs",
 ]

@@ -17,6 +17,8 @@ from rankwise.bm25 import postings
 from rankwise.bm25.postings import ChunkPostings, block_size, tf_dtype
 
 IntArray = npt.NDArray[np.int64]
+#: term ranges a new segment's chunks are copied in (see ``postings.merge_chunks``)
+_MERGE_PASSES = 8
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ def build_segment(
     """Segment from the postings of consecutive chunks of documents (``postings.chunk_postings``);
     the chunks are released from ``chunks`` as they are copied in."""
     n_docs = sum(c.n_docs for c in chunks)
-    ptr, docs, tfs = postings.merge_chunks(chunks, vocab_size)
+    ptr, docs, tfs = postings.merge_chunks(chunks, vocab_size, passes=_MERGE_PASSES)
     return with_new_blocks(base, n_docs, ptr, docs, tfs, norm, avgdl)
 
 
@@ -93,12 +95,13 @@ def with_new_blocks(
 def _live_chunk(seg: Segment, live: npt.NDArray[np.bool_]) -> ChunkPostings:
     """The postings of ``seg`` whose documents are set in ``live`` (its slice of ``alive``)."""
     keep = live[seg.docs]
+    terms = np.arange(seg.vocab_size, dtype=np.int64)
     if bool(keep.all()):
-        return ChunkPostings(np.diff(seg.ptr), seg.docs, seg.tfs, seg.n_docs)
+        return ChunkPostings(terms, np.diff(seg.ptr), seg.docs, seg.tfs, seg.n_docs)
     kept = np.zeros(keep.size + 1, np.int64)  # kept[p]: live postings before posting p
     np.cumsum(keep, out=kept[1:])
     counts = kept[seg.ptr[1:]] - kept[seg.ptr[:-1]]
-    return ChunkPostings(counts, seg.docs[keep], seg.tfs[keep], seg.n_docs)
+    return ChunkPostings(terms, counts, seg.docs[keep], seg.tfs[keep], seg.n_docs)
 
 
 def merge_segments(

@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from rankwise.bm25 import postings
 from rankwise.bm25.columns import TextColumn
+from rankwise.bm25.idmap import DuplicateIdError, IdMap
 from rankwise.bm25.segment import Segment, concat_live, with_new_blocks
 from rankwise.types import Metadata
 
@@ -71,13 +72,6 @@ class SnapshotArrays:
             raise SnapshotError("the vocabulary holds duplicate terms")
         return vocab
 
-    def id_map(self) -> dict[str, int]:
-        """id -> document number; refuses an id that appears twice."""
-        ids = {doc_id: i for i, doc_id in enumerate(self.ids)}
-        if len(ids) != len(self.ids):
-            raise SnapshotError("the ids are not unique")
-        return ids
-
 
 @dataclass(frozen=True, eq=False)
 class Snapshot:
@@ -119,6 +113,14 @@ class Snapshot:
     @property
     def avgdl(self) -> float:
         return self.total_len / self.n_live if self.n_live else 0.0
+
+    def id_map(self) -> IdMap:
+        """id -> document number over the ids column (a loaded snapshot's: every document
+        live, each id once); refuses an id that appears twice."""
+        try:
+            return IdMap.of(self.ids)
+        except DuplicateIdError as exc:
+            raise SnapshotError(str(exc)) from None
 
     def norms(self, k1: float, b: float) -> npt.NDArray[np.float32]:
         """norm[d] = k1 * (1 - b + b * dl / avgdl) for every internal document (float32)."""
