@@ -75,6 +75,46 @@ def test_an_undone_write_restores_the_map(hashing: str) -> None:
         assert {d: m.get(d) for d in before} == before
 
 
+def test_an_id_stays_visible_at_every_step_of_an_undo(hashing: str) -> None:
+    """A reader running between any two bytecodes of ``restore`` still finds an id that is
+    mapped both before and after it (one in the write dict when the undone write merged it
+    into new arrays): the dict must be put back before the arrays."""
+    import sys
+
+    column = [f"a{i}" for i in range(10)]
+    m = IdMap.of(column)
+    column.append("late")
+    m.assign(["late"], 10)  # in the write dict
+    saved = m.save()
+    new = [f"n{i}" for i in range(30)]
+    column.extend(new)
+    m.assign(new, 11)  # merges "late" into new arrays and empties the dict
+    assert not m._recent
+    seen: list[int | None] = []
+
+    def tracer(frame, event, arg):  # type: ignore[no-untyped-def]
+        if frame.f_code is IdMap.restore.__code__:
+            frame.f_trace_opcodes = True
+            return reader
+        return None
+
+    def reader(frame, event, arg):  # type: ignore[no-untyped-def]
+        if event == "opcode":
+            sys.settrace(None)  # the reader's own calls run untraced
+            seen.append(m.get("late"))
+            seen.append(m.get_many(["late"] * 64)[0])
+            sys.settrace(tracer)
+        return reader
+
+    sys.settrace(tracer)
+    try:
+        m.restore(saved)
+    finally:
+        sys.settrace(None)
+    assert len(seen) > 4  # the reader ran between the bytecodes
+    assert set(seen) == {10}
+
+
 def test_the_index_keeps_its_id_semantics_across_merges(hashing: str) -> None:
     """add / upsert / delete / get / id filters against a dict oracle, the map merging often."""
     rng = random.Random(3)

@@ -133,7 +133,12 @@ class IdMap:
     def restore(self, saved: tuple[tuple[IntArray, IntArray], dict[str, int]]) -> None:
         """Go back to ``saved`` (from ``save``); the caller then undoes ``assign``'s writes to
         the saved dict with ``put``/``drop`` (see ``BM25Index._publish``)."""
-        self._frozen, self._recent = saved
+        frozen, recent = saved
+        # the dict first, then the arrays (a merge's order reversed): a reader between the
+        # two sees the saved dict with the newer arrays, which hold its entries too, never
+        # the merge's emptied dict with the older arrays, which would miss them
+        self._recent = recent
+        self._frozen = frozen
 
     def save(self) -> tuple[tuple[IntArray, IntArray], dict[str, int]]:
         return self._frozen, self._recent
