@@ -261,6 +261,18 @@ def get_json(url: str, path: str) -> Any:
     return json.loads(conn.getresponse().read())
 
 
+def requests_per_worker(url: str, workers: int) -> list[int]:
+    """Rerank requests each worker process served over the whole run (warm-up included):
+    fresh connections ask /v1/info until every worker has answered."""
+    seen: dict[int, int] = {}
+    for _ in range(200):
+        info = get_json(url, "/v1/info")
+        seen[info["pid"]] = (info.get("reranker") or {}).get("requests", 0)
+        if len(seen) >= workers:
+            break
+    return sorted(seen.values(), reverse=True)
+
+
 def cold_search(index: Path, spec: str, query: str) -> float:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     t0 = time.perf_counter()
@@ -337,6 +349,7 @@ def measure(
         assert seq is not None
         assert conc is not None
         info = get_json(url, "/v1/info")
+        per_worker = requests_per_worker(url, workers)
         rss = sorted((rss_mb(p) for p in tree_pids(proc.pid)), reverse=True)
     finally:
         proc.terminate()
@@ -354,6 +367,7 @@ def measure(
         "batching": (info.get("reranker") or {}).get("batching"),
         "model_calls": (info.get("reranker") or {}).get("model_calls"),
         "rerank_requests": (info.get("reranker") or {}).get("requests"),
+        "requests_per_worker": per_worker,
     }
     for label, ph in (("seq", seq), ("conc", conc)):
         n = ph.requests
@@ -426,7 +440,8 @@ def print_rows(rows: list[dict[str, Any]], n_queries: int) -> None:
             f"{r['seq_cpu_ms']:.2f} CPU-ms -> at most {r['cpu_bound_ratio']:.2f}x "
             f"(measured {r['ratio']:.2f}x); resident memory "
             + " + ".join(f"{m:.0f}" for m in r["rss_mb"])
-            + " MiB"
+            + " MiB; requests per worker "
+            + "/".join(str(n) for n in r["requests_per_worker"])
         )
 
 
