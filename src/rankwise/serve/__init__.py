@@ -50,9 +50,9 @@ def auto_workers(device: str | None = None) -> int:
     Why several: one process parses HTTP and JSON, runs BM25 and the reranker's bookkeeping in
     one interpreter, one core at a time; measured on 2 cores, 8 clients of one process reach
     1.26x (MiniLM) and 1.37x (a tiny cross-encoder) the throughput of one client, two
-    processes 1.85x with MiniLM (``benchmarks/serve_latency.py``). Why at most 4: memory grows by one index and one model per
-    process (about 0.9 GiB resident each with all-MiniLM-L6-v2), and each process already runs
-    up to ``model_workers`` model calls at once.
+    processes 1.85x with MiniLM (``benchmarks/serve_latency.py``). Why at most 4: memory grows
+    by one index and one model per process (about 0.9 GiB resident each with all-MiniLM-L6-v2),
+    and each process already runs up to ``model_workers`` model calls at once.
     """
     if device is not None and not device.startswith("cpu"):
         return 1
