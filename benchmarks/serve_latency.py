@@ -138,7 +138,8 @@ def client_main(url: str, queries_file: str) -> int:
             raise RuntimeError(f"HTTP {resp.status}: {data[:300]!r}")
         if b'"results": [{' not in data and b'"results":[{' not in data:
             raise RuntimeError(f"no results: {data[:300]!r}")
-    print(json.dumps({"times": times, "cpu_s": time.process_time() - cpu0}), flush=True)
+    report = {"times": times, "cpu_s": time.process_time() - cpu0, "done": time.monotonic()}
+    print(json.dumps(report), flush=True)
     return 0
 
 
@@ -179,20 +180,26 @@ def run_phase(url: str, server_pid: int, shares: list[list[str]], tmp: Path) -> 
             raise RuntimeError("a client did not connect")
     server0 = tree_cpu_s(server_pid)
     busy0, total0 = machine_cpu_s()
-    t0 = time.perf_counter()
+    t0 = time.monotonic()
     for p in procs:
         assert p.stdin is not None
         p.stdin.write("go\n")
         p.stdin.flush()
     reports = []
-    for p in procs:
-        out, _ = p.communicate(timeout=600)
-        if p.returncode != 0:
-            raise RuntimeError(f"a client failed (exit {p.returncode})")
-        reports.append(json.loads(out.strip().splitlines()[-1]))
-    wall = time.perf_counter() - t0
+    for p in procs:  # each report line comes as the client's last answer is in
+        assert p.stdout is not None
+        line = p.stdout.readline()
+        if not line.strip():
+            raise RuntimeError(f"a client failed (exit {p.wait(timeout=60)})")
+        reports.append(json.loads(line))
+    # the phase ends with the last answer; the clients' interpreters exiting after it is
+    # neither the server's work nor its time (CLOCK_MONOTONIC is one clock for all processes)
+    wall = max(r["done"] for r in reports) - t0
     busy1, total1 = machine_cpu_s()
     server = tree_cpu_s(server_pid) - server0
+    for p in procs:
+        if p.wait(timeout=60) != 0:
+            raise RuntimeError(f"a client failed (exit {p.returncode})")
     clients = sum(r["cpu_s"] for r in reports)
     return Phase(
         requests=sum(len(s) for s in shares),
@@ -228,15 +235,23 @@ def start_server(
     url = line.rsplit(" on ", 1)[1].strip()
     threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe drained
     parts = urllib.parse.urlsplit(url)
+    # every worker process up (each has loaded the model): fresh connections until as many
+    # process ids have answered /v1/info as there are workers
+    pids: set[int] = set()
     for _ in range(6000):
         try:
             conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=5)
-            conn.request("GET", "/health")
-            if conn.getresponse().status == 200:
+            conn.request("GET", "/v1/info")
+            resp = conn.getresponse()
+            if resp.status == 200:
+                pids.add(json.loads(resp.read())["pid"])
+            conn.close()
+            if len(pids) >= workers:
                 return proc, url
         except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not answer /health")
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{workers - len(pids)} of {workers} server workers did not answer")
 
 
 def get_json(url: str, path: str) -> Any:
@@ -244,6 +259,18 @@ def get_json(url: str, path: str) -> Any:
     conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
     conn.request("GET", path)
     return json.loads(conn.getresponse().read())
+
+
+def requests_per_worker(url: str, workers: int) -> list[int]:
+    """Rerank requests each worker process served over the whole run (warm-up included):
+    fresh connections ask /v1/info until every worker has answered."""
+    seen: dict[int, int] = {}
+    for _ in range(200):
+        info = get_json(url, "/v1/info")
+        seen[info["pid"]] = (info.get("reranker") or {}).get("requests", 0)
+        if len(seen) >= workers:
+            break
+    return sorted(seen.values(), reverse=True)
 
 
 def cold_search(index: Path, spec: str, query: str) -> float:
@@ -322,6 +349,7 @@ def measure(
         assert seq is not None
         assert conc is not None
         info = get_json(url, "/v1/info")
+        per_worker = requests_per_worker(url, workers)
         rss = sorted((rss_mb(p) for p in tree_pids(proc.pid)), reverse=True)
     finally:
         proc.terminate()
@@ -339,6 +367,7 @@ def measure(
         "batching": (info.get("reranker") or {}).get("batching"),
         "model_calls": (info.get("reranker") or {}).get("model_calls"),
         "rerank_requests": (info.get("reranker") or {}).get("requests"),
+        "requests_per_worker": per_worker,
     }
     for label, ph in (("seq", seq), ("conc", conc)):
         n = ph.requests
@@ -411,7 +440,8 @@ def print_rows(rows: list[dict[str, Any]], n_queries: int) -> None:
             f"{r['seq_cpu_ms']:.2f} CPU-ms -> at most {r['cpu_bound_ratio']:.2f}x "
             f"(measured {r['ratio']:.2f}x); resident memory "
             + " + ".join(f"{m:.0f}" for m in r["rss_mb"])
-            + " MiB"
+            + " MiB; requests per worker "
+            + "/".join(str(n) for n in r["requests_per_worker"])
         )
 
 

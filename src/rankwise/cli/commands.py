@@ -378,7 +378,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 # -- serve ---------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
-    from rankwise.serve import ServeConfig, run_server
+    from rankwise.serve import ServeConfig, auto_workers, run_server
 
     token = args.token if args.token is not None else os.environ.get("RANKWISE_SERVE_TOKEN")
     config = ServeConfig(
@@ -393,9 +393,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         model_threads=args.model_threads,
         model_workers=args.model_workers,
     )
-    return run_server(
-        config, host=args.host, port=args.port, quiet=args.quiet, workers=args.workers
-    )
+    workers = auto_workers(args.device) if args.workers == "auto" else args.workers
+    return run_server(config, host=args.host, port=args.port, quiet=args.quiet, workers=workers)
 
 
 __all__ = [

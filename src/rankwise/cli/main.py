@@ -339,11 +339,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--workers",
-        type=_positive_int,
-        default=1,
-        help="server processes sharing the port (default 1); each loads the index and the "
-        "model, so memory grows by one copy per worker: use it where Python work (HTTP, JSON, "
-        "BM25) rather than the model limits throughput",
+        type=_threads,
+        default="auto",
+        help="server processes sharing the port (default auto: one per CPU core this process "
+        "may use, at most 4; 1 with a GPU --device). Each loads the index and the model, so "
+        "memory grows by one copy per worker; --workers 1 keeps one copy",
     )
     p.add_argument(
         "--model-workers",
