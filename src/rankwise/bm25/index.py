@@ -34,6 +34,7 @@ from rankwise._checks import (
     text_arg,
     texts_arg,
 )
+from rankwise._cores import usable_cores
 from rankwise.bm25.analyzer import Analyzer, AnalyzerParams
 from rankwise.bm25.idmap import IdMap
 from rankwise.bm25.persistence import Settings, load_snapshot, save_snapshot
@@ -167,10 +168,7 @@ def _batch_size(n_queries: int, k: int, threads: int) -> int:
 
 def _check_threads(n_threads: Any) -> int:
     if n_threads is None:
-        try:
-            return max(1, len(os.sched_getaffinity(0)))
-        except AttributeError:  # pragma: no cover - not on Linux
-            return max(1, os.cpu_count() or 1)
+        return usable_cores()
     return positive_int(n_threads, "n_threads")
 
 

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rankwise._cores import usable_cores
 from rankwise._optional import require
 
 DEFAULT_HOST = "127.0.0.1"
@@ -56,11 +57,7 @@ def auto_workers(device: str | None = None) -> int:
     """
     if device is not None and not device.startswith("cpu"):
         return 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, AUTO_MAX_WORKERS))
+    return min(usable_cores(), AUTO_MAX_WORKERS)
 
 
 def is_loopback(host: str) -> bool:
