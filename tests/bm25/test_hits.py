@@ -19,6 +19,7 @@ import pytest
 
 from rankwise._checks import copy_metadata
 from rankwise.bm25 import BM25Index
+from rankwise.bm25.index import _HITS
 from rankwise.types import Hit
 
 FLAT = {"source": "a.pdf", "page": 3, "score": 0.5, "draft": False, "note": None}
@@ -238,7 +239,7 @@ def test_metadata_added_after_searches_reaches_the_hits(tmp_path: Any) -> None:
     old = ix._state
     ix.add(["alpha alpha gamma"], ids=["c"], metadatas=[{"tag": ["x"]}])
     assert {h.id: h.metadata for h in ix.search("alpha")} == {"a": {}, "b": {}, "c": {"tag": ["x"]}}
-    assert [h.metadata for h in ix._search_batch(old, ["alpha"], 10)[0]] == [{}, {}]
+    assert [h.metadata for h in ix._search_rows(old, ["alpha"], 10, None, _HITS)[0]] == [{}, {}]
     ix.upsert(["alpha beta"], ids=["a"], metadatas=[{"v": 2}])
     rows = ix.search_many(["alpha", "gamma", "beta"], k=10, n_threads=1)
     assert [{h.id: h.metadata for h in row} for row in rows] == [

@@ -937,16 +937,6 @@ class BM25Index:
                 return out.one(self, st, keep_s, keep_d)
             want *= 8
 
-    def _search_batch(
-        self,
-        st: _State,
-        queries: list[str],
-        k: int,
-        mask: npt.NDArray[np.bool_] | None = None,
-    ) -> list[list[Hit]]:
-        """The hits of ``_search_rows``."""
-        return self._search_rows(st, queries, k, mask, _HITS)
-
     def _search_rows(
         self,
         st: _State,
