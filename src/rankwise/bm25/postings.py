@@ -107,9 +107,11 @@ def chunk_postings(flat: npt.NDArray[np.int32], lengths: IntArray) -> ChunkPosti
         (one,) = pieces
         return one._replace(docs=one.docs.astype(doc_dtype(n_docs)), n_docs=n_docs)
     vocab = max(int(p.terms[-1]) for p in pieces) + 1
-    dense, docs, tfs = _scatter(pieces, vocab, doc_dtype(n_docs), renumber=False)
-    terms = np.flatnonzero(dense).astype(np.int32)
-    return ChunkPostings(terms, dense[terms].astype(np.int32), docs, tfs, n_docs)
+    ptr, docs, tfs = _term_major(pieces, vocab, doc_dtype(n_docs))
+    _copy_into(pieces, ptr[:-1].copy(), docs, tfs, renumber=False)
+    counts = np.diff(ptr)
+    terms = np.flatnonzero(counts).astype(np.int32)
+    return ChunkPostings(terms, counts[terms].astype(np.int32), docs, tfs, n_docs)
 
 
 def token_runs(lengths: IntArray, tokens: int) -> Iterator[tuple[int, int, int, int]]:
@@ -152,23 +154,16 @@ def _run_starts(values: npt.NDArray[np.uint64]) -> IntArray:
     return np.flatnonzero(first)
 
 
-def _scatter(
-    parts: list[ChunkPostings],
-    vocab_size: int,
-    docs_dtype: type[np.unsignedinteger],
-    *,
-    renumber: bool,
+def _term_major(
+    parts: list[ChunkPostings], vocab_size: int, docs_dtype: type[np.unsignedinteger]
 ) -> tuple[IntArray, npt.NDArray[np.unsignedinteger], npt.NDArray[np.unsignedinteger]]:
-    """``(postings per term, docs, tfs)``: the term-major postings of ``parts`` together.
-    With ``renumber`` the docs of each part follow those of the parts before it (else they
-    are numbered already). Parts are released from the list as they are copied."""
-    counts = _counts(parts, vocab_size)
-    written = np.zeros(vocab_size, np.int64)
-    np.cumsum(counts[:-1], out=written[1:])
-    docs = np.empty(int(counts.sum()), docs_dtype)
+    """``(ptr, docs, tfs)`` to copy ``parts`` into: ``ptr[t]`` is term t's first posting
+    (``ptr[-1]`` all of them), ``docs`` and ``tfs`` are allocated, not filled."""
+    ptr = np.zeros(vocab_size + 1, np.int64)
+    np.cumsum(_counts(parts, vocab_size), out=ptr[1:])
+    docs = np.empty(int(ptr[-1]), docs_dtype)
     tfs = np.empty(docs.size, np.result_type(np.uint8, *(p.tfs.dtype for p in parts)))
-    _copy_into(parts, written, docs, tfs, renumber=renumber)
-    return counts, docs, tfs
+    return ptr, docs, tfs
 
 
 def _counts(parts: list[ChunkPostings], vocab_size: int) -> IntArray:
@@ -248,13 +243,8 @@ def merge_chunks(
     range by range: each range frees its parts while the output fills only its own pages, so
     the memory needed is about the larger of chunks and output, not their sum (the copy into
     a term-major output touches all of its pages from the first chunk on)."""
-    counts = _counts(chunks, vocab_size)
-    ptr = np.zeros(vocab_size + 1, np.int64)
-    np.cumsum(counts, out=ptr[1:])
-    del counts
-    nnz = int(ptr[-1])
-    docs = np.empty(nnz, np.uint32)
-    tfs = np.empty(nnz, np.result_type(np.uint8, *(c.tfs.dtype for c in chunks)))
+    ptr, docs, tfs = _term_major(chunks, vocab_size, np.uint32)
+    nnz = docs.size
     written = ptr[:-1].copy()
     if passes <= 1 or len(chunks) < 2 or not nnz:
         _copy_into(chunks, written, docs, tfs, renumber=True)
