@@ -295,11 +295,6 @@ def _timed_queries(
     Runs until the CPU budget is used, going over the queries again if one pass is quicker
     (small corpora: a pass of 1,000 queries takes a few tenths of a second, too short to time
     on a shared machine)."""
-    if getattr(peer, "search_hits", None) is not None:  # rankwise: see _timed_paths
-        per_path, n_run, found = _timed_paths(
-            [(peer.search_hits, peer.positions)], obj, queries, k, budget
-        )
-        return per_path[0], n_run, found[0]
     batch = getattr(peer, "search_many", None)
     fast = getattr(peer, "search_addresses", None)
     results: list[list[int]] = []
@@ -401,11 +396,10 @@ def child(args: argparse.Namespace) -> None:
 
     for name, queries in qsets.items():
         for k in (10, 100):
-            search_ids = getattr(peer, "search_ids", None)
-            if search_ids is None:
+            if getattr(peer, "search_hits", None) is None:
                 qps, n_run, res = _timed_queries(peer, obj, queries, k, args.budget)
             else:  # rankwise: full hits (the row kept) and ids + scores, side by side
-                paths = [(peer.search_hits, peer.positions), (search_ids, peer.id_positions)]
+                paths = [(peer.search_hits, peer.positions), (peer.search_ids, peer.id_positions)]
                 both, n_run, (res, res_ids) = _timed_paths(paths, obj, queries, k, args.budget)
                 qps = both[0]
                 out[f"qps_ids_top{k}_{name}"] = both[1]
