@@ -161,7 +161,7 @@ def test_a_saved_folder_with_a_repeated_id_is_refused(tmp_path: Path) -> None:
 
 def test_the_id_map_costs_a_fraction_of_a_dict() -> None:
     """The id map of 50k documents holds < 24 bytes a document (a dict of str -> int with its
-    int objects: ~75); measured as what dropping it frees."""
+    int objects: ~75); measured as what dropping it frees, once a lookup has built it."""
     n = 50_000
     texts = [f"t{i % 97} t{i % 13}" for i in range(n)]
     ids = [f"{i}" for i in range(n)]
@@ -169,6 +169,7 @@ def test_the_id_map_costs_a_fraction_of_a_dict() -> None:
     tracemalloc.start()
     try:
         ix.add(texts, ids=ids)
+        assert "49999" in ix  # the first lookup hashes the bulk build's ids
         gc.collect()
         held = tracemalloc.get_traced_memory()[0]
         ix._id_to_int = None  # type: ignore[assignment]
@@ -177,3 +178,100 @@ def test_the_id_map_costs_a_fraction_of_a_dict() -> None:
     finally:
         tracemalloc.stop()
     assert 0 < freed < 24 * n, freed
+
+
+def test_a_bulk_build_is_hashed_on_the_first_lookup(
+    hashing: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first large batch into an empty map is only noted (no hashes, no sort scratch at
+    the top of a build); the first lookup or write hashes it, and it answers like a dict from
+    then on, across further writes and undone ones."""
+    column = [f"doc-{i}" for i in range(40)]
+    m = IdMap(column)
+    m.assign(column, 0)
+    assert m._frozen[0].size == 0  # deferred: nothing hashed yet
+    assert not m._recent
+    assert len(m) == 40
+    merges = []
+    real = IdMap._merged
+    monkeypatch.setattr(
+        IdMap, "_merged", lambda self, *a, **k: merges.append(1) or real(self, *a, **k)
+    )
+    assert m.get("doc-7") == 7
+    assert m.get_many([*column, "nope"] * 2) == [*range(40), None] * 2
+    assert len(merges) == 1  # hashed once
+    saved = m.save()
+    more = ["doc-3", "new"]  # an upsert of doc-3 and a new id, then undone
+    column.extend(more)
+    m.assign(more, 40)
+    assert m.get_many(["doc-3", "new"]) == [40, 41]
+    m.restore(saved)
+    m.drop(["new"])
+    m.put("doc-3", 3)
+    del column[40:]
+    assert [m.get(d) for d in ["doc-3", "new", "doc-39"]] == [3, None, 39]
+
+
+def test_an_undone_bulk_build_leaves_the_map_empty(hashing: str) -> None:
+    column: list[str] = []
+    m = IdMap(column)
+    saved = m.save()
+    ids = [f"x{i}" for i in range(30)]
+    column.extend(ids)
+    m.assign(ids, 0)
+    m.restore(saved)
+    m.drop(ids)
+    del column[:]
+    assert len(m) == 0
+    assert m.get("x1") is None
+    column.extend(["x1"])
+    m.assign(["x1"], 0)
+    assert m.get_many(["x1", "x2"] * 40)[:2] == [0, None]
+
+
+def test_concurrent_first_lookups_hash_a_bulk_build_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    column = [f"id{i}" for i in range(20_000)]
+    m = IdMap(column)
+    m.assign(column, 0)
+    merges = []
+    real = IdMap._merged
+    monkeypatch.setattr(
+        IdMap, "_merged", lambda self, *a, **k: merges.append(1) or real(self, *a, **k)
+    )
+    start = threading.Barrier(8)
+    wrong: list[str] = []
+
+    def reader(seed: int) -> None:
+        rng = random.Random(seed)
+        start.wait()
+        for _ in range(200):
+            i = rng.randrange(len(column))
+            if m.get(column[i]) != i:
+                wrong.append(column[i])
+        probe = rng.sample(column, 100)
+        if m.get_many(probe) != [int(p[2:]) for p in probe]:
+            wrong.append("get_many")
+
+    threads = [threading.Thread(target=reader, args=(s,)) for s in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong
+    assert len(merges) == 1
+
+
+def test_an_index_built_in_one_batch_hashes_its_ids_when_first_asked() -> None:
+    ids = [f"d{i}" for i in range(6000)]
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    ix.add([f"w{i % 7} w{i % 11}" for i in range(6000)], ids=ids)
+    assert ix._id_to_int._frozen[0].size == 0  # not hashed by the build
+    with pytest.raises(ValueError, match="already in the index"):
+        ix.add(["w1"], ids=["d5999"])
+    assert ix.upsert(["zz w3"], ids=["d10"]) == ["d10"]
+    assert ix.delete(["d11", "nope"]) == 1
+    assert [h.id for h in ix.get(["d10", "d11", "d0"])] == ["d10", "d0"]
+    assert [h.id for h in ix.search("zz")] == ["d10"]
+    assert len(ix) == 5999

@@ -8,11 +8,16 @@ collision never answers for another id). Writes go to a small dict first; when i
 a fraction of the arrays it is merged into them (new arrays; a reader holding the old pair is
 not disturbed), so adding 1k documents to a 1M index stays cheap.
 
+The first large batch into an empty map (a bulk build) is only noted: its rows are hashed on
+the first lookup or write after it. An index that is built and then only searched never
+spends the 16 bytes a document (nor the hashing and sorting scratch) at the top of its build.
+
 Hashes are Python's ``str`` hashes: valid in this process only, never stored.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -45,13 +50,17 @@ class IdMap:
     ``get`` may run concurrently from any thread.
     """
 
-    __slots__ = ("_column", "_frozen", "_recent")
+    __slots__ = ("_column", "_deferred", "_frozen", "_recent", "_settling")
 
     def __init__(self, column: list[str]) -> None:
         self._column = column
         # (sorted hashes, rows): replaced whole on a merge, never changed in place
         self._frozen: tuple[IntArray, IntArray] = (_EMPTY, _EMPTY)
         self._recent: dict[str, int] = {}
+        # (base, n): rows base..base+n-1 map their ids (``column[row]``), not hashed yet; only
+        # while the arrays and the dict are empty (see ``assign``)
+        self._deferred: tuple[int, int] | None = None
+        self._settling = threading.Lock()
 
     @classmethod
     def of(cls, column: list[str]) -> IdMap:
@@ -63,13 +72,29 @@ class IdMap:
 
     def __len__(self) -> int:
         """Entries held (an id rewritten since the last merge counts twice): 0 when empty."""
-        return int(self._frozen[0].size) + len(self._recent)
+        deferred = self._deferred
+        n = 0 if deferred is None else deferred[1]
+        return int(self._frozen[0].size) + len(self._recent) + n
+
+    def _settle(self) -> None:
+        """Hash the deferred rows into the arrays (once, whichever thread gets here first);
+        the arrays are published before the deferral is cleared, so a reader never sees
+        neither."""
+        with self._settling:
+            deferred = self._deferred
+            if deferred is None:
+                return
+            base, n = deferred
+            self._frozen = self._merged(self._column[base : base + n], base, unique=False)
+            self._deferred = None
 
     def __contains__(self, doc_id: object) -> bool:
         return isinstance(doc_id, str) and self.get(doc_id) is not None
 
     def get(self, doc_id: str) -> int | None:
         """The row mapped to ``doc_id``, or None."""
+        if self._deferred is not None:
+            self._settle()
         row = self._recent.get(doc_id)
         if row is not None:
             return row
@@ -91,6 +116,8 @@ class IdMap:
         """``[get(i) for i in ids]``, hashing and searching all of them at once."""
         if len(ids) < 64:
             return [self.get(i) for i in ids]
+        if self._deferred is not None:
+            self._settle()
         out: list[int | None] = [None] * len(ids)
         # the dict before the arrays, as ``get`` reads them: a merge publishes its arrays
         # first, so a reader never misses an id that moves from the dict into the arrays
@@ -115,8 +142,15 @@ class IdMap:
         return out
 
     def assign(self, ids: Sequence[str], base: int) -> None:
-        """Map ``ids[j] -> base + j`` (rows newer than any mapped so far; ``ids`` unique)."""
+        """Map ``ids[j] -> base + j`` (rows newer than any mapped so far; ``ids`` unique and
+        already in the column: ``column[base + j] == ids[j]``). A batch of at least
+        ``_MERGE_MIN`` ids into an empty map is deferred (see the module's doc)."""
+        if self._deferred is not None:
+            self._settle()
         recent = self._recent
+        if len(ids) >= _MERGE_MIN and not recent and not self._frozen[0].size:
+            self._deferred = (base, len(ids))
+            return
         if len(recent) + len(ids) <= max(_MERGE_MIN, self._frozen[0].size // _MERGE_FRACTION):
             recent.update(zip(ids, range(base, base + len(ids)), strict=True))
             return
@@ -134,20 +168,28 @@ class IdMap:
         """Go back to ``saved`` (from ``save``); the caller then undoes ``assign``'s writes to
         the saved dict with ``put``/``drop`` (see ``BM25Index._publish``)."""
         frozen, recent = saved
-        # the dict first, then the arrays (a merge's order reversed): a reader between the
-        # two sees the saved dict with the newer arrays, which hold its entries too, never
-        # the merge's emptied dict with the older arrays, which would miss them
-        self._recent = recent
-        self._frozen = frozen
+        with self._settling:  # a deferred batch is dropped, not hashed by a reader meanwhile
+            # the dict first, then the arrays (a merge's order reversed): a reader between the
+            # two sees the saved dict with the newer arrays, which hold its entries too, never
+            # the merge's emptied dict with the older arrays, which would miss them
+            self._recent = recent
+            self._frozen = frozen
+            self._deferred = None
 
     def save(self) -> tuple[tuple[IntArray, IntArray], dict[str, int]]:
+        if self._deferred is not None:
+            self._settle()
         return self._frozen, self._recent
 
     def put(self, doc_id: str, row: int) -> None:
+        if self._deferred is not None:
+            self._settle()
         self._recent[doc_id] = row
 
     def drop(self, ids: Iterable[str]) -> None:
         """Forget ``ids`` written since the last merge (an undone ``assign``)."""
+        if self._deferred is not None:
+            self._settle()
         recent = self._recent
         for doc_id in ids:
             recent.pop(doc_id, None)

@@ -36,6 +36,7 @@ from rankwise._checks import (
 )
 from rankwise._cores import usable_cores
 from rankwise.bm25.analyzer import Analyzer, AnalyzerParams
+from rankwise.bm25.columns import MetaColumn
 from rankwise.bm25.idmap import IdMap
 from rankwise.bm25.persistence import Settings, load_snapshot, save_snapshot
 from rankwise.bm25.postings import ChunkPostings, chunk_postings, release_free_heap
@@ -394,7 +395,7 @@ class BM25Index:
         # internal document -> the same id's previous internal document (see ``_locate``)
         self._older: dict[int, int] = {}
         # (metadata column, n, the kind of its first n entries): see _metadata_kind
-        self._metas_scan: tuple[list[Metadata | None] | None, int, int] = (None, 0, 0)
+        self._metas_scan: tuple[MetaColumn | None, int, int] = (None, 0, 0)
 
     # ------------------------------------------------------------------ properties
 
@@ -581,7 +582,7 @@ class BM25Index:
         saved = id_map.save()
         try:
             st.ids.extend(ids)
-            st.texts.extend(texts)
+            st.texts.extend_owned(texts)  # the caller's own list (add/upsert made it)
             st.metas.extend(metas)
             for j, p in prior.items():
                 older[base + j] = p  # linked before the map moves on (see _locate)
@@ -602,7 +603,7 @@ class BM25Index:
     def _truncate_columns(st: _State, n: int) -> None:
         del st.ids[n:]
         st.texts.truncate(n)
-        del st.metas[n:]
+        st.metas.truncate(n)
 
     def _tokenize(
         self, texts: Sequence[str]
@@ -1204,6 +1205,8 @@ class BM25Index:
         appends are undone), and a kind raised by documents past an older snapshot's end
         only makes that snapshot copy more carefully than it needs to."""
         metas, n = st.metas, st.n_total
+        if metas.all_none:  # no document has metadata (only a count is kept)
+            return 0
         scanned, upto, kind = self._metas_scan
         if scanned is not metas:  # a loaded index's column, or the first search
             upto, kind = 0, 0
@@ -1228,7 +1231,7 @@ class BM25Index:
         pick = itemgetter(*docs) if n > 1 else lambda column: (column[docs[0]],)
         ids = pick(st.ids)
         kind = self._metadata_kind(st)
-        metas = pick(st.metas) if kind else ()
+        metas = st.metas.gather(docs) if kind else ()
         texts = st.texts.gather(docs)
         with _collector_paused:  # see _CollectorPause (nested in search_many: a no-op)
             if not any(metas):  # no metadata: a new empty dict per hit

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rankwise.bm25 import postings
-from rankwise.bm25.columns import TextColumn
+from rankwise.bm25.columns import MetaColumn, TextColumn
 from rankwise.bm25.idmap import DuplicateIdError, IdMap
 from rankwise.bm25.segment import Segment, concat_live, with_new_blocks
 from rankwise.types import Metadata
@@ -89,7 +89,7 @@ class Snapshot:
     total_len: int
     ids: list[str]
     texts: TextColumn
-    metas: list[Metadata | None]
+    metas: MetaColumn
     cache: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -103,7 +103,7 @@ class Snapshot:
             total_len=0,
             ids=[],
             texts=TextColumn(),
-            metas=[],
+            metas=MetaColumn(),
         )
 
     @property
@@ -211,7 +211,7 @@ class Snapshot:
             total_len=arrays.total_len,
             ids=list(arrays.ids),
             texts=column,
-            metas=list(arrays.metas),
+            metas=MetaColumn(arrays.metas),
         )
 
 
