@@ -634,6 +634,8 @@ class BM25Index:
         postings at once (``chunk_postings``), in NumPy: a build does not load numba."""
         n = len(texts)
         base = st.n_total
+        if n >= PROGRESS_MIN_DOCS:  # the argument checks' scratch (a set of the ids) back to
+            release_free_heap()  # the OS, not kept under the postings that follow
         built: list[Segment] = []
         pending: list[ChunkPostings] = []
         pending_lens: list[npt.NDArray[np.int64]] = []
@@ -696,6 +698,8 @@ class BM25Index:
                 segments.append(merge_segments(left, right, alive, norm_all, avgdl))
         built.clear()
         segments = [self._fresh_bounds(s, norm_all, avgdl) for s in segments]
+        if n >= PROGRESS_MIN_DOCS:  # the norms' and bounds' scratch: freed before the columns
+            release_free_heap()  # grow, at the top of the build
         new = _State(
             segments=tuple(segments),
             doc_len=doc_len,

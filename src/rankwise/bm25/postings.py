@@ -23,12 +23,12 @@ import numpy.typing as npt
 IntArray = npt.NDArray[np.int64]
 #: postings per block (the query kernels' ``kernels.BLOCK_SIZE``)
 BLOCK_SIZE = 128
-#: postings whose bounds are computed in one NumPy pass (bounds the float64 scratch: ~6 MB)
-_BOUND_STEP = 1 << 18
+#: postings whose bounds are computed in one NumPy pass (bounds the float64 scratch: ~2 MB)
+_BOUND_STEP = 1 << 16
 #: a chunk of at least this many postings is handed back to the OS once merged (a big build)
-_RELEASE_POSTINGS = 1 << 18
+_RELEASE_POSTINGS = 1 << 16
 #: tokens whose postings are sorted out in one pass (bounds its ~28 B a token of scratch)
-_PIECE_TOKENS = 1 << 18
+_PIECE_TOKENS = 1 << 16
 
 
 def block_size() -> int:
@@ -232,6 +232,18 @@ def _split(c: ChunkPostings, bounds: IntArray) -> list[ChunkPostings]:
     ]
 
 
+def _as_postings(
+    c: ChunkPostings, vocab_size: int
+) -> tuple[IntArray, npt.NDArray[np.uint32], npt.NDArray[np.unsignedinteger]]:
+    """``(ptr, docs, tfs)`` of one chunk: doc numbers widened to uint32 (a new array), its
+    tfs as they are (postings are never written once made)."""
+    counts = np.zeros(vocab_size, np.int64)
+    counts[c.terms] = c.counts
+    ptr = np.zeros(vocab_size + 1, np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    return ptr, c.docs.astype(np.uint32), c.tfs
+
+
 def merge_chunks(
     chunks: list[ChunkPostings], vocab_size: int, passes: int = 1
 ) -> tuple[IntArray, npt.NDArray[np.uint32], npt.NDArray[np.unsignedinteger]]:
@@ -243,6 +255,8 @@ def merge_chunks(
     range by range: each range frees its parts while the output fills only its own pages, so
     the memory needed is about the larger of chunks and output, not their sum (the copy into
     a term-major output touches all of its pages from the first chunk on)."""
+    if len(chunks) == 1:  # term-major already: no scatter (its int64 targets, 8 B a posting)
+        return _as_postings(chunks.pop(), vocab_size)
     ptr, docs, tfs = _term_major(chunks, vocab_size, np.uint32)
     nnz = docs.size
     written = ptr[:-1].copy()
@@ -267,19 +281,29 @@ def merge_chunks(
     return ptr, docs, tfs
 
 
-def _block_starts(ptr: IntArray, block: int) -> tuple[IntArray, IntArray, IntArray]:
-    """``(bptr, start, end)``: per-term block pointers and each block's posting range."""
-    counts = np.diff(ptr)
-    n_blocks = (counts + block - 1) // block
-    bptr = np.zeros(ptr.size, np.int64)
-    np.cumsum(n_blocks, out=bptr[1:])
-    term = np.repeat(np.arange(counts.size, dtype=np.int64), n_blocks)
+def _block_ranges(ptr: IntArray, bptr: IntArray, block: int) -> tuple[IntArray, IntArray]:
+    """``(start, end)``: each block's posting range, for the terms of ``ptr`` (a slice of a
+    segment's pointers, ``bptr`` their block pointers counted from 0)."""
+    term = np.repeat(np.arange(ptr.size - 1, dtype=np.int64), np.diff(bptr))
     start = np.arange(int(bptr[-1]), dtype=np.int64)
     start -= bptr[term]
     start *= block
     start += ptr[term]
-    end = np.minimum(start + block, ptr[term + 1])
-    return bptr, start, end
+    end = ptr[term + 1]
+    np.minimum(end, start + block, out=end)
+    return start, end
+
+
+def _term_ranges(ptr: IntArray, bptr: IntArray) -> Iterator[tuple[int, int]]:
+    """Consecutive ranges of terms with about ``_BOUND_STEP`` postings and at most about
+    ``_BOUND_STEP // 16`` blocks each (a term with more is a range of its own)."""
+    n_terms = ptr.size - 1
+    by_postings = np.searchsorted(ptr, np.arange(_BOUND_STEP, int(ptr[-1]), _BOUND_STEP))
+    step = max(1, _BOUND_STEP // 16)
+    by_blocks = np.searchsorted(bptr, np.arange(step, int(bptr[-1]), step))
+    cuts = {*by_postings.tolist(), *by_blocks.tolist()}
+    bounds = sorted({0, *(c for c in cuts if c < n_terms), n_terms})
+    return itertools.pairwise(bounds)
 
 
 def _fill_block_max(
@@ -320,11 +344,28 @@ def compute_blocks(
     block: int,
 ) -> tuple[IntArray, npt.NDArray[np.uint32], npt.NDArray[np.float32]]:
     """Per-term blocks of ``block`` postings: ``(bptr, blast, bmax)`` — block pointers, the
-    last doc of each block and its bound (see ``_fill_block_max``); ``norm`` is per doc."""
-    bptr, start, end = _block_starts(ptr, block)
-    blast = docs[end - 1] if end.size else np.zeros(0, np.uint32)
-    bmax = np.empty(start.size, np.float32)
-    _fill_block_max(docs, tfs, norm, start, end, bmax)
+    last doc of each block and its bound (see ``_fill_block_max``); ``norm`` is per doc.
+
+    Terms are taken a range at a time (``_term_ranges``): the per-block scratch (five int64
+    arrays, ~13 MB for a segment of 15M postings) would otherwise sit on top of the finished
+    segment, at the peak of a build."""
+    n_blocks = np.diff(ptr)
+    n_blocks += block - 1
+    n_blocks //= block
+    bptr = np.zeros(ptr.size, np.int64)
+    np.cumsum(n_blocks, out=bptr[1:])
+    del n_blocks
+    blast = np.empty(int(bptr[-1]), np.uint32)
+    bmax = np.empty(blast.size, np.float32)
+    for t0, t1 in _term_ranges(ptr, bptr):
+        b0, b1 = int(bptr[t0]), int(bptr[t1])
+        if b0 == b1:
+            continue
+        start, end = _block_ranges(ptr[t0 : t1 + 1], bptr[t0 : t1 + 1] - b0, block)
+        end -= 1
+        blast[b0:b1] = docs[end]
+        end += 1
+        _fill_block_max(docs, tfs, norm, start, end, bmax[b0:b1])
     return bptr, blast, bmax
 
 
