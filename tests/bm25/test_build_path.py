@@ -301,3 +301,25 @@ def test_a_small_build_needs_little_scratch_beyond_what_it_keeps() -> None:
     nnz = sum(seg.nnz for seg in ix._state.segments)
     assert nnz > 300_000
     assert (peak - held) / nnz < 14, (peak - held) / nnz
+
+
+@pytest.mark.parametrize("avgdl", [0.0, 7.3, 61.25])
+def test_norms_in_steps_equal_one_float64_pass(
+    monkeypatch: pytest.MonkeyPatch, avgdl: float
+) -> None:
+    """``doc_norms`` computes 64k documents at a time (no float64 copy of all of them at the
+    top of a build); the float32 norms must equal one float64 pass bit for bit."""
+    from rankwise.bm25 import snapshot
+
+    doc_len = np.random.default_rng(2).integers(0, 5000, 1001).astype(np.uint32)
+    k1, b = 1.2, 0.75
+    avg = avgdl if avgdl > 0 else 1.0
+    one_pass = doc_len.astype(np.float64)  # the arithmetic of the one-pass version
+    one_pass *= b / avg
+    one_pass += 1.0 - b
+    one_pass *= k1
+    want = one_pass.astype(np.float32)
+    monkeypatch.setattr(snapshot, "_NORM_STEP", 7)
+    got = snapshot.doc_norms(doc_len, k1, b, avgdl)
+    assert got.dtype == np.float32
+    assert got.tobytes() == want.tobytes()
