@@ -47,7 +47,8 @@ class IdMap:
 
     ``column`` is the index's append-only ids column: ``column[row]`` is the id of ``row``,
     read to confirm a hash match. Only the index's writer (under its lock) mutates the map;
-    ``get`` may run concurrently from any thread.
+    ``get`` may run concurrently from any thread (the first lookup after a deferred batch
+    hashes it under the map's own lock, see ``_settle``).
     """
 
     __slots__ = ("_column", "_deferred", "_frozen", "_recent", "_settling")
