@@ -634,8 +634,6 @@ class BM25Index:
         postings at once (``chunk_postings``), in NumPy: a build does not load numba."""
         n = len(texts)
         base = st.n_total
-        if n >= PROGRESS_MIN_DOCS:  # the argument checks' scratch (a set of the ids) back to
-            release_free_heap()  # the OS, not kept under the postings that follow
         built: list[Segment] = []
         pending: list[ChunkPostings] = []
         pending_lens: list[npt.NDArray[np.int64]] = []
