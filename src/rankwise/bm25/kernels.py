@@ -63,6 +63,8 @@ BOUND_VALUES = 1 << 16
 #: 1/BOUND_SHARE of the segment's documents (measured at 20k documents: top-10 MaxScore then
 #: beats dense scoring, top-100 does not)
 BOUND_POSTINGS = 1 << 13
+#: MaxScore's first bound scores at most this many times k documents exactly
+BOUND_EXACT = 4
 BOUND_SHARE = 16
 BOUND_K = 32
 #: a query whose postings in a segment number at least 1/DENSE_SHARE of its documents is
@@ -519,6 +521,151 @@ def _count_bits(bits: Any, n_words: int) -> int:  # pragma: no cover
 
 
 @_helper
+def _first_bound(
+    i: int,
+    tstart: Any,
+    tend: Any,
+    bstart: Any,
+    bend: Any,
+    weights: Any,
+    docs: Any,
+    tfs: Any,
+    blast: Any,
+    norm: Any,
+    alive: Any,
+    check_alive: bool,
+    k: int,
+    block: int,
+    ibuf: Any,
+    pcur: Any,
+    bcur: Any,
+) -> float:  # pragma: no cover
+    """A lower bound of the k-th score among the segment's live documents, from term ``i``
+    (at least k postings, at most half of ``ibuf``): the k-th largest exact score of the
+    documents of its highest contributions.
+
+    A document's score is at least its contribution from term i (a float sum of non-negative
+    terms is at least each of them), so a value k of its contributions reach bounds the k-th
+    score (``_kth_bound``). The documents whose contribution reaches it (at most ``BOUND_EXACT
+    * k`` of them, in doc order) are then scored over every query term (each term's postings
+    searched forward from block to block), and a value k of those scores reach bounds it
+    better: they are distinct documents. ``pcur``/``bcur`` are per-term int64 scratch."""
+    m = tstart.size
+    n_buf = ibuf.size // 2
+    n_i = tend[i] - tstart[i]
+    w = weights[i]
+    p0 = tstart[i]
+    vals = ibuf[:n_i]
+    kd = ibuf[n_buf : n_buf + n_i]
+    for j in range(n_i):
+        kd[j] = norm[docs[p0 + j]]
+    for j in range(n_i):
+        tf = np.float64(tfs[p0 + j])
+        vals[j] = w * tf / (tf + kd[j])
+    if check_alive:
+        for j in range(n_i):
+            if not alive[docs[p0 + j]]:
+                vals[j] = 0.0
+    vb = _kth_bound(vals.view(np.int64), n_i, k)
+    v = np.int64(vb).view(np.float64)
+    if v <= 0.0:
+        return v
+    for t in range(m):
+        pcur[t] = tstart[t]
+        bcur[t] = bstart[t]
+    scores = kd  # the norms gathered above are no longer needed
+    n_c = 0
+    most = BOUND_EXACT * k
+    vbits = vals.view(np.int64)
+    for j in range(n_i):
+        if vbits[j] < vb:
+            continue
+        d = np.int64(docs[p0 + j])
+        kdd = np.float64(norm[d])
+        s = 0.0
+        for t in range(m):  # canonical order
+            if t == i:
+                s += vals[j]
+                continue
+            c = pcur[t]
+            te = tend[t]
+            if c >= te:
+                continue
+            if np.int64(docs[c]) < d:
+                # the block holding the first posting >= d: gallop over block ends, then
+                # binary search in the block
+                b = bcur[t]
+                be = bend[t]
+                step = 1
+                while b + step < be and np.int64(blast[b + step - 1]) < d:
+                    b += step
+                    step *= 2
+                hi_b = min(b + step, be)
+                while b < hi_b:
+                    mid = (b + hi_b) >> 1
+                    if np.int64(blast[mid]) < d:
+                        b = mid + 1
+                    else:
+                        hi_b = mid
+                bcur[t] = b
+                if b == be:
+                    pcur[t] = te
+                    continue
+                lo = tstart[t] + (b - bstart[t]) * block
+                hi = min(lo + block, te)
+                if lo <= c:
+                    lo = c + 1
+                while lo < hi:
+                    mid = (lo + hi) >> 1
+                    if np.int64(docs[mid]) < d:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                c = lo
+                pcur[t] = c
+            if np.int64(docs[c]) == d:
+                tf = np.float64(tfs[c])
+                s += weights[t] * tf / (tf + kdd)
+        scores[n_c] = s
+        n_c += 1
+        if n_c == most:
+            break
+    if n_c < k:  # pragma: no cover - at least k contributions reach v
+        return v
+    better = np.int64(_kth_bound(scores.view(np.int64), n_c, k)).view(np.float64)
+    return max(v, better)
+
+
+@_helper
+def _drop_hopeless(
+    win: Any, bits: Any, n_words: int, rest: float, theta: float
+) -> int:  # pragma: no cover
+    """Clear the window documents of ``bits[:n_words]`` whose partial score ``win[j]`` plus
+    ``rest`` does not exceed ``theta`` (their ``win`` slot zeroed too); returns how many
+    remain."""
+    one = np.uint64(1)
+    magic = np.uint64(_DEBRUIJN)
+    s58 = np.uint64(58)
+    left = 0
+    for wi in range(n_words):
+        word = bits[wi]
+        if word == 0:
+            continue
+        keep = word
+        while word != 0:
+            low = word & (~word + one)
+            word ^= low
+            j = (wi << 6) + _DEBRUIJN_INDEX[np.int64((low * magic) >> s58)]
+            if win[j] + rest <= theta:
+                win[j] = 0.0
+                keep ^= low
+            else:
+                left += 1
+        bits[wi] = keep
+    return left
+
+
+@_helper
 def _maxscore(
     tstart: Any,
     tend: Any,
@@ -618,26 +765,19 @@ def _maxscore(
             n_i = tend[i] - tstart[i]
             if n_i < k or n_i > n_buf:
                 continue
-            w = weights[i]
-            p0 = tstart[i]
-            vals = ibuf[:n_i]
-            kd = ibuf[n_buf : n_buf + n_i]
-            for j in range(n_i):
-                kd[j] = norm[docs[p0 + j]]
-            for j in range(n_i):
-                tf = np.float64(tfs[p0 + j])
-                vals[j] = w * tf / (tf + kd[j])
-            if check_alive:
-                for j in range(n_i):
-                    if not alive[docs[p0 + j]]:
-                        vals[j] = 0.0
-            v = np.int64(_kth_bound(vals.view(np.int64), n_i, k)).view(np.float64)
+            v = _first_bound(
+                i, tstart, tend, bstart, bend, weights, docs, tfs, blast, norm, alive,
+                check_alive, k, block, ibuf, ecur, wpost,
+            )  # fmt: skip
             if v * (1.0 - 1e-9) > theta:
                 theta = v * (1.0 - 1e-9)
                 full = True
             tried += 1
             if tried == 2:
                 break
+        for a in range(m):  # scratch of _first_bound
+            ecur[a] = tstart[a]
+            wpost[a] = 0
     # in-window pruning compares sums taken in another order than the score's, and documents
     # are not yet in the heap's order: prune only strictly below the k-th score, with slack
     theta_lo = theta * (1.0 - 1e-12)
@@ -723,7 +863,15 @@ def _maxscore(
                 if is_ess[i] != (pss == 0) or wbnd[i] == 0.0:
                     continue
                 if pss == 1 and nt < 0:
-                    nt = _count_bits(bits, (hi - lo + 63) >> 6)
+                    if full:
+                        # drop the documents that cannot reach the k-th score even with every
+                        # other term's bound here: fewer left to complete, so more of the
+                        # other terms are probed rather than scanned
+                        nt = _drop_hopeless(
+                            win, bits, (hi - lo + 63) >> 6, wprefix[q - 1], theta_lo
+                        )
+                    else:
+                        nt = _count_bits(bits, (hi - lo + 63) >> 6)
                 if pss == 1 and wpost[i] > SCAN_RATIO * nt:
                     probed[i] = True
                     continue
@@ -754,9 +902,11 @@ def _maxscore(
                         if dd >= hi:
                             break
                         j = dd - lo
-                        if win[j] != 0.0:
-                            tf = np.float64(tfs[c])
-                            win[j] += w * tf / (tf + np.float64(norm[dd]))
+                        # branch-free: only documents an essential term touched are added to
+                        # (a test of win[j] mispredicts when about half of them were)
+                        tf = np.float64(tfs[c])
+                        x = win[j]
+                        win[j] = x + (w * tf / (tf + np.float64(norm[dd])) if x != 0.0 else 0.0)
                         c += 1
                 cur[i] = c
         # bounds of the probed terms, ascending (prefix sums over worder)
