@@ -57,7 +57,7 @@ template_docs = st.lists(st.sampled_from(TEMPLATES), min_size=1, max_size=40)
 @given(
     # decreasing batch sizes: each add stays its own segment (no merge of similar sizes)
     batches=st.tuples(
-        st.lists(template_docs, min_size=5, max_size=8).map(lambda bs: sum(bs, [])),
+        st.lists(template_docs, min_size=5, max_size=8).map(lambda bs: [d for b in bs for d in b]),
         st.lists(st.sampled_from(TEMPLATES), min_size=1, max_size=20),
     ),
     long_tail=st.integers(0, 30),
