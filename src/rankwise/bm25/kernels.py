@@ -753,12 +753,10 @@ def _maxscore(
     theta: float = hs[0] if full else -1.0
     if not full:
         # start from a lower bound of the k-th score instead of nothing (or the first windows
-        # score every document): a document's score is at least its contribution from any one
-        # term (a float sum of non-negative terms is at least each of them), so a value k
-        # contributions of one term reach bounds the k-th score. Tried on the two terms of
-        # highest bound with enough (but not too many) postings; pruning with it is strict
-        # (slack), since a document scoring exactly the bound may still win on a tie
-        tried = 0
+        # score every document): the k-th exact score among the best documents of the term
+        # of highest bound with enough (but not too many) postings (see _first_bound; a
+        # second term's bound cost more than it saved at 20k documents). Pruning with it is
+        # strict (slack), since a document scoring exactly the bound may still win on a tie
         n_buf = ibuf.size // 2
         for a in range(m - 1, -1, -1):
             i = gorder[a]
@@ -772,9 +770,7 @@ def _maxscore(
             if v * (1.0 - 1e-9) > theta:
                 theta = v * (1.0 - 1e-9)
                 full = True
-            tried += 1
-            if tried == 2:
-                break
+            break
         for a in range(m):  # scratch of _first_bound
             ecur[a] = tstart[a]
             wpost[a] = 0
