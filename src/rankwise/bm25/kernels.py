@@ -812,14 +812,20 @@ def _maxscore(
             mx = 0.0
             nblk = 0
             while b < be:
-                first = np.int64(docs[tstart[i] + (b - bstart[i]) * block])
-                if first >= hi:
-                    break
+                # a block after the first that ends inside the window starts inside it too:
+                # only the first block and the one crossing the window's end have their first
+                # posting read (a cache miss per block in a large segment, where the
+                # postings of the terms MaxScore skips are otherwise never touched)
+                last = np.int64(blast[b])
+                if nblk == 0 or last >= hi:
+                    first = np.int64(docs[tstart[i] + (b - bstart[i]) * block])
+                    if first >= hi:
+                        break
                 nblk += 1
                 v = np.float64(bmax[b])
                 if v > mx:
                     mx = v
-                if np.int64(blast[b]) >= hi - 1:
+                if last >= hi - 1:
                     break
                 b += 1
             bound = mx * wb[i]
@@ -900,9 +906,9 @@ def _maxscore(
                         j = dd - lo
                         # branch-free: only documents an essential term touched are added to
                         # (a test of win[j] mispredicts when about half of them were)
-                        tf = np.float64(tfs[c])
-                        x = win[j]
-                        win[j] = x + (w * tf / (tf + np.float64(norm[dd])) if x != 0.0 else 0.0)
+                        if win[j] != 0.0:
+                            tf = np.float64(tfs[c])
+                            win[j] += w * tf / (tf + np.float64(norm[dd]))
                         c += 1
                 cur[i] = c
         # bounds of the probed terms, ascending (prefix sums over worder)
@@ -958,11 +964,19 @@ def _maxscore(
                         c = cur[i]
                         if c < tend[i] and np.int64(docs[c]) < cd:
                             # _seek written out: block b holds the first posting >= cd
-                            # (blast[b] >= cd > blast[b - 1]); binary search in it, after c
+                            # (blast[b] >= cd > blast[b - 1]); search it after c, galloping
+                            # from c when c is in it (candidates come in ascending order: the
+                            # next posting is often a few along, in cache lines just read)
                             plo = tstart[i] + (b - bstart[i]) * block
                             phi = min(plo + block, tend[i])
                             if plo <= c:
                                 plo = c + 1
+                                step = 1
+                                while plo + step < phi and np.int64(docs[plo + step - 1]) < cd:
+                                    plo += step
+                                    step *= 2
+                                if plo + step < phi:
+                                    phi = plo + step
                             while plo < phi:
                                 mid = (plo + phi) >> 1
                                 if np.int64(docs[mid]) < cd:
