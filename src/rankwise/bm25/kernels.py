@@ -600,13 +600,15 @@ def _first_bound(
                 while b + step < be and np.int64(blast[b + step - 1]) < d:
                     b += step
                     step *= 2
-                hi_b = min(b + step, be)
-                while b < hi_b:
-                    mid = (b + hi_b) >> 1
-                    if np.int64(blast[mid]) < d:
-                        b = mid + 1
-                    else:
-                        hi_b = mid
+                # first block in [b, min(b + step, be)) ending at or after d, else the end
+                # (branch-free binary search: the comparisons are unpredictable)
+                n = min(b + step, be) - b
+                while n > 1:
+                    half = n >> 1
+                    b = b + half if np.int64(blast[b + half]) < d else b
+                    n -= half
+                if n == 1 and np.int64(blast[b]) < d:
+                    b += 1
                 bcur[t] = b
                 if b == be:
                     pcur[t] = te
@@ -615,12 +617,13 @@ def _first_bound(
                 hi = min(lo + block, te)
                 if lo <= c:
                     lo = c + 1
-                while lo < hi:
-                    mid = (lo + hi) >> 1
-                    if np.int64(docs[mid]) < d:
-                        lo = mid + 1
-                    else:
-                        hi = mid
+                n = hi - lo  # the first posting >= d in [lo, hi) (exists: blast[b] >= d)
+                while n > 1:
+                    half = n >> 1
+                    lo = lo + half if np.int64(docs[lo + half]) < d else lo
+                    n -= half
+                if n == 1 and np.int64(docs[lo]) < d:
+                    lo += 1
                 c = lo
                 pcur[t] = c
             if np.int64(docs[c]) == d:
@@ -977,12 +980,13 @@ def _maxscore(
                                     step *= 2
                                 if plo + step < phi:
                                     phi = plo + step
-                            while plo < phi:
-                                mid = (plo + phi) >> 1
-                                if np.int64(docs[mid]) < cd:
-                                    plo = mid + 1
-                                else:
-                                    phi = mid
+                            n = phi - plo  # branch-free binary search (see _first_bound)
+                            while n > 1:
+                                half = n >> 1
+                                plo = plo + half if np.int64(docs[plo + half]) < cd else plo
+                                n -= half
+                            if n == 1 and np.int64(docs[plo]) < cd:
+                                plo += 1
                             cur[i] = plo
                             c = plo
                         if c < tend[i] and np.int64(docs[c]) == cd:
