@@ -52,6 +52,9 @@ WINDOW_BLOCKS = 64
 #: a non-essential term is scanned in a window when it has at most this many postings there
 #: per candidate document, else probed per candidate
 SCAN_RATIO = 8
+#: MaxScore drops a window's hopeless documents first when the other terms would scan more
+#: than this many postings per touched document
+DROP_RATIO = 4
 #: postings per run whose contributions the dense TAAT computes in one vectorised loop
 DENSE_RUN = 256
 #: halvings of the search for TAAT's lower bound of the k-th score, and the most touched
@@ -63,8 +66,6 @@ BOUND_VALUES = 1 << 16
 #: 1/BOUND_SHARE of the segment's documents (measured at 20k documents: top-10 MaxScore then
 #: beats dense scoring, top-100 does not)
 BOUND_POSTINGS = 1 << 13
-#: MaxScore's first bound scores at most this many times k documents exactly
-BOUND_EXACT = 4
 BOUND_SHARE = 16
 BOUND_K = 32
 #: a query whose postings in a segment number at least 1/DENSE_SHARE of its documents is
@@ -521,125 +522,6 @@ def _count_bits(bits: Any, n_words: int) -> int:  # pragma: no cover
 
 
 @_helper
-def _first_bound(
-    i: int,
-    tstart: Any,
-    tend: Any,
-    bstart: Any,
-    bend: Any,
-    weights: Any,
-    docs: Any,
-    tfs: Any,
-    blast: Any,
-    norm: Any,
-    alive: Any,
-    check_alive: bool,
-    k: int,
-    block: int,
-    ibuf: Any,
-    pcur: Any,
-    bcur: Any,
-) -> float:  # pragma: no cover
-    """A lower bound of the k-th score among the segment's live documents, from term ``i``
-    (at least k postings, at most half of ``ibuf``): the k-th largest exact score of the
-    documents of its highest contributions.
-
-    A document's score is at least its contribution from term i (a float sum of non-negative
-    terms is at least each of them), so a value k of its contributions reach bounds the k-th
-    score (``_kth_bound``). The documents whose contribution reaches it (at most ``BOUND_EXACT
-    * k`` of them, in doc order) are then scored over every query term (each term's postings
-    searched forward from block to block), and a value k of those scores reach bounds it
-    better: they are distinct documents. ``pcur``/``bcur`` are per-term int64 scratch."""
-    m = tstart.size
-    n_buf = ibuf.size // 2
-    n_i = tend[i] - tstart[i]
-    w = weights[i]
-    p0 = tstart[i]
-    vals = ibuf[:n_i]
-    kd = ibuf[n_buf : n_buf + n_i]
-    for j in range(n_i):
-        kd[j] = norm[docs[p0 + j]]
-    for j in range(n_i):
-        tf = np.float64(tfs[p0 + j])
-        vals[j] = w * tf / (tf + kd[j])
-    if check_alive:
-        for j in range(n_i):
-            if not alive[docs[p0 + j]]:
-                vals[j] = 0.0
-    vb = _kth_bound(vals.view(np.int64), n_i, k)
-    v = np.int64(vb).view(np.float64)
-    if v <= 0.0:
-        return v
-    for t in range(m):
-        pcur[t] = tstart[t]
-        bcur[t] = bstart[t]
-    scores = kd  # the norms gathered above are no longer needed
-    n_c = 0
-    most = BOUND_EXACT * k
-    vbits = vals.view(np.int64)
-    for j in range(n_i):
-        if vbits[j] < vb:
-            continue
-        d = np.int64(docs[p0 + j])
-        kdd = np.float64(norm[d])
-        s = 0.0
-        for t in range(m):  # canonical order
-            if t == i:
-                s += vals[j]
-                continue
-            c = pcur[t]
-            te = tend[t]
-            if c >= te:
-                continue
-            if np.int64(docs[c]) < d:
-                # the block holding the first posting >= d: gallop over block ends, then
-                # binary search in the block
-                b = bcur[t]
-                be = bend[t]
-                step = 1
-                while b + step < be and np.int64(blast[b + step - 1]) < d:
-                    b += step
-                    step *= 2
-                # first block in [b, min(b + step, be)) ending at or after d, else the end
-                # (branch-free binary search: the comparisons are unpredictable)
-                n = min(b + step, be) - b
-                while n > 1:
-                    half = n >> 1
-                    b = b + half if np.int64(blast[b + half]) < d else b
-                    n -= half
-                if n == 1 and np.int64(blast[b]) < d:
-                    b += 1
-                bcur[t] = b
-                if b == be:
-                    pcur[t] = te
-                    continue
-                lo = tstart[t] + (b - bstart[t]) * block
-                hi = min(lo + block, te)
-                if lo <= c:
-                    lo = c + 1
-                n = hi - lo  # the first posting >= d in [lo, hi) (exists: blast[b] >= d)
-                while n > 1:
-                    half = n >> 1
-                    lo = lo + half if np.int64(docs[lo + half]) < d else lo
-                    n -= half
-                if n == 1 and np.int64(docs[lo]) < d:
-                    lo += 1
-                c = lo
-                pcur[t] = c
-            if np.int64(docs[c]) == d:
-                tf = np.float64(tfs[c])
-                s += weights[t] * tf / (tf + kdd)
-        scores[n_c] = s
-        n_c += 1
-        if n_c == most:
-            break
-    if n_c < k:  # pragma: no cover - at least k contributions reach v
-        return v
-    better = np.int64(_kth_bound(scores.view(np.int64), n_c, k)).view(np.float64)
-    return max(v, better)
-
-
-@_helper
 def _drop_hopeless(
     win: Any, bits: Any, n_words: int, rest: float, theta: float
 ) -> int:  # pragma: no cover
@@ -704,12 +586,14 @@ def _maxscore(
     are jumped over). In each window every term is bounded by the maxima of its blocks
     overlapping the window; a window whose bound sum cannot beat the k-th score is skipped.
     Otherwise the terms are split by those bounds (classic MaxScore): the essential ones are
-    scored term at a time into a window accumulator (with a bitmap of touched documents), and
-    each touched document, in ascending order, is then completed with the non-essential terms
-    (highest bound first, each checked against its block bound at that document before it is
-    probed). A surviving document's score is recomputed in canonical term order, so it is
-    bit-identical to the other algorithms. Inputs are in canonical term order; ``ubs[i]``
-    bounds term i in this segment; block bounds are ``bmax * weights[i] * bscale``.
+    scored term at a time into a window accumulator (with a bitmap of touched documents), the
+    touched documents that cannot reach the k-th score even with every non-essential bound
+    are dropped (``_drop_hopeless``), and each remaining one, in ascending order, is then
+    completed with the non-essential terms (highest bound first, each checked against its
+    block bound at that document before it is probed). A surviving document's score
+    is recomputed in canonical term order, so it is bit-identical to the other algorithms.
+    Inputs are in canonical term order; ``ubs[i]`` bounds term i in this segment; block
+    bounds are ``bmax * weights[i] * bscale``.
     ``win`` (float64, ``WINDOW_BLOCKS * block``) and ``bits`` (uint64, a bit per window slot)
     are scratch that must be all zero on entry and are left all zero. ``fwork`` (float64),
     ``iwork`` (int64) and ``bwork`` (bool) are per-term scratch of at least 6, 6 and 2 rows;
@@ -757,27 +641,38 @@ def _maxscore(
     theta: float = hs[0] if full else -1.0
     if not full:
         # start from a lower bound of the k-th score instead of nothing (or the first windows
-        # score every document): the k-th exact score among the best documents of the term
-        # of highest bound with enough (but not too many) postings (see _first_bound; a
-        # second term's bound cost more than it saved at 20k documents). Pruning with it is
-        # strict (slack), since a document scoring exactly the bound may still win on a tie
+        # score every document): a document's score is at least its contribution from any one
+        # term (a float sum of non-negative terms is at least each of them), so a value k
+        # contributions of one term reach bounds the k-th score. Tried on the two terms of
+        # highest bound with enough (but not too many) postings; pruning with it is strict
+        # (slack), since a document scoring exactly the bound may still win on a tie
+        tried = 0
         n_buf = ibuf.size // 2
         for a in range(m - 1, -1, -1):
             i = gorder[a]
             n_i = tend[i] - tstart[i]
             if n_i < k or n_i > n_buf:
                 continue
-            v = _first_bound(
-                i, tstart, tend, bstart, bend, weights, docs, tfs, blast, norm, alive,
-                check_alive, k, block, ibuf, ecur, wpost,
-            )  # fmt: skip
+            w = weights[i]
+            p0 = tstart[i]
+            vals = ibuf[:n_i]
+            kd = ibuf[n_buf : n_buf + n_i]
+            for j in range(n_i):
+                kd[j] = norm[docs[p0 + j]]
+            for j in range(n_i):
+                tf = np.float64(tfs[p0 + j])
+                vals[j] = w * tf / (tf + kd[j])
+            if check_alive:
+                for j in range(n_i):
+                    if not alive[docs[p0 + j]]:
+                        vals[j] = 0.0
+            v = np.int64(_kth_bound(vals.view(np.int64), n_i, k)).view(np.float64)
             if v * (1.0 - 1e-9) > theta:
                 theta = v * (1.0 - 1e-9)
                 full = True
-            break
-        for a in range(m):  # scratch of _first_bound
-            ecur[a] = tstart[a]
-            wpost[a] = 0
+            tried += 1
+            if tried == 2:
+                break
     # in-window pruning compares sums taken in another order than the score's, and documents
     # are not yet in the heap's order: prune only strictly below the k-th score, with slack
     theta_lo = theta * (1.0 - 1e-12)
@@ -869,15 +764,20 @@ def _maxscore(
                 if is_ess[i] != (pss == 0) or wbnd[i] == 0.0:
                     continue
                 if pss == 1 and nt < 0:
-                    if full:
+                    nt = _count_bits(bits, (hi - lo + 63) >> 6)
+                    # postings the other terms would have scanned
+                    scan = 0
+                    for t in range(m):
+                        if not is_ess[t] and wbnd[t] != 0.0 and wpost[t] <= SCAN_RATIO * nt:
+                            scan += wpost[t]
+                    if full and scan > DROP_RATIO * nt:
                         # drop the documents that cannot reach the k-th score even with every
                         # other term's bound here: fewer left to complete, so more of the
-                        # other terms are probed rather than scanned
+                        # other terms are probed rather than scanned (walking the touched
+                        # documents once more pays only when much would be scanned)
                         nt = _drop_hopeless(
                             win, bits, (hi - lo + 63) >> 6, wprefix[q - 1], theta_lo
                         )
-                    else:
-                        nt = _count_bits(bits, (hi - lo + 63) >> 6)
                 if pss == 1 and wpost[i] > SCAN_RATIO * nt:
                     probed[i] = True
                     continue
@@ -908,8 +808,9 @@ def _maxscore(
                         if dd >= hi:
                             break
                         j = dd - lo
-                        # branch-free: only documents an essential term touched are added to
-                        # (a test of win[j] mispredicts when about half of them were)
+                        # only into documents an essential term touched (and not dropped:
+                        # once hopeless ones are, few are left, so the test predicts well
+                        # and the norms of the others are not loaded)
                         if win[j] != 0.0:
                             tf = np.float64(tfs[c])
                             win[j] += w * tf / (tf + np.float64(norm[dd]))
@@ -981,7 +882,8 @@ def _maxscore(
                                     step *= 2
                                 if plo + step < phi:
                                     phi = plo + step
-                            n = phi - plo  # branch-free binary search (see _first_bound)
+                            # branch-free binary search (its comparisons are unpredictable)
+                            n = phi - plo
                             while n > 1:
                                 half = n >> 1
                                 plo = plo + half if np.int64(docs[plo + half]) < cd else plo
