@@ -54,6 +54,21 @@ WINDOW_BLOCKS = 64
 SCAN_RATIO = 8
 #: postings per run whose contributions the dense TAAT computes in one vectorised loop
 DENSE_RUN = 256
+#: documents per window of the dense TAAT's float32 pass (its accumulators, norms and term
+#: frequencies stay in the core's first-level cache while every query term adds into them)
+DENSE_WINDOW = 1 << 12
+#: in that pass, a term with postings in at least 1/DENSE_TERM_SHARE of the documents is
+#: scored for every document of a window (no gathers), a rarer one posting by posting
+DENSE_TERM_SHARE = 8
+#: the dense TAAT scores in float32 first and rescores in float64 only the documents that may
+#: be in the top k, for k up to DENSE_APPROX_K and while at most DENSE_CANDIDATES documents
+#: remain; else it scores every document in float64
+#: (in segments of at least DENSE_APPROX_DOCS documents: measured at 20k documents, the
+#: float64 pass alone was quicker, at 200k the float32 one; these two are read by the caller
+#: at each call, so tests can force each path)
+DENSE_APPROX_K = 256
+DENSE_APPROX_DOCS = 1 << 16
+DENSE_CANDIDATES = 4096
 #: halvings of the search for TAAT's lower bound of the k-th score, and the most touched
 #: documents the sparse TAAT computes it for
 BOUND_STEPS = 12
@@ -319,12 +334,51 @@ def _taat(
 
 @_helper
 def _dense_groups(n_docs: int) -> int:  # pragma: no cover
-    """Number of groups ``_taat_dense`` offers a segment of ``n_docs`` documents in."""
-    return max(256, min(8192, n_docs // 16))
+    """Number of groups ``_taat_dense`` offers a segment of ``n_docs`` documents in (document
+    d in group ``d % n_groups``): a power of two from 256 to 8192, about n_docs / 16."""
+    g = 256
+    while g < 8192 and g * 32 <= n_docs:
+        g *= 2
+    return g
 
 
 @_helper
-def _taat_dense(
+def _window_end(docs: Any, p: int, e: int, hi: int, width: int) -> int:  # pragma: no cover
+    """First posting in ``p..e`` whose document is at least ``hi``, knowing that at most
+    ``width`` postings from ``p`` on fall below it (one per document of the window)."""
+    b = min(e, p + width)
+    if b == e and (b == p or np.int64(docs[b - 1]) < hi):
+        return e
+    a = p
+    while a < b:
+        mid = (a + b) >> 1
+        if np.int64(docs[mid]) < hi:
+            a = mid + 1
+        else:
+            b = mid
+    return a
+
+
+@_helper
+def _group_max32(bits: Any, lo: int, hi: int, gmax: Any) -> None:  # pragma: no cover
+    """Raise ``gmax[d % gmax.size]`` to ``bits[d]`` for the documents d in ``lo..hi``
+    (``gmax.size`` a power of two), in runs of consecutive groups the compiler vectorises."""
+    n_groups = gmax.size
+    d = lo
+    while d < hi:
+        g0 = d & (n_groups - 1)
+        cnt = min(hi - d, n_groups - g0)
+        row = bits[d : d + cnt]
+        gm = gmax[g0 : g0 + cnt]
+        for j in range(cnt):
+            v = row[j]
+            if v > gm[j]:
+                gm[j] = v
+        d += cnt
+
+
+@_helper
+def _approx_scores(
     starts: Any,
     ends: Any,
     weights: Any,
@@ -333,8 +387,207 @@ def _taat_dense(
     norm: Any,
     alive: Any,
     check_alive: bool,
+    acc32: Any,
+    tfw: Any,
+    buf32: Any,
+    cur: Any,
+    gmax32: Any,
+) -> None:  # pragma: no cover
+    """Float32 scores of the segment's documents into ``acc32[:n_docs]`` (0 for dead ones when
+    ``check_alive``) and their group maxima, as int32 bits, into ``gmax32``.
+
+    The segment is scored in windows of ``DENSE_WINDOW`` documents, each query term in turn
+    adding into the window's accumulators, which stay in the core's caches with the window's
+    norms. A term with postings in at least 1/DENSE_TERM_SHARE of the documents has its term
+    frequencies spread into ``tfw`` (zero on entry and exit) and its contributions computed for
+    every document of the window by a vectorised loop (no gathers: a contribution where tf = 0
+    is 0); a rarer term's postings run by run: norms gathered, contributions computed by a
+    vectorised loop into ``buf32``, then added at their documents."""
+    n = norm.size
+    run = DENSE_RUN
+    contrib = buf32[:run]
+    gathered = buf32[run : 2 * run]
+    bits = acc32.view(np.int32)
+    gmax32[:] = 0
+    for i in range(starts.size):
+        cur[i] = starts[i]
+    for lo in range(0, n, DENSE_WINDOW):
+        hi = min(lo + DENSE_WINDOW, n)
+        span = hi - lo
+        aw = acc32[lo:hi]
+        nw = norm[lo:hi]
+        aw[:] = 0.0
+        for i in range(starts.size):
+            w = np.float32(weights[i])
+            p = cur[i]
+            e = ends[i]
+            b = _window_end(docs, p, e, hi, span)
+            if (e - starts[i]) * DENSE_TERM_SHARE >= n:
+                dr = docs[p:b]
+                tr = tfs[p:b]
+                ulo = np.uint64(lo)
+                for j in range(b - p):  # unsigned indices: no test for negative ones
+                    tfw[np.uint64(dr[j]) - ulo] = tr[j]
+                for j in range(span):
+                    tf = np.float32(tfw[j])
+                    aw[j] += w * tf / (tf + nw[j])
+                tfw[:span] = 0
+                p = b
+            else:
+                while p < b:
+                    r = min(run, b - p)
+                    dr = docs[p : p + r]
+                    tr = tfs[p : p + r]
+                    for j in range(r):
+                        gathered[j] = norm[dr[j]]
+                    for j in range(r):
+                        tf = np.float32(tr[j])
+                        contrib[j] = w * tf / (tf + gathered[j])
+                    for j in range(r):
+                        acc32[dr[j]] += contrib[j]
+                    p += r
+            cur[i] = p
+        if check_alive:
+            live = alive[lo:hi]
+            for j in range(span):
+                if not live[j]:
+                    aw[j] = 0.0
+        _group_max32(bits, lo, hi, gmax32)
+
+
+@_helper
+def _approx_error(m: int) -> float:  # pragma: no cover
+    """Bound of ``|s32 - s64| / s64`` for a document of a query with m terms: ``s32`` its
+    float32 score (``_approx_scores``), ``s64`` its float64 one. With u = 2^-24, a float32
+    contribution carries at most 4 roundings (the weight, the product, the sum tf + norm, the
+    quotient: tf and norm are exact), the float32 sum m - 1 more, the float64 score about
+    (m + 1) * 2^-53: all within (m + 3) u (1 + m u). Doubled for margin."""
+    return (m + 8) * 2.0**-23
+
+
+@_helper
+def _rescore(
+    cand: Any,
+    nc: int,
+    starts: Any,
+    ends: Any,
+    bstarts: Any,
+    bends: Any,
+    weights: Any,
+    docs: Any,
+    tfs: Any,
+    blast: Any,
+    block: int,
+    norm: Any,
+    out: Any,
+) -> None:  # pragma: no cover
+    """Float64 scores of the documents ``cand[:nc]`` (ascending) into ``out[:nc]``: the same
+    contributions summed in the same term order as the exact dense loop, so the same bits. Each
+    term's postings are walked block by block (``blast``: last document of each block), and a
+    candidate's posting is found by a branch-free binary search in its block."""
+    for c in range(nc):
+        out[c] = 0.0
+    for i in range(starts.size):
+        w = weights[i]
+        ts = starts[i]
+        te = ends[i]
+        bs = bstarts[i]
+        be = bends[i]
+        b = bs
+        for c in range(nc):
+            d = cand[c]
+            while b < be and np.int64(blast[b]) < d:
+                b += 1
+            if b == be:
+                break
+            lo = ts + (b - bs) * block
+            last = min(lo + block, te) - 1
+            # documents ascend by at least 1 per posting: d is within this many postings of
+            # either end of its block (a narrow range for a term in most documents)
+            first = np.int64(docs[lo])
+            hi = min(last, lo + (d - first))
+            lo = max(lo, last - (np.int64(blast[b]) - d))
+            n_left = hi - lo + 1
+            while n_left > 1:  # branch-free: the compiler selects instead of jumping
+                half = n_left >> 1
+                lo = lo + half if np.int64(docs[lo + half]) <= d else lo
+                n_left -= half
+            if n_left > 0 and np.int64(docs[lo]) == d:
+                tf = np.float64(tfs[lo])
+                out[c] += w * tf / (tf + np.float64(norm[d]))
+
+
+@_helper
+def _exact_scores(
+    starts: Any, ends: Any, weights: Any, docs: Any, tfs: Any, norm: Any, acc: Any, buf: Any
+) -> None:  # pragma: no cover
+    """Float64 scores of the segment's documents into ``acc[:n_docs]`` (any content on entry):
+    each run of ``DENSE_RUN`` postings of a term has its norms gathered and its contributions
+    computed by a vectorised loop into ``buf``, then added at their documents. (Runs are slices:
+    indexing by ``p + j`` made numba check for negative indices, which kept every loop scalar.)"""
+    n = norm.size
+    run = DENSE_RUN
+    contrib = buf[:run]
+    gathered = buf[run : 2 * run]
+    acc[:n] = 0.0
+    for i in range(starts.size):
+        w = weights[i]
+        p = starts[i]
+        e = ends[i]
+        while p < e:
+            r = min(run, e - p)
+            dr = docs[p : p + r]
+            tr = tfs[p : p + r]
+            for j in range(r):
+                gathered[j] = norm[dr[j]]
+            for j in range(r):
+                tf = np.float64(tr[j])
+                contrib[j] = w * tf / (tf + gathered[j])
+            for j in range(r):
+                acc[dr[j]] += contrib[j]
+            p += r
+
+
+@_helper
+def _dense_work(n_docs: int, longest: int, tfs: Any, candidates: int) -> Any:  # pragma: no cover
+    """Scratch arrays of ``_taat_dense`` for a segment of ``n_docs`` documents and queries of
+    up to ``longest`` terms, the float32 pass leaving at most ``candidates`` documents (0: no
+    float32 pass): (float64 runs and candidate scores, int64 group maxima, candidates and
+    cursors, float32 runs, int32 group maxima, term frequencies of a window)."""
+    n_groups = _dense_groups(n_docs)
+    fbuf = np.empty(2 * DENSE_RUN + candidates, np.float64)
+    ibuf = np.empty(n_groups + candidates + longest, np.int64)
+    buf32 = np.empty(2 * DENSE_RUN, np.float32)
+    gmax32 = np.empty(n_groups, np.int32)
+    tfw = np.zeros(DENSE_WINDOW, tfs.dtype)
+    return fbuf, ibuf, buf32, gmax32, tfw
+
+
+@_helper
+def _no_dense_work(tfs: Any) -> Any:  # pragma: no cover
+    """Empty stand-in for ``_dense_work`` until a query takes the dense path."""
+    return (
+        np.empty(0, np.float64), np.empty(0, np.int64), np.empty(0, np.float32),
+        np.empty(0, np.int32), np.zeros(0, tfs.dtype),
+    )  # fmt: skip
+
+
+@_helper
+def _taat_dense(
+    starts: Any,
+    ends: Any,
+    bstarts: Any,
+    bends: Any,
+    weights: Any,
+    docs: Any,
+    tfs: Any,
+    blast: Any,
+    block: int,
+    norm: Any,
+    alive: Any,
+    check_alive: bool,
     acc: Any,
-    scratch: Any,
+    work: Any,
     base: int,
     hs: Any,
     hd: Any,
@@ -342,40 +595,71 @@ def _taat_dense(
     k: int,
 ) -> int:  # pragma: no cover
     """``_taat`` for queries whose postings cover a large part of the segment; returns the
-    heap size.
+    heap size. Leaves ``acc[:n_docs]`` (float64 scratch at least as long as the segment, any
+    content on entry) dirty: the caller zeroes it before other uses. ``work`` comes from
+    ``_dense_work``.
 
-    Each run of ``DENSE_RUN`` postings of a term first has its contributions computed into a
-    buffer by loops the compiler vectorises (the length norms gathered apart, so the division
-    runs on vectors), then added into ``acc`` (float64, all zero on entry, left all zero, at
-    least as long as the segment). Documents are then offered to the heap by groups, document
-    d in group ``d % n_groups``: the group maxima come from a vectorised loop, and a value that
-    k group maxima reach is reached by k documents, a lower bound of the k-th score. Only the
-    groups whose maximum reaches the bound (or the heap's root, once higher) are visited, so
-    only about k documents are offered. Scores are non-negative: compared as the integers of
+    For k up to DENSE_APPROX_K every document is first scored in float32 (``_approx_scores``,
+    into the bytes of ``acc``), which bounds its float64 score within ``_approx_error``. Group
+    maxima give a value that k documents reach (a value that k group maxima reach is reached by
+    k documents: see _kth_bound), so a lower bound of the k-th float64 score (the heap's root
+    too, once full); only documents whose float32 score, widened by the error, reaches it can
+    be in the top k. Those candidates (about k, unless many tie) are rescored exactly in
+    float64 (``_rescore``) and offered to the heap. When more than ``work`` has room for
+    remain (DENSE_CANDIDATES), or k is larger, or ``work`` has no room (a small segment), the
+    query is scored exactly in float64 throughout (``_exact_scores``) and offered the same way
+    by groups. Scores are non-negative: compared as the integers of
     their bits they order the same way, which is what the vectorised loops compare.
-    ``scratch`` (float64) holds ``2 * DENSE_RUN + _dense_groups(n)`` values.
     """
     n = norm.size
-    run = DENSE_RUN
-    contrib = scratch[:run]
-    gathered = scratch[run : 2 * run]
-    for i in range(starts.size):
-        w = weights[i]
-        p = starts[i]
-        e = ends[i]
-        while p < e:
-            r = min(run, e - p)
-            for j in range(r):
-                gathered[j] = norm[docs[p + j]]
-            for j in range(r):
-                tf = np.float64(tfs[p + j])
-                contrib[j] = w * tf / (tf + gathered[j])
-            for j in range(r):
-                acc[docs[p + j]] += contrib[j]
-            p += r
+    m = starts.size
+    fbuf, ibuf, buf32, gmax32, tfw = work
+    n_groups = gmax32.size
+    gmax = ibuf[:n_groups]
+    cap = fbuf.size - 2 * DENSE_RUN  # most candidates (0: no float32 pass)
+    if cap > 0 and k <= DENSE_APPROX_K:
+        cand = ibuf[n_groups : n_groups + cap]
+        cur = ibuf[n_groups + cap : n_groups + cap + m]
+        acc32 = acc[: (n + 1) // 2].view(np.float32)
+        _approx_scores(
+            starts, ends, weights, docs, tfs, norm, alive, check_alive, acc32, tfw, buf32, cur,
+            gmax32,
+        )  # fmt: skip
+        gmax32f = gmax32.view(np.float32)
+        for g in range(n_groups):  # float32 -> float64 is exact and keeps the order
+            gmax[g] = np.float64(gmax32f[g]).view(np.int64)
+        eps = _approx_error(m)
+        reached = np.int64(_kth_bound(gmax, n_groups, k)).view(np.float64)
+        low = reached * (1.0 - eps)  # at least k documents score this much in float64
+        if size == k and hs[0] > low:
+            low = hs[0]
+        # float32 scores of the documents that may reach ``low`` (rounded down)
+        t32 = np.float32(low * (1.0 - eps) * (1.0 - 2.0**-22)).view(np.int32)
+        if t32 < 1:
+            t32 = np.int32(1)  # score 0: not touched (or dead)
+        bits32 = acc32.view(np.int32)
+        nc = 0
+        for g in range(n_groups):
+            if gmax32[g] < t32:
+                continue
+            for d in range(g, n, n_groups):
+                if bits32[d] >= t32:
+                    if nc < cap:
+                        cand[nc] = d
+                    nc += 1
+        if nc <= cap:
+            chosen = cand[:nc]
+            chosen.sort()
+            scores = fbuf[2 * DENSE_RUN : 2 * DENSE_RUN + nc]
+            _rescore(
+                chosen, nc, starts, ends, bstarts, bends, weights, docs, tfs, blast, block, norm,
+                scores,
+            )  # fmt: skip
+            for c in range(nc):
+                size = _heap_push(hs, hd, size, k, scores[c], chosen[c] + base)
+            return size
+    _exact_scores(starts, ends, weights, docs, tfs, norm, acc, fbuf)
     bits = acc.view(np.int64)
-    n_groups = _dense_groups(n)
-    gmax = scratch[2 * run : 2 * run + n_groups].view(np.int64)
     gmax[:] = 0
     rows = n // n_groups
     for row in range(rows):
@@ -445,7 +729,6 @@ def _taat_dense(
                 root = np.float64(hs[0]).view(np.int64)
                 if root > tb:
                     tb = root
-    acc[:n] = 0.0
     return size
 
 
@@ -1112,6 +1395,8 @@ def maxscore_batch(
     touched: Any,
     dense_docs: int,
     sparse_postings: int,
+    approx_docs: int,
+    approx_candidates: int,
     hs: Any,
     hd: Any,
     sizes: Any,
@@ -1125,7 +1410,10 @@ def maxscore_batch(
     good first bound of the k-th score (``BOUND_SHARE``), with a list of touched
     documents when it has at most ``sparse_postings`` postings there (``SPARSE_POSTINGS``).
     ``acc`` (float64, all zero) and ``touched`` (int64) are the scratch for that, used only in
-    segments no longer than they are (the caller sizes them, up to ``SPARSE_DOCS``)."""
+    segments no longer than they are (the caller sizes them, up to ``SPARSE_DOCS``). The dense
+    path scores in float32 first in segments of at least ``approx_docs`` documents, rescoring
+    up to ``approx_candidates`` documents per query (``DENSE_APPROX_DOCS``,
+    ``DENSE_CANDIDATES``)."""
     longest = _longest_query(qptr)
     cursors = np.empty((5, longest), np.int64)
     values = np.empty((3, longest), np.float64)
@@ -1138,13 +1426,14 @@ def maxscore_batch(
     win = np.zeros(0, np.float64)
     bits = np.zeros(0, np.uint64)
     ibuf = np.empty(0, np.float64)
-    scratch = np.empty(0, np.float64)
+    work = _no_dense_work(tfs)
     vals = np.empty(0, np.float64)
     k = hs.shape[1]
     n_docs = norm.size
     fits = n_docs <= acc.size and n_docs <= touched.size
     dense_ok = fits and n_docs <= dense_docs
     sparse_ok = fits and sparse_postings > 0
+    dirty = False  # whether the dense path left acc[:n_docs] non-zero
     for q in range(qptr.size - 1):
         m = _query_cursors(
             q, qterms, qptr, df, n_live, k1p1, ptr, bptr, tmax, scale, cursors, values
@@ -1159,15 +1448,21 @@ def maxscore_batch(
             and _bounding_term(cursors, m, k, min(n_docs // BOUND_SHARE, BOUND_POSTINGS))
         )
         if m > 0 and dense_ok and wide and not bounded:
-            if scratch.size == 0:
-                scratch = np.empty(2 * DENSE_RUN + _dense_groups(n_docs), np.float64)
+            if work[0].size == 0:
+                cap = approx_candidates if n_docs >= approx_docs else 0
+                work = _dense_work(n_docs, longest, tfs, cap)
             sizes[q] = _taat_dense(
-                cursors[0, :m], cursors[1, :m], values[0, :m], docs, tfs, norm, alive,
-                check_alive, acc, scratch, base, hs[q], hd[q], sizes[q], k,
+                cursors[0, :m], cursors[1, :m], cursors[2, :m], cursors[3, :m], values[0, :m],
+                docs, tfs, blast, block, norm, alive, check_alive, acc, work, base, hs[q],
+                hd[q], sizes[q], k,
             )  # fmt: skip
+            dirty = True
         elif m > 0 and sparse_ok and n_post <= sparse_postings and not bounded:
             if vals.size == 0:
                 vals = np.empty(min(sparse_postings, BOUND_VALUES), np.float64)
+            if dirty:  # _taat needs acc all zero
+                acc[:n_docs] = 0.0
+                dirty = False
             sizes[q] = _taat(
                 cursors[0, :m], cursors[1, :m], values[0, :m], docs, tfs, norm, alive,
                 check_alive, acc, touched, vals, base, hs[q], hd[q], sizes[q], k,
@@ -1184,6 +1479,8 @@ def maxscore_batch(
             )  # fmt: skip
         if finish:
             _sort_heap(hs[q], hd[q], sizes[q])
+    if dirty:  # acc is left all zero, as it came
+        acc[:n_docs] = 0.0
 
 
 @_qjit
@@ -1240,12 +1537,16 @@ def taat_batch(
     tmax: Any,
     docs: Any,
     tfs: Any,
+    blast: Any,
+    block: int,
     norm: Any,
     alive: Any,
     base: int,
     check_alive: bool,
     acc: Any,
     touched: Any,
+    approx_docs: int,
+    approx_candidates: int,
     hs: Any,
     hd: Any,
     sizes: Any,
@@ -1258,27 +1559,36 @@ def taat_batch(
     values = np.empty((3, longest), np.float64)
     k = hs.shape[1]
     n_docs = norm.size
-    scratch = np.empty(0, np.float64)  # made when a query first needs it
+    work = _no_dense_work(tfs)  # made when a query first needs it
     vals = np.empty(0, np.float64)
+    dirty = False  # whether the dense path left acc[:n_docs] non-zero
     for q in range(qptr.size - 1):
         m = _query_cursors(q, qterms, qptr, df, n_live, k1p1, ptr, bptr, tmax, 1.0, cursors, values)
         if m > 0:
             if _postings(cursors, m) * DENSE_SHARE >= n_docs:
-                if scratch.size == 0:
-                    scratch = np.empty(2 * DENSE_RUN + _dense_groups(n_docs), np.float64)
+                if work[0].size == 0:
+                    cap = approx_candidates if n_docs >= approx_docs else 0
+                    work = _dense_work(n_docs, longest, tfs, cap)
                 sizes[q] = _taat_dense(
-                    cursors[0, :m], cursors[1, :m], values[0, :m], docs, tfs, norm, alive,
-                    check_alive, acc, scratch, base, hs[q], hd[q], sizes[q], k,
+                    cursors[0, :m], cursors[1, :m], cursors[2, :m], cursors[3, :m],
+                    values[0, :m], docs, tfs, blast, block, norm, alive, check_alive, acc, work,
+                    base, hs[q], hd[q], sizes[q], k,
                 )  # fmt: skip
+                dirty = True
             else:
                 if vals.size == 0:
                     vals = np.empty(min(n_docs // DENSE_SHARE + 1, BOUND_VALUES), np.float64)
+                if dirty:  # _taat needs acc all zero
+                    acc[:n_docs] = 0.0
+                    dirty = False
                 sizes[q] = _taat(
                     cursors[0, :m], cursors[1, :m], values[0, :m], docs, tfs, norm, alive,
                     check_alive, acc, touched, vals, base, hs[q], hd[q], sizes[q], k,
                 )  # fmt: skip
         if finish:
             _sort_heap(hs[q], hd[q], sizes[q])
+    if dirty:  # acc is left all zero, as it came
+        acc[:n_docs] = 0.0
 
 
 __all__ = [
