@@ -63,11 +63,13 @@ DENSE_TERM_SHARE = 8
 #: the dense TAAT scores in float32 first and rescores in float64 only the documents that may
 #: be in the top k, for k up to DENSE_APPROX_K and while at most DENSE_CANDIDATES documents
 #: remain; else it scores every document in float64
-#: (in segments of at least DENSE_APPROX_DOCS documents: measured at 20k documents, the
-#: float64 pass alone was quicker, at 200k the float32 one; these two are read by the caller
-#: at each call, so tests can force each path)
+#: (in segments of at least DENSE_APPROX_DOCS documents per hit asked for: the float32 pass
+#: saves time in proportion to the documents, the rescore costs it in proportion to k;
+#: measured at 20k documents, float32 first paid for k = 10 and 20, broke even at 40 and lost
+#: at 100; at 200k it paid for k = 100; these two are read by the caller at each call, so
+#: tests can force each path)
 DENSE_APPROX_K = 256
-DENSE_APPROX_DOCS = 1 << 16
+DENSE_APPROX_DOCS = 1 << 10
 DENSE_CANDIDATES = 4096
 #: halvings of the search for TAAT's lower bound of the k-th score, and the most touched
 #: documents the sparse TAAT computes it for
@@ -480,11 +482,14 @@ def _rescore(
     block: int,
     norm: Any,
     out: Any,
+    pos: Any,
 ) -> None:  # pragma: no cover
     """Float64 scores of the documents ``cand[:nc]`` (ascending) into ``out[:nc]``: the same
-    contributions summed in the same term order as the exact dense loop, so the same bits. Each
-    term's postings are walked block by block (``blast``: last document of each block), and a
-    candidate's posting is found by a branch-free binary search in its block."""
+    contributions summed in the same term order as the exact dense loop, so the same bits.
+    Term by term, a walk of the term's block ends (``blast``) first finds each candidate's
+    block (``pos``: int64 scratch of ``nc``); then the candidate's place in its block is
+    counted by a vectorised compare of the whole block, with no branch on the data, so the
+    lookups of successive candidates overlap instead of waiting on each other's loads."""
     for c in range(nc):
         out[c] = 0.0
     for i in range(starts.size):
@@ -494,27 +499,28 @@ def _rescore(
         bs = bstarts[i]
         be = bends[i]
         b = bs
+        n_in = nc
         for c in range(nc):
             d = cand[c]
             while b < be and np.int64(blast[b]) < d:
                 b += 1
             if b == be:
+                n_in = c
                 break
-            lo = ts + (b - bs) * block
-            last = min(lo + block, te) - 1
-            # documents ascend by at least 1 per posting: d is within this many postings of
-            # either end of its block (a narrow range for a term in most documents)
-            first = np.int64(docs[lo])
-            hi = min(last, lo + (d - first))
-            lo = max(lo, last - (np.int64(blast[b]) - d))
-            n_left = hi - lo + 1
-            while n_left > 1:  # branch-free: the compiler selects instead of jumping
-                half = n_left >> 1
-                lo = lo + half if np.int64(docs[lo + half]) <= d else lo
-                n_left -= half
-            if n_left > 0 and np.int64(docs[lo]) == d:
-                tf = np.float64(tfs[lo])
-                out[c] += w * tf / (tf + np.float64(norm[d]))
+            pos[c] = ts + (b - bs) * block
+        for c in range(n_in):
+            d = cand[c]
+            lo = pos[c]
+            hi = min(lo + block, te)
+            row = docs[lo:hi]
+            cnt = 0
+            for j in range(hi - lo):
+                cnt += np.int64(row[j]) < d
+            p = min(lo + cnt, hi - 1)  # d's posting if it has one (d <= the block's last doc)
+            tf = np.float64(tfs[p])
+            x = w * tf / (tf + np.float64(norm[d]))
+            # adding 0.0 leaves a sum of non-negative contributions unchanged, to the bit
+            out[c] += x if np.int64(docs[p]) == d else 0.0
 
 
 @_helper
@@ -552,11 +558,11 @@ def _exact_scores(
 def _dense_work(n_docs: int, longest: int, tfs: Any, candidates: int) -> Any:  # pragma: no cover
     """Scratch arrays of ``_taat_dense`` for a segment of ``n_docs`` documents and queries of
     up to ``longest`` terms, the float32 pass leaving at most ``candidates`` documents (0: no
-    float32 pass): (float64 runs and candidate scores, int64 group maxima, candidates and
-    cursors, float32 runs, int32 group maxima, term frequencies of a window)."""
+    float32 pass): (float64 runs and candidate scores, int64 group maxima, candidates, their
+    blocks and cursors, float32 runs, int32 group maxima, term frequencies of a window)."""
     n_groups = _dense_groups(n_docs)
     fbuf = np.empty(2 * DENSE_RUN + candidates, np.float64)
-    ibuf = np.empty(n_groups + candidates + longest, np.int64)
+    ibuf = np.empty(n_groups + 2 * candidates + longest, np.int64)
     buf32 = np.empty(2 * DENSE_RUN, np.float32)
     gmax32 = np.empty(n_groups, np.int32)
     tfw = np.zeros(DENSE_WINDOW, tfs.dtype)
@@ -619,7 +625,7 @@ def _taat_dense(
     cap = fbuf.size - 2 * DENSE_RUN  # most candidates (0: no float32 pass)
     if cap > 0 and k <= DENSE_APPROX_K:
         cand = ibuf[n_groups : n_groups + cap]
-        cur = ibuf[n_groups + cap : n_groups + cap + m]
+        cur = ibuf[n_groups + 2 * cap : n_groups + 2 * cap + m]
         acc32 = acc[: (n + 1) // 2].view(np.float32)
         _approx_scores(
             starts, ends, weights, docs, tfs, norm, alive, check_alive, acc32, tfw, buf32, cur,
@@ -653,7 +659,7 @@ def _taat_dense(
             scores = fbuf[2 * DENSE_RUN : 2 * DENSE_RUN + nc]
             _rescore(
                 chosen, nc, starts, ends, bstarts, bends, weights, docs, tfs, blast, block, norm,
-                scores,
+                scores, ibuf[n_groups + cap : n_groups + 2 * cap],
             )  # fmt: skip
             for c in range(nc):
                 size = _heap_push(hs, hd, size, k, scores[c], chosen[c] + base)
@@ -1411,8 +1417,8 @@ def maxscore_batch(
     documents when it has at most ``sparse_postings`` postings there (``SPARSE_POSTINGS``).
     ``acc`` (float64, all zero) and ``touched`` (int64) are the scratch for that, used only in
     segments no longer than they are (the caller sizes them, up to ``SPARSE_DOCS``). The dense
-    path scores in float32 first in segments of at least ``approx_docs`` documents, rescoring
-    up to ``approx_candidates`` documents per query (``DENSE_APPROX_DOCS``,
+    path scores in float32 first in segments of at least ``approx_docs`` documents per hit,
+    rescoring up to ``approx_candidates`` documents per query (``DENSE_APPROX_DOCS``,
     ``DENSE_CANDIDATES``)."""
     longest = _longest_query(qptr)
     cursors = np.empty((5, longest), np.int64)
@@ -1449,7 +1455,7 @@ def maxscore_batch(
         )
         if m > 0 and dense_ok and wide and not bounded:
             if work[0].size == 0:
-                cap = approx_candidates if n_docs >= approx_docs else 0
+                cap = approx_candidates if n_docs >= approx_docs * k else 0
                 work = _dense_work(n_docs, longest, tfs, cap)
             sizes[q] = _taat_dense(
                 cursors[0, :m], cursors[1, :m], cursors[2, :m], cursors[3, :m], values[0, :m],
@@ -1567,7 +1573,7 @@ def taat_batch(
         if m > 0:
             if _postings(cursors, m) * DENSE_SHARE >= n_docs:
                 if work[0].size == 0:
-                    cap = approx_candidates if n_docs >= approx_docs else 0
+                    cap = approx_candidates if n_docs >= approx_docs * k else 0
                     work = _dense_work(n_docs, longest, tfs, cap)
                 sizes[q] = _taat_dense(
                     cursors[0, :m], cursors[1, :m], cursors[2, :m], cursors[3, :m],
