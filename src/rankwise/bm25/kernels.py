@@ -60,16 +60,18 @@ DENSE_WINDOW = 1 << 12
 #: in that pass, a term with postings in at least 1/DENSE_TERM_SHARE of the documents is
 #: scored for every document of a window (no gathers), a rarer one posting by posting
 DENSE_TERM_SHARE = 8
+#: documents per run the dense TAAT tests at once for candidates of the float32 pass
+DENSE_CHUNK = 64
 #: the dense TAAT scores in float32 first and rescores in float64 only the documents that may
 #: be in the top k, for k up to DENSE_APPROX_K and while at most DENSE_CANDIDATES documents
 #: remain; else it scores every document in float64
 #: (in segments of at least DENSE_APPROX_DOCS documents per hit asked for: the float32 pass
-#: saves time in proportion to the documents, the rescore costs it in proportion to k;
-#: measured at 20k documents, float32 first paid for k = 10 and 20, broke even at 40 and lost
-#: at 100; at 200k it paid for k = 100; these two are read by the caller at each call, so
-#: tests can force each path)
+#: saves time in proportion to the documents, the candidates cost it in proportion to k;
+#: measured at 20k documents, float32 first paid for k = 10 to 40 and broke even at 100; at
+#: 200k it paid for k = 100; these two are read by the caller at each call, so tests can
+#: force each path)
 DENSE_APPROX_K = 256
-DENSE_APPROX_DOCS = 1 << 10
+DENSE_APPROX_DOCS = 1 << 8
 DENSE_CANDIDATES = 4096
 #: halvings of the search for TAAT's lower bound of the k-th score, and the most touched
 #: documents the sparse TAAT computes it for
@@ -513,9 +515,10 @@ def _rescore(
             lo = pos[c]
             hi = min(lo + block, te)
             row = docs[lo:hi]
+            d32 = np.int32(d)  # documents of a segment fit in int32 (compares 8 per ymm)
             cnt = 0
             for j in range(hi - lo):
-                cnt += np.int64(row[j]) < d
+                cnt += np.int32(row[j]) < d32
             p = min(lo + cnt, hi - 1)  # d's posting if it has one (d <= the block's last doc)
             tf = np.float64(tfs[p])
             x = w * tf / (tf + np.float64(norm[d]))
@@ -579,6 +582,35 @@ def _no_dense_work(tfs: Any) -> Any:  # pragma: no cover
 
 
 @_helper
+def _candidates(bits: Any, n: int, t: Any, cand: Any) -> int:  # pragma: no cover
+    """Documents d < n with ``bits[d] >= t`` ascending into ``cand`` (as many as it holds);
+    returns how many there are. Runs of DENSE_CHUNK documents are tested by a vectorised
+    count first (contiguous, unsigned indices), and only runs with a hit are walked."""
+    nc = 0
+    cap = cand.size
+    chunk = DENSE_CHUNK
+    full = n - n % chunk
+    for lo in range(0, full, chunk):
+        ulo = np.uint64(lo)
+        hit = 0
+        for j in range(chunk):
+            hit += bits[ulo + np.uint64(j)] >= t
+        if hit == 0:
+            continue
+        for d in range(lo, lo + chunk):
+            if bits[d] >= t:
+                if nc < cap:
+                    cand[nc] = d
+                nc += 1
+    for d in range(full, n):
+        if bits[d] >= t:
+            if nc < cap:
+                cand[nc] = d
+            nc += 1
+    return nc
+
+
+@_helper
 def _taat_dense(
     starts: Any,
     ends: Any,
@@ -610,12 +642,13 @@ def _taat_dense(
     maxima give a value that k documents reach (a value that k group maxima reach is reached by
     k documents: see _kth_bound), so a lower bound of the k-th float64 score (the heap's root
     too, once full); only documents whose float32 score, widened by the error, reaches it can
-    be in the top k. Those candidates (about k, unless many tie) are rescored exactly in
-    float64 (``_rescore``) and offered to the heap. When more than ``work`` has room for
-    remain (DENSE_CANDIDATES), or k is larger, or ``work`` has no room (a small segment), the
-    query is scored exactly in float64 throughout (``_exact_scores``) and offered the same way
-    by groups. Scores are non-negative: compared as the integers of
-    their bits they order the same way, which is what the vectorised loops compare.
+    be in the top k. Those candidates (about k, unless many tie; found in document order by
+    ``_candidates``) are rescored exactly in float64 (``_rescore``) and offered to the heap.
+    When more than ``work`` has room for remain (DENSE_CANDIDATES), or k is larger, or
+    ``work`` has no room (a small segment), the query is scored exactly in float64 throughout
+    (``_exact_scores``) and offered the same way by groups. Scores are non-negative: compared
+    as the integers of their bits they order the same way, which is what the vectorised loops
+    compare.
     """
     n = norm.size
     m = starts.size
@@ -643,26 +676,48 @@ def _taat_dense(
         t32 = np.float32(low * (1.0 - eps) * (1.0 - 2.0**-22)).view(np.int32)
         if t32 < 1:
             t32 = np.int32(1)  # score 0: not touched (or dead)
-        bits32 = acc32.view(np.int32)
-        nc = 0
-        for g in range(n_groups):
-            if gmax32[g] < t32:
-                continue
-            for d in range(g, n, n_groups):
-                if bits32[d] >= t32:
-                    if nc < cap:
-                        cand[nc] = d
-                    nc += 1
+        nc = _candidates(acc32.view(np.int32), n, t32, cand)
         if nc <= cap:
             chosen = cand[:nc]
-            chosen.sort()
             scores = fbuf[2 * DENSE_RUN : 2 * DENSE_RUN + nc]
             _rescore(
                 chosen, nc, starts, ends, bstarts, bends, weights, docs, tfs, blast, block, norm,
                 scores, ibuf[n_groups + cap : n_groups + 2 * cap],
             )  # fmt: skip
             for c in range(nc):
-                size = _heap_push(hs, hd, size, k, scores[c], chosen[c] + base)
+                s = scores[c]
+                dg = chosen[c] + base
+                if size < k:  # heap insertion, written out
+                    h = size
+                    size += 1
+                    while h > 0:  # sift up while the parent is better
+                        par = (h - 1) >> 1
+                        if _better(hs[par], hd[par], s, dg):
+                            hs[h] = hs[par]
+                            hd[h] = hd[par]
+                            h = par
+                        else:
+                            break
+                    hs[h] = s
+                    hd[h] = dg
+                elif _better(s, dg, hs[0], hd[0]):
+                    h = 0
+                    while True:  # replace the root, sift down past worse children
+                        left = 2 * h + 1
+                        if left >= size:
+                            break
+                        worst = left
+                        if left + 1 < size and _better(hs[left], hd[left], hs[left + 1],
+                                                       hd[left + 1]):  # fmt: skip
+                            worst = left + 1
+                        if _better(s, dg, hs[worst], hd[worst]):
+                            hs[h] = hs[worst]
+                            hd[h] = hd[worst]
+                            h = worst
+                        else:
+                            break
+                    hs[h] = s
+                    hd[h] = dg
             return size
     _exact_scores(starts, ends, weights, docs, tfs, norm, acc, fbuf)
     bits = acc.view(np.int64)
