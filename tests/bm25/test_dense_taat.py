@@ -13,7 +13,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rankwise.bm25 import BM25Index, kernels
+from rankwise.bm25 import BM25Index, kernels, postings
 from rankwise.bm25.index import _warmup
 from tests.bm25 import test_kernels as tk
 
@@ -187,3 +187,48 @@ def test_float32_first_equals_float64_property(
     if victims:
         ix.delete(victims)
     _both(ix, " ".join(f"w{t}" for t in query), k)
+
+
+def test_rescore_and_candidates_equal_brute_force() -> None:
+    """The rescore's block lookups (full and partial blocks, candidates before, inside and
+    after a term's postings, absent from it) give the bits of the float64 pass, and the
+    candidate scan (runs and a ragged tail, more hits than room) the documents NumPy finds."""
+    rng = np.random.default_rng(11)
+    for n, doc_type, block in (
+        (3000, np.uint16, 128),
+        (70_000, np.uint32, 128),
+        (900, np.uint32, 4),
+    ):
+        norm = rng.uniform(0.05, 40.0, n).astype(np.float32)
+        ptr = [0]
+        docs_l, tfs_l = [], []
+        for share in (1.0, 0.5, 0.05, 0.001):
+            d = np.flatnonzero(rng.random(n) < share)
+            docs_l.append(d.astype(doc_type))
+            tfs_l.append(rng.integers(1, 9, d.size).astype(np.uint8))
+            ptr.append(ptr[-1] + d.size)
+        docs = np.concatenate(docs_l)
+        tfs = np.concatenate(tfs_l)
+        ptr_a = np.array(ptr, np.int64)
+        bptr, blast, _bmax = postings.compute_blocks(ptr_a, docs, tfs, norm, block)
+        blast = blast.astype(doc_type)
+        m = len(ptr) - 1
+        weights = rng.uniform(0.1, 20.0, m)
+        fbuf = np.empty(2 * kernels.DENSE_RUN, np.float64)
+        exact = np.zeros(n, np.float64)
+        kernels._exact_scores(ptr_a[:-1], ptr_a[1:], weights, docs, tfs, norm, exact, fbuf)
+        cand = np.unique(np.concatenate([[0, n - 1], rng.choice(n, 300, replace=False)]))
+        out = np.empty(cand.size, np.float64)
+        pos = np.empty(cand.size, np.int64)
+        kernels._rescore(
+            cand, cand.size, ptr_a[:-1], ptr_a[1:], bptr[:-1], bptr[1:], weights, docs, tfs,
+            blast, block, norm, out, pos,
+        )  # fmt: skip
+        assert np.array_equal(out.view(np.int64), exact[cand].view(np.int64))
+        bits = exact.astype(np.float32).view(np.int32)
+        for t in (1, int(np.median(bits)), int(bits.max()), int(bits.max()) + 1):
+            want = np.flatnonzero(bits >= t)
+            for room in (0, 1, want.size, want.size + 5):
+                got = np.full(room, -1, np.int64)
+                assert kernels._candidates(bits, n, np.int32(t), got) == want.size
+                assert np.array_equal(got[: min(room, want.size)], want[:room])
