@@ -232,3 +232,18 @@ def test_rescore_and_candidates_equal_brute_force() -> None:
                 got = np.full(room, -1, np.int64)
                 assert kernels._candidates(bits, n, np.int32(t), got) == want.size
                 assert np.array_equal(got[: min(room, want.size)], want[:room])
+
+
+def test_zero_norms_k1_zero_and_empty_documents() -> None:
+    """norm = 0 for every document when k1 = 0 (and for an empty one when b = 1): a document
+    without a frequent term must add 0, not 0 / 0 = NaN, in the float32 pass (a NaN there
+    poisoned the bound of the k-th score and lost hits)."""
+    docs = ["a b"] * 30 + ["b c"] * 30 + ["c"] * 40 + [""] * 5
+    for k1, b in ((0.0, 0.75), (0.0, 1.0), (1.2, 1.0)):
+        ix = BM25Index({"tokenizer": "whitespace"}, k1=k1, b=b, show_progress=False)
+        ix.add(docs, ids=[f"d{i}" for i in range(len(docs))])
+        for q in ("a", "a b", "c", "a b c"):
+            for k in (1, 10, 50, 100, 105):
+                hits = _both(ix, q, k)
+                want = {"a": 30, "a b": 60, "c": 70, "a b c": 100}[q]
+                assert len(hits) == min(k, want), (k1, b, q, k)

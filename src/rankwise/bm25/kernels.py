@@ -403,15 +403,21 @@ def _approx_scores(
     The segment is scored in windows of ``DENSE_WINDOW`` documents, each query term in turn
     adding into the window's accumulators, which stay in the core's caches with the window's
     norms. A term with postings in at least 1/DENSE_TERM_SHARE of the documents has its term
-    frequencies spread into ``tfw`` (zero on entry and exit) and its contributions computed for
-    every document of the window by a vectorised loop (no gathers: a contribution where tf = 0
-    is 0); a rarer term's postings run by run: norms gathered, contributions computed by a
-    vectorised loop into ``buf32``, then added at their documents."""
+    frequencies spread into ``tfw`` (two windows long, zero on entry and exit) and its
+    contributions computed for every document of the window by a vectorised loop, two such
+    terms per loop (no gathers: a contribution where tf = 0 is 0; the float32 sum's order is
+    free, its error bound does not depend on it); a rarer term's postings run by run: norms
+    gathered, contributions computed by a vectorised loop into ``buf32``, then added at their
+    documents."""
     n = norm.size
     run = DENSE_RUN
     contrib = buf32[:run]
     gathered = buf32[run : 2 * run]
     bits = acc32.view(np.int32)
+    # a document without the term has tf = 0 and tf / (tf + norm) = 0, but 0 / 0 is NaN where
+    # norm = 0 (k1 = 0, or b = 1 and an empty document): the divisor is kept at least 1, which
+    # leaves it unchanged for the documents with the term (tf >= 1)
+    one = np.float32(1.0)
     gmax32[:] = 0
     for i in range(starts.size):
         cur[i] = starts[i]
@@ -421,6 +427,9 @@ def _approx_scores(
         aw = acc32[lo:hi]
         nw = norm[lo:hi]
         aw[:] = 0.0
+        tfa = tfw[:span]
+        tfb = tfw[DENSE_WINDOW : DENSE_WINDOW + span]
+        pend = -1  # a frequent term whose term frequencies wait in tfa for a second one
         for i in range(starts.size):
             w = np.float32(weights[i])
             p = cur[i]
@@ -430,12 +439,21 @@ def _approx_scores(
                 dr = docs[p:b]
                 tr = tfs[p:b]
                 ulo = np.uint64(lo)
+                into = tfa if pend < 0 else tfb
                 for j in range(b - p):  # unsigned indices: no test for negative ones
-                    tfw[np.uint64(dr[j]) - ulo] = tr[j]
-                for j in range(span):
-                    tf = np.float32(tfw[j])
-                    aw[j] += w * tf / (tf + nw[j])
-                tfw[:span] = 0
+                    into[np.uint64(dr[j]) - ulo] = tr[j]
+                if pend < 0:
+                    pend = i
+                else:  # two terms per pass over the window (the sum's order is free here)
+                    wa = np.float32(weights[pend])
+                    for j in range(span):
+                        ta = np.float32(tfa[j])
+                        tb = np.float32(tfb[j])
+                        nj = nw[j]
+                        aw[j] += wa * ta / max(ta + nj, one) + w * tb / max(tb + nj, one)
+                        tfa[j] = 0
+                        tfb[j] = 0
+                    pend = -1
                 p = b
             else:
                 while p < b:
@@ -451,6 +469,12 @@ def _approx_scores(
                         acc32[dr[j]] += contrib[j]
                     p += r
             cur[i] = p
+        if pend >= 0:
+            wa = np.float32(weights[pend])
+            for j in range(span):
+                ta = np.float32(tfa[j])
+                aw[j] += wa * ta / max(ta + nw[j], one)
+                tfa[j] = 0
         if check_alive:
             live = alive[lo:hi]
             for j in range(span):
@@ -568,7 +592,7 @@ def _dense_work(n_docs: int, longest: int, tfs: Any, candidates: int) -> Any:  #
     ibuf = np.empty(n_groups + 2 * candidates + longest, np.int64)
     buf32 = np.empty(2 * DENSE_RUN, np.float32)
     gmax32 = np.empty(n_groups, np.int32)
-    tfw = np.zeros(DENSE_WINDOW, tfs.dtype)
+    tfw = np.zeros(2 * DENSE_WINDOW, tfs.dtype)
     return fbuf, ibuf, buf32, gmax32, tfw
 
 
