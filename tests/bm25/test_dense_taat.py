@@ -85,7 +85,17 @@ def test_float32_bound_holds_for_long_queries_and_large_tf() -> None:
         kernels._approx_scores(
             starts, ends, weights, docs, tfs, norm, alive, False, acc32, tfw, buf32, cur, gmax32
         )
+        assert tfw.size == 2 * n  # one window: the segment is smaller than DENSE_WINDOW
         assert not tfw.any()  # left all zero
+        for width in (1, 7, 128, 1000):  # windows of `width` documents: the same float32 sums
+            narrow = np.zeros(2 * width, tfs.dtype)
+            windowed = np.full(n, np.nan, np.float32)
+            kernels._approx_scores(
+                starts, ends, weights, docs, tfs, norm, alive, False, windowed, narrow, buf32,
+                cur, gmax32.copy(),
+            )  # fmt: skip
+            assert not narrow.any()
+            assert np.array_equal(windowed, acc32), width
         eps = kernels._approx_error(m)
         err = np.abs(acc32.astype(np.float64) - exact)
         assert (err <= eps * exact).all()

@@ -54,9 +54,11 @@ WINDOW_BLOCKS = 64
 SCAN_RATIO = 8
 #: postings per run whose contributions the dense TAAT computes in one vectorised loop
 DENSE_RUN = 256
-#: documents per window of the dense TAAT's float32 pass (its accumulators, norms and term
-#: frequencies stay in the core's first-level cache while every query term adds into them)
-DENSE_WINDOW = 1 << 12
+#: documents per window of the dense TAAT's float32 pass (every query term adds into the
+#: window's accumulators in turn; measured at 200k documents, heavy top-100: windows of 2^12
+#: documents, which kept them in the first-level cache, took 1.4x the time of 2^16: longer
+#: runs per term pay more than the cache level)
+DENSE_WINDOW = 1 << 16
 #: in that pass, a term with postings in at least 1/DENSE_TERM_SHARE of the documents is
 #: scored for every document of a window (no gathers), a rarer one posting by posting
 DENSE_TERM_SHARE = 8
@@ -86,15 +88,16 @@ BOUND_SHARE = 16
 BOUND_K = 32
 #: a query whose postings in a segment number at least 1/DENSE_SHARE of its documents is
 #: scored densely (TAAT); DAAT_MAXSCORE does so only in segments of at most DENSE_DOCS
-#: documents (measured at 20k and 200k: dense scoring beats its windows there, unless a term
-#: gives MaxScore a good first bound, see BOUND_K)
+#: documents (measured at 20k, 200k and 1M, whose segments hold up to 280k documents: dense
+#: scoring beats its windows there, unless a term gives MaxScore a good first bound, see
+#: BOUND_K)
 DENSE_SHARE = 4
-DENSE_DOCS = 1 << 18
+DENSE_DOCS = 1 << 20
 #: DAAT_MAXSCORE scores a query with at most this many postings in a segment of at most
 #: SPARSE_DOCS documents term at a time: cheaper than setting up its windows (these and
 #: DENSE_DOCS are read by the caller at each call, so tests can force each path)
 SPARSE_POSTINGS = 1 << 14
-SPARSE_DOCS = 1 << 18
+SPARSE_DOCS = 1 << 20
 # lowest set bit of a 64-bit word -> its index (de Bruijn multiplication)
 _DEBRUIJN = 0x03F79D71B4CB0A89
 _DEBRUIJN_INDEX = np.zeros(64, np.int64)
@@ -400,16 +403,17 @@ def _approx_scores(
     """Float32 scores of the segment's documents into ``acc32[:n_docs]`` (0 for dead ones when
     ``check_alive``) and their group maxima, as int32 bits, into ``gmax32``.
 
-    The segment is scored in windows of ``DENSE_WINDOW`` documents, each query term in turn
-    adding into the window's accumulators, which stay in the core's caches with the window's
-    norms. A term with postings in at least 1/DENSE_TERM_SHARE of the documents has its term
-    frequencies spread into ``tfw`` (two windows long, zero on entry and exit) and its
-    contributions computed for every document of the window by a vectorised loop, two such
-    terms per loop (no gathers: a contribution where tf = 0 is 0; the float32 sum's order is
-    free, its error bound does not depend on it); a rarer term's postings run by run: norms
-    gathered, contributions computed by a vectorised loop into ``buf32``, then added at their
-    documents."""
+    The segment is scored in windows of ``tfw.size // 2`` documents (``DENSE_WINDOW``, or
+    the whole of a smaller segment: see ``_dense_work``), each query term in turn
+    adding into the window's accumulators. A term with postings in at least
+    1/DENSE_TERM_SHARE of the documents has its term frequencies spread into ``tfw`` (two
+    windows long, zero on entry and exit) and its contributions computed for every document
+    of the window by a vectorised loop, two such terms per loop (no gathers: a contribution
+    where tf = 0 is 0; the float32 sum's order is free, its error bound does not depend on
+    it); a rarer term's postings run by run: norms gathered, contributions computed by a
+    vectorised loop into ``buf32``, then added at their documents."""
     n = norm.size
+    half = tfw.size // 2  # documents per window; the second term's frequencies start there
     run = DENSE_RUN
     contrib = buf32[:run]
     gathered = buf32[run : 2 * run]
@@ -421,14 +425,14 @@ def _approx_scores(
     gmax32[:] = 0
     for i in range(starts.size):
         cur[i] = starts[i]
-    for lo in range(0, n, DENSE_WINDOW):
-        hi = min(lo + DENSE_WINDOW, n)
+    for lo in range(0, n, half):
+        hi = min(lo + half, n)
         span = hi - lo
         aw = acc32[lo:hi]
         nw = norm[lo:hi]
         aw[:] = 0.0
         tfa = tfw[:span]
-        tfb = tfw[DENSE_WINDOW : DENSE_WINDOW + span]
+        tfb = tfw[half : half + span]
         pend = -1  # a frequent term whose term frequencies wait in tfa for a second one
         for i in range(starts.size):
             w = np.float32(weights[i])
@@ -592,7 +596,7 @@ def _dense_work(n_docs: int, longest: int, tfs: Any, candidates: int) -> Any:  #
     ibuf = np.empty(n_groups + 2 * candidates + longest, np.int64)
     buf32 = np.empty(2 * DENSE_RUN, np.float32)
     gmax32 = np.empty(n_groups, np.int32)
-    tfw = np.zeros(2 * DENSE_WINDOW, tfs.dtype)
+    tfw = np.zeros(2 * min(DENSE_WINDOW, n_docs), tfs.dtype)
     return fbuf, ibuf, buf32, gmax32, tfw
 
 
