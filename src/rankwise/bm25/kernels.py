@@ -544,7 +544,7 @@ def _rescore(
             hi = min(lo + block, te)
             row = docs[lo:hi]
             d32 = np.int32(d)  # documents of a segment fit in int32 (compares 8 per ymm)
-            cnt = 0
+            cnt: Any = 0
             for j in range(hi - lo):
                 cnt += np.int32(row[j]) < d32
             p = min(lo + cnt, hi - 1)  # d's posting if it has one (d <= the block's last doc)
