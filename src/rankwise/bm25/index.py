@@ -1131,6 +1131,7 @@ class BM25Index:
             dense_docs, sparse_postings = kernels.DENSE_DOCS, kernels.SPARSE_POSTINGS
         elif algo == "TAAT_NAIVE":
             acc, touched = _taat_buffers(longest)
+        approx_docs, approx_candidates = kernels.DENSE_APPROX_DOCS, kernels.DENSE_CANDIDATES
         df = st.df
         n_live = float(st.n_live)
         k1p1 = self._k1 + 1.0
@@ -1143,7 +1144,7 @@ class BM25Index:
                     qterms, qptr, df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, scale,
                     seg.docs, seg.tfs, seg.blast, seg.bmax, seg_norm, seg_mask, lo,
                     seg.block, check_alive, acc, touched, dense_docs, sparse_postings,
-                    hs, hd, sizes, finish,
+                    approx_docs, approx_candidates, hs, hd, sizes, finish,
                 )  # fmt: skip
             elif algo == "DAAT_WAND":
                 kernels.wand_batch(
@@ -1154,8 +1155,8 @@ class BM25Index:
             else:
                 kernels.taat_batch(
                     qterms, qptr, df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, seg.docs,
-                    seg.tfs, seg_norm, seg_mask, lo, check_alive, acc, touched, hs, hd, sizes,
-                    finish,
+                    seg.tfs, seg.blast, seg.block, seg_norm, seg_mask, lo, check_alive, acc,
+                    touched, approx_docs, approx_candidates, hs, hd, sizes, finish,
                 )  # fmt: skip
 
     def _exhaustive_topk(

@@ -58,6 +58,27 @@ SCAN_RATIO = 8
 DROP_SHARE = 8
 #: postings per run whose contributions the dense TAAT computes in one vectorised loop
 DENSE_RUN = 256
+#: documents per window of the dense TAAT's float32 pass (every query term adds into the
+#: window's accumulators in turn; measured at 200k documents, heavy top-100: windows of 2^12
+#: documents, which kept them in the first-level cache, took 1.4x the time of 2^16: longer
+#: runs per term pay more than the cache level)
+DENSE_WINDOW = 1 << 16
+#: in that pass, a term with postings in at least 1/DENSE_TERM_SHARE of the documents is
+#: scored for every document of a window (no gathers), a rarer one posting by posting
+DENSE_TERM_SHARE = 8
+#: documents per run the dense TAAT tests at once for candidates of the float32 pass
+DENSE_CHUNK = 64
+#: the dense TAAT scores in float32 first and rescores in float64 only the documents that may
+#: be in the top k, for k up to DENSE_APPROX_K and while at most DENSE_CANDIDATES documents
+#: remain; else it scores every document in float64
+#: (in segments of at least DENSE_APPROX_DOCS documents per hit asked for: the float32 pass
+#: saves time in proportion to the documents, the candidates cost it in proportion to k;
+#: measured at 20k documents, float32 first paid for k = 10 to 40 and broke even at 100; at
+#: 200k it paid for k = 100; these two are read by the caller at each call, so tests can
+#: force each path)
+DENSE_APPROX_K = 256
+DENSE_APPROX_DOCS = 1 << 8
+DENSE_CANDIDATES = 4096
 #: halvings of the search for TAAT's lower bound of the k-th score, and the most touched
 #: documents the sparse TAAT computes it for
 BOUND_STEPS = 12
@@ -71,15 +92,16 @@ BOUND_SHARE = 16
 BOUND_K = 32
 #: a query whose postings in a segment number at least 1/DENSE_SHARE of its documents is
 #: scored densely (TAAT); DAAT_MAXSCORE does so only in segments of at most DENSE_DOCS
-#: documents (measured at 20k and 200k: dense scoring beats its windows there, unless a term
-#: gives MaxScore a good first bound, see BOUND_K)
+#: documents (measured at 20k, 200k and 1M, whose segments hold up to 280k documents: dense
+#: scoring beats its windows there, unless a term gives MaxScore a good first bound, see
+#: BOUND_K)
 DENSE_SHARE = 4
-DENSE_DOCS = 1 << 18
+DENSE_DOCS = 1 << 20
 #: DAAT_MAXSCORE scores a query with at most this many postings in a segment of at most
 #: SPARSE_DOCS documents term at a time: cheaper than setting up its windows (these and
 #: DENSE_DOCS are read by the caller at each call, so tests can force each path)
 SPARSE_POSTINGS = 1 << 14
-SPARSE_DOCS = 1 << 18
+SPARSE_DOCS = 1 << 20
 # lowest set bit of a 64-bit word -> its index (de Bruijn multiplication)
 _DEBRUIJN = 0x03F79D71B4CB0A89
 _DEBRUIJN_INDEX = np.zeros(64, np.int64)
@@ -323,12 +345,51 @@ def _taat(
 
 @_helper
 def _dense_groups(n_docs: int) -> int:  # pragma: no cover
-    """Number of groups ``_taat_dense`` offers a segment of ``n_docs`` documents in."""
-    return max(256, min(8192, n_docs // 16))
+    """Number of groups ``_taat_dense`` offers a segment of ``n_docs`` documents in (document
+    d in group ``d % n_groups``): a power of two from 256 to 8192, about n_docs / 16."""
+    g = 256
+    while g < 8192 and g * 32 <= n_docs:
+        g *= 2
+    return g
 
 
 @_helper
-def _taat_dense(
+def _window_end(docs: Any, p: int, e: int, hi: int, width: int) -> int:  # pragma: no cover
+    """First posting in ``p..e`` whose document is at least ``hi``, knowing that at most
+    ``width`` postings from ``p`` on fall below it (one per document of the window)."""
+    b = min(e, p + width)
+    if b == e and (b == p or np.int64(docs[b - 1]) < hi):
+        return e
+    a = p
+    while a < b:
+        mid = (a + b) >> 1
+        if np.int64(docs[mid]) < hi:
+            a = mid + 1
+        else:
+            b = mid
+    return a
+
+
+@_helper
+def _group_max32(bits: Any, lo: int, hi: int, gmax: Any) -> None:  # pragma: no cover
+    """Raise ``gmax[d % gmax.size]`` to ``bits[d]`` for the documents d in ``lo..hi``
+    (``gmax.size`` a power of two), in runs of consecutive groups the compiler vectorises."""
+    n_groups = gmax.size
+    d = lo
+    while d < hi:
+        g0 = d & (n_groups - 1)
+        cnt = min(hi - d, n_groups - g0)
+        row = bits[d : d + cnt]
+        gm = gmax[g0 : g0 + cnt]
+        for j in range(cnt):
+            v = row[j]
+            if v > gm[j]:
+                gm[j] = v
+        d += cnt
+
+
+@_helper
+def _approx_scores(
     starts: Any,
     ends: Any,
     weights: Any,
@@ -337,8 +398,266 @@ def _taat_dense(
     norm: Any,
     alive: Any,
     check_alive: bool,
+    acc32: Any,
+    tfw: Any,
+    buf32: Any,
+    cur: Any,
+    gmax32: Any,
+) -> None:  # pragma: no cover
+    """Float32 scores of the segment's documents into ``acc32[:n_docs]`` (0 for dead ones when
+    ``check_alive``) and their group maxima, as int32 bits, into ``gmax32``.
+
+    The segment is scored in windows of ``tfw.size // 2`` documents (``DENSE_WINDOW``, or
+    the whole of a smaller segment: see ``_dense_work``), each query term in turn
+    adding into the window's accumulators. A term with postings in at least
+    1/DENSE_TERM_SHARE of the documents has its term frequencies spread into ``tfw`` (two
+    windows long, zero on entry and exit) and its contributions computed for every document
+    of the window by a vectorised loop, two such terms per loop (no gathers: a contribution
+    where tf = 0 is 0; the float32 sum's order is free, its error bound does not depend on
+    it); a rarer term's postings run by run: norms gathered, contributions computed by a
+    vectorised loop into ``buf32``, then added at their documents."""
+    n = norm.size
+    half = tfw.size // 2  # documents per window; the second term's frequencies start there
+    run = DENSE_RUN
+    contrib = buf32[:run]
+    gathered = buf32[run : 2 * run]
+    bits = acc32.view(np.int32)
+    # a document without the term has tf = 0 and tf / (tf + norm) = 0, but 0 / 0 is NaN where
+    # norm = 0 (k1 = 0, or b = 1 and an empty document): the divisor is kept at least 1, which
+    # leaves it unchanged for the documents with the term (tf >= 1)
+    one = np.float32(1.0)
+    gmax32[:] = 0
+    for i in range(starts.size):
+        cur[i] = starts[i]
+    for lo in range(0, n, half):
+        hi = min(lo + half, n)
+        span = hi - lo
+        aw = acc32[lo:hi]
+        nw = norm[lo:hi]
+        aw[:] = 0.0
+        tfa = tfw[:span]
+        tfb = tfw[half : half + span]
+        pend = -1  # a frequent term whose term frequencies wait in tfa for a second one
+        for i in range(starts.size):
+            w = np.float32(weights[i])
+            p = cur[i]
+            e = ends[i]
+            b = _window_end(docs, p, e, hi, span)
+            if (e - starts[i]) * DENSE_TERM_SHARE >= n:
+                dr = docs[p:b]
+                tr = tfs[p:b]
+                ulo = np.uint64(lo)
+                into = tfa if pend < 0 else tfb
+                for j in range(b - p):  # unsigned indices: no test for negative ones
+                    into[np.uint64(dr[j]) - ulo] = tr[j]
+                if pend < 0:
+                    pend = i
+                else:  # two terms per pass over the window (the sum's order is free here)
+                    wa = np.float32(weights[pend])
+                    for j in range(span):
+                        ta = np.float32(tfa[j])
+                        tb = np.float32(tfb[j])
+                        nj = nw[j]
+                        aw[j] += wa * ta / max(ta + nj, one) + w * tb / max(tb + nj, one)
+                        tfa[j] = 0
+                        tfb[j] = 0
+                    pend = -1
+                p = b
+            else:
+                while p < b:
+                    r = min(run, b - p)
+                    dr = docs[p : p + r]
+                    tr = tfs[p : p + r]
+                    for j in range(r):
+                        gathered[j] = norm[dr[j]]
+                    for j in range(r):
+                        tf = np.float32(tr[j])
+                        contrib[j] = w * tf / (tf + gathered[j])
+                    for j in range(r):
+                        acc32[dr[j]] += contrib[j]
+                    p += r
+            cur[i] = p
+        if pend >= 0:
+            wa = np.float32(weights[pend])
+            for j in range(span):
+                ta = np.float32(tfa[j])
+                aw[j] += wa * ta / max(ta + nw[j], one)
+                tfa[j] = 0
+        if check_alive:
+            live = alive[lo:hi]
+            for j in range(span):
+                if not live[j]:
+                    aw[j] = 0.0
+        _group_max32(bits, lo, hi, gmax32)
+
+
+@_helper
+def _approx_error(m: int) -> float:  # pragma: no cover
+    """Bound of ``|s32 - s64| / s64`` for a document of a query with m terms: ``s32`` its
+    float32 score (``_approx_scores``), ``s64`` its float64 one. With u = 2^-24, a float32
+    contribution carries at most 4 roundings (the weight, the product, the sum tf + norm, the
+    quotient: tf and norm are exact), the float32 sum m - 1 more, the float64 score about
+    (m + 1) * 2^-53: all within (m + 3) u (1 + m u). Doubled for margin."""
+    return (m + 8) * 2.0**-23
+
+
+@_helper
+def _rescore(
+    cand: Any,
+    nc: int,
+    starts: Any,
+    ends: Any,
+    bstarts: Any,
+    bends: Any,
+    weights: Any,
+    docs: Any,
+    tfs: Any,
+    blast: Any,
+    block: int,
+    norm: Any,
+    out: Any,
+    pos: Any,
+) -> None:  # pragma: no cover
+    """Float64 scores of the documents ``cand[:nc]`` (ascending) into ``out[:nc]``: the same
+    contributions summed in the same term order as the exact dense loop, so the same bits.
+    Term by term, a walk of the term's block ends (``blast``) first finds each candidate's
+    block (``pos``: int64 scratch of ``nc``); then the candidate's place in its block is
+    counted by a vectorised compare of the whole block, with no branch on the data, so the
+    lookups of successive candidates overlap instead of waiting on each other's loads."""
+    for c in range(nc):
+        out[c] = 0.0
+    for i in range(starts.size):
+        w = weights[i]
+        ts = starts[i]
+        te = ends[i]
+        bs = bstarts[i]
+        be = bends[i]
+        b = bs
+        n_in = nc
+        for c in range(nc):
+            d = cand[c]
+            while b < be and np.int64(blast[b]) < d:
+                b += 1
+            if b == be:
+                n_in = c
+                break
+            pos[c] = ts + (b - bs) * block
+        for c in range(n_in):
+            d = cand[c]
+            lo = pos[c]
+            hi = min(lo + block, te)
+            row = docs[lo:hi]
+            d32 = np.int32(d)  # documents of a segment fit in int32 (compares 8 per ymm)
+            cnt: Any = 0
+            for j in range(hi - lo):
+                cnt += np.int32(row[j]) < d32
+            p = min(lo + cnt, hi - 1)  # d's posting if it has one (d <= the block's last doc)
+            tf = np.float64(tfs[p])
+            x = w * tf / (tf + np.float64(norm[d]))
+            # adding 0.0 leaves a sum of non-negative contributions unchanged, to the bit
+            out[c] += x if np.int64(docs[p]) == d else 0.0
+
+
+@_helper
+def _exact_scores(
+    starts: Any, ends: Any, weights: Any, docs: Any, tfs: Any, norm: Any, acc: Any, buf: Any
+) -> None:  # pragma: no cover
+    """Float64 scores of the segment's documents into ``acc[:n_docs]`` (any content on entry):
+    each run of ``DENSE_RUN`` postings of a term has its norms gathered and its contributions
+    computed by a vectorised loop into ``buf``, then added at their documents. (Runs are slices:
+    indexing by ``p + j`` made numba check for negative indices, which kept every loop scalar.)"""
+    n = norm.size
+    run = DENSE_RUN
+    contrib = buf[:run]
+    gathered = buf[run : 2 * run]
+    acc[:n] = 0.0
+    for i in range(starts.size):
+        w = weights[i]
+        p = starts[i]
+        e = ends[i]
+        while p < e:
+            r = min(run, e - p)
+            dr = docs[p : p + r]
+            tr = tfs[p : p + r]
+            for j in range(r):
+                gathered[j] = norm[dr[j]]
+            for j in range(r):
+                tf = np.float64(tr[j])
+                contrib[j] = w * tf / (tf + gathered[j])
+            for j in range(r):
+                acc[dr[j]] += contrib[j]
+            p += r
+
+
+@_helper
+def _dense_work(n_docs: int, longest: int, tfs: Any, candidates: int) -> Any:  # pragma: no cover
+    """Scratch arrays of ``_taat_dense`` for a segment of ``n_docs`` documents and queries of
+    up to ``longest`` terms, the float32 pass leaving at most ``candidates`` documents (0: no
+    float32 pass): (float64 runs and candidate scores, int64 group maxima, candidates, their
+    blocks and cursors, float32 runs, int32 group maxima, term frequencies of a window)."""
+    n_groups = _dense_groups(n_docs)
+    fbuf = np.empty(2 * DENSE_RUN + candidates, np.float64)
+    ibuf = np.empty(n_groups + 2 * candidates + longest, np.int64)
+    buf32 = np.empty(2 * DENSE_RUN, np.float32)
+    gmax32 = np.empty(n_groups, np.int32)
+    tfw = np.zeros(2 * min(DENSE_WINDOW, n_docs), tfs.dtype)
+    return fbuf, ibuf, buf32, gmax32, tfw
+
+
+@_helper
+def _no_dense_work(tfs: Any) -> Any:  # pragma: no cover
+    """Empty stand-in for ``_dense_work`` until a query takes the dense path."""
+    return (
+        np.empty(0, np.float64), np.empty(0, np.int64), np.empty(0, np.float32),
+        np.empty(0, np.int32), np.zeros(0, tfs.dtype),
+    )  # fmt: skip
+
+
+@_helper
+def _candidates(bits: Any, n: int, t: Any, cand: Any) -> int:  # pragma: no cover
+    """Documents d < n with ``bits[d] >= t`` ascending into ``cand`` (as many as it holds);
+    returns how many there are. Runs of DENSE_CHUNK documents are tested by a vectorised
+    count first (contiguous, unsigned indices), and only runs with a hit are walked."""
+    nc = 0
+    cap = cand.size
+    chunk = DENSE_CHUNK
+    full = n - n % chunk
+    for lo in range(0, full, chunk):
+        ulo = np.uint64(lo)
+        hit = 0
+        for j in range(chunk):
+            hit += bits[ulo + np.uint64(j)] >= t
+        if hit == 0:
+            continue
+        for d in range(lo, lo + chunk):
+            if bits[d] >= t:
+                if nc < cap:
+                    cand[nc] = d
+                nc += 1
+    for d in range(full, n):
+        if bits[d] >= t:
+            if nc < cap:
+                cand[nc] = d
+            nc += 1
+    return nc
+
+
+@_helper
+def _taat_dense(
+    starts: Any,
+    ends: Any,
+    bstarts: Any,
+    bends: Any,
+    weights: Any,
+    docs: Any,
+    tfs: Any,
+    blast: Any,
+    block: int,
+    norm: Any,
+    alive: Any,
+    check_alive: bool,
     acc: Any,
-    scratch: Any,
+    work: Any,
     base: int,
     hs: Any,
     hd: Any,
@@ -346,40 +665,94 @@ def _taat_dense(
     k: int,
 ) -> int:  # pragma: no cover
     """``_taat`` for queries whose postings cover a large part of the segment; returns the
-    heap size.
+    heap size. Leaves ``acc[:n_docs]`` (float64 scratch at least as long as the segment, any
+    content on entry) dirty: the caller zeroes it before other uses. ``work`` comes from
+    ``_dense_work``.
 
-    Each run of ``DENSE_RUN`` postings of a term first has its contributions computed into a
-    buffer by loops the compiler vectorises (the length norms gathered apart, so the division
-    runs on vectors), then added into ``acc`` (float64, all zero on entry, left all zero, at
-    least as long as the segment). Documents are then offered to the heap by groups, document
-    d in group ``d % n_groups``: the group maxima come from a vectorised loop, and a value that
-    k group maxima reach is reached by k documents, a lower bound of the k-th score. Only the
-    groups whose maximum reaches the bound (or the heap's root, once higher) are visited, so
-    only about k documents are offered. Scores are non-negative: compared as the integers of
-    their bits they order the same way, which is what the vectorised loops compare.
-    ``scratch`` (float64) holds ``2 * DENSE_RUN + _dense_groups(n)`` values.
+    For k up to DENSE_APPROX_K every document is first scored in float32 (``_approx_scores``,
+    into the bytes of ``acc``), which bounds its float64 score within ``_approx_error``. Group
+    maxima give a value that k documents reach (a value that k group maxima reach is reached by
+    k documents: see _kth_bound), so a lower bound of the k-th float64 score (the heap's root
+    too, once full); only documents whose float32 score, widened by the error, reaches it can
+    be in the top k. Those candidates (about k, unless many tie; found in document order by
+    ``_candidates``) are rescored exactly in float64 (``_rescore``) and offered to the heap.
+    When more than ``work`` has room for remain (DENSE_CANDIDATES), or k is larger, or
+    ``work`` has no room (a small segment), the query is scored exactly in float64 throughout
+    (``_exact_scores``) and offered the same way by groups. Scores are non-negative: compared
+    as the integers of their bits they order the same way, which is what the vectorised loops
+    compare.
     """
     n = norm.size
-    run = DENSE_RUN
-    contrib = scratch[:run]
-    gathered = scratch[run : 2 * run]
-    for i in range(starts.size):
-        w = weights[i]
-        p = starts[i]
-        e = ends[i]
-        while p < e:
-            r = min(run, e - p)
-            for j in range(r):
-                gathered[j] = norm[docs[p + j]]
-            for j in range(r):
-                tf = np.float64(tfs[p + j])
-                contrib[j] = w * tf / (tf + gathered[j])
-            for j in range(r):
-                acc[docs[p + j]] += contrib[j]
-            p += r
+    m = starts.size
+    fbuf, ibuf, buf32, gmax32, tfw = work
+    n_groups = gmax32.size
+    gmax = ibuf[:n_groups]
+    cap = fbuf.size - 2 * DENSE_RUN  # most candidates (0: no float32 pass)
+    if cap > 0 and k <= DENSE_APPROX_K:
+        cand = ibuf[n_groups : n_groups + cap]
+        cur = ibuf[n_groups + 2 * cap : n_groups + 2 * cap + m]
+        acc32 = acc[: (n + 1) // 2].view(np.float32)
+        _approx_scores(
+            starts, ends, weights, docs, tfs, norm, alive, check_alive, acc32, tfw, buf32, cur,
+            gmax32,
+        )  # fmt: skip
+        gmax32f = gmax32.view(np.float32)
+        for g in range(n_groups):  # float32 -> float64 is exact and keeps the order
+            gmax[g] = np.float64(gmax32f[g]).view(np.int64)
+        eps = _approx_error(m)
+        reached = np.int64(_kth_bound(gmax, n_groups, k)).view(np.float64)
+        low = reached * (1.0 - eps)  # at least k documents score this much in float64
+        if size == k and hs[0] > low:
+            low = hs[0]
+        # float32 scores of the documents that may reach ``low`` (rounded down)
+        t32 = np.float32(low * (1.0 - eps) * (1.0 - 2.0**-22)).view(np.int32)
+        if t32 < 1:
+            t32 = np.int32(1)  # score 0: not touched (or dead)
+        nc = _candidates(acc32.view(np.int32), n, t32, cand)
+        if nc <= cap:
+            chosen = cand[:nc]
+            scores = fbuf[2 * DENSE_RUN : 2 * DENSE_RUN + nc]
+            _rescore(
+                chosen, nc, starts, ends, bstarts, bends, weights, docs, tfs, blast, block, norm,
+                scores, ibuf[n_groups + cap : n_groups + 2 * cap],
+            )  # fmt: skip
+            for c in range(nc):
+                s = scores[c]
+                dg = chosen[c] + base
+                if size < k:  # heap insertion, written out
+                    h = size
+                    size += 1
+                    while h > 0:  # sift up while the parent is better
+                        par = (h - 1) >> 1
+                        if _better(hs[par], hd[par], s, dg):
+                            hs[h] = hs[par]
+                            hd[h] = hd[par]
+                            h = par
+                        else:
+                            break
+                    hs[h] = s
+                    hd[h] = dg
+                elif _better(s, dg, hs[0], hd[0]):
+                    h = 0
+                    while True:  # replace the root, sift down past worse children
+                        left = 2 * h + 1
+                        if left >= size:
+                            break
+                        worst = left
+                        if left + 1 < size and _better(hs[left], hd[left], hs[left + 1],
+                                                       hd[left + 1]):  # fmt: skip
+                            worst = left + 1
+                        if _better(s, dg, hs[worst], hd[worst]):
+                            hs[h] = hs[worst]
+                            hd[h] = hd[worst]
+                            h = worst
+                        else:
+                            break
+                    hs[h] = s
+                    hd[h] = dg
+            return size
+    _exact_scores(starts, ends, weights, docs, tfs, norm, acc, fbuf)
     bits = acc.view(np.int64)
-    n_groups = _dense_groups(n)
-    gmax = scratch[2 * run : 2 * run + n_groups].view(np.int64)
     gmax[:] = 0
     rows = n // n_groups
     for row in range(rows):
@@ -449,7 +822,6 @@ def _taat_dense(
                 root = np.float64(hs[0]).view(np.int64)
                 if root > tb:
                     tb = root
-    acc[:n] = 0.0
     return size
 
 
@@ -1180,6 +1552,8 @@ def maxscore_batch(
     touched: Any,
     dense_docs: int,
     sparse_postings: int,
+    approx_docs: int,
+    approx_candidates: int,
     hs: Any,
     hd: Any,
     sizes: Any,
@@ -1193,7 +1567,10 @@ def maxscore_batch(
     good first bound of the k-th score (``BOUND_SHARE``), with a list of touched
     documents when it has at most ``sparse_postings`` postings there (``SPARSE_POSTINGS``).
     ``acc`` (float64, all zero) and ``touched`` (int64) are the scratch for that, used only in
-    segments no longer than they are (the caller sizes them, up to ``SPARSE_DOCS``)."""
+    segments no longer than they are (the caller sizes them, up to ``SPARSE_DOCS``). The dense
+    path scores in float32 first in segments of at least ``approx_docs`` documents per hit,
+    rescoring up to ``approx_candidates`` documents per query (``DENSE_APPROX_DOCS``,
+    ``DENSE_CANDIDATES``)."""
     longest = _longest_query(qptr)
     cursors = np.empty((5, longest), np.int64)
     values = np.empty((3, longest), np.float64)
@@ -1206,13 +1583,14 @@ def maxscore_batch(
     win = np.zeros(0, np.float64)
     bits = np.zeros(0, np.uint64)
     ibuf = np.empty(0, np.float64)
-    scratch = np.empty(0, np.float64)
+    work = _no_dense_work(tfs)
     vals = np.empty(0, np.float64)
     k = hs.shape[1]
     n_docs = norm.size
     fits = n_docs <= acc.size and n_docs <= touched.size
     dense_ok = fits and n_docs <= dense_docs
     sparse_ok = fits and sparse_postings > 0
+    dirty = False  # whether the dense path left acc[:n_docs] non-zero
     for q in range(qptr.size - 1):
         m = _query_cursors(
             q, qterms, qptr, df, n_live, k1p1, ptr, bptr, tmax, scale, cursors, values
@@ -1227,15 +1605,21 @@ def maxscore_batch(
             and _bounding_term(cursors, m, k, min(n_docs // BOUND_SHARE, BOUND_POSTINGS))
         )
         if m > 0 and dense_ok and wide and not bounded:
-            if scratch.size == 0:
-                scratch = np.empty(2 * DENSE_RUN + _dense_groups(n_docs), np.float64)
+            if work[0].size == 0:
+                cap = approx_candidates if n_docs >= approx_docs * k else 0
+                work = _dense_work(n_docs, longest, tfs, cap)
             sizes[q] = _taat_dense(
-                cursors[0, :m], cursors[1, :m], values[0, :m], docs, tfs, norm, alive,
-                check_alive, acc, scratch, base, hs[q], hd[q], sizes[q], k,
+                cursors[0, :m], cursors[1, :m], cursors[2, :m], cursors[3, :m], values[0, :m],
+                docs, tfs, blast, block, norm, alive, check_alive, acc, work, base, hs[q],
+                hd[q], sizes[q], k,
             )  # fmt: skip
+            dirty = True
         elif m > 0 and sparse_ok and n_post <= sparse_postings and not bounded:
             if vals.size == 0:
                 vals = np.empty(min(sparse_postings, BOUND_VALUES), np.float64)
+            if dirty:  # _taat needs acc all zero
+                acc[:n_docs] = 0.0
+                dirty = False
             sizes[q] = _taat(
                 cursors[0, :m], cursors[1, :m], values[0, :m], docs, tfs, norm, alive,
                 check_alive, acc, touched, vals, base, hs[q], hd[q], sizes[q], k,
@@ -1252,6 +1636,8 @@ def maxscore_batch(
             )  # fmt: skip
         if finish:
             _sort_heap(hs[q], hd[q], sizes[q])
+    if dirty:  # acc is left all zero, as it came
+        acc[:n_docs] = 0.0
 
 
 @_qjit
@@ -1308,12 +1694,16 @@ def taat_batch(
     tmax: Any,
     docs: Any,
     tfs: Any,
+    blast: Any,
+    block: int,
     norm: Any,
     alive: Any,
     base: int,
     check_alive: bool,
     acc: Any,
     touched: Any,
+    approx_docs: int,
+    approx_candidates: int,
     hs: Any,
     hd: Any,
     sizes: Any,
@@ -1326,27 +1716,36 @@ def taat_batch(
     values = np.empty((3, longest), np.float64)
     k = hs.shape[1]
     n_docs = norm.size
-    scratch = np.empty(0, np.float64)  # made when a query first needs it
+    work = _no_dense_work(tfs)  # made when a query first needs it
     vals = np.empty(0, np.float64)
+    dirty = False  # whether the dense path left acc[:n_docs] non-zero
     for q in range(qptr.size - 1):
         m = _query_cursors(q, qterms, qptr, df, n_live, k1p1, ptr, bptr, tmax, 1.0, cursors, values)
         if m > 0:
             if _postings(cursors, m) * DENSE_SHARE >= n_docs:
-                if scratch.size == 0:
-                    scratch = np.empty(2 * DENSE_RUN + _dense_groups(n_docs), np.float64)
+                if work[0].size == 0:
+                    cap = approx_candidates if n_docs >= approx_docs * k else 0
+                    work = _dense_work(n_docs, longest, tfs, cap)
                 sizes[q] = _taat_dense(
-                    cursors[0, :m], cursors[1, :m], values[0, :m], docs, tfs, norm, alive,
-                    check_alive, acc, scratch, base, hs[q], hd[q], sizes[q], k,
+                    cursors[0, :m], cursors[1, :m], cursors[2, :m], cursors[3, :m],
+                    values[0, :m], docs, tfs, blast, block, norm, alive, check_alive, acc, work,
+                    base, hs[q], hd[q], sizes[q], k,
                 )  # fmt: skip
+                dirty = True
             else:
                 if vals.size == 0:
                     vals = np.empty(min(n_docs // DENSE_SHARE + 1, BOUND_VALUES), np.float64)
+                if dirty:  # _taat needs acc all zero
+                    acc[:n_docs] = 0.0
+                    dirty = False
                 sizes[q] = _taat(
                     cursors[0, :m], cursors[1, :m], values[0, :m], docs, tfs, norm, alive,
                     check_alive, acc, touched, vals, base, hs[q], hd[q], sizes[q], k,
                 )  # fmt: skip
         if finish:
             _sort_heap(hs[q], hd[q], sizes[q])
+    if dirty:  # acc is left all zero, as it came
+        acc[:n_docs] = 0.0
 
 
 __all__ = [

@@ -1,0 +1,259 @@
+"""The dense TAAT's float32 pass: its error bound holds, and with the exact float64 rescore of
+its candidates every search returns the very bits of the float64-only path (ties at the k-th
+score, scores a last ulp apart, deletions, several segments, stale block bounds, candidate
+overflow)."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Iterator
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rankwise.bm25 import BM25Index, kernels, postings
+from rankwise.bm25.index import _warmup
+from tests.bm25 import test_kernels as tk
+
+#: the dense path for every query with postings in a quarter of a segment, float32 first in
+#: every segment (small ones included) or never
+DENSE_ALWAYS = {"DENSE_DOCS": 1 << 30, "SPARSE_POSTINGS": 0}
+APPROX = {**DENSE_ALWAYS, "DENSE_APPROX_DOCS": 0}
+EXACT = {**DENSE_ALWAYS, "DENSE_APPROX_DOCS": 1 << 30}
+
+
+@contextlib.contextmanager
+def _kernel_settings(**values: int) -> Iterator[None]:
+    saved = {name: getattr(kernels, name) for name in values}
+    for name, value in values.items():
+        setattr(kernels, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(kernels, name, value)
+
+
+def _hits(ix: BM25Index, query: str, k: int, mode: dict[str, int]) -> list[tuple[str, float]]:
+    with _kernel_settings(**mode):
+        ix.search(query, k)  # a first search may run in NumPy while the kernel compiles
+        _warmup.wait()
+        return [(h.id, h.score) for h in ix.search(query, k)]
+
+
+def _both(ix: BM25Index, query: str, k: int) -> list[tuple[str, float]]:
+    """The hits of the float32-first path, checked equal (ids and score bits) to those of the
+    float64-only path and of the TAAT_NAIVE twin."""
+    algo = ix.inverted_index_algo
+    approx = _hits(ix, query, k, APPROX)
+    exact = _hits(ix, query, k, EXACT)
+    assert approx == exact, query
+    ix.inverted_index_algo = "TAAT_NAIVE"
+    try:
+        assert _hits(ix, query, k, APPROX) == exact, query
+    finally:
+        ix.inverted_index_algo = algo
+    return approx
+
+
+def test_float32_bound_holds_for_long_queries_and_large_tf() -> None:
+    rng = np.random.default_rng(3)
+    n = 3000
+    norm = rng.uniform(0.05, 40.0, n).astype(np.float32)
+    alive = np.ones(n, np.bool_)
+    for m, top_tf in ((1, 3), (6, 255), (40, 65535)):
+        ptr = [0]
+        docs_l, tfs_l = [], []
+        for _ in range(m):
+            d = np.flatnonzero(rng.random(n) < rng.uniform(0.05, 1.0))
+            docs_l.append(d.astype(np.uint32))
+            tfs_l.append(rng.integers(1, top_tf + 1, d.size).astype(np.uint16))
+            ptr.append(ptr[-1] + d.size)
+        docs = np.concatenate(docs_l)
+        tfs = np.concatenate(tfs_l)
+        starts = np.array(ptr[:-1], np.int64)
+        ends = np.array(ptr[1:], np.int64)
+        weights = rng.uniform(1e-6, 50.0, m)
+        fbuf, _ibuf, buf32, gmax32, tfw = kernels._dense_work(n, m, tfs, 16)
+        acc = np.zeros(n, np.float64)
+        kernels._exact_scores(starts, ends, weights, docs, tfs, norm, acc, fbuf)
+        exact = acc.copy()
+        acc32 = np.zeros(n, np.float32)
+        cur = np.zeros(m, np.int64)
+        kernels._approx_scores(
+            starts, ends, weights, docs, tfs, norm, alive, False, acc32, tfw, buf32, cur, gmax32
+        )
+        assert tfw.size == 2 * n  # one window: the segment is smaller than DENSE_WINDOW
+        assert not tfw.any()  # left all zero
+        for width in (1, 7, 128, 1000):  # windows of `width` documents: the same float32 sums
+            narrow = np.zeros(2 * width, tfs.dtype)
+            windowed = np.full(n, np.nan, np.float32)
+            kernels._approx_scores(
+                starts, ends, weights, docs, tfs, norm, alive, False, windowed, narrow, buf32,
+                cur, gmax32.copy(),
+            )  # fmt: skip
+            assert not narrow.any()
+            assert np.array_equal(windowed, acc32), width
+        eps = kernels._approx_error(m)
+        err = np.abs(acc32.astype(np.float64) - exact)
+        assert (err <= eps * exact).all()
+        assert ((acc32 > 0) == (exact > 0)).all()
+        # the group maxima are those of the float32 scores
+        groups = gmax32.size
+        want = np.zeros(groups, np.float32)
+        np.maximum.at(want, np.arange(n) % groups, acc32)
+        assert np.array_equal(gmax32.view(np.float32), want)
+
+
+def test_scores_a_last_ulp_apart_and_ties_keep_their_exact_order() -> None:
+    # every document holds the same four terms (equal weights), with the term frequencies
+    # permuted: the float64 sums of the same contributions in other orders differ in the last
+    # ulp, which float32 cannot tell apart; identical documents tie exactly
+    patterns = [p for p in itertools.product(range(1, 5), repeat=4) if sum(p) == 10]
+    docs = []
+    for rep in range(3):
+        for p in patterns:
+            words = [w for w, c in zip("abcd", p, strict=True) for _ in range(c)]
+            docs.append(" ".join(words + ["pad"] * rep))
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    ix.add(docs, ids=[f"d{i}" for i in range(len(docs))])
+    every = _both(ix, "a b c d", len(docs))
+    scores = np.array([s for _, s in every])
+    apart = scores[:-1] != scores[1:]
+    close = np.abs(scores[:-1] - scores[1:]) <= 4 * np.spacing(scores[1:])
+    assert (apart & close).any()  # some scores differ by a few ulp only
+    assert (~apart).any()  # and some tie
+    for k in range(1, len(docs) + 1, 3):
+        assert _both(ix, "a b c d", k) == every[:k]
+    # float32 scores would differ from these: skipping the rescore fails this test
+    assert any(np.float64(np.float32(s)) != s for _, s in every)
+
+
+def test_candidate_overflow_falls_back_to_float64() -> None:
+    docs = ["a b"] * 300 + ["a"] * 100 + ["b c"] * 50
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    ix.add(docs, ids=[f"d{i}" for i in range(len(docs))])
+    for cap in (1, 2, 299, 300, 301):
+        for k in (1, 10, 300):
+            with _kernel_settings(**APPROX, DENSE_CANDIDATES=cap):
+                ix.search("a b", k)
+                _warmup.wait()
+                assert [h.id for h in ix.search("a b", k)] == [f"d{i}" for i in range(k)]
+                _both(ix, "a b c", k)
+
+
+def test_paths_equal_brute_force_with_deletions_and_segments() -> None:
+    rng = np.random.default_rng(17)
+    docs = tk._zipf_docs(rng, 2500)
+    ids = [f"d{i}" for i in range(len(docs))]
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    for lo in range(0, len(docs), 700):
+        ix.add(docs[lo : lo + 700], ids=ids[lo : lo + 700])
+    live = list(zip(ids, docs, strict=True))
+    order = {doc_id: pos for pos, (doc_id, _) in enumerate(live)}
+    dead = set(ids[::4]) | set(ids[700:1000])
+    ix.delete(sorted(dead))
+    live = [(i, t) for i, t in live if i not in dead]
+    order = {doc_id: pos for pos, (doc_id, _) in enumerate(live)}
+    for q in tk.QUERIES:
+        for k in (1, 10, 100, 300):
+            tk._check_hits(_both(ix, q, k), live, q, k, ix, order)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    batches=st.lists(
+        st.lists(
+            st.tuples(st.lists(st.integers(0, 3), min_size=1, max_size=4), st.integers(0, 30)),
+            min_size=1,
+            max_size=40,
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    dead=st.sets(st.integers(0, 160), max_size=40),
+    query=st.lists(st.integers(0, 3), min_size=1, max_size=6),
+    k=st.integers(1, 60),
+)
+def test_float32_first_equals_float64_property(
+    batches: list[list[tuple[list[int], int]]], dead: set[int], query: list[int], k: int
+) -> None:
+    """Documents of a few frequent terms (many ties, scores a few ulp apart), padded to
+    different lengths; several segments whose later additions move the average length (stale
+    block bounds); deletions; repeated query terms."""
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    n = 0
+    for batch in batches:
+        texts = [" ".join([f"w{t}" for t in terms] + ["pad"] * pad) for terms, pad in batch]
+        ix.add(texts, ids=[f"d{n + i}" for i in range(len(texts))])
+        n += len(texts)
+    victims = sorted(f"d{i}" for i in dead if i < n)
+    if victims:
+        ix.delete(victims)
+    _both(ix, " ".join(f"w{t}" for t in query), k)
+
+
+def test_rescore_and_candidates_equal_brute_force() -> None:
+    """The rescore's block lookups (full and partial blocks, candidates before, inside and
+    after a term's postings, absent from it) give the bits of the float64 pass, and the
+    candidate scan (runs and a ragged tail, more hits than room) the documents NumPy finds."""
+    rng = np.random.default_rng(11)
+    for n, doc_type, block in (
+        (3000, np.uint16, 128),
+        (70_000, np.uint32, 128),
+        (900, np.uint32, 4),
+    ):
+        norm = rng.uniform(0.05, 40.0, n).astype(np.float32)
+        ptr = [0]
+        docs_l, tfs_l = [], []
+        for share in (1.0, 0.5, 0.05, 0.001):
+            d = np.flatnonzero(rng.random(n) < share)
+            docs_l.append(d.astype(doc_type))
+            tfs_l.append(rng.integers(1, 9, d.size).astype(np.uint8))
+            ptr.append(ptr[-1] + d.size)
+        docs = np.concatenate(docs_l)
+        tfs = np.concatenate(tfs_l)
+        ptr_a = np.array(ptr, np.int64)
+        bptr, blast, _bmax = postings.compute_blocks(ptr_a, docs, tfs, norm, block)
+        blast = blast.astype(doc_type)
+        m = len(ptr) - 1
+        weights = rng.uniform(0.1, 20.0, m)
+        fbuf = np.empty(2 * kernels.DENSE_RUN, np.float64)
+        exact = np.zeros(n, np.float64)
+        kernels._exact_scores(ptr_a[:-1], ptr_a[1:], weights, docs, tfs, norm, exact, fbuf)
+        cand = np.unique(np.concatenate([[0, n - 1], rng.choice(n, 300, replace=False)]))
+        out = np.empty(cand.size, np.float64)
+        pos = np.empty(cand.size, np.int64)
+        kernels._rescore(
+            cand, cand.size, ptr_a[:-1], ptr_a[1:], bptr[:-1], bptr[1:], weights, docs, tfs,
+            blast, block, norm, out, pos,
+        )  # fmt: skip
+        assert np.array_equal(out.view(np.int64), exact[cand].view(np.int64))
+        bits = exact.astype(np.float32).view(np.int32)
+        for t in (1, int(np.median(bits)), int(bits.max()), int(bits.max()) + 1):
+            want = np.flatnonzero(bits >= t)
+            for room in (0, 1, want.size, want.size + 5):
+                got = np.full(room, -1, np.int64)
+                assert kernels._candidates(bits, n, np.int32(t), got) == want.size
+                assert np.array_equal(got[: min(room, want.size)], want[:room])
+
+
+def test_zero_norms_k1_zero_and_empty_documents() -> None:
+    """norm = 0 for every document when k1 = 0 (and for an empty one when b = 1): a document
+    without a frequent term must add 0, not 0 / 0 = NaN, in the float32 pass (a NaN there
+    poisoned the bound of the k-th score and lost hits)."""
+    docs = ["a b"] * 30 + ["b c"] * 30 + ["c"] * 40 + [""] * 5
+    for k1, b in ((0.0, 0.75), (0.0, 1.0), (1.2, 1.0)):
+        ix = BM25Index({"tokenizer": "whitespace"}, k1=k1, b=b, show_progress=False)
+        ix.add(docs, ids=[f"d{i}" for i in range(len(docs))])
+        for q in ("a", "a b", "c", "a b c"):
+            for k in (1, 10, 50, 100, 105):
+                hits = _both(ix, q, k)
+                want = {"a": 30, "a b": 60, "c": 70, "a b c": 100}[q]
+                assert len(hits) == min(k, want), (k1, b, q, k)
