@@ -109,14 +109,15 @@ def test_numpy_postings_and_bounds_equal_a_reference(
             chunks.append(postings.chunk_postings(flat, lens))
     finally:
         postings._PIECE_TOKENS = default_piece
-    ptr, got_docs, got_tfs = postings.merge_chunks(chunks, vocab, passes=passes)
+    ptr, post, shift = postings.merge_chunks(chunks, vocab, passes=passes)
+    got_docs, got_tfs = postings.post_docs(post, shift), postings.post_tfs(post, shift)
     want = _reference_postings(docs, vocab)
     assert (ptr.tolist(), got_docs.tolist(), got_tfs.tolist()) == want
-    assert got_docs.dtype == np.uint32
-    assert got_tfs.dtype == np.uint8
+    assert post.dtype == np.uint32  # 4 bytes a posting
+    assert shift == postings.post_shift(len(docs), post.dtype)
 
     norm = np.random.default_rng(seed).uniform(0.05, 3.0, len(docs)).astype(np.float32)
-    bptr, blast, bmax = postings.compute_blocks(ptr, got_docs, got_tfs, norm, block)
+    bptr, blast, bmax = postings.compute_blocks(ptr, post, shift, norm, block)
     assert (bptr.tolist(), blast.tolist(), bmax.tolist()) == _reference_bounds(*want, norm, block)
     assert bmax.dtype == np.float32
     assert blast.dtype == np.uint32
@@ -131,9 +132,10 @@ def test_large_term_frequencies_widen_the_tf_dtype() -> None:
     got = postings.chunk_postings(flat, np.array([300, 70_000], np.int64))
     assert got.tfs.tolist() == [300, 70_000]
     assert got.tfs.dtype == np.uint32
-    _, docs, tfs = postings.merge_chunks([got], 2)
-    assert tfs.dtype == np.uint32
-    assert docs.tolist() == [0, 1]
+    _, post, shift = postings.merge_chunks([got], 2)
+    assert post.dtype == np.uint32  # 1 bit of doc number, 31 of tf
+    assert postings.post_tfs(post, shift).tolist() == [300, 70_000]
+    assert postings.post_docs(post, shift).tolist() == [0, 1]
 
 
 def test_bounds_are_computed_in_steps_without_changing_them(
@@ -143,11 +145,11 @@ def test_bounds_are_computed_in_steps_without_changing_them(
     docs = [rng.integers(0, 20, rng.integers(1, 30)).tolist() for _ in range(200)]
     flat = np.array([t for d in docs for t in d], np.int32)
     chunk = postings.chunk_postings(flat, np.array([len(d) for d in docs], np.int64))
-    ptr, d, tf = postings.merge_chunks([chunk], 20)
+    ptr, post, shift = postings.merge_chunks([chunk], 20)
     norm = rng.uniform(0.1, 2.0, 200).astype(np.float32)
-    whole = postings.compute_blocks(ptr, d, tf, norm, 4)
+    whole = postings.compute_blocks(ptr, post, shift, norm, 4)
     monkeypatch.setattr(postings, "_BOUND_STEP", 7)  # many small passes, blocks never split
-    stepped = postings.compute_blocks(ptr, d, tf, norm, 4)
+    stepped = postings.compute_blocks(ptr, post, shift, norm, 4)
     assert all(np.array_equal(a, b) for a, b in zip(whole, stepped, strict=True))
 
 
@@ -205,8 +207,9 @@ def test_pending_chunks_are_held_narrow_and_merge_to_the_same_postings() -> None
     assert small.docs.dtype == np.uint16
     assert small.terms.tolist() == sorted({t for d in small_docs for t in d})  # used terms only
     assert big.docs.dtype == np.uint32
-    ptr, docs, tfs = postings.merge_chunks(chunks, 50)
-    assert docs.dtype == np.uint32
+    ptr, post, shift = postings.merge_chunks(chunks, 50)
+    assert post.dtype == np.uint32
+    docs, tfs = postings.post_docs(post, shift), postings.post_tfs(post, shift)
     assert (ptr.tolist(), docs.tolist(), tfs.tolist()) == _reference_postings(
         small_docs + big_docs, 50
     )

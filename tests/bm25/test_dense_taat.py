@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -58,6 +59,12 @@ def _both(ix: BM25Index, query: str, k: int) -> list[tuple[str, float]]:
     return approx
 
 
+def _packed(docs: np.ndarray, tfs: np.ndarray, n_docs: int) -> tuple[np.ndarray, Any, Any]:
+    """``(post, shift, mask)`` as a segment of ``n_docs`` documents hands them to the kernels."""
+    dtype, shift = postings.pack_layout(n_docs, int(tfs.max()))
+    return postings.pack(docs, tfs, dtype, shift), dtype(shift), dtype((1 << shift) - 1)
+
+
 def test_float32_bound_holds_for_long_queries_and_large_tf() -> None:
     rng = np.random.default_rng(3)
     n = 3000
@@ -76,22 +83,24 @@ def test_float32_bound_holds_for_long_queries_and_large_tf() -> None:
         starts = np.array(ptr[:-1], np.int64)
         ends = np.array(ptr[1:], np.int64)
         weights = rng.uniform(1e-6, 50.0, m)
-        fbuf, _ibuf, buf32, gmax32, tfw = kernels._dense_work(n, m, tfs, 16)
+        post, sh, mk = _packed(docs, tfs, n)
+        fbuf, _ibuf, buf32, gmax32, tfw = kernels._dense_work(n, m, 16)
         acc = np.zeros(n, np.float64)
-        kernels._exact_scores(starts, ends, weights, docs, tfs, norm, acc, fbuf)
+        kernels._exact_scores(starts, ends, weights, post, sh, mk, norm, acc, fbuf)
         exact = acc.copy()
         acc32 = np.zeros(n, np.float32)
         cur = np.zeros(m, np.int64)
         kernels._approx_scores(
-            starts, ends, weights, docs, tfs, norm, alive, False, acc32, tfw, buf32, cur, gmax32
-        )
+            starts, ends, weights, post, sh, mk, norm, alive, False, acc32, tfw, buf32, cur,
+            gmax32,
+        )  # fmt: skip
         assert tfw.size == 2 * n  # one window: the segment is smaller than DENSE_WINDOW
         assert not tfw.any()  # left all zero
         for width in (1, 7, 128, 1000):  # windows of `width` documents: the same float32 sums
-            narrow = np.zeros(2 * width, tfs.dtype)
+            narrow = np.zeros(2 * width, np.float32)
             windowed = np.full(n, np.nan, np.float32)
             kernels._approx_scores(
-                starts, ends, weights, docs, tfs, norm, alive, False, windowed, narrow, buf32,
+                starts, ends, weights, post, sh, mk, norm, alive, False, windowed, narrow, buf32,
                 cur, gmax32.copy(),
             )  # fmt: skip
             assert not narrow.any()
@@ -220,18 +229,19 @@ def test_rescore_and_candidates_equal_brute_force() -> None:
         docs = np.concatenate(docs_l)
         tfs = np.concatenate(tfs_l)
         ptr_a = np.array(ptr, np.int64)
-        bptr, blast, _bmax = postings.compute_blocks(ptr_a, docs, tfs, norm, block)
+        post, sh, mk = _packed(docs, tfs, n)
+        bptr, blast, _bmax = postings.compute_blocks(ptr_a, post, int(sh), norm, block)
         blast = blast.astype(doc_type)
         m = len(ptr) - 1
         weights = rng.uniform(0.1, 20.0, m)
         fbuf = np.empty(2 * kernels.DENSE_RUN, np.float64)
         exact = np.zeros(n, np.float64)
-        kernels._exact_scores(ptr_a[:-1], ptr_a[1:], weights, docs, tfs, norm, exact, fbuf)
+        kernels._exact_scores(ptr_a[:-1], ptr_a[1:], weights, post, sh, mk, norm, exact, fbuf)
         cand = np.unique(np.concatenate([[0, n - 1], rng.choice(n, 300, replace=False)]))
         out = np.empty(cand.size, np.float64)
         pos = np.empty(cand.size, np.int64)
         kernels._rescore(
-            cand, cand.size, ptr_a[:-1], ptr_a[1:], bptr[:-1], bptr[1:], weights, docs, tfs,
+            cand, cand.size, ptr_a[:-1], ptr_a[1:], bptr[:-1], bptr[1:], weights, post, sh, mk,
             blast, block, norm, out, pos,
         )  # fmt: skip
         assert np.array_equal(out.view(np.int64), exact[cand].view(np.int64))

@@ -124,12 +124,12 @@ def test_damaged_index_raises_value_error(tmp_path: Path, damage: str) -> None:
     manifest_path = root / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     if damage == "truncate_docs":
-        data = (gen / "docs.npy").read_bytes()
-        (gen / "docs.npy").write_bytes(data[: len(data) // 2])
+        data = (gen / "post.npy").read_bytes()
+        (gen / "post.npy").write_bytes(data[: len(data) // 2])
     elif damage == "flip_byte":
-        data = bytearray((gen / "tfs.npy").read_bytes())
+        data = bytearray((gen / "post.npy").read_bytes())
         data[-1] ^= 0xFF
-        (gen / "tfs.npy").write_bytes(bytes(data))
+        (gen / "post.npy").write_bytes(bytes(data))
     elif damage == "drop_file":
         (gen / "text_offsets.npy").unlink()
     elif damage == "wrong_version":
@@ -158,9 +158,9 @@ def test_flipped_byte_without_crc_is_still_structurally_checked(tmp_path: Path) 
     root = tmp_path / "ix"
     make_index().save(root)
     gen = _gen_dir(root)
-    docs = np.load(gen / "docs.npy")
-    docs[0] = 10_000  # points past the last document
-    np.save(gen / "docs.npy", docs)
+    post = np.load(gen / "post.npy")
+    post[0] |= np.uint32(0xFFFFFFFF) << np.uint32(28)  # points past the last document
+    np.save(gen / "post.npy", post)
     with pytest.raises(ValueError, match="index"):
         BM25Index.load(root, verify=False)
 

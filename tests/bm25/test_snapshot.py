@@ -113,7 +113,7 @@ def test_to_arrays_needs_the_whole_vocabulary() -> None:
 
 def _seg(seg: Segment, **changes: Any) -> Segment:
     fields = {k: getattr(seg, k) for k in
-              ("base", "n_docs", "ptr", "docs", "tfs", "bptr", "blast", "bmax", "bound_avgdl",
+              ("base", "n_docs", "ptr", "post", "bptr", "blast", "bmax", "bound_avgdl",
                "block")}  # fmt: skip
     fields.update(changes)
     return Segment(**fields)
@@ -122,9 +122,10 @@ def _seg(seg: Segment, **changes: Any) -> Segment:
 def _damaged(arrays: SnapshotArrays, damage: str) -> SnapshotArrays:
     seg = arrays.postings
     if damage == "doc_past_end":
-        docs = seg.docs.copy()
-        docs[0] = arrays.n_docs
-        return replace(arrays, postings=_seg(seg, docs=docs))
+        post = seg.post.copy()
+        assert arrays.n_docs < 1 << (32 - seg.shift)  # a doc number the bits can hold
+        post[0] = (arrays.n_docs << seg.shift) | int(seg.tfs[0])
+        return replace(arrays, postings=_seg(seg, post=post))
     if damage == "lengths":
         return replace(arrays, total_len=arrays.total_len + 1)
     if damage == "ids_count":
@@ -136,7 +137,7 @@ def _damaged(arrays: SnapshotArrays, damage: str) -> SnapshotArrays:
     if damage == "terms_count":
         return replace(arrays, terms=[*arrays.terms, "extra"])
     if damage == "docs_dtype":
-        return replace(arrays, postings=_seg(seg, docs=seg.docs.astype(np.int64)))
+        return replace(arrays, postings=_seg(seg, post=seg.post.astype(np.int64)))
     if damage == "covers":
         return replace(arrays, postings=_seg(seg, n_docs=seg.n_docs + 1))
     raise AssertionError(damage)
@@ -221,7 +222,7 @@ def test_read_manifest_refuses(saved: Path, edit: dict[str, Any], match: str) ->
 
 def test_read_manifest_refuses_an_unexpected_file_set(saved: Path) -> None:
     manifest = _manifest(saved)
-    manifest["files"]["extra.npy"] = manifest["files"]["docs.npy"]
+    manifest["files"]["extra.npy"] = manifest["files"]["post.npy"]
     _write_manifest(saved, manifest)
     with pytest.raises(ValueError, match="unexpected set of files"):
         persistence.read_manifest(saved)
@@ -230,9 +231,9 @@ def test_read_manifest_refuses_an_unexpected_file_set(saved: Path) -> None:
 def test_verify_files_refuses_size_and_checksum(saved: Path) -> None:
     manifest = persistence.read_manifest(saved)
     gen_dir = saved / manifest.generation
-    data = bytearray((gen_dir / "tfs.npy").read_bytes())
+    data = bytearray((gen_dir / "post.npy").read_bytes())
     data[-1] ^= 0xFF
-    (gen_dir / "tfs.npy").write_bytes(bytes(data))
+    (gen_dir / "post.npy").write_bytes(bytes(data))
     persistence.verify_files(saved, manifest, crc=False)  # same size: only the CRC tells
     with pytest.raises(ValueError, match="CRC32"):
         persistence.verify_files(saved, manifest, crc=True)
@@ -259,7 +260,8 @@ def _rewrite_npy(saved: Path, name: str, arr: np.ndarray) -> None:
 @pytest.mark.parametrize(
     ("name", "make", "match"),
     [
-        ("docs.npy", lambda a: a[:-1], "docs shape"),
+        ("post.npy", lambda a: a[:-1], "postings shape"),
+        ("post.npy", lambda a: a.astype(np.int64), "postings dtype"),
         ("text_offsets.npy", lambda a: a[::-1].copy(), "text offsets"),
         ("bptr.npy", lambda a: a * 2, "block pointers"),
         ("ptr.npy", lambda a: a.astype(np.int32), "ptr dtype"),
@@ -279,7 +281,7 @@ def test_read_arrays_refuses(saved: Path, name: str, make: Any, match: str) -> N
 
 def test_read_arrays_checks_the_manifest_dtype(saved: Path) -> None:
     manifest = _manifest(saved)
-    manifest["files"]["tfs.npy"]["dtype"] = "<u4"
+    manifest["files"]["post.npy"]["dtype"] = "<u8"
     _write_manifest(saved, manifest)
     m = persistence.read_manifest(saved)
     gen_dir = persistence.verify_files(saved, m, crc=True)
@@ -289,9 +291,9 @@ def test_read_arrays_checks_the_manifest_dtype(saved: Path) -> None:
 
 def test_a_posting_past_the_end_is_refused_when_building_the_state(saved: Path) -> None:
     gen = saved / _manifest(saved)["generation"]
-    docs = np.load(gen / "docs.npy")
-    docs[0] = 10_000
-    _rewrite_npy(saved, "docs.npy", docs)
+    post = np.load(gen / "post.npy")
+    post[0] |= np.uint32(0xFFFFFFFF) << np.uint32(28)  # the top doc numbers
+    _rewrite_npy(saved, "post.npy", post)
     manifest = persistence.read_manifest(saved)
     arrays = persistence.read_arrays(
         persistence.verify_files(saved, manifest, crc=True), manifest, mmap=False

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import rankwise.bm25.index as index_module
-from rankwise.bm25 import ALGORITHMS, BM25Index, kernels
+from rankwise.bm25 import ALGORITHMS, BM25Index, kernels, postings
 from tests.bm25._brute import brute_force
 
 QUERIES = ["w1 w2", "w3", "w5 w5 w8", "w0 w13 w21", "w2 w40", "absent"]
@@ -117,15 +117,17 @@ def test_concat_live_equals_pairwise_merges(small_segments: None, delete_every: 
         ix.delete([f"d{i}" for i in range(0, 90, delete_every)])
     st = ix._state
     assert len(st.segments) > 3
-    assert {seg.tfs.dtype for seg in st.segments} == {np.dtype(np.uint8), np.dtype(np.uint16)}
+    assert max(int(seg.tfs.max()) for seg in st.segments) == 300
     norm = st.norms(ix.k1, ix.b)
     merged = st.segments[0]
     for seg in st.segments[1:]:
         merged = merge_segments(merged, seg, st.alive, norm, st.avgdl)
     remap = np.cumsum(st.alive) - 1
-    ptr, docs, tfs = concat_live(list(st.segments), st.alive, int(st.df.size))
+    ptr, post = concat_live(list(st.segments), st.alive, int(st.df.size))
+    assert post.dtype == np.uint32
+    shift = postings.post_shift(int(st.alive.sum()), post.dtype)
+    docs, tfs = postings.post_docs(post, shift), postings.post_tfs(post, shift)
     assert ptr.tolist() == [*merged.ptr.tolist(), *[merged.ptr[-1]] * (ptr.size - merged.ptr.size)]
     assert docs.tolist() == remap[merged.docs].tolist()
     assert tfs.tolist() == merged.tfs.tolist()
-    assert tfs.dtype == np.uint16
     assert np.array_equal(np.diff(ptr), st.df)

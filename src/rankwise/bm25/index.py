@@ -39,7 +39,13 @@ from rankwise.bm25.analyzer import Analyzer, AnalyzerParams
 from rankwise.bm25.columns import MetaColumn
 from rankwise.bm25.idmap import IdMap
 from rankwise.bm25.persistence import Settings, load_snapshot, save_snapshot
-from rankwise.bm25.postings import ChunkPostings, chunk_postings, release_free_heap
+from rankwise.bm25.postings import (
+    ChunkPostings,
+    chunk_postings,
+    post_docs,
+    post_tfs,
+    release_free_heap,
+)
 from rankwise.bm25.segment import Segment, build_segment, compact_segment, merge_segments
 from rankwise.bm25.snapshot import Snapshot as _State
 from rankwise.bm25.snapshot import doc_norms as _norms
@@ -1061,7 +1067,7 @@ class BM25Index:
             seg_kinds = st.cache.get("segment_kinds")
             if seg_kinds is None:  # fixed for a snapshot: worked out by its first search
                 seg_kinds = st.cache["segment_kinds"] = tuple(
-                    (seg.tfs.dtype.char, seg.docs.flags.writeable) for seg in st.segments
+                    (seg.post.dtype.char, seg.post.flags.writeable) for seg in st.segments
                 )
             kind = (self._algo, st.df.flags.writeable, mask.flags.writeable, seg_kinds)
             if mask is st.alive:  # the usual mask: its kind is kept with the snapshot
@@ -1142,20 +1148,20 @@ class BM25Index:
             if algo == "DAAT_MAXSCORE":
                 kernels.maxscore_batch(
                     qterms, qptr, df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, scale,
-                    seg.docs, seg.tfs, seg.blast, seg.bmax, seg_norm, seg_mask, lo,
+                    seg.post, *seg.unpack, seg.blast, seg.bmax, seg_norm, seg_mask, lo,
                     seg.block, check_alive, acc, touched, dense_docs, sparse_postings,
                     approx_docs, approx_candidates, hs, hd, sizes, finish,
                 )  # fmt: skip
             elif algo == "DAAT_WAND":
                 kernels.wand_batch(
                     qterms, qptr, df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, scale,
-                    seg.docs, seg.tfs, seg.blast, seg_norm, seg_mask, lo, seg.block,
+                    seg.post, *seg.unpack, seg.blast, seg_norm, seg_mask, lo, seg.block,
                     hs, hd, sizes, finish,
                 )  # fmt: skip
             else:
                 kernels.taat_batch(
-                    qterms, qptr, df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, seg.docs,
-                    seg.tfs, seg.blast, seg.block, seg_norm, seg_mask, lo, check_alive, acc,
+                    qterms, qptr, df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, seg.post,
+                    *seg.unpack, seg.blast, seg.block, seg_norm, seg_mask, lo, check_alive, acc,
                     touched, approx_docs, approx_candidates, hs, hd, sizes, finish,
                 )  # fmt: skip
 
@@ -1189,8 +1195,9 @@ class BM25Index:
                     if t >= seg.vocab_size or seg.ptr[t] == seg.ptr[t + 1]:
                         continue
                     lo, hi = int(seg.ptr[t]), int(seg.ptr[t + 1])
-                    docs = seg.docs[lo:hi].astype(np.int64) + seg.base
-                    tf = seg.tfs[lo:hi].astype(np.float64)
+                    run = seg.post[lo:hi]
+                    docs = post_docs(run, seg.shift).astype(np.int64) + seg.base
+                    tf = post_tfs(run, seg.shift).astype(np.float64)
                     scores[docs] += w * tf / (tf + norm_all[docs].astype(np.float64))
             cand = np.flatnonzero((scores > 0) & mask)
             best = cand[np.lexsort((cand, -scores[cand]))[:k]]

@@ -247,8 +247,9 @@ def _taat(
     starts: Any,
     ends: Any,
     weights: Any,
-    docs: Any,
-    tfs: Any,
+    post: Any,
+    sh: Any,
+    mk: Any,
     norm: Any,
     alive: Any,
     check_alive: bool,
@@ -275,8 +276,9 @@ def _taat(
     for i in range(starts.size):
         w = weights[i]
         for p in range(starts[i], ends[i]):
-            d = docs[p]
-            tf = np.float64(tfs[p])
+            x = post[p]
+            d = np.int64(x >> sh)
+            tf = np.float64(x & mk)
             c = w * tf / (tf + np.float64(norm[d]))
             if acc[d] == 0.0:
                 touched[n_touched] = d
@@ -354,16 +356,16 @@ def _dense_groups(n_docs: int) -> int:  # pragma: no cover
 
 
 @_helper
-def _window_end(docs: Any, p: int, e: int, hi: int, width: int) -> int:  # pragma: no cover
+def _window_end(post: Any, sh: Any, p: int, e: int, hi: int, width: int) -> int:  # pragma: no cover
     """First posting in ``p..e`` whose document is at least ``hi``, knowing that at most
     ``width`` postings from ``p`` on fall below it (one per document of the window)."""
     b = min(e, p + width)
-    if b == e and (b == p or np.int64(docs[b - 1]) < hi):
+    if b == e and (b == p or np.int64(post[b - 1] >> sh) < hi):
         return e
     a = p
     while a < b:
         mid = (a + b) >> 1
-        if np.int64(docs[mid]) < hi:
+        if np.int64(post[mid] >> sh) < hi:
             a = mid + 1
         else:
             b = mid
@@ -393,8 +395,9 @@ def _approx_scores(
     starts: Any,
     ends: Any,
     weights: Any,
-    docs: Any,
-    tfs: Any,
+    post: Any,
+    sh: Any,
+    mk: Any,
     norm: Any,
     alive: Any,
     check_alive: bool,
@@ -442,21 +445,21 @@ def _approx_scores(
             w = np.float32(weights[i])
             p = cur[i]
             e = ends[i]
-            b = _window_end(docs, p, e, hi, span)
+            b = _window_end(post, sh, p, e, hi, span)
             if (e - starts[i]) * DENSE_TERM_SHARE >= n:
-                dr = docs[p:b]
-                tr = tfs[p:b]
+                pr = post[p:b]
                 ulo = np.uint64(lo)
                 into = tfa if pend < 0 else tfb
                 for j in range(b - p):  # unsigned indices: no test for negative ones
-                    into[np.uint64(dr[j]) - ulo] = tr[j]
+                    x = pr[j]
+                    into[np.uint64(x >> sh) - ulo] = np.float32(x & mk)
                 if pend < 0:
                     pend = i
                 else:  # two terms per pass over the window (the sum's order is free here)
                     wa = np.float32(weights[pend])
                     for j in range(span):
-                        ta = np.float32(tfa[j])
-                        tb = np.float32(tfb[j])
+                        ta = tfa[j]
+                        tb = tfb[j]
                         nj = nw[j]
                         aw[j] += wa * ta / max(ta + nj, one) + w * tb / max(tb + nj, one)
                         tfa[j] = 0
@@ -466,21 +469,20 @@ def _approx_scores(
             else:
                 while p < b:
                     r = min(run, b - p)
-                    dr = docs[p : p + r]
-                    tr = tfs[p : p + r]
+                    pr = post[p : p + r]
                     for j in range(r):
-                        gathered[j] = norm[dr[j]]
+                        gathered[j] = norm[pr[j] >> sh]
                     for j in range(r):
-                        tf = np.float32(tr[j])
+                        tf = np.float32(pr[j] & mk)
                         contrib[j] = w * tf / (tf + gathered[j])
                     for j in range(r):
-                        acc32[dr[j]] += contrib[j]
+                        acc32[pr[j] >> sh] += contrib[j]
                     p += r
             cur[i] = p
         if pend >= 0:
             wa = np.float32(weights[pend])
             for j in range(span):
-                ta = np.float32(tfa[j])
+                ta = tfa[j]
                 aw[j] += wa * ta / max(ta + nw[j], one)
                 tfa[j] = 0
         if check_alive:
@@ -510,8 +512,9 @@ def _rescore(
     bstarts: Any,
     bends: Any,
     weights: Any,
-    docs: Any,
-    tfs: Any,
+    post: Any,
+    sh: Any,
+    mk: Any,
     blast: Any,
     block: int,
     norm: Any,
@@ -546,22 +549,24 @@ def _rescore(
             d = cand[c]
             lo = pos[c]
             hi = min(lo + block, te)
-            row = docs[lo:hi]
+            row = post[lo:hi]
             d32 = np.int32(d)  # documents of a segment fit in int32 (compares 8 per ymm)
             cnt: Any = 0
             for j in range(hi - lo):
-                cnt += np.int32(row[j]) < d32
+                cnt += np.int32(row[j] >> sh) < d32
             p = min(lo + cnt, hi - 1)  # d's posting if it has one (d <= the block's last doc)
-            tf = np.float64(tfs[p])
+            y = post[p]
+            tf = np.float64(y & mk)
             x = w * tf / (tf + np.float64(norm[d]))
             # adding 0.0 leaves a sum of non-negative contributions unchanged, to the bit
-            out[c] += x if np.int64(docs[p]) == d else 0.0
+            out[c] += x if np.int64(y >> sh) == d else 0.0
 
 
 @_helper
 def _exact_scores(
-    starts: Any, ends: Any, weights: Any, docs: Any, tfs: Any, norm: Any, acc: Any, buf: Any
-) -> None:  # pragma: no cover
+    starts: Any, ends: Any, weights: Any, post: Any, sh: Any, mk: Any, norm: Any, acc: Any,
+    buf: Any,
+) -> None:  # fmt: skip  # pragma: no cover
     """Float64 scores of the segment's documents into ``acc[:n_docs]`` (any content on entry):
     each run of ``DENSE_RUN`` postings of a term has its norms gathered and its contributions
     computed by a vectorised loop into ``buf``, then added at their documents. (Runs are slices:
@@ -577,39 +582,39 @@ def _exact_scores(
         e = ends[i]
         while p < e:
             r = min(run, e - p)
-            dr = docs[p : p + r]
-            tr = tfs[p : p + r]
+            pr = post[p : p + r]
             for j in range(r):
-                gathered[j] = norm[dr[j]]
+                gathered[j] = norm[pr[j] >> sh]
             for j in range(r):
-                tf = np.float64(tr[j])
+                tf = np.float64(pr[j] & mk)
                 contrib[j] = w * tf / (tf + gathered[j])
             for j in range(r):
-                acc[dr[j]] += contrib[j]
+                acc[pr[j] >> sh] += contrib[j]
             p += r
 
 
 @_helper
-def _dense_work(n_docs: int, longest: int, tfs: Any, candidates: int) -> Any:  # pragma: no cover
+def _dense_work(n_docs: int, longest: int, candidates: int) -> Any:  # pragma: no cover
     """Scratch arrays of ``_taat_dense`` for a segment of ``n_docs`` documents and queries of
     up to ``longest`` terms, the float32 pass leaving at most ``candidates`` documents (0: no
     float32 pass): (float64 runs and candidate scores, int64 group maxima, candidates, their
-    blocks and cursors, float32 runs, int32 group maxima, term frequencies of a window)."""
+    blocks and cursors, float32 runs, int32 group maxima, term frequencies of a window, as
+    float32: what the window's loop computes with)."""
     n_groups = _dense_groups(n_docs)
     fbuf = np.empty(2 * DENSE_RUN + candidates, np.float64)
     ibuf = np.empty(n_groups + 2 * candidates + longest, np.int64)
     buf32 = np.empty(2 * DENSE_RUN, np.float32)
     gmax32 = np.empty(n_groups, np.int32)
-    tfw = np.zeros(2 * min(DENSE_WINDOW, n_docs), tfs.dtype)
+    tfw = np.zeros(2 * min(DENSE_WINDOW, n_docs), np.float32)
     return fbuf, ibuf, buf32, gmax32, tfw
 
 
 @_helper
-def _no_dense_work(tfs: Any) -> Any:  # pragma: no cover
+def _no_dense_work() -> Any:  # pragma: no cover
     """Empty stand-in for ``_dense_work`` until a query takes the dense path."""
     return (
         np.empty(0, np.float64), np.empty(0, np.int64), np.empty(0, np.float32),
-        np.empty(0, np.int32), np.zeros(0, tfs.dtype),
+        np.empty(0, np.int32), np.zeros(0, np.float32),
     )  # fmt: skip
 
 
@@ -649,8 +654,9 @@ def _taat_dense(
     bstarts: Any,
     bends: Any,
     weights: Any,
-    docs: Any,
-    tfs: Any,
+    post: Any,
+    sh: Any,
+    mk: Any,
     blast: Any,
     block: int,
     norm: Any,
@@ -693,7 +699,7 @@ def _taat_dense(
         cur = ibuf[n_groups + 2 * cap : n_groups + 2 * cap + m]
         acc32 = acc[: (n + 1) // 2].view(np.float32)
         _approx_scores(
-            starts, ends, weights, docs, tfs, norm, alive, check_alive, acc32, tfw, buf32, cur,
+            starts, ends, weights, post, sh, mk, norm, alive, check_alive, acc32, tfw, buf32, cur,
             gmax32,
         )  # fmt: skip
         gmax32f = gmax32.view(np.float32)
@@ -713,7 +719,7 @@ def _taat_dense(
             chosen = cand[:nc]
             scores = fbuf[2 * DENSE_RUN : 2 * DENSE_RUN + nc]
             _rescore(
-                chosen, nc, starts, ends, bstarts, bends, weights, docs, tfs, blast, block, norm,
+                chosen, nc, starts, ends, bstarts, bends, weights, post, sh, mk, blast, block, norm,
                 scores, ibuf[n_groups + cap : n_groups + 2 * cap],
             )  # fmt: skip
             for c in range(nc):
@@ -751,7 +757,7 @@ def _taat_dense(
                     hs[h] = s
                     hd[h] = dg
             return size
-    _exact_scores(starts, ends, weights, docs, tfs, norm, acc, fbuf)
+    _exact_scores(starts, ends, weights, post, sh, mk, norm, acc, fbuf)
     bits = acc.view(np.int64)
     gmax[:] = 0
     rows = n // n_groups
@@ -830,7 +836,8 @@ def _taat_dense(
 
 @_helper
 def _seek(
-    docs: Any,
+    post: Any,
+    sh: Any,
     blast: Any,
     c: int,
     b: int,
@@ -847,7 +854,7 @@ def _seek(
     reference counts on each of them per call, a visible cost at one call per term and window."""
     if c >= te:
         return c, b
-    if np.int64(docs[c]) >= target:
+    if np.int64(post[c] >> sh) >= target:
         return c, b
     while b < be and np.int64(blast[b]) < target:
         b += 1
@@ -859,7 +866,7 @@ def _seek(
         # the cursor is inside the target block: gallop forward from it (docs[c] < target)
         lo = c + 1
         step = 1
-        while lo + step < hi and np.int64(docs[lo + step - 1]) < target:
+        while lo + step < hi and np.int64(post[lo + step - 1] >> sh) < target:
             lo += step
             step *= 2
         if lo + step < hi:
@@ -867,7 +874,7 @@ def _seek(
     # first position in [lo, hi) with docs >= target; it exists since blast[b] >= target
     while lo < hi:
         mid = (lo + hi) >> 1
-        if np.int64(docs[mid]) < target:
+        if np.int64(post[mid] >> sh) < target:
             lo = mid + 1
         else:
             hi = mid
@@ -933,8 +940,9 @@ def _maxscore(
     weights: Any,
     ubs: Any,
     bscale: float,
-    docs: Any,
-    tfs: Any,
+    post: Any,
+    sh: Any,
+    mk: Any,
     blast: Any,
     bmax: Any,
     norm: Any,
@@ -1031,13 +1039,13 @@ def _maxscore(
             vals = ibuf[:n_i]
             kd = ibuf[n_buf : n_buf + n_i]
             for j in range(n_i):
-                kd[j] = norm[docs[p0 + j]]
+                kd[j] = norm[post[p0 + j] >> sh]
             for j in range(n_i):
-                tf = np.float64(tfs[p0 + j])
+                tf = np.float64(post[p0 + j] & mk)
                 vals[j] = w * tf / (tf + kd[j])
             if check_alive:
                 for j in range(n_i):
-                    if not alive[docs[p0 + j]]:
+                    if not alive[post[p0 + j] >> sh]:
                         vals[j] = 0.0
             v = np.int64(_kth_bound(vals.view(np.int64), n_i, k)).view(np.float64)
             if v * (1.0 - 1e-9) > theta:
@@ -1060,13 +1068,15 @@ def _maxscore(
         for a in range(p, m):
             i = gorder[a]
             c = cur[i]
-            if c < tend[i] and np.int64(docs[c]) < lo:  # (see the written-out _seek in step 5)
+            if (
+                c < tend[i] and np.int64(post[c] >> sh) < lo
+            ):  # (see the written-out _seek in step 5)
                 cur[i], blk[i] = _seek(
-                    docs, blast, c, blk[i], tstart[i], tend[i], bstart[i], bend[i], lo, block
+                    post, sh, blast, c, blk[i], tstart[i], tend[i], bstart[i], bend[i], lo, block
                 )
                 c = cur[i]
             if c < tend[i]:
-                dd = np.int64(docs[c])
+                dd = np.int64(post[c] >> sh)
                 if dd < d:
                     d = dd
         if d == _NO_DOC:
@@ -1090,7 +1100,7 @@ def _maxscore(
                 # postings of the terms MaxScore skips are otherwise never touched)
                 last = np.int64(blast[b])
                 if nblk == 0 or last >= hi:
-                    first = np.int64(docs[tstart[i] + (b - bstart[i]) * block])
+                    first = np.int64(post[tstart[i] + (b - bstart[i]) * block] >> sh)
                     if first >= hi:
                         break
                 nblk += 1
@@ -1156,20 +1166,30 @@ def _maxscore(
                     continue
                 c = cur[i]
                 e = tend[i]
-                if c < e and np.int64(docs[c]) < lo:
+                if c < e and np.int64(post[c] >> sh) < lo:
                     cur[i], blk[i] = _seek(
-                        docs, blast, c, blk[i], tstart[i], tend[i], bstart[i], bend[i], lo, block
+                        post,
+                        sh,
+                        blast,
+                        c,
+                        blk[i],
+                        tstart[i],
+                        tend[i],
+                        bstart[i],
+                        bend[i],
+                        lo,
+                        block,
                     )
                     c = cur[i]
                 ecur[i] = c
                 w = weights[i]
                 if pss == 0:
                     while c < e:
-                        dd = np.int64(docs[c])
+                        dd = np.int64(post[c] >> sh)
                         if dd >= hi:
                             break
                         j = dd - lo
-                        tf = np.float64(tfs[c])
+                        tf = np.float64(post[c] & mk)
                         # branch-free: the touched bit is set again rather than tested (a
                         # test mispredicts on frequent terms, which touch half the window)
                         bits[j >> 6] |= one << np.uint64(j & 63)
@@ -1177,7 +1197,7 @@ def _maxscore(
                         c += 1
                 else:
                     while c < e:
-                        dd = np.int64(docs[c])
+                        dd = np.int64(post[c] >> sh)
                         if dd >= hi:
                             break
                         j = dd - lo
@@ -1185,7 +1205,7 @@ def _maxscore(
                         # once hopeless ones are, few are left, so the test predicts well
                         # and the norms of the others are not loaded)
                         if win[j] != 0.0:
-                            tf = np.float64(tfs[c])
+                            tf = np.float64(post[c] & mk)
                             win[j] += w * tf / (tf + np.float64(norm[dd]))
                         c += 1
                 cur[i] = c
@@ -1240,7 +1260,7 @@ def _maxscore(
                         if bb == 0.0:
                             continue
                         c = cur[i]
-                        if c < tend[i] and np.int64(docs[c]) < cd:
+                        if c < tend[i] and np.int64(post[c] >> sh) < cd:
                             # _seek written out: block b holds the first posting >= cd
                             # (blast[b] >= cd > blast[b - 1]); search it after c, galloping
                             # from c when c is in it (candidates come in ascending order: the
@@ -1250,7 +1270,9 @@ def _maxscore(
                             if plo <= c:
                                 plo = c + 1
                                 step = 1
-                                while plo + step < phi and np.int64(docs[plo + step - 1]) < cd:
+                                while (
+                                    plo + step < phi and np.int64(post[plo + step - 1] >> sh) < cd
+                                ):
                                     plo += step
                                     step *= 2
                                 if plo + step < phi:
@@ -1259,14 +1281,14 @@ def _maxscore(
                             n = phi - plo
                             while n > 1:
                                 half = n >> 1
-                                plo = plo + half if np.int64(docs[plo + half]) < cd else plo
+                                plo = plo + half if np.int64(post[plo + half] >> sh) < cd else plo
                                 n -= half
-                            if n == 1 and np.int64(docs[plo]) < cd:
+                            if n == 1 and np.int64(post[plo] >> sh) < cd:
                                 plo += 1
                             cur[i] = plo
                             c = plo
-                        if c < tend[i] and np.int64(docs[c]) == cd:
-                            tf = np.float64(tfs[c])
+                        if c < tend[i] and np.int64(post[c] >> sh) == cd:
+                            tf = np.float64(post[c] & mk)
                             v = weights[i] * tf / (tf + kd)
                             contrib[i] = v
                             partial += v
@@ -1288,11 +1310,11 @@ def _maxscore(
                             continue
                         c = ecur[i]
                         e = cur[i]
-                        while c < e and np.int64(docs[c]) < cd:
+                        while c < e and np.int64(post[c] >> sh) < cd:
                             c += 1
                         ecur[i] = c
-                        if c < e and np.int64(docs[c]) == cd:
-                            tf = np.float64(tfs[c])
+                        if c < e and np.int64(post[c] >> sh) == cd:
+                            tf = np.float64(post[c] & mk)
                             s += weights[i] * tf / (tf + kd)
                 # offer (s, dg) to the heap: _heap_push written out (see _sort_heap)
                 dg = cd + base
@@ -1351,8 +1373,9 @@ def _wand(
     bend: Any,
     weights: Any,
     ubs: Any,
-    docs: Any,
-    tfs: Any,
+    post: Any,
+    sh: Any,
+    mk: Any,
     blast: Any,
     norm: Any,
     alive: Any,
@@ -1370,7 +1393,7 @@ def _wand(
     order = np.arange(m)
     curdoc = np.empty(m, np.int64)
     for i in range(m):
-        curdoc[i] = np.int64(docs[cur[i]]) if cur[i] < tend[i] else _NO_DOC
+        curdoc[i] = np.int64(post[cur[i]] >> sh) if cur[i] < tend[i] else _NO_DOC
     theta = hs[0] if size == k else -1.0
     while True:
         # insertion sort of the terms by current doc
@@ -1400,7 +1423,7 @@ def _wand(
                 s = 0.0
                 for i in range(m):  # canonical order
                     if curdoc[i] == pd:
-                        tf = np.float64(tfs[cur[i]])
+                        tf = np.float64(post[cur[i]] & mk)
                         s += weights[i] * tf / (tf + kd)
                 if size < k or _better(s, pd + base, hs[0], hd[0]):
                     size = _heap_push(hs, hd, size, k, s, pd + base)
@@ -1409,16 +1432,16 @@ def _wand(
             for i in range(m):
                 if curdoc[i] == pd:
                     cur[i] += 1
-                    curdoc[i] = np.int64(docs[cur[i]]) if cur[i] < tend[i] else _NO_DOC
+                    curdoc[i] = np.int64(post[cur[i]] >> sh) if cur[i] < tend[i] else _NO_DOC
         else:
             for j in range(pivot):
                 t = order[j]
                 if curdoc[t] < pd:
                     cur[t], blk[t] = _seek(
-                        docs, blast, cur[t], blk[t], tstart[t], tend[t], bstart[t], bend[t], pd,
+                        post, sh, blast, cur[t], blk[t], tstart[t], tend[t], bstart[t], bend[t], pd,
                         block,
                     )  # fmt: skip
-                    curdoc[t] = np.int64(docs[cur[t]]) if cur[t] < tend[t] else _NO_DOC
+                    curdoc[t] = np.int64(post[cur[t]] >> sh) if cur[t] < tend[t] else _NO_DOC
     return size
 
 
@@ -1539,8 +1562,9 @@ def maxscore_batch(
     bptr: Any,
     tmax: Any,
     scale: float,
-    docs: Any,
-    tfs: Any,
+    post: Any,
+    sh: Any,
+    mk: Any,
     blast: Any,
     bmax: Any,
     norm: Any,
@@ -1583,7 +1607,7 @@ def maxscore_batch(
     win = np.zeros(0, np.float64)
     bits = np.zeros(0, np.uint64)
     ibuf = np.empty(0, np.float64)
-    work = _no_dense_work(tfs)
+    work = _no_dense_work()
     vals = np.empty(0, np.float64)
     k = hs.shape[1]
     n_docs = norm.size
@@ -1607,10 +1631,10 @@ def maxscore_batch(
         if m > 0 and dense_ok and wide and not bounded:
             if work[0].size == 0:
                 cap = approx_candidates if n_docs >= approx_docs * k else 0
-                work = _dense_work(n_docs, longest, tfs, cap)
+                work = _dense_work(n_docs, longest, cap)
             sizes[q] = _taat_dense(
                 cursors[0, :m], cursors[1, :m], cursors[2, :m], cursors[3, :m], values[0, :m],
-                docs, tfs, blast, block, norm, alive, check_alive, acc, work, base, hs[q],
+                post, sh, mk, blast, block, norm, alive, check_alive, acc, work, base, hs[q],
                 hd[q], sizes[q], k,
             )  # fmt: skip
             dirty = True
@@ -1621,7 +1645,7 @@ def maxscore_batch(
                 acc[:n_docs] = 0.0
                 dirty = False
             sizes[q] = _taat(
-                cursors[0, :m], cursors[1, :m], values[0, :m], docs, tfs, norm, alive,
+                cursors[0, :m], cursors[1, :m], values[0, :m], post, sh, mk, norm, alive,
                 check_alive, acc, touched, vals, base, hs[q], hd[q], sizes[q], k,
             )  # fmt: skip
         elif m > 0:
@@ -1631,7 +1655,7 @@ def maxscore_batch(
                 ibuf = np.empty(2 * BOUND_POSTINGS, np.float64)
             sizes[q] = _maxscore(
                 cursors[0, :m], cursors[1, :m], cursors[2, :m], cursors[3, :m], values[0, :m],
-                values[1, :m], scale, docs, tfs, blast, bmax, norm, alive, base, hs[q], hd[q],
+                values[1, :m], scale, post, sh, mk, blast, bmax, norm, alive, base, hs[q], hd[q],
                 sizes[q], k, block, check_alive, win, bits, fwork, iwork, bwork, ibuf,
             )  # fmt: skip
         if finish:
@@ -1651,8 +1675,9 @@ def wand_batch(
     bptr: Any,
     tmax: Any,
     scale: float,
-    docs: Any,
-    tfs: Any,
+    post: Any,
+    sh: Any,
+    mk: Any,
     blast: Any,
     norm: Any,
     alive: Any,
@@ -1675,7 +1700,7 @@ def wand_batch(
         if m > 0:
             sizes[q] = _wand(
                 cursors[0, :m], cursors[1, :m], cursors[2, :m], cursors[3, :m], values[0, :m],
-                values[1, :m], docs, tfs, blast, norm, alive, base, hs[q], hd[q], sizes[q], k,
+                values[1, :m], post, sh, mk, blast, norm, alive, base, hs[q], hd[q], sizes[q], k,
                 block,
             )  # fmt: skip
         if finish:
@@ -1692,8 +1717,9 @@ def taat_batch(
     ptr: Any,
     bptr: Any,
     tmax: Any,
-    docs: Any,
-    tfs: Any,
+    post: Any,
+    sh: Any,
+    mk: Any,
     blast: Any,
     block: int,
     norm: Any,
@@ -1716,7 +1742,7 @@ def taat_batch(
     values = np.empty((3, longest), np.float64)
     k = hs.shape[1]
     n_docs = norm.size
-    work = _no_dense_work(tfs)  # made when a query first needs it
+    work = _no_dense_work()  # made when a query first needs it
     vals = np.empty(0, np.float64)
     dirty = False  # whether the dense path left acc[:n_docs] non-zero
     for q in range(qptr.size - 1):
@@ -1725,10 +1751,10 @@ def taat_batch(
             if _postings(cursors, m) * DENSE_SHARE >= n_docs:
                 if work[0].size == 0:
                     cap = approx_candidates if n_docs >= approx_docs * k else 0
-                    work = _dense_work(n_docs, longest, tfs, cap)
+                    work = _dense_work(n_docs, longest, cap)
                 sizes[q] = _taat_dense(
                     cursors[0, :m], cursors[1, :m], cursors[2, :m], cursors[3, :m],
-                    values[0, :m], docs, tfs, blast, block, norm, alive, check_alive, acc, work,
+                    values[0, :m], post, sh, mk, blast, block, norm, alive, check_alive, acc, work,
                     base, hs[q], hd[q], sizes[q], k,
                 )  # fmt: skip
                 dirty = True
@@ -1739,7 +1765,7 @@ def taat_batch(
                     acc[:n_docs] = 0.0
                     dirty = False
                 sizes[q] = _taat(
-                    cursors[0, :m], cursors[1, :m], values[0, :m], docs, tfs, norm, alive,
+                    cursors[0, :m], cursors[1, :m], values[0, :m], post, sh, mk, norm, alive,
                     check_alive, acc, touched, vals, base, hs[q], hd[q], sizes[q], k,
                 )  # fmt: skip
         if finish:

@@ -34,6 +34,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
+from rankwise.bm25 import postings
 from rankwise.bm25.analyzer import Analyzer, AnalyzerParams
 from rankwise.bm25.columns import TextColumn
 from rankwise.bm25.idmap import IdMap
@@ -41,7 +42,11 @@ from rankwise.bm25.segment import Segment
 from rankwise.bm25.snapshot import Snapshot, SnapshotArrays, SnapshotError, check_block_layout
 
 FORMAT_NAME = "rankwise-bm25"
-FORMAT_VERSION = 1
+#: 2: the postings are one packed array (``post.npy``: ``doc << shift | tf``, see
+#: ``postings.pack_layout``) instead of ``docs.npy`` + ``tfs.npy``; version 1 folders load,
+#: their postings packed on the way in (a copy in memory even with ``mmap=True``)
+FORMAT_VERSION = 2
+READ_VERSIONS = frozenset({1, 2})
 MANIFEST = "manifest.json"
 LOCK_NAME = ".rankwise.lock"
 _GEN_PREFIX = "gen-"
@@ -55,11 +60,14 @@ _LOAD_ATTEMPTS = 5
 #: the files of a generation
 FILES = frozenset(
     {
-        "ptr.npy", "docs.npy", "tfs.npy", "bptr.npy", "blast.npy", "bmax.npy", "doc_len.npy",
+        "ptr.npy", "post.npy", "bptr.npy", "blast.npy", "bmax.npy", "doc_len.npy",
         "text_data.npy", "text_offsets.npy", "term_data.npy", "term_offsets.npy", "ids.json",
         "metadata.json",
     }
 )  # fmt: skip
+#: the postings files of a version 1 generation, in place of ``post.npy``
+_V1_POSTINGS = frozenset({"docs.npy", "tfs.npy"})
+_FILES_OF = {2: FILES, 1: (FILES - {"post.npy"}) | _V1_POSTINGS}
 
 
 def _fsync_path(path: Path) -> None:
@@ -186,8 +194,7 @@ def _write_files(arrays: SnapshotArrays, folder: Path) -> None:
     seg = arrays.postings
     numeric: dict[str, npt.NDArray[Any]] = {
         "ptr": seg.ptr,
-        "docs": seg.docs,
-        "tfs": seg.tfs,
+        "post": seg.post,
         "bptr": seg.bptr,
         "blast": seg.blast,
         "bmax": seg.bmax,
@@ -378,6 +385,7 @@ class Manifest:
     bound_avgdl: float
     block_size: int
     files: dict[str, dict[str, Any]]
+    version: int = FORMAT_VERSION
 
 
 def read_manifest(root: Path) -> Manifest:
@@ -392,7 +400,7 @@ def read_manifest(root: Path) -> Manifest:
     if not isinstance(raw, dict) or raw.get("format") != FORMAT_NAME:
         raise _bad(root, "manifest.json is not a rankwise BM25 manifest")
     version = raw.get("format_version")
-    if version != FORMAT_VERSION:
+    if type(version) is not int or version not in READ_VERSIONS:
         raise _bad(
             root, f"unsupported format version {version!r} (this rankwise reads {FORMAT_VERSION})"
         )
@@ -413,7 +421,7 @@ def read_manifest(root: Path) -> Manifest:
         raise _bad(root, f"manifest.json lacks {exc}") from None
     if not isinstance(files, dict) or not all(isinstance(e, dict) for e in files.values()):
         raise _bad(root, "manifest 'files' must be an object of objects")
-    if set(files) != FILES:
+    if set(files) != _FILES_OF[version]:
         raise _bad(root, "manifest lists an unexpected set of files")
     if stored_analyzer is not None and not isinstance(stored_analyzer, dict):
         raise _bad(root, f"manifest 'analyzer' {stored_analyzer!r} is not an analyzer config")
@@ -426,8 +434,9 @@ def read_manifest(root: Path) -> Manifest:
         raise _bad(root, f"manifest 'generation' {generation!r} is not a generation folder name")
     settings = Settings(stored_analyzer, k1, b, algo)
     return Manifest(
-        root, generation, settings, n_docs, n_terms, nnz, total_len, bound_avgdl, block_size, files
-    )
+        root, generation, settings, n_docs, n_terms, nnz, total_len, bound_avgdl, block_size, files,
+        version,
+    )  # fmt: skip
 
 
 def resolve_analyzer(settings: Settings, given: AnalyzerParams | None, root: Path) -> Analyzer:
@@ -508,14 +517,22 @@ def read_arrays(gen_dir: Path, manifest: Manifest, *, mmap: bool) -> SnapshotArr
         return a
 
     n_docs, n_terms, nnz = manifest.n_docs, manifest.vocab_size, manifest.nnz
-    ptr, docs, tfs = arr("ptr"), arr("docs"), arr("tfs")
+    ptr = arr("ptr")
+    if manifest.version >= 2:
+        post = arr("post")
+    else:
+        try:
+            post = _packed_v1(arr("docs"), arr("tfs"), n_docs)
+        except SnapshotError as exc:
+            raise _bad(root, str(exc)) from None
     bptr, blast, bmax = arr("bptr"), arr("blast"), arr("bmax")
     doc_len = arr("doc_len")
     text_data, text_offsets = arr("text_data"), arr("text_offsets")
     term_data, term_offsets = arr("term_data"), arr("term_offsets")
     checks = [
         (ptr.shape == (n_terms + 1,), "ptr shape"),
-        (docs.shape == (nnz,), "docs shape"),
+        (post.shape == (nnz,), "postings shape"),
+        (post.dtype in (np.dtype(np.uint32), np.dtype(np.uint64)), "postings dtype"),
         (doc_len.shape == (n_docs,), "doc_len shape"),
         (text_offsets.dtype == np.int64 and text_offsets.shape == (n_docs + 1,), "text offsets"),
         (term_offsets.dtype == np.int64 and term_offsets.shape == (n_terms + 1,), "term offsets"),
@@ -547,7 +564,7 @@ def read_arrays(gen_dir: Path, manifest: Manifest, *, mmap: bool) -> SnapshotArr
     except SnapshotError as exc:
         raise _bad(root, str(exc)) from None
     seg = Segment(
-        0, n_docs, ptr, docs, tfs, bptr, blast, bmax, manifest.bound_avgdl, manifest.block_size
+        0, n_docs, ptr, post, bptr, blast, bmax, manifest.bound_avgdl, manifest.block_size
     )
     return SnapshotArrays(
         postings=seg,
@@ -558,6 +575,19 @@ def read_arrays(gen_dir: Path, manifest: Manifest, *, mmap: bool) -> SnapshotArr
         texts=TextColumn(text_data, text_offsets),
         metas=metas,
     )
+
+
+def _packed_v1(
+    docs: npt.NDArray[Any], tfs: npt.NDArray[Any], n_docs: int
+) -> npt.NDArray[np.unsignedinteger]:
+    """The packed postings of a version 1 folder's ``docs``/``tfs`` (checked like a
+    version 2 folder's ``post`` afterwards: shapes, doc numbers in range)."""
+    if docs.dtype != np.uint32 or tfs.dtype.kind != "u" or tfs.shape != docs.shape:
+        raise SnapshotError("inconsistent docs/tfs dtypes")
+    if docs.size and int(docs.max()) >= n_docs:
+        raise SnapshotError("a posting points past the last document")
+    dtype, shift = postings.pack_layout(n_docs, int(tfs.max()) if tfs.size else 0)
+    return postings.pack(docs, tfs, dtype, shift)
 
 
 def _decode_strings(data: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64]) -> list[str]:

@@ -1,7 +1,11 @@
 """Postings construction in NumPy: what building an index needs, without loading numba.
 
-A build turns chunks of token ids into term-major postings (``ptr``/``docs``/``tfs``) and
-computes their block bounds. Doing that in NumPy (sorts, bincounts, ``reduceat``) keeps numba
+A build turns chunks of token ids into term-major postings (``ptr``/``post``) and computes
+their block bounds. A segment's postings are one array, ``post = doc << shift | tf`` (see
+``pack_layout``): 4 bytes a posting where doc and tf fit in 32 bits together (always, in
+practice), ascending in doc within a term like the doc numbers alone.
+
+Doing that in NumPy (sorts, bincounts, ``reduceat``) keeps numba
 (~110 MB of resident LLVM code, seconds of compilation on a fresh install) out of a process
 until its first search, at about the speed of the compiled loops. The arithmetic of the bounds
 is the query kernels' (``kernels.py``): ``tf / (tf + norm[d])`` in float64, rounded up to
@@ -15,7 +19,7 @@ import functools
 import itertools
 import sys
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -73,6 +77,56 @@ def tf_dtype(max_tf: int) -> type[np.unsignedinteger]:
     return np.uint32
 
 
+PostArray = npt.NDArray[np.unsignedinteger]
+
+
+def pack_layout(n_docs: int, max_tf: int) -> tuple[type[np.unsignedinteger], int]:
+    """``(dtype, shift)`` of the packed postings of a segment of ``n_docs`` documents whose
+    largest term frequency is ``max_tf``: ``post = doc << shift | tf``.
+
+    uint32 with the doc numbers in the top ``bits(n_docs - 1)`` bits (18 for the build's
+    segments of 2^18 documents: tfs up to 16,383; 20 for a saved million-document index: up
+    to 4,095) when ``max_tf`` fits below them; else uint64 with a shift of 32 (any uint32
+    doc and tf). The kernels compile per dtype, so an index whose segments are all uint32
+    (every realistic one) compiles one variant; a uint64 segment costs one more."""
+    doc_bits = max(1, (max(n_docs, 1) - 1).bit_length())
+    if doc_bits + max(1, int(max_tf).bit_length()) <= 32:
+        return np.uint32, 32 - doc_bits
+    return np.uint64, 32
+
+
+def post_shift(n_docs: int, dtype: np.dtype[Any] | type[np.unsignedinteger]) -> int:
+    """The shift of packed postings of ``dtype`` in a segment of ``n_docs`` documents (it
+    follows from them: see ``pack_layout``)."""
+    if np.dtype(dtype) == np.uint64:
+        return 32
+    return 32 - max(1, (max(n_docs, 1) - 1).bit_length())
+
+
+def post_docs(post: PostArray, shift: int) -> npt.NDArray[np.unsignedinteger]:
+    """The doc numbers of packed postings (a new array of their dtype)."""
+    return post >> post.dtype.type(shift)
+
+
+def post_tfs(post: PostArray, shift: int) -> npt.NDArray[np.unsignedinteger]:
+    """The term frequencies of packed postings (a new array of their dtype)."""
+    one = post.dtype.type(1)
+    return post & ((one << post.dtype.type(shift)) - one)
+
+
+def pack(
+    docs: npt.NDArray[np.unsignedinteger],
+    tfs: npt.NDArray[np.unsignedinteger],
+    dtype: type[np.unsignedinteger],
+    shift: int,
+) -> PostArray:
+    """``docs << shift | tfs`` as a new array of ``dtype``."""
+    post = docs.astype(dtype)
+    post <<= dtype(shift)
+    post |= tfs.astype(dtype, copy=False)
+    return post
+
+
 class ChunkPostings(NamedTuple):
     """Term-major postings of a chunk of documents (doc numbers local to the chunk).
 
@@ -107,8 +161,8 @@ def chunk_postings(flat: npt.NDArray[np.int32], lengths: IntArray) -> ChunkPosti
         (one,) = pieces
         return one._replace(docs=one.docs.astype(doc_dtype(n_docs)), n_docs=n_docs)
     vocab = max(int(p.terms[-1]) for p in pieces) + 1
-    ptr, docs, tfs = _term_major(pieces, vocab, doc_dtype(n_docs))
-    _copy_into(pieces, ptr[:-1].copy(), docs, tfs, renumber=False)
+    ptr, docs, tfs = _chunk_major(pieces, vocab, doc_dtype(n_docs))
+    _copy_chunks(pieces, ptr[:-1].copy(), docs, tfs)
     counts = np.diff(ptr)
     terms = np.flatnonzero(counts).astype(np.int32)
     return ChunkPostings(terms, counts[terms].astype(np.int32), docs, tfs, n_docs)
@@ -154,13 +208,20 @@ def _run_starts(values: npt.NDArray[np.uint64]) -> IntArray:
     return np.flatnonzero(first)
 
 
-def _term_major(
-    parts: list[ChunkPostings], vocab_size: int, docs_dtype: type[np.unsignedinteger]
-) -> tuple[IntArray, npt.NDArray[np.unsignedinteger], npt.NDArray[np.unsignedinteger]]:
-    """``(ptr, docs, tfs)`` to copy ``parts`` into: ``ptr[t]`` is term t's first posting
-    (``ptr[-1]`` all of them), ``docs`` and ``tfs`` are allocated, not filled."""
+def _term_ptr(parts: list[ChunkPostings], vocab_size: int) -> IntArray:
+    """``ptr[t]``: term t's first posting in the term-major copy of ``parts`` (``ptr[-1]``
+    all of them)."""
     ptr = np.zeros(vocab_size + 1, np.int64)
     np.cumsum(_counts(parts, vocab_size), out=ptr[1:])
+    return ptr
+
+
+def _chunk_major(
+    parts: list[ChunkPostings], vocab_size: int, docs_dtype: type[np.unsignedinteger]
+) -> tuple[IntArray, npt.NDArray[np.unsignedinteger], npt.NDArray[np.unsignedinteger]]:
+    """``(ptr, docs, tfs)`` to copy the pieces of a chunk into (``_term_ptr``; ``docs`` and
+    ``tfs`` allocated, not filled)."""
+    ptr = _term_ptr(parts, vocab_size)
     docs = np.empty(int(ptr[-1]), docs_dtype)
     tfs = np.empty(docs.size, np.result_type(np.uint8, *(p.tfs.dtype for p in parts)))
     return ptr, docs, tfs
@@ -173,45 +234,66 @@ def _counts(parts: list[ChunkPostings], vocab_size: int) -> IntArray:
     return counts
 
 
-def _copy_into(
+def _destinations(p: ChunkPostings, written: IntArray) -> IntArray:
+    """Where each posting of part ``p`` goes: posting i of term t to ``written[t]`` + (i -
+    the first posting of t in the part); ``written`` is advanced past them."""
+    first = np.cumsum(p.counts, dtype=np.int64)
+    first -= p.counts
+    shift = written[p.terms] - first
+    del first
+    dest = np.repeat(shift, p.counts)
+    del shift
+    dest += np.arange(p.docs.size, dtype=np.int64)
+    written[p.terms] += p.counts
+    return dest
+
+
+def _copy_chunks(
     parts: list[ChunkPostings],
     written: IntArray,
     docs: npt.NDArray[np.unsignedinteger],
     tfs: npt.NDArray[np.unsignedinteger],
-    *,
-    renumber: bool,
 ) -> None:
-    """Copy each part's postings of term t to ``written[t]`` on (advancing it), releasing the
-    parts from the list as they are copied (large ones returned to the OS: glibc would keep
-    them mapped under the output)."""
-    docs_dtype = docs.dtype.type
-    doc_base = 0
+    """Copy the sorted pieces of one chunk (doc numbers already the chunk's) into its
+    term-major ``docs``/``tfs`` at ``written[t]`` on, releasing them from the list."""
+    while parts:
+        p = parts.pop(0)
+        if p.docs.size:
+            dest = _destinations(p, written)
+            docs[dest] = p.docs
+            tfs[dest] = p.tfs
+            del dest
+        big = p.docs.size >= _RELEASE_POSTINGS
+        del p
+        if big:
+            release_free_heap()
+
+
+def _pack_into(
+    parts: list[ChunkPostings], written: IntArray, post: PostArray, shift: int, doc_base: int
+) -> int:
+    """Pack each part's postings of term t into ``post`` at ``written[t]`` on (advancing it),
+    documents renumbered from ``doc_base`` in part order; returns the next base. Parts are
+    released from the list as they are copied (large ones returned to the OS: glibc would
+    keep them mapped under the output)."""
+    dtype = post.dtype.type
     while parts:
         p = parts.pop(0)
         n = p.docs.size
         if n:
-            # posting i of term t goes to written[t] + (i - first posting of t in the part)
-            first = np.cumsum(p.counts, dtype=np.int64)
-            first -= p.counts
-            shift = written[p.terms] - first
-            del first
-            dest = np.repeat(shift, p.counts)
-            del shift
-            dest += np.arange(n, dtype=np.int64)
-            if renumber and doc_base:
-                part_docs = p.docs.astype(docs_dtype)
-                part_docs += docs_dtype(doc_base)
-                docs[dest] = part_docs
-                del part_docs
-            else:
-                docs[dest] = p.docs
-            tfs[dest] = p.tfs
-            del dest
-            written[p.terms] += p.counts
+            dest = _destinations(p, written)
+            packed = p.docs.astype(dtype)
+            if doc_base:
+                packed += dtype(doc_base)
+            packed <<= dtype(shift)
+            packed |= p.tfs
+            post[dest] = packed
+            del dest, packed
         doc_base += p.n_docs
         del p
         if n >= _RELEASE_POSTINGS:
             release_free_heap()
+    return doc_base
 
 
 def _split(c: ChunkPostings, bounds: IntArray) -> list[ChunkPostings]:
@@ -232,23 +314,22 @@ def _split(c: ChunkPostings, bounds: IntArray) -> list[ChunkPostings]:
     ]
 
 
-def _as_postings(
-    c: ChunkPostings, vocab_size: int
-) -> tuple[IntArray, npt.NDArray[np.uint32], npt.NDArray[np.unsignedinteger]]:
-    """``(ptr, docs, tfs)`` of one chunk: doc numbers widened to uint32 (a new array), its
-    tfs as they are (postings are never written once made)."""
+def _as_postings(c: ChunkPostings, vocab_size: int) -> tuple[IntArray, PostArray, int]:
+    """``(ptr, post, shift)`` of one chunk (packed into a new array)."""
     counts = np.zeros(vocab_size, np.int64)
     counts[c.terms] = c.counts
     ptr = np.zeros(vocab_size + 1, np.int64)
     np.cumsum(counts, out=ptr[1:])
-    return ptr, c.docs.astype(np.uint32), c.tfs
+    dtype, shift = pack_layout(c.n_docs, int(c.tfs.max()) if c.tfs.size else 0)
+    return ptr, pack(c.docs, c.tfs, dtype, shift), shift
 
 
 def merge_chunks(
     chunks: list[ChunkPostings], vocab_size: int, passes: int = 1
-) -> tuple[IntArray, npt.NDArray[np.uint32], npt.NDArray[np.unsignedinteger]]:
-    """``(ptr, docs, tfs)`` of consecutive chunks as one term-major postings list (documents
-    renumbered from 0 in chunk order). Chunks are released from ``chunks`` as they are copied.
+) -> tuple[IntArray, PostArray, int]:
+    """``(ptr, post, shift)`` of consecutive chunks as one term-major list of packed postings
+    (documents renumbered from 0 in chunk order; see ``pack_layout``). Chunks are released
+    from ``chunks`` as they are copied.
 
     With ``passes`` > 1 (chunks that own their arrays, as ``chunk_postings`` makes them) the
     chunks are first cut into ``passes`` ranges of terms of about equal postings, then copied
@@ -257,12 +338,16 @@ def merge_chunks(
     a term-major output touches all of its pages from the first chunk on)."""
     if len(chunks) == 1:  # term-major already: no scatter (its int64 targets, 8 B a posting)
         return _as_postings(chunks.pop(), vocab_size)
-    ptr, docs, tfs = _term_major(chunks, vocab_size, np.uint32)
-    nnz = docs.size
+    n_docs = sum(c.n_docs for c in chunks)
+    max_tf = max((int(c.tfs.max()) for c in chunks if c.tfs.size), default=0)
+    dtype, shift = pack_layout(n_docs, max_tf)
+    ptr = _term_ptr(chunks, vocab_size)
+    nnz = int(ptr[-1])
+    post = np.empty(nnz, dtype)
     written = ptr[:-1].copy()
     if passes <= 1 or len(chunks) < 2 or not nnz:
-        _copy_into(chunks, written, docs, tfs, renumber=True)
-        return ptr, docs, tfs
+        _pack_into(chunks, written, post, shift, 0)
+        return ptr, post, shift
     mass = np.linspace(0, nnz, passes + 1)[1:-1]
     inner = np.searchsorted(ptr, mass, side="right") - 1
     bounds = np.array(sorted({0, *inner.tolist(), vocab_size}), np.int64)
@@ -276,9 +361,9 @@ def merge_chunks(
         if big:
             release_free_heap()
     for parts in ranges:
-        _copy_into(parts, written, docs, tfs, renumber=True)
+        _pack_into(parts, written, post, shift, 0)
         release_free_heap()
-    return ptr, docs, tfs
+    return ptr, post, shift
 
 
 def _block_ranges(ptr: IntArray, bptr: IntArray, block: int) -> tuple[IntArray, IntArray]:
@@ -307,8 +392,8 @@ def _term_ranges(ptr: IntArray, bptr: IntArray) -> Iterator[tuple[int, int]]:
 
 
 def _fill_block_max(
-    docs: npt.NDArray[np.uint32],
-    tfs: npt.NDArray[np.unsignedinteger],
+    post: PostArray,
+    shift: int,
     norm: npt.NDArray[np.float32],
     start: IntArray,
     end: IntArray,
@@ -324,8 +409,9 @@ def _fill_block_max(
         j = max(i + 1, int(np.searchsorted(end, lo + _BOUND_STEP, side="right")))
         j = min(j, n)
         hi = int(end[j - 1])
-        tf = tfs[lo:hi].astype(np.float64)
-        den = norm[docs[lo:hi]].astype(np.float64)
+        run = post[lo:hi]
+        tf = post_tfs(run, shift).astype(np.float64)
+        den = norm[post_docs(run, shift)].astype(np.float64)
         den += tf
         tf /= den
         m = np.maximum.reduceat(tf, start[i:j] - lo)
@@ -338,8 +424,8 @@ def _fill_block_max(
 
 def compute_blocks(
     ptr: IntArray,
-    docs: npt.NDArray[np.uint32],
-    tfs: npt.NDArray[np.unsignedinteger],
+    post: PostArray,
+    shift: int,
     norm: npt.NDArray[np.float32],
     block: int,
 ) -> tuple[IntArray, npt.NDArray[np.uint32], npt.NDArray[np.float32]]:
@@ -363,9 +449,9 @@ def compute_blocks(
             continue
         start, end = _block_ranges(ptr[t0 : t1 + 1], bptr[t0 : t1 + 1] - b0, block)
         end -= 1
-        blast[b0:b1] = docs[end]
+        blast[b0:b1] = post_docs(post[end], shift)
         end += 1
-        _fill_block_max(docs, tfs, norm, start, end, bmax[b0:b1])
+        _fill_block_max(post, shift, norm, start, end, bmax[b0:b1])
     return bptr, blast, bmax
 
 
@@ -381,11 +467,17 @@ def term_max(bptr: IntArray, bmax: npt.NDArray[np.float32]) -> npt.NDArray[np.fl
 __all__ = [
     "BLOCK_SIZE",
     "ChunkPostings",
+    "PostArray",
     "block_size",
     "chunk_postings",
     "compute_blocks",
     "doc_dtype",
     "merge_chunks",
+    "pack",
+    "pack_layout",
+    "post_docs",
+    "post_shift",
+    "post_tfs",
     "release_free_heap",
     "term_max",
     "tf_dtype",

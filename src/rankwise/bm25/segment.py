@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rankwise.bm25 import postings
-from rankwise.bm25.postings import ChunkPostings, block_size, tf_dtype
+from rankwise.bm25.postings import ChunkPostings, PostArray, block_size, tf_dtype
 
 IntArray = npt.NDArray[np.int64]
 #: term ranges a new segment's chunks are copied in (see ``postings.merge_chunks``): each range
@@ -26,8 +26,10 @@ _MERGE_PASSES = 16
 class Segment:
     """Postings of the documents ``base .. base + n_docs - 1`` (internal numbers).
 
-    ``ptr`` (int64, vocab+1) delimits each term's postings in ``docs`` (uint32, local doc
-    numbers, ascending) and ``tfs``. ``bptr``/``blast``/``bmax`` describe blocks of
+    ``ptr`` (int64, vocab+1) delimits each term's postings in ``post``: ``doc << shift | tf``
+    (local doc numbers, ascending within a term; uint32 unless a term frequency does not fit
+    beside the doc numbers, see ``postings.pack_layout``; ``shift`` follows from ``n_docs``
+    and the dtype). ``bptr``/``blast``/``bmax`` describe blocks of
     ``block`` postings (``postings.block_size()`` when built): last doc and maximum of
     ``tf/(tf+norm)`` computed with the average document length ``bound_avgdl``.
     """
@@ -35,8 +37,7 @@ class Segment:
     base: int
     n_docs: int
     ptr: IntArray
-    docs: npt.NDArray[np.uint32]
-    tfs: npt.NDArray[np.unsignedinteger]
+    post: PostArray
     bptr: IntArray
     blast: npt.NDArray[np.uint32]
     bmax: npt.NDArray[np.float32]
@@ -54,14 +55,36 @@ class Segment:
 
     @property
     def nnz(self) -> int:
-        return int(self.docs.size)
+        return int(self.post.size)
+
+    @functools.cached_property
+    def shift(self) -> int:
+        """Bits of the term frequency in each posting (the doc number is above them)."""
+        return postings.post_shift(self.n_docs, self.post.dtype)
+
+    @functools.cached_property
+    def unpack(self) -> tuple[np.unsignedinteger, np.unsignedinteger]:
+        """``(shift, mask)`` as scalars of the postings' dtype: what the kernels take to read
+        ``doc = post >> shift`` and ``tf = post & mask`` in unsigned arithmetic."""
+        dtype = self.post.dtype.type
+        return dtype(self.shift), dtype((1 << self.shift) - 1)
+
+    @property
+    def docs(self) -> npt.NDArray[np.unsignedinteger]:
+        """The doc number of each posting (a new array)."""
+        return postings.post_docs(self.post, self.shift)
+
+    @property
+    def tfs(self) -> npt.NDArray[np.unsignedinteger]:
+        """The term frequency of each posting (a new array)."""
+        return postings.post_tfs(self.post, self.shift)
 
     def with_bounds(self, norm: npt.NDArray[np.float32], avgdl: float) -> Segment:
         """Same postings, block bounds recomputed for the norms ``norm`` of this segment's docs."""
-        bmax = postings.compute_blocks(self.ptr, self.docs, self.tfs, norm, self.block)[2]
+        bmax = postings.compute_blocks(self.ptr, self.post, self.shift, norm, self.block)[2]
         return Segment(
-            self.base, self.n_docs, self.ptr, self.docs, self.tfs, self.bptr, self.blast,
-            bmax, avgdl, self.block,
+            self.base, self.n_docs, self.ptr, self.post, self.bptr, self.blast, bmax, avgdl,
+            self.block,
         )  # fmt: skip
 
 
@@ -75,34 +98,44 @@ def build_segment(
     """Segment from the postings of consecutive chunks of documents (``postings.chunk_postings``);
     the chunks are released from ``chunks`` as they are copied in."""
     n_docs = sum(c.n_docs for c in chunks)
-    ptr, docs, tfs = postings.merge_chunks(chunks, vocab_size, passes=_MERGE_PASSES)
-    return with_new_blocks(base, n_docs, ptr, docs, tfs, norm, avgdl)
+    ptr, post, _shift = postings.merge_chunks(chunks, vocab_size, passes=_MERGE_PASSES)
+    return with_new_blocks(base, n_docs, ptr, post, norm, avgdl)
 
 
 def with_new_blocks(
     base: int,
     n_docs: int,
     ptr: IntArray,
-    docs: npt.NDArray[np.uint32],
-    tfs: npt.NDArray[np.unsignedinteger],
+    post: PostArray,
     norm: npt.NDArray[np.float32],
     avgdl: float,
 ) -> Segment:
     block = block_size()
-    bptr, blast, bmax = postings.compute_blocks(ptr, docs, tfs, norm, block)
-    return Segment(base, n_docs, ptr, docs, tfs, bptr, blast, bmax, avgdl, block)
+    shift = postings.post_shift(n_docs, post.dtype)
+    bptr, blast, bmax = postings.compute_blocks(ptr, post, shift, norm, block)
+    return Segment(base, n_docs, ptr, post, bptr, blast, bmax, avgdl, block)
 
 
-def _live_chunk(seg: Segment, live: npt.NDArray[np.bool_]) -> ChunkPostings:
-    """The postings of ``seg`` whose documents are set in ``live`` (its slice of ``alive``)."""
+def _live_postings(seg: Segment, live: npt.NDArray[np.bool_]) -> tuple[IntArray, PostArray]:
+    """``(counts, post)``: per term, the postings of ``seg`` whose documents are set in
+    ``live`` (its slice of ``alive``), and those postings (``seg.post`` itself when all are)."""
     keep = live[seg.docs]
-    terms = np.arange(seg.vocab_size, dtype=np.int64)
     if bool(keep.all()):
-        return ChunkPostings(terms, np.diff(seg.ptr), seg.docs, seg.tfs, seg.n_docs)
+        return np.diff(seg.ptr), seg.post
     kept = np.zeros(keep.size + 1, np.int64)  # kept[p]: live postings before posting p
     np.cumsum(keep, out=kept[1:])
     counts = kept[seg.ptr[1:]] - kept[seg.ptr[:-1]]
-    return ChunkPostings(terms, counts, seg.docs[keep], seg.tfs[keep], seg.n_docs)
+    return counts, seg.post[keep]
+
+
+def _live_chunk(seg: Segment, live: npt.NDArray[np.bool_]) -> ChunkPostings:
+    """The postings of ``seg`` whose documents are set in ``live``, unpacked (to merge)."""
+    counts, post = _live_postings(seg, live)
+    terms = np.arange(seg.vocab_size, dtype=np.int64)
+    tfs = postings.post_tfs(post, seg.shift)
+    tfs = tfs.astype(tf_dtype(int(tfs.max()) if tfs.size else 0))
+    docs = postings.post_docs(post, seg.shift).astype(np.uint32)
+    return ChunkPostings(terms, counts, docs, tfs, seg.n_docs)
 
 
 def merge_segments(
@@ -123,50 +156,60 @@ def merge_segments(
         _live_chunk(a, alive[a.base : a.base + a.n_docs]),
         _live_chunk(b, alive[b.base : b.base + b.n_docs]),
     ]
-    ptr, docs, tfs = postings.merge_chunks(chunks, vocab_size)
+    ptr, post, _shift = postings.merge_chunks(chunks, vocab_size)
     n_docs = a.n_docs + b.n_docs
-    return with_new_blocks(a.base, n_docs, ptr, docs, tfs, norm[a.base : a.base + n_docs], avgdl)
+    return with_new_blocks(a.base, n_docs, ptr, post, norm[a.base : a.base + n_docs], avgdl)
 
 
 def compact_segment(
     seg: Segment, alive: npt.NDArray[np.bool_], norm: npt.NDArray[np.float32], avgdl: float
 ) -> Segment:
     """The segment without the postings of dead documents (doc numbers unchanged)."""
-    live = _live_chunk(seg, alive[seg.base : seg.base + seg.n_docs])
+    counts, post = _live_postings(seg, alive[seg.base : seg.base + seg.n_docs])
     ptr = np.zeros(seg.ptr.size, np.int64)
-    np.cumsum(live.counts, out=ptr[1:])
+    np.cumsum(counts, out=ptr[1:])
     norm_s = norm[seg.base : seg.base + seg.n_docs]
-    return with_new_blocks(seg.base, seg.n_docs, ptr, live.docs, live.tfs, norm_s, avgdl)
+    return with_new_blocks(seg.base, seg.n_docs, ptr, post, norm_s, avgdl)
 
 
-def _count_live(ptr: Any, docs: Any, live: Any, counts: Any) -> None:  # pragma: no cover
-    """Add each term's number of postings of live documents to ``counts[t]``."""
+def _count_live(
+    ptr: Any, post: Any, sh: Any, mk: Any, live: Any, counts: Any
+) -> int:  # pragma: no cover
+    """Add each term's number of postings of live documents to ``counts[t]``; returns the
+    largest term frequency among them."""
+    most: Any = 0
     for t in range(ptr.size - 1):
         c = 0
         for j in range(ptr[t], ptr[t + 1]):
-            if live[docs[j]]:
+            x = post[j]
+            if live[x >> sh]:
                 c += 1
+                tf = np.int64(x & mk)
+                if tf > most:
+                    most = tf
         counts[t] += c
+    return int(most)
 
 
 def _copy_live(
-    ptr: Any, docs: Any, tfs: Any, live: Any, renumber: Any, written: Any, out_docs: Any,
-    out_tfs: Any,
+    ptr: Any, post: Any, sh: Any, mk: Any, live: Any, renumber: Any, out_sh: Any, written: Any,
+    out_post: Any,
 ) -> None:  # pragma: no cover  # fmt: skip
-    """Append each term's live postings at ``written[t]`` (advanced), documents renumbered."""
+    """Append each term's live postings at ``written[t]`` (advanced), documents renumbered
+    and packed with ``out_sh``."""
     for t in range(ptr.size - 1):
         w = written[t]
         for j in range(ptr[t], ptr[t + 1]):
-            d = docs[j]
+            x = post[j]
+            d = x >> sh
             if live[d]:
-                out_docs[w] = renumber[d]
-                out_tfs[w] = tfs[j]
+                out_post[w] = (np.uint64(renumber[d]) << out_sh) | np.uint64(x & mk)
                 w += 1
         written[t] = w
 
 
 @functools.cache
-def _live_kernels() -> tuple[Callable[..., None], Callable[..., None]]:
+def _live_kernels() -> tuple[Callable[..., int], Callable[..., None]]:
     """``_count_live`` and ``_copy_live`` compiled (numba loads on the first save that needs
     them, not when a build runs)."""
     from rankwise.bm25 import kernels
@@ -176,31 +219,35 @@ def _live_kernels() -> tuple[Callable[..., None], Callable[..., None]]:
 
 def concat_live(
     segments: list[Segment], alive: npt.NDArray[np.bool_], n_terms: int
-) -> tuple[IntArray, npt.NDArray[np.uint32], npt.NDArray[np.unsignedinteger]]:
-    """``(ptr, docs, tfs)`` of the live postings of ``segments`` (adjacent, in document order)
-    as one postings list per term, documents renumbered ``0..n_live-1`` in the same order.
+) -> tuple[IntArray, PostArray]:
+    """``(ptr, post)`` of the live postings of ``segments`` (adjacent, in document order)
+    as one postings list per term, documents renumbered ``0..n_live-1`` in the same order
+    (packed for ``n_live`` documents: see ``postings.pack_layout``).
 
     Each segment is copied straight into the output (no intermediate merges), so the memory
     needed is the output plus one number per document."""
     count_live, copy_live = _live_kernels()
     renumber = np.cumsum(alive, dtype=np.int64) - 1  # global -> compacted number
     counts = np.zeros(n_terms, np.int64)
+    max_tf = 0
     for seg in segments:
         live = alive[seg.base : seg.base + seg.n_docs]
-        count_live(seg.ptr, seg.docs, live, counts)
+        sh, mk = seg.unpack
+        max_tf = max(max_tf, count_live(seg.ptr, seg.post, sh, mk, live, counts))
     ptr = np.zeros(n_terms + 1, np.int64)
     np.cumsum(counts, out=ptr[1:])
     nnz = int(ptr[-1])
-    docs = np.empty(nnz, np.uint32)
-    tfs = np.empty(nnz, np.result_type(*(seg.tfs.dtype for seg in segments)))
+    dtype, out_shift = postings.pack_layout(int(renumber[-1]) + 1 if renumber.size else 0, max_tf)
+    post = np.empty(nnz, dtype)
     written = ptr[:-1].copy()
     for seg in segments:
         lo, hi = seg.base, seg.base + seg.n_docs
+        sh, mk = seg.unpack
         copy_live(
-            seg.ptr, seg.docs, seg.tfs.astype(tfs.dtype, copy=False), alive[lo:hi],
-            renumber[lo:hi], written, docs, tfs,
+            seg.ptr, seg.post, sh, mk, alive[lo:hi], renumber[lo:hi], np.uint64(out_shift),
+            written, post,
         )  # fmt: skip
-    return ptr, docs, tfs
+    return ptr, post
 
 
 __all__ = [

@@ -177,22 +177,22 @@ class Snapshot:
         segs = list(self.segments)
         n_terms = int(self.df.size)
         if not segs:  # no documents, but the vocabulary (and its saved terms) may be known
-            empty = np.zeros(0, np.uint32)
             seg = with_new_blocks(
-                0, 0, np.zeros(n_terms + 1, np.int64), empty, np.zeros(0, np.uint8),
+                0, 0, np.zeros(n_terms + 1, np.int64), np.zeros(0, np.uint32),
                 np.zeros(0, np.float32), 1.0,
             )  # fmt: skip
             return seg, live
         if len(segs) == 1 and live.size == self.n_total:
-            ptr, docs, tfs = segs[0].ptr, segs[0].docs, segs[0].tfs
+            ptr, post = segs[0].ptr, segs[0].post  # the same documents: the same packing
             if ptr.size - 1 < n_terms:
                 ptr = np.concatenate([ptr, np.full(n_terms - (ptr.size - 1), ptr[-1], np.int64)])
         else:
-            ptr, docs, tfs = concat_live(segs, alive, n_terms)
+            ptr, post = concat_live(segs, alive, n_terms)
         norm = norm_all[live]
         block = postings.block_size()
-        bptr, blast, bmax = postings.compute_blocks(ptr, docs, tfs, norm, block)
-        seg = Segment(0, int(live.size), ptr, docs, tfs, bptr, blast, bmax, avgdl, block)
+        shift = postings.post_shift(int(live.size), post.dtype)
+        bptr, blast, bmax = postings.compute_blocks(ptr, post, shift, norm, block)
+        seg = Segment(0, int(live.size), ptr, post, bptr, blast, bmax, avgdl, block)
         return seg, live
 
     @classmethod
@@ -262,8 +262,7 @@ def check_arrays(arrays: SnapshotArrays) -> None:
     checks = [
         (seg.base == 0 and seg.n_docs == n_docs, "postings cover other documents"),
         (seg.ptr.shape == (n_terms + 1,), "ptr shape"),
-        (seg.docs.dtype == np.uint32 and seg.docs.ndim == 1, "docs dtype"),
-        (seg.tfs.dtype.kind == "u" and seg.tfs.shape == seg.docs.shape, "tfs shape"),
+        (seg.post.dtype in (np.uint32, np.uint64) and seg.post.ndim == 1, "postings dtype"),
         (arrays.doc_len.dtype == np.uint32 and arrays.doc_len.ndim == 1, "doc_len dtype"),
         (len(arrays.ids) == n_docs, "one id per document"),
         (len(arrays.texts) == n_docs, "one text per document"),
@@ -272,7 +271,8 @@ def check_arrays(arrays: SnapshotArrays) -> None:
     for ok, what in checks:
         if not ok:
             raise SnapshotError(f"inconsistent {what}")
-    if seg.nnz and int(seg.docs.max()) >= n_docs:
+    # doc numbers are the high bits: the largest posting holds the largest one
+    if seg.nnz and int(seg.post.max()) >> seg.shift >= n_docs:
         raise SnapshotError("a posting points past the last document")
     if int(arrays.doc_len.astype(np.int64).sum()) != arrays.total_len:
         raise SnapshotError("document lengths disagree with the total length")
