@@ -75,7 +75,7 @@ def _parts(ix: Any) -> dict[str, float]:
     vocab = ix._vocab
     metas = st.metas
     return {
-        "postings (docs uint32 + tfs)": nbytes(*(a for s in segs for a in (s.docs, s.tfs))),
+        "postings (packed doc << shift | tf)": nbytes(*(s.post for s in segs)),
         "term pointers (ptr, bptr int64 per segment)": nbytes(
             *(a for s in segs for a in (s.ptr, s.bptr))
         ),

@@ -97,14 +97,19 @@ def test_float32_bound_holds_for_long_queries_and_large_tf() -> None:
         assert tfw.size == 2 * n  # one window: the segment is smaller than DENSE_WINDOW
         assert not tfw.any()  # left all zero
         for width in (1, 7, 128, 1000):  # windows of `width` documents: the same float32 sums
-            narrow = np.zeros(2 * width, np.float32)
+            narrow = np.zeros(2 * width, np.uint8)
             windowed = np.full(n, np.nan, np.float32)
             kernels._approx_scores(
                 starts, ends, weights, post, sh, mk, norm, alive, False, windowed, narrow, buf32,
                 cur, gmax32.copy(),
             )  # fmt: skip
             assert not narrow.any()
-            assert np.array_equal(windowed, acc32), width
+            if top_tf <= 255:  # every window spreads the same terms: the same float32 sums
+                assert np.array_equal(windowed, acc32), width
+            else:  # a term is taken posting by posting in the windows where a tf passes
+                # the uint8 scratch (its spread undone): other sums, the same error bound
+                err = np.abs(windowed.astype(np.float64) - exact)
+                assert (err <= kernels._approx_error(m) * exact).all(), width
         eps = kernels._approx_error(m)
         err = np.abs(acc32.astype(np.float64) - exact)
         assert (err <= eps * exact).all()

@@ -113,7 +113,7 @@ def test_to_arrays_needs_the_whole_vocabulary() -> None:
 
 def _seg(seg: Segment, **changes: Any) -> Segment:
     fields = {k: getattr(seg, k) for k in
-              ("base", "n_docs", "ptr", "post", "bptr", "blast", "bmax", "bound_avgdl",
+              ("base", "n_docs", "ptr", "post", "shift", "bptr", "blast", "bmax", "bound_avgdl",
                "block")}  # fmt: skip
     fields.update(changes)
     return Segment(**fields)
@@ -292,7 +292,7 @@ def test_read_arrays_checks_the_manifest_dtype(saved: Path) -> None:
 def test_a_posting_past_the_end_is_refused_when_building_the_state(saved: Path) -> None:
     gen = saved / _manifest(saved)["generation"]
     post = np.load(gen / "post.npy")
-    post[0] |= np.uint32(0xFFFFFFFF) << np.uint32(28)  # the top doc numbers
+    post[0] |= np.uint32(0xF0000000)  # the top doc numbers
     _rewrite_npy(saved, "post.npy", post)
     manifest = persistence.read_manifest(saved)
     arrays = persistence.read_arrays(

@@ -110,6 +110,10 @@ for _i in range(64):
 if sorted(_DEBRUIJN_INDEX.tolist()) != list(range(64)):  # pragma: no cover
     raise RuntimeError("bad de Bruijn constant")
 _NO_DOC: Any = np.iinfo(np.int64).max
+#: the largest term frequency the dense TAAT's window scratch holds (uint8: a quarter of the
+#: traffic of float32 in its loop over every document; measured at 200k documents, heavy
+#: top-100 took 1.1x the time with float32); a power of two less one (see _approx_scores)
+_TFW_MAX = np.uint64(255)
 
 
 # postings construction and block bounds are built in NumPy: see postings.py
@@ -418,7 +422,8 @@ def _approx_scores(
     of the window by a vectorised loop, two such terms per loop (no gathers: a contribution
     where tf = 0 is 0; the float32 sum's order is free, its error bound does not depend on
     it); a rarer term's postings run by run: norms gathered, contributions computed by a
-    vectorised loop into ``buf32``, then added at their documents."""
+    vectorised loop into ``buf32``, then added at their documents. So is a frequent term
+    with a tf above ``_TFW_MAX`` in the window (``tfw`` is uint8): its spread is undone."""
     n = norm.size
     half = tfw.size // 2  # documents per window; the second term's frequencies start there
     run = DENSE_RUN
@@ -450,39 +455,49 @@ def _approx_scores(
                 pr = post[p:b]
                 ulo = np.uint64(lo)
                 into = tfa if pend < 0 else tfb
-                for j in range(b - p):  # unsigned indices: no test for negative ones
-                    x = pr[j]
-                    into[np.uint64(x >> sh) - ulo] = np.float32(x & mk)
-                if pend < 0:
+                seen = np.uint64(0)  # the bits of its tfs, where they may not fit in 8
+                if mk <= _TFW_MAX:  # every segment whose tfs fit (see postings.pack_layout)
+                    for j in range(b - p):  # unsigned indices: no test for negative ones
+                        x = pr[j]
+                        into[np.uint64(x >> sh) - ulo] = x & mk
+                else:  # (a separate loop: tracking the bits in the other cost 1.1x)
+                    for j in range(b - p):
+                        x = pr[j]
+                        into[np.uint64(x >> sh) - ulo] = x & mk  # its low 8 bits
+                        seen |= x
+                if (seen & mk) > _TFW_MAX:  # a tf ``tfw`` cannot hold: undone, taken run by run
+                    for j in range(b - p):
+                        into[np.uint64(pr[j] >> sh) - ulo] = 0
+                elif pend < 0:
                     pend = i
+                    p = b
                 else:  # two terms per pass over the window (the sum's order is free here)
                     wa = np.float32(weights[pend])
                     for j in range(span):
-                        ta = tfa[j]
-                        tb = tfb[j]
+                        ta = np.float32(tfa[j])
+                        tb = np.float32(tfb[j])
                         nj = nw[j]
                         aw[j] += wa * ta / max(ta + nj, one) + w * tb / max(tb + nj, one)
                         tfa[j] = 0
                         tfb[j] = 0
                     pend = -1
-                p = b
-            else:
-                while p < b:
-                    r = min(run, b - p)
-                    pr = post[p : p + r]
-                    for j in range(r):
-                        gathered[j] = norm[pr[j] >> sh]
-                    for j in range(r):
-                        tf = np.float32(pr[j] & mk)
-                        contrib[j] = w * tf / (tf + gathered[j])
-                    for j in range(r):
-                        acc32[pr[j] >> sh] += contrib[j]
-                    p += r
+                    p = b
+            while p < b:
+                r = min(run, b - p)
+                pr = post[p : p + r]
+                for j in range(r):
+                    gathered[j] = norm[pr[j] >> sh]
+                for j in range(r):
+                    tf = np.float32(pr[j] & mk)
+                    contrib[j] = w * tf / (tf + gathered[j])
+                for j in range(r):
+                    acc32[pr[j] >> sh] += contrib[j]
+                p += r
             cur[i] = p
         if pend >= 0:
             wa = np.float32(weights[pend])
             for j in range(span):
-                ta = tfa[j]
+                ta = np.float32(tfa[j])
                 aw[j] += wa * ta / max(ta + nw[j], one)
                 tfa[j] = 0
         if check_alive:
@@ -529,6 +544,10 @@ def _rescore(
     lookups of successive candidates overlap instead of waiting on each other's loads."""
     for c in range(nc):
         out[c] = 0.0
+    # a candidate's postings are those from ``d << sh``: its place in a block is the count of
+    # smaller packed values, compared in the postings' own width (a value read from an array
+    # of their dtype: numba widens both sides alike, which the compiler narrows back)
+    first = np.empty(1, post.dtype)
     for i in range(starts.size):
         w = weights[i]
         ts = starts[i]
@@ -550,10 +569,11 @@ def _rescore(
             lo = pos[c]
             hi = min(lo + block, te)
             row = post[lo:hi]
-            d32 = np.int32(d)  # documents of a segment fit in int32 (compares 8 per ymm)
+            first[0] = np.uint64(d) << np.uint64(sh)
+            f = first[0]
             cnt: Any = 0
             for j in range(hi - lo):
-                cnt += np.int32(row[j] >> sh) < d32
+                cnt += row[j] < f
             p = min(lo + cnt, hi - 1)  # d's posting if it has one (d <= the block's last doc)
             y = post[p]
             tf = np.float64(y & mk)
@@ -598,14 +618,14 @@ def _dense_work(n_docs: int, longest: int, candidates: int) -> Any:  # pragma: n
     """Scratch arrays of ``_taat_dense`` for a segment of ``n_docs`` documents and queries of
     up to ``longest`` terms, the float32 pass leaving at most ``candidates`` documents (0: no
     float32 pass): (float64 runs and candidate scores, int64 group maxima, candidates, their
-    blocks and cursors, float32 runs, int32 group maxima, term frequencies of a window, as
-    float32: what the window's loop computes with)."""
+    blocks and cursors, float32 runs, int32 group maxima, term frequencies of a window: uint8,
+    as the tfs of almost every segment were before they were packed; see ``_approx_scores``)."""
     n_groups = _dense_groups(n_docs)
     fbuf = np.empty(2 * DENSE_RUN + candidates, np.float64)
     ibuf = np.empty(n_groups + 2 * candidates + longest, np.int64)
     buf32 = np.empty(2 * DENSE_RUN, np.float32)
     gmax32 = np.empty(n_groups, np.int32)
-    tfw = np.zeros(2 * min(DENSE_WINDOW, n_docs), np.float32)
+    tfw = np.zeros(2 * min(DENSE_WINDOW, n_docs), np.uint8)
     return fbuf, ibuf, buf32, gmax32, tfw
 
 
@@ -614,7 +634,7 @@ def _no_dense_work() -> Any:  # pragma: no cover
     """Empty stand-in for ``_dense_work`` until a query takes the dense path."""
     return (
         np.empty(0, np.float64), np.empty(0, np.int64), np.empty(0, np.float32),
-        np.empty(0, np.int32), np.zeros(0, np.float32),
+        np.empty(0, np.int32), np.zeros(0, np.uint8),
     )  # fmt: skip
 
 

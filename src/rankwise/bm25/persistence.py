@@ -252,6 +252,7 @@ def _write_generation(arrays: SnapshotArrays, settings: Settings, root: Path) ->
             # no postings (every document empty): bounds are never used, store a valid 1.0
             "bound_avgdl": seg.bound_avgdl if seg.bound_avgdl > 0 else 1.0,
             "block_size": seg.block,
+            "post_shift": seg.shift,
             "files": files,
         }
         with _create(tmp_manifest) as fh:
@@ -386,6 +387,7 @@ class Manifest:
     block_size: int
     files: dict[str, dict[str, Any]]
     version: int = FORMAT_VERSION
+    post_shift: int = 0  # bits of tf in each posting (version 2)
 
 
 def read_manifest(root: Path) -> Manifest:
@@ -416,6 +418,7 @@ def read_manifest(root: Path) -> Manifest:
         total_len = _count(root, raw, "total_len")
         bound_avgdl = _real(root, raw, "bound_avgdl", 0.0, math.inf)
         block_size = _count(root, raw, "block_size", minimum=1)
+        post_shift = _count(root, raw, "post_shift", minimum=1) if version >= 2 else 0
         stored_analyzer = raw["analyzer"]
     except KeyError as exc:
         raise _bad(root, f"manifest.json lacks {exc}") from None
@@ -435,7 +438,7 @@ def read_manifest(root: Path) -> Manifest:
     settings = Settings(stored_analyzer, k1, b, algo)
     return Manifest(
         root, generation, settings, n_docs, n_terms, nnz, total_len, bound_avgdl, block_size, files,
-        version,
+        version, post_shift,
     )  # fmt: skip
 
 
@@ -519,10 +522,10 @@ def read_arrays(gen_dir: Path, manifest: Manifest, *, mmap: bool) -> SnapshotArr
     n_docs, n_terms, nnz = manifest.n_docs, manifest.vocab_size, manifest.nnz
     ptr = arr("ptr")
     if manifest.version >= 2:
-        post = arr("post")
+        post, shift = arr("post"), manifest.post_shift
     else:
         try:
-            post = _packed_v1(arr("docs"), arr("tfs"), n_docs)
+            post, shift = _packed_v1(arr("docs"), arr("tfs"), n_docs)
         except SnapshotError as exc:
             raise _bad(root, str(exc)) from None
     bptr, blast, bmax = arr("bptr"), arr("blast"), arr("bmax")
@@ -533,6 +536,7 @@ def read_arrays(gen_dir: Path, manifest: Manifest, *, mmap: bool) -> SnapshotArr
         (ptr.shape == (n_terms + 1,), "ptr shape"),
         (post.shape == (nnz,), "postings shape"),
         (post.dtype in (np.dtype(np.uint32), np.dtype(np.uint64)), "postings dtype"),
+        (shift < 8 * post.dtype.itemsize, "postings shift"),
         (doc_len.shape == (n_docs,), "doc_len shape"),
         (text_offsets.dtype == np.int64 and text_offsets.shape == (n_docs + 1,), "text offsets"),
         (term_offsets.dtype == np.int64 and term_offsets.shape == (n_terms + 1,), "term offsets"),
@@ -564,7 +568,7 @@ def read_arrays(gen_dir: Path, manifest: Manifest, *, mmap: bool) -> SnapshotArr
     except SnapshotError as exc:
         raise _bad(root, str(exc)) from None
     seg = Segment(
-        0, n_docs, ptr, post, bptr, blast, bmax, manifest.bound_avgdl, manifest.block_size
+        0, n_docs, ptr, post, shift, bptr, blast, bmax, manifest.bound_avgdl, manifest.block_size
     )
     return SnapshotArrays(
         postings=seg,
@@ -579,15 +583,15 @@ def read_arrays(gen_dir: Path, manifest: Manifest, *, mmap: bool) -> SnapshotArr
 
 def _packed_v1(
     docs: npt.NDArray[Any], tfs: npt.NDArray[Any], n_docs: int
-) -> npt.NDArray[np.unsignedinteger]:
-    """The packed postings of a version 1 folder's ``docs``/``tfs`` (checked like a
-    version 2 folder's ``post`` afterwards: shapes, doc numbers in range)."""
+) -> tuple[npt.NDArray[np.unsignedinteger], int]:
+    """The packed postings (and shift) of a version 1 folder's ``docs``/``tfs`` (checked
+    like a version 2 folder's ``post`` afterwards: shapes, doc numbers in range)."""
     if docs.dtype != np.uint32 or tfs.dtype.kind != "u" or tfs.shape != docs.shape:
         raise SnapshotError("inconsistent docs/tfs dtypes")
     if docs.size and int(docs.max()) >= n_docs:
         raise SnapshotError("a posting points past the last document")
     dtype, shift = postings.pack_layout(n_docs, int(tfs.max()) if tfs.size else 0)
-    return postings.pack(docs, tfs, dtype, shift)
+    return postings.pack(docs, tfs, dtype, shift), shift
 
 
 def _decode_strings(data: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64]) -> list[str]:

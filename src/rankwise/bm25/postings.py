@@ -19,7 +19,7 @@ import functools
 import itertools
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -84,23 +84,17 @@ def pack_layout(n_docs: int, max_tf: int) -> tuple[type[np.unsignedinteger], int
     """``(dtype, shift)`` of the packed postings of a segment of ``n_docs`` documents whose
     largest term frequency is ``max_tf``: ``post = doc << shift | tf``.
 
-    uint32 with the doc numbers in the top ``bits(n_docs - 1)`` bits (18 for the build's
-    segments of 2^18 documents: tfs up to 16,383; 20 for a saved million-document index: up
-    to 4,095) when ``max_tf`` fits below them; else uint64 with a shift of 32 (any uint32
-    doc and tf). The kernels compile per dtype, so an index whose segments are all uint32
-    (every realistic one) compiles one variant; a uint64 segment costs one more."""
+    The shift is the bits of ``max_tf`` (8 or fewer in almost every segment: the kernels'
+    dense window then holds any tf as it is, see ``kernels._approx_scores``); uint32 when the
+    doc numbers fit above them (a segment of 2^18 documents up to tf 16,383, a saved index
+    of 1M documents up to 4,095), else uint64 with a shift of 32 (any uint32 doc and tf).
+    The kernels compile per dtype, so an index whose segments are all uint32 (every
+    realistic one) compiles one variant; a uint64 segment costs one more."""
     doc_bits = max(1, (max(n_docs, 1) - 1).bit_length())
-    if doc_bits + max(1, int(max_tf).bit_length()) <= 32:
-        return np.uint32, 32 - doc_bits
+    tf_bits = max(1, int(max_tf).bit_length())
+    if doc_bits + tf_bits <= 32:
+        return np.uint32, tf_bits
     return np.uint64, 32
-
-
-def post_shift(n_docs: int, dtype: np.dtype[Any] | type[np.unsignedinteger]) -> int:
-    """The shift of packed postings of ``dtype`` in a segment of ``n_docs`` documents (it
-    follows from them: see ``pack_layout``)."""
-    if np.dtype(dtype) == np.uint64:
-        return 32
-    return 32 - max(1, (max(n_docs, 1) - 1).bit_length())
 
 
 def post_docs(post: PostArray, shift: int) -> npt.NDArray[np.unsignedinteger]:
@@ -476,7 +470,6 @@ __all__ = [
     "pack",
     "pack_layout",
     "post_docs",
-    "post_shift",
     "post_tfs",
     "release_free_heap",
     "term_max",

@@ -28,16 +28,17 @@ class Segment:
 
     ``ptr`` (int64, vocab+1) delimits each term's postings in ``post``: ``doc << shift | tf``
     (local doc numbers, ascending within a term; uint32 unless a term frequency does not fit
-    beside the doc numbers, see ``postings.pack_layout``; ``shift`` follows from ``n_docs``
-    and the dtype). ``bptr``/``blast``/``bmax`` describe blocks of
-    ``block`` postings (``postings.block_size()`` when built): last doc and maximum of
-    ``tf/(tf+norm)`` computed with the average document length ``bound_avgdl``.
+    beside the doc numbers, see ``postings.pack_layout``). ``bptr``/``blast``/``bmax``
+    describe blocks of ``block`` postings (``postings.block_size()`` when built): last doc
+    and maximum of ``tf/(tf+norm)`` computed with the average document length
+    ``bound_avgdl``.
     """
 
     base: int
     n_docs: int
     ptr: IntArray
     post: PostArray
+    shift: int
     bptr: IntArray
     blast: npt.NDArray[np.uint32]
     bmax: npt.NDArray[np.float32]
@@ -56,11 +57,6 @@ class Segment:
     @property
     def nnz(self) -> int:
         return int(self.post.size)
-
-    @functools.cached_property
-    def shift(self) -> int:
-        """Bits of the term frequency in each posting (the doc number is above them)."""
-        return postings.post_shift(self.n_docs, self.post.dtype)
 
     @functools.cached_property
     def unpack(self) -> tuple[np.unsignedinteger, np.unsignedinteger]:
@@ -83,8 +79,8 @@ class Segment:
         """Same postings, block bounds recomputed for the norms ``norm`` of this segment's docs."""
         bmax = postings.compute_blocks(self.ptr, self.post, self.shift, norm, self.block)[2]
         return Segment(
-            self.base, self.n_docs, self.ptr, self.post, self.bptr, self.blast, bmax, avgdl,
-            self.block,
+            self.base, self.n_docs, self.ptr, self.post, self.shift, self.bptr, self.blast,
+            bmax, avgdl, self.block,
         )  # fmt: skip
 
 
@@ -98,8 +94,8 @@ def build_segment(
     """Segment from the postings of consecutive chunks of documents (``postings.chunk_postings``);
     the chunks are released from ``chunks`` as they are copied in."""
     n_docs = sum(c.n_docs for c in chunks)
-    ptr, post, _shift = postings.merge_chunks(chunks, vocab_size, passes=_MERGE_PASSES)
-    return with_new_blocks(base, n_docs, ptr, post, norm, avgdl)
+    ptr, post, shift = postings.merge_chunks(chunks, vocab_size, passes=_MERGE_PASSES)
+    return with_new_blocks(base, n_docs, ptr, post, shift, norm, avgdl)
 
 
 def with_new_blocks(
@@ -107,13 +103,13 @@ def with_new_blocks(
     n_docs: int,
     ptr: IntArray,
     post: PostArray,
+    shift: int,
     norm: npt.NDArray[np.float32],
     avgdl: float,
 ) -> Segment:
     block = block_size()
-    shift = postings.post_shift(n_docs, post.dtype)
     bptr, blast, bmax = postings.compute_blocks(ptr, post, shift, norm, block)
-    return Segment(base, n_docs, ptr, post, bptr, blast, bmax, avgdl, block)
+    return Segment(base, n_docs, ptr, post, shift, bptr, blast, bmax, avgdl, block)
 
 
 def _live_postings(seg: Segment, live: npt.NDArray[np.bool_]) -> tuple[IntArray, PostArray]:
@@ -156,9 +152,10 @@ def merge_segments(
         _live_chunk(a, alive[a.base : a.base + a.n_docs]),
         _live_chunk(b, alive[b.base : b.base + b.n_docs]),
     ]
-    ptr, post, _shift = postings.merge_chunks(chunks, vocab_size)
+    ptr, post, shift = postings.merge_chunks(chunks, vocab_size)
     n_docs = a.n_docs + b.n_docs
-    return with_new_blocks(a.base, n_docs, ptr, post, norm[a.base : a.base + n_docs], avgdl)
+    norm_s = norm[a.base : a.base + n_docs]
+    return with_new_blocks(a.base, n_docs, ptr, post, shift, norm_s, avgdl)
 
 
 def compact_segment(
@@ -169,7 +166,7 @@ def compact_segment(
     ptr = np.zeros(seg.ptr.size, np.int64)
     np.cumsum(counts, out=ptr[1:])
     norm_s = norm[seg.base : seg.base + seg.n_docs]
-    return with_new_blocks(seg.base, seg.n_docs, ptr, post, norm_s, avgdl)
+    return with_new_blocks(seg.base, seg.n_docs, ptr, post, seg.shift, norm_s, avgdl)
 
 
 def _count_live(
@@ -219,8 +216,8 @@ def _live_kernels() -> tuple[Callable[..., int], Callable[..., None]]:
 
 def concat_live(
     segments: list[Segment], alive: npt.NDArray[np.bool_], n_terms: int
-) -> tuple[IntArray, PostArray]:
-    """``(ptr, post)`` of the live postings of ``segments`` (adjacent, in document order)
+) -> tuple[IntArray, PostArray, int]:
+    """``(ptr, post, shift)`` of the live postings of ``segments`` (adjacent, in document order)
     as one postings list per term, documents renumbered ``0..n_live-1`` in the same order
     (packed for ``n_live`` documents: see ``postings.pack_layout``).
 
@@ -247,7 +244,7 @@ def concat_live(
             seg.ptr, seg.post, sh, mk, alive[lo:hi], renumber[lo:hi], np.uint64(out_shift),
             written, post,
         )  # fmt: skip
-    return ptr, post
+    return ptr, post, out_shift
 
 
 __all__ = [

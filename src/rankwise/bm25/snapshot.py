@@ -178,21 +178,20 @@ class Snapshot:
         n_terms = int(self.df.size)
         if not segs:  # no documents, but the vocabulary (and its saved terms) may be known
             seg = with_new_blocks(
-                0, 0, np.zeros(n_terms + 1, np.int64), np.zeros(0, np.uint32),
+                0, 0, np.zeros(n_terms + 1, np.int64), np.zeros(0, np.uint32), 1,
                 np.zeros(0, np.float32), 1.0,
             )  # fmt: skip
             return seg, live
         if len(segs) == 1 and live.size == self.n_total:
-            ptr, post = segs[0].ptr, segs[0].post  # the same documents: the same packing
+            ptr, post, shift = segs[0].ptr, segs[0].post, segs[0].shift
             if ptr.size - 1 < n_terms:
                 ptr = np.concatenate([ptr, np.full(n_terms - (ptr.size - 1), ptr[-1], np.int64)])
         else:
-            ptr, post = concat_live(segs, alive, n_terms)
+            ptr, post, shift = concat_live(segs, alive, n_terms)
         norm = norm_all[live]
         block = postings.block_size()
-        shift = postings.post_shift(int(live.size), post.dtype)
         bptr, blast, bmax = postings.compute_blocks(ptr, post, shift, norm, block)
-        seg = Segment(0, int(live.size), ptr, post, bptr, blast, bmax, avgdl, block)
+        seg = Segment(0, int(live.size), ptr, post, shift, bptr, blast, bmax, avgdl, block)
         return seg, live
 
     @classmethod
@@ -263,6 +262,7 @@ def check_arrays(arrays: SnapshotArrays) -> None:
         (seg.base == 0 and seg.n_docs == n_docs, "postings cover other documents"),
         (seg.ptr.shape == (n_terms + 1,), "ptr shape"),
         (seg.post.dtype in (np.uint32, np.uint64) and seg.post.ndim == 1, "postings dtype"),
+        (0 < seg.shift < 8 * seg.post.dtype.itemsize, "postings shift"),
         (arrays.doc_len.dtype == np.uint32 and arrays.doc_len.ndim == 1, "doc_len dtype"),
         (len(arrays.ids) == n_docs, "one id per document"),
         (len(arrays.texts) == n_docs, "one text per document"),
