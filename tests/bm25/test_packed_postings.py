@@ -122,6 +122,19 @@ def test_a_built_segment_holds_4_bytes_a_posting() -> None:
         if isinstance(a, np.ndarray) and a.size == seg.nnz
     ]  # fmt: skip
     assert sum(per_posting) == 4 * nnz
+    # and int32 term and block pointers (one each per vocabulary term and segment)
+    for seg in ix._state.segments:
+        assert (seg.ptr.dtype, seg.bptr.dtype) == (np.int32, np.int32)
+
+
+def test_pointers_are_int32_until_the_total_does_not_fit() -> None:
+    got = postings.pointers(np.array([3, 0, 2], np.int64))
+    assert (got.tolist(), got.dtype) == ([0, 3, 3, 5], np.int32)
+    big = postings.pointers(np.array([(1 << 31) - 1, 0], np.int64))
+    assert big.dtype == np.int32
+    assert int(big[-1]) == (1 << 31) - 1
+    past = postings.pointers(np.array([(1 << 31) - 1, 1], np.int64))
+    assert (past.tolist(), past.dtype) == ([0, (1 << 31) - 1, 1 << 31], np.int64)
 
 
 def test_term_frequencies_at_and_beyond_the_packed_bits_score_exactly(tmp_path: Path) -> None:
@@ -173,7 +186,7 @@ def test_a_saved_index_is_memory_mapped_packed(tmp_path: Path) -> None:
     (seg,) = loaded._state.segments
     assert isinstance(seg.post, np.memmap)
     assert not seg.post.flags.writeable
-    assert seg.post.dtype == np.uint32
+    assert (seg.post.dtype, seg.ptr.dtype, seg.bptr.dtype) == (np.uint32, np.int32, np.int32)
     for q in tk.QUERIES:
         assert [(h.id, h.score) for h in loaded.search(q, 10)] == [
             (h.id, h.score) for h in ix.search(q, 10)

@@ -264,7 +264,8 @@ def _rewrite_npy(saved: Path, name: str, arr: np.ndarray) -> None:
         ("post.npy", lambda a: a.astype(np.int64), "postings dtype"),
         ("text_offsets.npy", lambda a: a[::-1].copy(), "text offsets"),
         ("bptr.npy", lambda a: a * 2, "block pointers"),
-        ("ptr.npy", lambda a: a.astype(np.int32), "ptr dtype"),
+        ("ptr.npy", lambda a: a.astype(np.uint32), "ptr dtype"),
+        ("bptr.npy", lambda a: a.astype(np.int16), "bptr shape"),
         ("doc_len.npy", lambda a: a + 1, "lengths"),
     ],
 )

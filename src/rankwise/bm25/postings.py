@@ -19,7 +19,7 @@ import functools
 import itertools
 import sys
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -78,6 +78,18 @@ def tf_dtype(max_tf: int) -> type[np.unsignedinteger]:
 
 
 PostArray = npt.NDArray[np.unsignedinteger]
+#: term and block pointers: int32 where they fit (``pointers``), else int64
+PtrArray = npt.NDArray[np.signedinteger[Any]]
+
+
+def pointers(counts: npt.NDArray[np.integer[Any]]) -> PtrArray:
+    """``[0, counts[0], counts[0] + counts[1], ...]``: int32 when the total fits (half the
+    bytes of a segment's term and block pointers, one per vocabulary term each), else int64
+    (the kernels compile once per dtype: int64 only for a segment of 2^31 postings)."""
+    total = int(counts.sum(dtype=np.int64))
+    out: PtrArray = np.zeros(counts.size + 1, np.int32 if total < 1 << 31 else np.int64)
+    np.cumsum(counts, out=out[1:])
+    return out
 
 
 def pack_layout(n_docs: int, max_tf: int) -> tuple[type[np.unsignedinteger], int]:
@@ -202,17 +214,15 @@ def _run_starts(values: npt.NDArray[np.uint64]) -> IntArray:
     return np.flatnonzero(first)
 
 
-def _term_ptr(parts: list[ChunkPostings], vocab_size: int) -> IntArray:
+def _term_ptr(parts: list[ChunkPostings], vocab_size: int) -> PtrArray:
     """``ptr[t]``: term t's first posting in the term-major copy of ``parts`` (``ptr[-1]``
     all of them)."""
-    ptr = np.zeros(vocab_size + 1, np.int64)
-    np.cumsum(_counts(parts, vocab_size), out=ptr[1:])
-    return ptr
+    return pointers(_counts(parts, vocab_size))
 
 
 def _chunk_major(
     parts: list[ChunkPostings], vocab_size: int, docs_dtype: type[np.unsignedinteger]
-) -> tuple[IntArray, npt.NDArray[np.unsignedinteger], npt.NDArray[np.unsignedinteger]]:
+) -> tuple[PtrArray, npt.NDArray[np.unsignedinteger], npt.NDArray[np.unsignedinteger]]:
     """``(ptr, docs, tfs)`` to copy the pieces of a chunk into (``_term_ptr``; ``docs`` and
     ``tfs`` allocated, not filled)."""
     ptr = _term_ptr(parts, vocab_size)
@@ -228,7 +238,7 @@ def _counts(parts: list[ChunkPostings], vocab_size: int) -> IntArray:
     return counts
 
 
-def _destinations(p: ChunkPostings, written: IntArray) -> IntArray:
+def _destinations(p: ChunkPostings, written: PtrArray) -> IntArray:
     """Where each posting of part ``p`` goes: posting i of term t to ``written[t]`` + (i -
     the first posting of t in the part); ``written`` is advanced past them."""
     first = np.cumsum(p.counts, dtype=np.int64)
@@ -244,7 +254,7 @@ def _destinations(p: ChunkPostings, written: IntArray) -> IntArray:
 
 def _copy_chunks(
     parts: list[ChunkPostings],
-    written: IntArray,
+    written: PtrArray,
     docs: npt.NDArray[np.unsignedinteger],
     tfs: npt.NDArray[np.unsignedinteger],
 ) -> None:
@@ -264,7 +274,7 @@ def _copy_chunks(
 
 
 def _pack_into(
-    parts: list[ChunkPostings], written: IntArray, post: PostArray, shift: int, doc_base: int
+    parts: list[ChunkPostings], written: PtrArray, post: PostArray, shift: int, doc_base: int
 ) -> int:
     """Pack each part's postings of term t into ``post`` at ``written[t]`` on (advancing it),
     documents renumbered from ``doc_base`` in part order; returns the next base. Parts are
@@ -308,19 +318,18 @@ def _split(c: ChunkPostings, bounds: IntArray) -> list[ChunkPostings]:
     ]
 
 
-def _as_postings(c: ChunkPostings, vocab_size: int) -> tuple[IntArray, PostArray, int]:
+def _as_postings(c: ChunkPostings, vocab_size: int) -> tuple[PtrArray, PostArray, int]:
     """``(ptr, post, shift)`` of one chunk (packed into a new array)."""
     counts = np.zeros(vocab_size, np.int64)
     counts[c.terms] = c.counts
-    ptr = np.zeros(vocab_size + 1, np.int64)
-    np.cumsum(counts, out=ptr[1:])
+    ptr = pointers(counts)
     dtype, shift = pack_layout(c.n_docs, int(c.tfs.max()) if c.tfs.size else 0)
     return ptr, pack(c.docs, c.tfs, dtype, shift), shift
 
 
 def merge_chunks(
     chunks: list[ChunkPostings], vocab_size: int, passes: int = 1
-) -> tuple[IntArray, PostArray, int]:
+) -> tuple[PtrArray, PostArray, int]:
     """``(ptr, post, shift)`` of consecutive chunks as one term-major list of packed postings
     (documents renumbered from 0 in chunk order; see ``pack_layout``). Chunks are released
     from ``chunks`` as they are copied.
@@ -360,7 +369,7 @@ def merge_chunks(
     return ptr, post, shift
 
 
-def _block_ranges(ptr: IntArray, bptr: IntArray, block: int) -> tuple[IntArray, IntArray]:
+def _block_ranges(ptr: PtrArray, bptr: PtrArray, block: int) -> tuple[IntArray, PtrArray]:
     """``(start, end)``: each block's posting range, for the terms of ``ptr`` (a slice of a
     segment's pointers, ``bptr`` their block pointers counted from 0)."""
     term = np.repeat(np.arange(ptr.size - 1, dtype=np.int64), np.diff(bptr))
@@ -373,7 +382,7 @@ def _block_ranges(ptr: IntArray, bptr: IntArray, block: int) -> tuple[IntArray, 
     return start, end
 
 
-def _term_ranges(ptr: IntArray, bptr: IntArray) -> Iterator[tuple[int, int]]:
+def _term_ranges(ptr: PtrArray, bptr: PtrArray) -> Iterator[tuple[int, int]]:
     """Consecutive ranges of terms with about ``_BOUND_STEP`` postings and at most about
     ``_BOUND_STEP // 16`` blocks each (a term with more is a range of its own)."""
     n_terms = ptr.size - 1
@@ -390,7 +399,7 @@ def _fill_block_max(
     shift: int,
     norm: npt.NDArray[np.float32],
     start: IntArray,
-    end: IntArray,
+    end: PtrArray,
     out: npt.NDArray[np.float32],
 ) -> None:
     """``out[i]`` = max of ``tf / (tf + norm[d])`` over block i's postings, rounded up to
@@ -417,23 +426,22 @@ def _fill_block_max(
 
 
 def compute_blocks(
-    ptr: IntArray,
+    ptr: PtrArray,
     post: PostArray,
     shift: int,
     norm: npt.NDArray[np.float32],
     block: int,
-) -> tuple[IntArray, npt.NDArray[np.uint32], npt.NDArray[np.float32]]:
+) -> tuple[PtrArray, npt.NDArray[np.uint32], npt.NDArray[np.float32]]:
     """Per-term blocks of ``block`` postings: ``(bptr, blast, bmax)`` — block pointers, the
     last doc of each block and its bound (see ``_fill_block_max``); ``norm`` is per doc.
 
     Terms are taken a range at a time (``_term_ranges``): the per-block scratch (five int64
     arrays, ~13 MB for a segment of 15M postings) would otherwise sit on top of the finished
     segment, at the peak of a build."""
-    n_blocks = np.diff(ptr)
+    n_blocks = np.diff(ptr).astype(np.int64)
     n_blocks += block - 1
     n_blocks //= block
-    bptr = np.zeros(ptr.size, np.int64)
-    np.cumsum(n_blocks, out=bptr[1:])
+    bptr = pointers(n_blocks)
     del n_blocks
     blast = np.empty(int(bptr[-1]), np.uint32)
     bmax = np.empty(blast.size, np.float32)
@@ -449,7 +457,7 @@ def compute_blocks(
     return bptr, blast, bmax
 
 
-def term_max(bptr: IntArray, bmax: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+def term_max(bptr: PtrArray, bmax: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """Per-term maximum of the block bounds (0 for terms without postings)."""
     out = np.zeros(bptr.size - 1, np.float32)
     has = bptr[1:] > bptr[:-1]
@@ -462,6 +470,7 @@ __all__ = [
     "BLOCK_SIZE",
     "ChunkPostings",
     "PostArray",
+    "PtrArray",
     "block_size",
     "chunk_postings",
     "compute_blocks",
@@ -469,6 +478,7 @@ __all__ = [
     "merge_chunks",
     "pack",
     "pack_layout",
+    "pointers",
     "post_docs",
     "post_tfs",
     "release_free_heap",

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rankwise.bm25 import postings
-from rankwise.bm25.postings import ChunkPostings, PostArray, block_size, tf_dtype
+from rankwise.bm25.postings import ChunkPostings, PostArray, PtrArray, block_size, tf_dtype
 
 IntArray = npt.NDArray[np.int64]
 #: term ranges a new segment's chunks are copied in (see ``postings.merge_chunks``): each range
@@ -36,10 +36,10 @@ class Segment:
 
     base: int
     n_docs: int
-    ptr: IntArray
+    ptr: PtrArray
     post: PostArray
     shift: int
-    bptr: IntArray
+    bptr: PtrArray
     blast: npt.NDArray[np.uint32]
     bmax: npt.NDArray[np.float32]
     bound_avgdl: float
@@ -101,7 +101,7 @@ def build_segment(
 def with_new_blocks(
     base: int,
     n_docs: int,
-    ptr: IntArray,
+    ptr: PtrArray,
     post: PostArray,
     shift: int,
     norm: npt.NDArray[np.float32],
@@ -163,8 +163,7 @@ def compact_segment(
 ) -> Segment:
     """The segment without the postings of dead documents (doc numbers unchanged)."""
     counts, post = _live_postings(seg, alive[seg.base : seg.base + seg.n_docs])
-    ptr = np.zeros(seg.ptr.size, np.int64)
-    np.cumsum(counts, out=ptr[1:])
+    ptr = postings.pointers(counts)
     norm_s = norm[seg.base : seg.base + seg.n_docs]
     return with_new_blocks(seg.base, seg.n_docs, ptr, post, seg.shift, norm_s, avgdl)
 
@@ -216,7 +215,7 @@ def _live_kernels() -> tuple[Callable[..., int], Callable[..., None]]:
 
 def concat_live(
     segments: list[Segment], alive: npt.NDArray[np.bool_], n_terms: int
-) -> tuple[IntArray, PostArray, int]:
+) -> tuple[PtrArray, PostArray, int]:
     """``(ptr, post, shift)`` of the live postings of ``segments`` (adjacent, in document order)
     as one postings list per term, documents renumbered ``0..n_live-1`` in the same order
     (packed for ``n_live`` documents: see ``postings.pack_layout``).
@@ -231,8 +230,7 @@ def concat_live(
         live = alive[seg.base : seg.base + seg.n_docs]
         sh, mk = seg.unpack
         max_tf = max(max_tf, count_live(seg.ptr, seg.post, sh, mk, live, counts))
-    ptr = np.zeros(n_terms + 1, np.int64)
-    np.cumsum(counts, out=ptr[1:])
+    ptr = postings.pointers(counts)
     nnz = int(ptr[-1])
     dtype, out_shift = postings.pack_layout(int(renumber[-1]) + 1 if renumber.size else 0, max_tf)
     post = np.empty(nnz, dtype)

@@ -49,6 +49,10 @@ def doc_norms(
     return out
 
 
+#: dtypes of term and block pointers (``postings.pointers``)
+_POINTERS = (np.dtype(np.int32), np.dtype(np.int64))
+
+
 class SnapshotError(ValueError):
     """Arrays that do not describe one consistent index (what disagrees is in the message)."""
 
@@ -178,14 +182,14 @@ class Snapshot:
         n_terms = int(self.df.size)
         if not segs:  # no documents, but the vocabulary (and its saved terms) may be known
             seg = with_new_blocks(
-                0, 0, np.zeros(n_terms + 1, np.int64), np.zeros(0, np.uint32), 1,
+                0, 0, np.zeros(n_terms + 1, np.int32), np.zeros(0, np.uint32), 1,
                 np.zeros(0, np.float32), 1.0,
             )  # fmt: skip
             return seg, live
         if len(segs) == 1 and live.size == self.n_total:
             ptr, post, shift = segs[0].ptr, segs[0].post, segs[0].shift
             if ptr.size - 1 < n_terms:
-                ptr = np.concatenate([ptr, np.full(n_terms - (ptr.size - 1), ptr[-1], np.int64)])
+                ptr = np.concatenate([ptr, np.full(n_terms - (ptr.size - 1), ptr[-1], ptr.dtype)])
         else:
             ptr, post, shift = concat_live(segs, alive, n_terms)
         norm = norm_all[live]
@@ -234,8 +238,8 @@ def check_block_layout(
     """Refuse postings and block pointers that disagree (checked before a ``Segment`` is
     made of them: its term bounds index ``bmax`` through ``bptr``)."""
     checks = [
-        (ptr.dtype == np.int64 and ptr.ndim == 1 and ptr.size >= 1, "ptr dtype"),
-        (bptr.dtype == np.int64 and bptr.shape == ptr.shape, "bptr shape"),
+        (ptr.dtype in _POINTERS and ptr.ndim == 1 and ptr.size >= 1, "ptr dtype"),
+        (bptr.dtype in _POINTERS and bptr.shape == ptr.shape, "bptr shape"),
         (blast.dtype == np.uint32 and blast.shape == bmax.shape, "block arrays"),
         (bmax.dtype == np.float32 and bmax.ndim == 1, "bmax dtype"),
         (block >= 1, "block size"),
