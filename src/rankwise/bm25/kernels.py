@@ -488,7 +488,7 @@ def _approx_scores(
                 for j in range(r):
                     gathered[j] = norm[pr[j] >> sh]
                 for j in range(r):
-                    tf = np.float32(pr[j] & mk)
+                    tf = np.float32(np.uint32(pr[j] & mk))  # tfs fit in 32 bits: 16 per zmm
                     contrib[j] = w * tf / (tf + gathered[j])
                 for j in range(r):
                     acc32[pr[j] >> sh] += contrib[j]
@@ -606,7 +606,7 @@ def _exact_scores(
             for j in range(r):
                 gathered[j] = norm[pr[j] >> sh]
             for j in range(r):
-                tf = np.float64(pr[j] & mk)
+                tf = np.float64(np.uint32(pr[j] & mk))  # (see _approx_scores)
                 contrib[j] = w * tf / (tf + gathered[j])
             for j in range(r):
                 acc[pr[j] >> sh] += contrib[j]
@@ -1061,7 +1061,7 @@ def _maxscore(
             for j in range(n_i):
                 kd[j] = norm[post[p0 + j] >> sh]
             for j in range(n_i):
-                tf = np.float64(post[p0 + j] & mk)
+                tf = np.float64(np.uint32(post[p0 + j] & mk))
                 vals[j] = w * tf / (tf + kd[j])
             if check_alive:
                 for j in range(n_i):
