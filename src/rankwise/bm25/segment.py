@@ -26,12 +26,12 @@ _MERGE_PASSES = 16
 class Segment:
     """Postings of the documents ``base .. base + n_docs - 1`` (internal numbers).
 
-    ``ptr`` (int64, vocab+1) delimits each term's postings in ``post``: ``doc << shift | tf``
-    (local doc numbers, ascending within a term; uint32 unless a term frequency does not fit
-    beside the doc numbers, see ``postings.pack_layout``). ``bptr``/``blast``/``bmax``
-    describe blocks of ``block`` postings (``postings.block_size()`` when built): last doc
-    and maximum of ``tf/(tf+norm)`` computed with the average document length
-    ``bound_avgdl``.
+    ``ptr`` (vocab+1; int32 where it fits, see ``postings.pointers``) delimits each term's
+    postings in ``post``: ``doc << shift | tf`` (local doc numbers, ascending within a term;
+    uint32 unless a term frequency does not fit beside the doc numbers, see
+    ``postings.pack_layout``). ``bptr``/``blast``/``bmax`` describe blocks of ``block``
+    postings (``postings.block_size()`` when built): last doc and maximum of
+    ``tf/(tf+norm)`` computed with the average document length ``bound_avgdl``.
     """
 
     base: int
