@@ -76,7 +76,7 @@ def _parts(ix: Any) -> dict[str, float]:
     metas = st.metas
     return {
         "postings (packed doc << shift | tf)": nbytes(*(s.post for s in segs)),
-        "term pointers (ptr, bptr int64 per segment)": nbytes(
+        "term pointers (ptr, bptr int32 per segment)": nbytes(
             *(a for s in segs for a in (s.ptr, s.bptr))
         ),
         "block bounds (blast, bmax, tmax)": nbytes(
