@@ -10,10 +10,10 @@ import sys
 import threading
 import uuid
 from array import array
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
-from itertools import chain, repeat
+from itertools import chain, count, repeat
 from operator import itemgetter
 from pathlib import Path
 from types import ModuleType
@@ -43,6 +43,7 @@ from rankwise.bm25.postings import ChunkPostings, chunk_postings, release_free_h
 from rankwise.bm25.segment import Segment, build_segment, compact_segment, merge_segments
 from rankwise.bm25.snapshot import Snapshot as _State
 from rankwise.bm25.snapshot import doc_norms as _norms
+from rankwise.bm25.vocabulary import COMPACT_DOCS, NextIdDict, Vocabulary
 from rankwise.types import Filter, FilterKind, Hit, Metadata, Ranking, check_filter, make_hits
 
 ALGORITHMS = ("TAAT_NAIVE", "DAAT_WAND", "DAAT_MAXSCORE")
@@ -59,15 +60,6 @@ SEGMENT_DOCS = 1 << 18
 _BOUND_MARGIN = 1e-6
 # block bounds are recomputed when avgdl drifted by more than this factor since they were built
 _BOUND_DRIFT = 1.25
-
-
-class _Vocab(dict[str, int]):
-    """term -> term id; looking up a missing term with ``[]`` assigns the next id."""
-
-    def __missing__(self, key: str) -> int:
-        value = len(self)
-        self[key] = value
-        return value
 
 
 def _stored_metadatas(metadatas: Any, n: int) -> Sequence[Metadata | None]:
@@ -388,7 +380,7 @@ class BM25Index:
         self._algo = inverted_index_algo
         self.show_progress = bool(show_progress)
         self._lock = threading.RLock()
-        self._vocab = _Vocab()
+        self._vocab = Vocabulary()
         self._state = _empty_state()
         # id -> newest internal document (never shrinks; liveness is the snapshot's ``alive``)
         self._id_to_int = IdMap(self._state.ids)
@@ -606,23 +598,37 @@ class BM25Index:
         st.metas.truncate(n)
 
     def _tokenize(
-        self, texts: Sequence[str]
+        self, texts: Sequence[str], merge: bool = False
     ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
         """Token ids (flat) and per-document lengths; new terms enter the vocabulary.
 
         One document at a time: its token strings are dropped as soon as they are mapped to
-        ids, so a batch never holds the tokens of many documents as Python objects."""
+        ids, so a batch never holds the tokens of many documents as Python objects. A dict
+        vocabulary maps each token itself; a compact one is looked up once per distinct token
+        of ``texts`` (they are mapped through a dict of them first, dropped at the end), new
+        terms in their first-seen order as before. ``merge``: the new terms go into the
+        vocabulary's arrays at once (a large build: no string of this chunk outlives it)."""
         analyze: Callable[[str], list[str]]
         analyze = str.split if self._analyzer.is_plain_whitespace else self._analyzer.analyze
-        term_id = self._vocab.__getitem__
+        vocab = self._vocab
+        assign = vocab.assigner()
+        local: defaultdict[str, int] | None = None
+        if assign is None:  # local ids 0, 1, ... in first-seen order, assigned in C
+            local = defaultdict(count().__next__)
+            assign = local.__getitem__
         flat = array("i")
         lengths: list[int] = []
-        extend, count = flat.extend, lengths.append
+        extend, add_len = flat.extend, lengths.append
         for text in texts:
             tokens = analyze(text)
-            count(len(tokens))
-            extend(map(term_id, tokens))
-        return np.frombuffer(flat, np.int32), np.array(lengths, np.int64)
+            add_len(len(tokens))
+            extend(map(assign, tokens))
+        ids = np.frombuffer(flat, np.int32)
+        if local is not None:  # local ids -> term ids, in place
+            term_ids = vocab.add_many(list(local), merge=merge).astype(np.int32)
+            del local, assign
+            term_ids.take(ids, out=ids, mode="clip")
+        return ids, np.array(lengths, np.int64)
 
     def _with_docs(self, st: _State, texts: list[str]) -> _State:
         """The snapshot ``st`` plus ``texts`` as internal documents ``st.n_total..``; the
@@ -655,10 +661,15 @@ class BM25Index:
             if n >= PROGRESS_MIN_DOCS:  # a large build: its freed chunks back to the OS
                 release_free_heap()
 
-        with _progress(n, self.show_progress and n >= PROGRESS_MIN_DOCS) as bar:
+        large = n >= PROGRESS_MIN_DOCS
+        if base + n >= COMPACT_DOCS and not self._vocab.is_compact:
+            # the index will be large: its vocabulary in arrays from the start (a dict of its
+            # terms built first would leave its memory scattered when freed)
+            self._vocab.compact()
+        with _progress(n, self.show_progress and large) as bar:
             for lo in range(0, n, _CHUNK):
                 chunk = texts[lo : lo + _CHUNK]
-                f, ln = self._tokenize(chunk)
+                f, ln = self._tokenize(chunk, merge=large)
                 if ln.size and int(ln.max()) > np.iinfo(np.uint32).max:
                     raise ValueError("texts: a document has more than 2**32 tokens")
                 pending.append(chunk_postings(f, ln))
@@ -721,14 +732,19 @@ class BM25Index:
 
     def _without_docs(self, st: _State, internal: list[int]) -> _State:
         """The snapshot ``st`` with the live internal documents ``internal`` deleted."""
-        vocab = self._vocab
         analyze = self._analyzer.analyze
+        local = NextIdDict()  # the documents' distinct tokens -> local ids
+        assign = local.__getitem__
         term_lists: list[npt.NDArray[np.int64]] = []
         for i in internal:
-            terms = {vocab[t] for t in analyze(st.texts[i])}
+            terms = set(map(assign, analyze(st.texts[i])))
             term_lists.append(np.fromiter(terms, np.int64, count=len(terms)))
-        all_terms = np.concatenate(term_lists) if term_lists else np.zeros(0, np.int64)
-        vocab_size = len(vocab)
+        local_terms = np.concatenate(term_lists) if term_lists else np.zeros(0, np.int64)
+        term_ids = self._vocab.ids_of(list(local))
+        if (term_ids < 0).any():  # pragma: no cover - would mean a non-deterministic analyzer
+            raise RuntimeError("a deleted document has a term the index never saw")
+        all_terms = term_ids[local_terms]
+        vocab_size = len(self._vocab)
         df = np.zeros(vocab_size, np.int64)
         df[: st.df.size] = st.df
         df -= np.bincount(all_terms, minlength=vocab_size)
@@ -790,14 +806,27 @@ class BM25Index:
         """``_query_terms`` of each query (the analyzer and the vocabulary looked up once)."""
         analyzer = self._analyzer
         tokenize = str.split if analyzer.is_plain_whitespace else analyzer.analyze
-        get = self._vocab.get
-        out = []
-        for tokens in map(tokenize, queries):
-            terms = list(map(get, tokens))
-            if None in terms:  # some tokens are in no document
-                terms = [t for t in terms if t is not None]
-            out.append(terms)
-        return out  # type: ignore[return-value]
+        get = self._vocab.dict_get()
+        out: list[list[int]] = []
+        if get is not None:  # a dict vocabulary: looked up token by token
+            for tokens in map(tokenize, queries):
+                terms = list(map(get, tokens))
+                if None in terms:  # some tokens are in no document
+                    terms = [t for t in terms if t is not None]
+                out.append(terms)  # type: ignore[arg-type]
+            return out
+        # a compact one: every token of the batch in one vectorised lookup
+        token_lists = list(map(tokenize, queries))
+        ids: list[int] = self._vocab.ids_of(list(chain.from_iterable(token_lists))).tolist()
+        at = 0
+        for tokens in token_lists:
+            end = at + len(tokens)
+            found = ids[at:end]
+            at = end
+            if -1 in found:  # some tokens are in no document
+                found = [t for t in found if t >= 0]
+            out.append(found)
+        return out
 
     def search(self, query: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
         """The ``k`` best documents for ``query`` (score > 0 only), best first.
@@ -1279,7 +1308,7 @@ class BM25Index:
         it (the last one wins). Writes to the index may continue while it saves."""
         with self._lock:  # a consistent (snapshot, vocabulary) pair; writers append to both
             st = self._state
-            terms = list(self._vocab)[: st.df.size]
+            terms = self._vocab.terms(int(st.df.size))
         analyzer = self._analyzer
         settings = Settings(
             None if analyzer.is_callable else analyzer.config, self._k1, self._b, self._algo
@@ -1305,7 +1334,7 @@ class BM25Index:
             analyzer=loaded.analyzer, k1=settings.k1, b=settings.b,
             inverted_index_algo=settings.inverted_index_algo, show_progress=show_progress,
         )  # fmt: skip
-        index._vocab = _Vocab(loaded.vocabulary)
+        index._vocab = loaded.vocabulary
         index._id_to_int = loaded.id_map
         index._state = loaded.snapshot
         return index
