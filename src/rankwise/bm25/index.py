@@ -817,7 +817,7 @@ class BM25Index:
             return out
         # a compact one: every token of the batch in one vectorised lookup
         token_lists = list(map(tokenize, queries))
-        ids: list[int] = self._vocab.ids_of(list(chain.from_iterable(token_lists))).tolist()
+        ids = self._vocab.id_list(list(chain.from_iterable(token_lists)))
         at = 0
         for tokens in token_lists:
             end = at + len(tokens)

@@ -25,7 +25,6 @@ its terms again).
 from __future__ import annotations
 
 import threading
-from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import pairwise
 from typing import Any, NamedTuple
@@ -66,37 +65,53 @@ class NextIdDict(dict[str, int]):
 
 class _Frozen(NamedTuple):
     """Terms ``0..n-1``: ``raw[offsets[t]:offsets[t + 1]]`` is term t's UTF-8 (``data`` is the
-    same bytes as an array); ``keys`` their hashes sorted, ``rows[j]`` the term of ``keys[j]``.
-    The memoryviews index as Python ints (a scalar lookup without NumPy scalars)."""
+    same bytes as an array). ``table`` is an open-addressing hash table of term ids (-1:
+    empty; a term sits at ``hash & mask`` or the first free slot after it, linear probing; at
+    most half full). The memoryviews index as Python ints (a scalar lookup without NumPy)."""
 
     raw: bytes
     data: npt.NDArray[np.uint8]
     offsets: npt.NDArray[np.int64]
-    keys: npt.NDArray[np.int64]
-    rows: npt.NDArray[np.int32]
+    table: npt.NDArray[np.int32]
     offsets_view: memoryview
-    keys_view: memoryview
-    rows_view: memoryview
+    table_view: memoryview
 
     @classmethod
     def of(
-        cls,
-        raw: bytes,
-        offsets: npt.NDArray[np.int64],
-        keys: npt.NDArray[np.int64],
-        rows: npt.NDArray[np.int32],
+        cls, raw: bytes, offsets: npt.NDArray[np.int64], table: npt.NDArray[np.int32]
     ) -> _Frozen:
-        return cls(
-            raw, np.frombuffer(raw, np.uint8), offsets, keys, rows,
-            offsets.data, keys.data, rows.data,
-        )  # fmt: skip
+        return cls(raw, np.frombuffer(raw, np.uint8), offsets, table, offsets.data, table.data)
 
     @property
     def size(self) -> int:
         return int(self.offsets.size - 1)
 
 
-_EMPTY = _Frozen.of(b"", np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32))
+_EMPTY = _Frozen.of(b"", np.zeros(1, np.int64), np.full(0, -1, np.int32))
+
+
+def _capacity(n_terms: int) -> int:
+    """Slots for ``n_terms``: a power of two at least twice as many (a table half full at most:
+    a lookup probes ~1.5 slots on average)."""
+    return max(8, 1 << (2 * n_terms - 1).bit_length())
+
+
+def _place(table: npt.NDArray[np.int32], h: npt.NDArray[np.int64], ids: npt.NDArray[Any]) -> None:
+    """Insert term ``ids[j]`` with hash ``h[j]`` into ``table`` (in place; vectorised rounds:
+    each pending term takes its slot if free and it is the first to claim it, else moves on
+    to the next slot, as a scalar insertion in some order would)."""
+    mask = table.size - 1
+    slot = h & mask
+    ids = np.asarray(ids, np.int32)
+    while ids.size:
+        free = np.flatnonzero(table[slot] < 0)
+        _, first = np.unique(slot[free], return_index=True)
+        win = free[first]
+        table[slot[win]] = ids[win]
+        moving = np.ones(ids.size, np.bool_)
+        moving[win] = False
+        slot = (slot[moving] + 1) & mask
+        ids = ids[moving]
 
 
 def _encoded(tokens: Sequence[str]) -> tuple[bytes, npt.NDArray[np.int64]]:
@@ -183,7 +198,6 @@ class Vocabulary(Mapping[str, int]):
         h = np.fromiter(map(hasher, terms), np.int64, count=n)
         order = np.argsort(h, kind="stable")
         keys = h[order]
-        del h
         same = np.flatnonzero(keys[1:] == keys[:-1])
         if same.size:  # runs of equal hashes: a collision, or a term given twice
             seen: set[str] = set()
@@ -192,9 +206,12 @@ class Vocabulary(Mapping[str, int]):
                 if term in seen:  # equal terms hash equal: only runs need a look
                     raise DuplicateTermError("the vocabulary holds duplicate terms")
                 seen.add(term)
+        del keys
         offs = np.ascontiguousarray(offsets, np.int64)
+        table = np.full(_capacity(n), -1, np.int32)
+        _place(table, h, np.arange(n))
         out._compact = True
-        out._frozen = _Frozen.of(raw, offs, keys, order.astype(np.int32))
+        out._frozen = _Frozen.of(raw, offs, table)
         out._recent = NextIdDict(n)
         return out
 
@@ -251,37 +268,45 @@ class Vocabulary(Mapping[str, int]):
     # ------------------------------------------------------------------ lookups
 
     def _find(self, frozen: _Frozen, term: str) -> int:
-        """The id of ``term`` among the arrays' terms, or -1."""
-        keys = frozen.keys_view
-        if not len(keys):
+        """The id of ``term`` among the arrays' terms, or -1: its slot and the ones after it
+        up to an empty one, each term found there compared byte for byte."""
+        table = frozen.table_view
+        if not len(table):
             return -1
-        h = self._hasher(term)
-        at = bisect_left(keys, h)
-        n = len(keys)
-        if at == n or keys[at] != h:
+        mask = len(table) - 1
+        slot = self._hasher(term) & mask
+        t = table[slot]
+        if t < 0:
             return -1
         enc = term.encode(*_ENCODING)
-        raw, offs, rows = frozen.raw, frozen.offsets_view, frozen.rows_view
-        while at < n and keys[at] == h:
-            t = rows[at]
+        raw, offs = frozen.raw, frozen.offsets_view
+        while t >= 0:
             if raw[offs[t] : offs[t + 1]] == enc:
                 return int(t)
-            at += 1
+            slot = (slot + 1) & mask
+            t = table[slot]
         return -1
+
+    def id_list(self, tokens: Sequence[str]) -> list[int]:
+        """``ids_of`` as a list: a few tokens (one query) are looked up one by one."""
+        if len(tokens) >= _SCALAR_MAX and self._frozen.size:
+            return self.ids_of(tokens).tolist()  # type: ignore[no-any-return]
+        return self._one_by_one(tokens)
+
+    def _one_by_one(self, tokens: Sequence[str]) -> list[int]:
+        recent = self._recent  # the dict before the arrays (see the module's doc)
+        frozen = self._frozen
+        get = recent.get
+        find = self._find
+        return [t if (t := get(tok)) is not None else find(frozen, tok) for tok in tokens]
 
     def ids_of(self, tokens: Sequence[str]) -> npt.NDArray[np.int64]:
         """The id of each token, -1 for those not in the vocabulary."""
+        n = len(tokens)
+        if not self._frozen.size or n < _SCALAR_MAX:
+            return np.array(self._one_by_one(tokens), np.int64)
         recent = self._recent  # the dict before the arrays (see the module's doc)
         frozen = self._frozen
-        n = len(tokens)
-        if not frozen.size or n < _SCALAR_MAX:
-            get = recent.get
-            find = self._find
-            return np.fromiter(
-                (t if (t := get(tok)) is not None else find(frozen, tok) for tok in tokens),
-                np.int64,
-                count=n,
-            )
         out = self._find_many(frozen, tokens)
         if recent:
             for j in np.flatnonzero(out < 0).tolist():
@@ -302,19 +327,18 @@ class Vocabulary(Mapping[str, int]):
         return out
 
     def _find_block(self, frozen: _Frozen, tokens: Sequence[str]) -> npt.NDArray[np.int64]:
-        """One search of the hashes, one compare of the bytes of every candidate; only tokens
-        whose hash matches with other bytes (a collision, or a new token) are looked up one by
-        one."""
+        """Each token's own slot read at once and the bytes of every term found there compared
+        at once; a token whose slot holds another term (a collision, or a term displaced by
+        one) is looked up one by one."""
         n = len(tokens)
-        keys = frozen.keys
+        table = frozen.table
         h = np.fromiter(map(self._hasher, tokens), np.int64, count=n)
-        at = keys.searchsorted(h)
-        np.minimum(at, keys.size - 1, out=at)
-        hit = keys[at] == h
-        cand = frozen.rows[at].astype(np.int64)
+        cand = table[h & (table.size - 1)].astype(np.int64)
+        used = cand >= 0
+        np.maximum(cand, 0, out=cand)
         lo = frozen.offsets[cand]
         raw, lens = _encoded(tokens)
-        ok = hit & (frozen.offsets[cand + 1] - lo == lens)
+        ok = used & (frozen.offsets[cand + 1] - lo == lens)
         if raw:
             ends = np.cumsum(lens)
             # for each token byte: where the candidate term holds the same byte
@@ -325,10 +349,8 @@ class Vocabulary(Mapping[str, int]):
             if bad.size:
                 ok[np.searchsorted(ends, bad, side="right")] = False
         out = np.where(ok, cand, -1)
-        doubt = np.flatnonzero(hit & ~ok)
-        if doubt.size:  # a hash match with other bytes: a collision, or the token is new
-            for j in doubt.tolist():
-                out[j] = self._find(frozen, tokens[j])
+        for j in np.flatnonzero(used & ~ok).tolist():  # probe on from the next slot
+            out[j] = self._find(frozen, tokens[j])
         return out
 
     # ------------------------------------------------------------------ writes
@@ -367,23 +389,24 @@ class Vocabulary(Mapping[str, int]):
             np.cumsum(lens, out=offsets[frozen.offsets.size :])
             offsets[frozen.offsets.size :] += frozen.offsets[-1]
             h = np.fromiter(map(self._hasher, terms), np.int64, count=len(terms))
-            order = np.argsort(h, kind="stable")
-            h = h[order]
-            new_rows = (order + frozen.size).astype(np.int32)
-            at = frozen.keys.searchsorted(h, side="right")
-            merged = _Frozen.of(
-                frozen.raw + raw,
-                offsets,
-                np.insert(frozen.keys, at, h),
-                np.insert(frozen.rows, at, new_rows),
-            )
+            n_all = frozen.size + len(terms)
+            if _capacity(n_all) == frozen.table.size:  # room: the new terms into a copy
+                table = frozen.table.copy()
+                _place(table, h, np.arange(frozen.size, n_all))
+            else:  # a table twice as large: every term placed again (rehashed from its bytes)
+                table = np.full(_capacity(n_all), -1, np.int32)
+                old = _Slices(frozen.raw, frozen.offsets, decode=True)
+                _place(table, np.fromiter(map(self._hasher, old), np.int64, frozen.size),
+                       np.arange(frozen.size))  # fmt: skip
+                _place(table, h, np.arange(frozen.size, n_all))
+            merged = _Frozen.of(frozen.raw + raw, offsets, table)
             self._frozen = merged  # before the dict is emptied (see the module's doc)
             self._recent = NextIdDict(merged.size)
 
     def nbytes(self) -> int:
         """Bytes held by the arrays (not counting the dict of recent terms)."""
         f = self._frozen
-        return len(f.raw) + f.offsets.nbytes + f.keys.nbytes + f.rows.nbytes
+        return len(f.raw) + f.offsets.nbytes + f.table.nbytes
 
 
 class TermBlob(Sequence[str]):
