@@ -98,18 +98,16 @@ def _capacity(n_terms: int) -> int:
 
 def _place(table: npt.NDArray[np.int32], h: npt.NDArray[np.int64], ids: npt.NDArray[Any]) -> None:
     """Insert term ``ids[j]`` with hash ``h[j]`` into ``table`` (in place; vectorised rounds:
-    each pending term takes its slot if free and it is the first to claim it, else moves on
-    to the next slot, as a scalar insertion in some order would)."""
+    the pending terms whose slot is free are written there, one of those claiming the same
+    slot keeps it, and the others move on to the next slot, as scalar insertions in some
+    order would)."""
     mask = table.size - 1
     slot = h & mask
     ids = np.asarray(ids, np.int32)
     while ids.size:
-        free = np.flatnonzero(table[slot] < 0)
-        _, first = np.unique(slot[free], return_index=True)
-        win = free[first]
-        table[slot[win]] = ids[win]
-        moving = np.ones(ids.size, np.bool_)
-        moving[win] = False
+        free = table[slot] < 0
+        table[slot[free]] = ids[free]
+        moving = table[slot] != ids
         slot = (slot[moving] + 1) & mask
         ids = ids[moving]
 
@@ -196,10 +194,11 @@ class Vocabulary(Mapping[str, int]):
             return cls.of(terms, compact=False, hasher=hasher)
         out = cls(hasher)
         h = np.fromiter(map(hasher, terms), np.int64, count=n)
-        order = np.argsort(h, kind="stable")
-        keys = h[order]
-        same = np.flatnonzero(keys[1:] == keys[:-1])
-        if same.size:  # runs of equal hashes: a collision, or a term given twice
+        keys = np.sort(h)
+        if bool((keys[1:] == keys[:-1]).any()):  # equal hashes: a collision, or a repeat
+            order = np.argsort(h, kind="stable")
+            keys = h[order]
+            same = np.flatnonzero(keys[1:] == keys[:-1])
             seen: set[str] = set()
             for j in sorted({*same.tolist(), *(same + 1).tolist()}):
                 term = terms[int(order[j])]
