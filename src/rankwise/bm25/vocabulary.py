@@ -1,12 +1,12 @@
 """The vocabulary of a BM25Index (term -> term id), held in a few NumPy arrays instead of a dict.
 
 A dict of 200k terms costs ~23 MB: its table (~7 MB), one ``str`` per term (~55 B each) and one
-``int`` per term id above 256 (28 B each). ``Vocabulary`` keeps the same in ~27 B a term: the
-terms' UTF-8 bytes in term-id order (one blob and its offsets), each term's ``hash()`` sorted
-(int64) and the term id of each hash (int32). A lookup hashes the token, binary-searches the
-hashes and compares the bytes of the term found: a hash match alone never answers (equal hashes
-form a run, each compared in turn). Many tokens (a batch of queries, a chunk's distinct tokens)
-are looked up in one vectorised pass; one token by a scalar search.
+``int`` per term id above 256 (28 B each). ``Vocabulary`` keeps the same in ~25 B a term: the
+terms' UTF-8 bytes in term-id order (one blob and int64 offsets) and an open-addressing hash
+table of int32 term ids (at most half full, linear probing). A lookup hashes the token, reads
+its slot and compares the bytes of the term found there, probing on to the next slot until an
+empty one: a hash match alone never answers. Many tokens (a batch of queries, a chunk's
+distinct tokens) are looked up in one vectorised pass; one query's tokens one by one.
 
 Terms added since the last merge sit in a small dict (``_recent``, ids after the arrays'); it is
 merged into new arrays when it grows past an eighth of them, so a small add into a large index
