@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import random
 import shutil
+import sys
 import threading
 import tracemalloc
 from pathlib import Path
@@ -266,3 +267,39 @@ def test_a_large_index_holds_under_40_bytes_a_term(compact_from_start: None) -> 
         tracemalloc.stop()
     assert n_terms > 50_000
     assert held / n_terms < 40, f"{held / n_terms:.1f} bytes a term"
+
+
+def test_a_large_build_holds_few_token_strings_at_once(
+    monkeypatch: pytest.MonkeyPatch, compact_from_start: None
+) -> None:
+    """A build maps tokens through a dict of a group's distinct tokens, not a whole chunk's.
+
+    CPython's small-object allocator returns an arena to the OS only once every object in it
+    is freed: the strings and ints of a dict of a 20k-document chunk (~100k+ distinct tokens,
+    ~12 MB) were freed after the chunk, but the few objects made meanwhile that outlive it kept
+    their arenas, so that high-water mark stayed in the build's peak RSS and cancelled the
+    compact vocabulary's saving. Counted here: the Python objects alive when a group's tokens
+    are resolved (where that dict is largest), over the count before the add."""
+    n_docs = 20_000  # one chunk, and a large add (new terms merged into the arrays at once)
+    assert n_docs >= index.PROGRESS_MIN_DOCS
+    texts = [" ".join(f"w{d}x{j}" for j in range(8)) for d in range(n_docs)]
+    ids = [str(i) for i in range(n_docs)]
+    alive: list[int] = []
+    add_many = Vocabulary.add_many
+
+    def counting(self: Vocabulary, tokens: list[str], *, merge: bool = False) -> object:
+        alive.append(sys.getallocatedblocks())
+        return add_many(self, tokens, merge=merge)
+
+    monkeypatch.setattr(Vocabulary, "add_many", counting)
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    gc.collect()
+    before = sys.getallocatedblocks()
+    ix.add(texts, ids=ids)
+    assert ix.vocab_size == 8 * n_docs
+    assert ix.search("w0x0", k=1)[0].id == "0"
+    assert ix.search(f"w{n_docs - 1}x7", k=1)[0].id == str(n_docs - 1)
+    # a distinct token costs two objects (its str and its local id): 160k tokens at once
+    # would be ~320k; a group of ~16k is ~33k (and the index's own ~2 per document)
+    most = max(alive) - before
+    assert most < 100_000, f"{most} objects alive at once"

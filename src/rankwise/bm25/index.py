@@ -53,6 +53,9 @@ DEFAULT_B = 0.75
 #: add() shows a progress bar from this many documents on (unless show_progress=False)
 PROGRESS_MIN_DOCS = 10_000
 _CHUNK = 20_000
+#: a compact vocabulary's build maps tokens through a dict of at most about this many distinct
+#: tokens at a time (see ``_tokenize``; ~2 MB of strings and ints alive at once)
+_GROUP_TERMS = 1 << 14
 #: the most documents one segment holds: a batch is analysed into segments of this size (its
 #: token ids are held per segment, not for the whole batch), and merges stop at it
 SEGMENT_DOCS = 1 << 18
@@ -604,31 +607,48 @@ class BM25Index:
 
         One document at a time: its token strings are dropped as soon as they are mapped to
         ids, so a batch never holds the tokens of many documents as Python objects. A dict
-        vocabulary maps each token itself; a compact one is looked up once per distinct token
-        of ``texts`` (they are mapped through a dict of them first, dropped at the end), new
-        terms in their first-seen order as before. ``merge``: the new terms go into the
-        vocabulary's arrays at once (a large build: no string of this chunk outlives it)."""
+        vocabulary maps each token itself. A compact one is looked up once per distinct token
+        of a group of documents: their tokens are mapped through a dict of them first, and the
+        group ends (its distinct tokens looked up, new terms given ids in first-seen order,
+        the dict dropped) once it holds ``_GROUP_TERMS`` tokens. The group bounds the strings
+        alive at once: CPython's allocator keeps an arena's memory until every object in it is
+        freed, so the high-water mark of one dict of a whole chunk's ~100k+ strings stayed in
+        the build's RSS (the few objects that outlive it are enough to pin its arenas).
+        ``merge``: the new terms go into the vocabulary's arrays at once (a large build: no
+        string of a group outlives it)."""
         analyze: Callable[[str], list[str]]
         analyze = str.split if self._analyzer.is_plain_whitespace else self._analyzer.analyze
         vocab = self._vocab
-        assign = vocab.assigner()
-        local: defaultdict[str, int] | None = None
-        if assign is None:  # local ids 0, 1, ... in first-seen order, assigned in C
-            local = defaultdict(count().__next__)
-            assign = local.__getitem__
         flat = array("i")
         lengths: list[int] = []
         extend, add_len = flat.extend, lengths.append
-        for text in texts:
-            tokens = analyze(text)
-            add_len(len(tokens))
-            extend(map(assign, tokens))
-        ids = np.frombuffer(flat, np.int32)
-        if local is not None:  # local ids -> term ids, in place
+        assign = vocab.assigner()
+        if assign is not None:
+            for text in texts:
+                tokens = analyze(text)
+                add_len(len(tokens))
+                extend(map(assign, tokens))
+            return np.frombuffer(flat, np.int32), np.array(lengths, np.int64)
+        docs = iter(texts)
+        while True:
+            local: defaultdict[str, int] = defaultdict(count().__next__)  # ids assigned in C
+            assign = local.__getitem__
+            start = len(flat)
+            for text in docs:
+                tokens = analyze(text)
+                add_len(len(tokens))
+                extend(map(assign, tokens))
+                if len(local) >= _GROUP_TERMS:
+                    break
+            if not local:
+                break
+            # the group's local ids -> term ids, in place
             term_ids = vocab.add_many(list(local), merge=merge).astype(np.int32)
             del local, assign
-            term_ids.take(ids, out=ids, mode="clip")
-        return ids, np.array(lengths, np.int64)
+            part = np.frombuffer(flat, np.int32)[start:]
+            term_ids.take(part, out=part, mode="clip")
+            del part  # a view of ``flat`` would stop it from growing
+        return np.frombuffer(flat, np.int32), np.array(lengths, np.int64)
 
     def _with_docs(self, st: _State, texts: list[str]) -> _State:
         """The snapshot ``st`` plus ``texts`` as internal documents ``st.n_total..``; the
