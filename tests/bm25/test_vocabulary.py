@@ -64,6 +64,31 @@ def test_lookups_answer_as_a_dict_whatever_the_hashes(hasher: object, compact: b
         vocab["absent"]
 
 
+@pytest.mark.parametrize("hasher", [hash, _collide, _all_same])
+@pytest.mark.parametrize("rounds", [1, 3, 10_000])
+def test_batch_lookups_in_probe_rounds_answer_as_a_dict(
+    monkeypatch: pytest.MonkeyPatch, hasher: object, rounds: int
+) -> None:
+    """A large batch probes in vectorised rounds (the rest one by one): found, absent, same
+    length other bytes, prefixes, non-ASCII, empty, repeated tokens."""
+    monkeypatch.setattr(vocabulary, "_ROUNDS_MIN", 2)
+    monkeypatch.setattr(vocabulary, "_PROBE_ROUNDS", rounds)
+    rng = random.Random(7)
+    terms = list(
+        dict.fromkeys(
+            [*TERMS, *("".join(rng.choices("abé文", k=rng.randint(1, 4))) for _ in range(150))]
+        )
+    )
+    vocab = Vocabulary.of(terms, compact=True, hasher=hasher)  # type: ignore[arg-type]
+    oracle = {t: i for i, t in enumerate(terms)}
+    probes = [*terms, *(t + "x" for t in terms[:40]), *(t[:-1] for t in terms[:40]), "", "zz"]
+    rng.shuffle(probes)
+    assert vocab.ids_of(probes * 2).tolist() == [oracle.get(t, -1) for t in probes * 2]
+    new = ["fresh", *terms[:5], "é新"]
+    assert vocab.add_many(new).tolist()[1:6] == list(range(5))
+    assert vocab.ids_of(probes + new).tolist() == [vocab.get(t, -1) for t in probes + new]
+
+
 def test_a_hash_match_with_other_bytes_is_not_a_match() -> None:
     """Equal hashes and equal lengths but other bytes: never answered by the hash alone."""
     vocab = Vocabulary.of(["abc", "abd", "xyz"], compact=True, hasher=_all_same)

@@ -43,6 +43,11 @@ _MERGE_FRACTION = 8
 _SCALAR_MAX = 24
 #: tokens looked up per vectorised pass (its scratch: ~100 bytes a token)
 _BLOCK = 1 << 13
+#: vectorised probe rounds of a batch lookup of at least ``_ROUNDS_MIN`` tokens (a build's
+#: group; a half-full table's runs are short: the tokens still probing after these are few, and
+#: looked up one by one); a smaller batch (queries) probes on one by one after the first slot
+_PROBE_ROUNDS = 8
+_ROUNDS_MIN = 1024
 _ENCODING = ("utf-8", "surrogatepass")
 
 Hasher = Callable[[str], int]
@@ -326,9 +331,42 @@ class Vocabulary(Mapping[str, int]):
         return out
 
     def _find_block(self, frozen: _Frozen, tokens: Sequence[str]) -> npt.NDArray[np.int64]:
-        """Each token's own slot read at once and the bytes of every term found there compared
-        at once; a token whose slot holds another term (a collision, or a term displaced by
-        one) is looked up one by one."""
+        """``_find`` of each token, in vectorised probe rounds: every pending token's slot read
+        at once and the bytes of every term found there compared at once; a token whose slot
+        is empty is not in the vocabulary, one whose slot holds another term (a collision, a
+        term displaced by one) moves on to the next slot. After ``_PROBE_ROUNDS`` rounds the
+        few tokens left (long runs) are looked up one by one. Fewer than ``_ROUNDS_MIN`` tokens:
+        ``_find_once`` (a round costs ~15 NumPy calls, more than a few scalar probes)."""
+        n = len(tokens)
+        if n < _ROUNDS_MIN:
+            return self._find_once(frozen, tokens)
+        table = frozen.table
+        mask = table.size - 1
+        slot = np.fromiter(map(self._hasher, tokens), np.int64, count=n) & mask
+        raw, lens = _encoded(tokens)
+        token_bytes = np.frombuffer(raw, np.uint8)
+        starts = np.cumsum(lens) - lens
+        out = np.full(n, -1, np.int64)
+        todo = np.arange(n)
+        for _ in range(_PROBE_ROUNDS):
+            cand = table[slot].astype(np.int64)
+            used = cand >= 0  # an empty slot ends the token's run: not found
+            todo, slot, cand = todo[used], slot[used], cand[used]
+            if not todo.size:
+                return out
+            ok = self._same_bytes(frozen, cand, starts[todo], lens[todo], token_bytes)
+            out[todo[ok]] = cand[ok]
+            todo, slot = todo[~ok], (slot[~ok] + 1) & mask
+            if not todo.size:
+                return out
+        for j in todo.tolist():
+            out[j] = self._find(frozen, tokens[j])
+        return out
+
+    def _find_once(self, frozen: _Frozen, tokens: Sequence[str]) -> npt.NDArray[np.int64]:
+        """A small batch (queries): each token's own slot read at once and the bytes of every
+        term found there compared at once; a token whose slot holds another term (a collision,
+        or a term displaced by one) is looked up one by one."""
         n = len(tokens)
         table = frozen.table
         h = np.fromiter(map(self._hasher, tokens), np.int64, count=n)
@@ -351,6 +389,30 @@ class Vocabulary(Mapping[str, int]):
         for j in np.flatnonzero(used & ~ok).tolist():  # probe on from the next slot
             out[j] = self._find(frozen, tokens[j])
         return out
+
+    @staticmethod
+    def _same_bytes(
+        frozen: _Frozen,
+        cand: npt.NDArray[np.int64],
+        starts: npt.NDArray[np.int64],
+        lens: npt.NDArray[np.int64],
+        token_bytes: npt.NDArray[np.uint8],
+    ) -> npt.NDArray[np.bool_]:
+        """Whether term ``cand[j]`` holds the bytes ``token_bytes[starts[j]:][:lens[j]]``."""
+        lo = frozen.offsets[cand]
+        ok: npt.NDArray[np.bool_] = frozen.offsets[cand + 1] - lo == lens
+        check = np.flatnonzero(ok & (lens > 0))
+        if check.size:
+            sub_lens = lens[check]
+            ends = np.cumsum(sub_lens)
+            first = ends - sub_lens  # where each token's bytes start in the gathered run
+            step = np.arange(int(ends[-1]))
+            at_term = np.repeat(lo[check] - first, sub_lens) + step
+            at_token = np.repeat(starts[check] - first, sub_lens) + step
+            bad = np.flatnonzero(frozen.data[at_term] != token_bytes[at_token])
+            if bad.size:
+                ok[check[np.searchsorted(ends, bad, side="right")]] = False
+        return ok
 
     # ------------------------------------------------------------------ writes
 
