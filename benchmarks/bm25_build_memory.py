@@ -88,9 +88,12 @@ def _parts(ix: Any) -> dict[str, float]:
         "id strings (the caller's, kept by the column)": sum(map(sys.getsizeof, st.ids)) / MB,
         "texts column (list; the texts are the caller's)": sys.getsizeof(st.texts._extra) / MB,
         "metadata column": (0.0 if metas.all_none else sys.getsizeof(metas._items) / MB),
-        "vocabulary dict": sys.getsizeof(vocab) / MB,
-        "vocabulary strings": sum(map(sys.getsizeof, vocab)) / MB,
-        "vocabulary int values (> 256)": sum(sys.getsizeof(v) for v in vocab.values() if v > 256)
+        "vocabulary arrays (term bytes, offsets, hash table)": vocab.nbytes() / MB,
+        "vocabulary dict (recent terms)": sys.getsizeof(vocab._recent) / MB,
+        "vocabulary strings (in the dict)": sum(map(sys.getsizeof, vocab._recent)) / MB,
+        "vocabulary int values (> 256)": sum(
+            sys.getsizeof(v) for v in vocab._recent.values() if v > 256
+        )
         / MB,
         "id map (hashed on the first lookup)": nbytes(*ix._id_to_int._frozen),
     }

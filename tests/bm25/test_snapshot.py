@@ -16,6 +16,7 @@ import pytest
 from rankwise.bm25 import BM25Index, persistence
 from rankwise.bm25.segment import Segment
 from rankwise.bm25.snapshot import Snapshot, SnapshotArrays, SnapshotError
+from rankwise.bm25.vocabulary import Vocabulary
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "rankwise" / "bm25"
 QUERIES = ["alpha beta", "gamma", "delta alpha alpha", "ünï", "nothing"]
@@ -46,7 +47,7 @@ def _index_from(ix: BM25Index, arrays: SnapshotArrays) -> BM25Index:
     """A fresh index holding ``Snapshot.from_arrays(arrays)`` (what a load builds)."""
     out = BM25Index("standard", show_progress=False)
     out._state = Snapshot.from_arrays(arrays)
-    out._vocab.update(arrays.vocabulary())
+    out._vocab = Vocabulary.of(list(arrays.vocabulary()), compact=False)
     out._id_to_int = out._state.id_map()
     return out
 

@@ -10,10 +10,10 @@ import sys
 import threading
 import uuid
 from array import array
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
-from itertools import chain, repeat
+from itertools import chain, count, repeat
 from operator import itemgetter
 from pathlib import Path
 from types import ModuleType
@@ -49,6 +49,7 @@ from rankwise.bm25.postings import (
 from rankwise.bm25.segment import Segment, build_segment, compact_segment, merge_segments
 from rankwise.bm25.snapshot import Snapshot as _State
 from rankwise.bm25.snapshot import doc_norms as _norms
+from rankwise.bm25.vocabulary import COMPACT_DOCS, NextIdDict, Vocabulary
 from rankwise.types import Filter, FilterKind, Hit, Metadata, Ranking, check_filter, make_hits
 
 ALGORITHMS = ("TAAT_NAIVE", "DAAT_WAND", "DAAT_MAXSCORE")
@@ -58,6 +59,9 @@ DEFAULT_B = 0.75
 #: add() shows a progress bar from this many documents on (unless show_progress=False)
 PROGRESS_MIN_DOCS = 10_000
 _CHUNK = 20_000
+#: a compact vocabulary's build maps tokens through a dict of at most about this many distinct
+#: tokens at a time (see ``_tokenize``; ~2 MB of strings and ints alive at once)
+_GROUP_TERMS = 1 << 14
 #: the most documents one segment holds: a batch is analysed into segments of this size (its
 #: token ids are held per segment, not for the whole batch), and merges stop at it
 SEGMENT_DOCS = 1 << 18
@@ -65,15 +69,6 @@ SEGMENT_DOCS = 1 << 18
 _BOUND_MARGIN = 1e-6
 # block bounds are recomputed when avgdl drifted by more than this factor since they were built
 _BOUND_DRIFT = 1.25
-
-
-class _Vocab(dict[str, int]):
-    """term -> term id; looking up a missing term with ``[]`` assigns the next id."""
-
-    def __missing__(self, key: str) -> int:
-        value = len(self)
-        self[key] = value
-        return value
 
 
 def _stored_metadatas(metadatas: Any, n: int) -> Sequence[Metadata | None]:
@@ -394,7 +389,7 @@ class BM25Index:
         self._algo = inverted_index_algo
         self.show_progress = bool(show_progress)
         self._lock = threading.RLock()
-        self._vocab = _Vocab()
+        self._vocab = Vocabulary()
         self._state = _empty_state()
         # id -> newest internal document (never shrinks; liveness is the snapshot's ``alive``)
         self._id_to_int = IdMap(self._state.ids)
@@ -612,22 +607,53 @@ class BM25Index:
         st.metas.truncate(n)
 
     def _tokenize(
-        self, texts: Sequence[str]
+        self, texts: Sequence[str], merge: bool = False
     ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
         """Token ids (flat) and per-document lengths; new terms enter the vocabulary.
 
         One document at a time: its token strings are dropped as soon as they are mapped to
-        ids, so a batch never holds the tokens of many documents as Python objects."""
+        ids, so a batch never holds the tokens of many documents as Python objects. A dict
+        vocabulary maps each token itself. A compact one is looked up once per distinct token
+        of a group of documents: their tokens are mapped through a dict of them first, and the
+        group ends (its distinct tokens looked up, new terms given ids in first-seen order,
+        the dict dropped) once it holds ``_GROUP_TERMS`` tokens. The group bounds the strings
+        alive at once: CPython's allocator keeps an arena's memory until every object in it is
+        freed, so the high-water mark of one dict of a whole chunk's ~100k+ strings stayed in
+        the build's RSS (the few objects that outlive it are enough to pin its arenas).
+        ``merge``: the new terms go into the vocabulary's arrays at once (a large build: no
+        string of a group outlives it)."""
         analyze: Callable[[str], list[str]]
         analyze = str.split if self._analyzer.is_plain_whitespace else self._analyzer.analyze
-        term_id = self._vocab.__getitem__
+        vocab = self._vocab
         flat = array("i")
         lengths: list[int] = []
-        extend, count = flat.extend, lengths.append
-        for text in texts:
-            tokens = analyze(text)
-            count(len(tokens))
-            extend(map(term_id, tokens))
+        extend, add_len = flat.extend, lengths.append
+        assign = vocab.assigner()
+        if assign is not None:
+            for text in texts:
+                tokens = analyze(text)
+                add_len(len(tokens))
+                extend(map(assign, tokens))
+            return np.frombuffer(flat, np.int32), np.array(lengths, np.int64)
+        docs = iter(texts)
+        while True:
+            local: defaultdict[str, int] = defaultdict(count().__next__)  # ids assigned in C
+            assign = local.__getitem__
+            start = len(flat)
+            for text in docs:
+                tokens = analyze(text)
+                add_len(len(tokens))
+                extend(map(assign, tokens))
+                if len(local) >= _GROUP_TERMS:
+                    break
+            if not local:
+                break
+            # the group's local ids -> term ids, in place
+            term_ids = vocab.add_many(list(local), merge=merge).astype(np.int32)
+            del local, assign
+            part = np.frombuffer(flat, np.int32)[start:]
+            term_ids.take(part, out=part, mode="clip")
+            del part  # a view of ``flat`` would stop it from growing
         return np.frombuffer(flat, np.int32), np.array(lengths, np.int64)
 
     def _with_docs(self, st: _State, texts: list[str]) -> _State:
@@ -661,10 +687,15 @@ class BM25Index:
             if n >= PROGRESS_MIN_DOCS:  # a large build: its freed chunks back to the OS
                 release_free_heap()
 
-        with _progress(n, self.show_progress and n >= PROGRESS_MIN_DOCS) as bar:
+        large = n >= PROGRESS_MIN_DOCS
+        if base + n >= COMPACT_DOCS and not self._vocab.is_compact:
+            # the index will be large: its vocabulary in arrays from the start (a dict of its
+            # terms built first would leave its memory scattered when freed)
+            self._vocab.compact()
+        with _progress(n, self.show_progress and large) as bar:
             for lo in range(0, n, _CHUNK):
                 chunk = texts[lo : lo + _CHUNK]
-                f, ln = self._tokenize(chunk)
+                f, ln = self._tokenize(chunk, merge=large)
                 if ln.size and int(ln.max()) > np.iinfo(np.uint32).max:
                     raise ValueError("texts: a document has more than 2**32 tokens")
                 pending.append(chunk_postings(f, ln))
@@ -727,14 +758,19 @@ class BM25Index:
 
     def _without_docs(self, st: _State, internal: list[int]) -> _State:
         """The snapshot ``st`` with the live internal documents ``internal`` deleted."""
-        vocab = self._vocab
         analyze = self._analyzer.analyze
+        local = NextIdDict()  # the documents' distinct tokens -> local ids
+        assign = local.__getitem__
         term_lists: list[npt.NDArray[np.int64]] = []
         for i in internal:
-            terms = {vocab[t] for t in analyze(st.texts[i])}
+            terms = set(map(assign, analyze(st.texts[i])))
             term_lists.append(np.fromiter(terms, np.int64, count=len(terms)))
-        all_terms = np.concatenate(term_lists) if term_lists else np.zeros(0, np.int64)
-        vocab_size = len(vocab)
+        local_terms = np.concatenate(term_lists) if term_lists else np.zeros(0, np.int64)
+        term_ids = self._vocab.ids_of(list(local))
+        if (term_ids < 0).any():  # pragma: no cover - would mean a non-deterministic analyzer
+            raise RuntimeError("a deleted document has a term the index never saw")
+        all_terms = term_ids[local_terms]
+        vocab_size = len(self._vocab)
         df = np.zeros(vocab_size, np.int64)
         df[: st.df.size] = st.df
         df -= np.bincount(all_terms, minlength=vocab_size)
@@ -796,14 +832,27 @@ class BM25Index:
         """``_query_terms`` of each query (the analyzer and the vocabulary looked up once)."""
         analyzer = self._analyzer
         tokenize = str.split if analyzer.is_plain_whitespace else analyzer.analyze
-        get = self._vocab.get
-        out = []
-        for tokens in map(tokenize, queries):
-            terms = list(map(get, tokens))
-            if None in terms:  # some tokens are in no document
-                terms = [t for t in terms if t is not None]
-            out.append(terms)
-        return out  # type: ignore[return-value]
+        get = self._vocab.dict_get()
+        out: list[list[int]] = []
+        if get is not None:  # a dict vocabulary: looked up token by token
+            for tokens in map(tokenize, queries):
+                terms = list(map(get, tokens))
+                if None in terms:  # some tokens are in no document
+                    terms = [t for t in terms if t is not None]
+                out.append(terms)  # type: ignore[arg-type]
+            return out
+        # a compact one: every token of the batch in one vectorised lookup
+        token_lists = list(map(tokenize, queries))
+        ids = self._vocab.id_list(list(chain.from_iterable(token_lists)))
+        at = 0
+        for tokens in token_lists:
+            end = at + len(tokens)
+            found = ids[at:end]
+            at = end
+            if -1 in found:  # some tokens are in no document
+                found = [t for t in found if t >= 0]
+            out.append(found)
+        return out
 
     def search(self, query: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
         """The ``k`` best documents for ``query`` (score > 0 only), best first.
@@ -1286,7 +1335,7 @@ class BM25Index:
         it (the last one wins). Writes to the index may continue while it saves."""
         with self._lock:  # a consistent (snapshot, vocabulary) pair; writers append to both
             st = self._state
-            terms = list(self._vocab)[: st.df.size]
+            terms = self._vocab.terms(int(st.df.size))
         analyzer = self._analyzer
         settings = Settings(
             None if analyzer.is_callable else analyzer.config, self._k1, self._b, self._algo
@@ -1312,7 +1361,7 @@ class BM25Index:
             analyzer=loaded.analyzer, k1=settings.k1, b=settings.b,
             inverted_index_algo=settings.inverted_index_algo, show_progress=show_progress,
         )  # fmt: skip
-        index._vocab = _Vocab(loaded.vocabulary)
+        index._vocab = loaded.vocabulary
         index._id_to_int = loaded.id_map
         index._state = loaded.snapshot
         return index

@@ -40,6 +40,7 @@ from rankwise.bm25.columns import TextColumn
 from rankwise.bm25.idmap import IdMap
 from rankwise.bm25.segment import Segment
 from rankwise.bm25.snapshot import Snapshot, SnapshotArrays, SnapshotError, check_block_layout
+from rankwise.bm25.vocabulary import COMPACT_DOCS, DuplicateTermError, TermBlob, Vocabulary
 
 FORMAT_NAME = "rankwise-bm25"
 #: 2: the postings are one packed array (``post.npy``: ``doc << shift | tf``, see
@@ -319,7 +320,7 @@ class Loaded:
     settings: Settings
     analyzer: Analyzer
     snapshot: Snapshot
-    vocabulary: dict[str, int]
+    vocabulary: Vocabulary
     id_map: IdMap
 
 
@@ -365,10 +366,15 @@ def _load_once(root: Path, *, mmap: bool, analyzer: AnalyzerParams | None, verif
     arrays = read_arrays(gen_dir, manifest, mmap=mmap)
     try:
         snapshot = Snapshot.from_arrays(arrays)
-        vocabulary = arrays.vocabulary()
         id_map = snapshot.id_map()
     except SnapshotError as exc:
         raise _bad(root, str(exc)) from None
+    try:  # a large index's vocabulary straight from the saved bytes (no string per term)
+        vocabulary = Vocabulary.from_terms(arrays.terms, compact=manifest.n_docs >= COMPACT_DOCS)
+    except DuplicateTermError as exc:
+        raise _bad(root, str(exc)) from None
+    except ValueError as exc:  # not UTF-8, or a term boundary inside a character
+        raise _bad(root, f"string data is unreadable ({exc})") from None
     return Loaded(manifest.settings, the_analyzer, snapshot, vocabulary, id_map)
 
 
@@ -551,7 +557,6 @@ def read_arrays(gen_dir: Path, manifest: Manifest, *, mmap: bool) -> SnapshotArr
     try:
         ids = json.loads((gen_dir / "ids.json").read_text(encoding="utf-8"))
         metas = json.loads((gen_dir / "metadata.json").read_text(encoding="utf-8"))
-        terms = _decode_strings(term_data, term_offsets)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _bad(root, f"string data is unreadable ({exc})") from None
     # json gives exact types (no subclasses): a set of types checks 1M entries at C speed
@@ -574,7 +579,7 @@ def read_arrays(gen_dir: Path, manifest: Manifest, *, mmap: bool) -> SnapshotArr
         postings=seg,
         doc_len=doc_len,
         total_len=manifest.total_len,
-        terms=terms,
+        terms=TermBlob(term_data, term_offsets),  # decoded and checked by the load
         ids=ids,
         texts=TextColumn(text_data, text_offsets),
         metas=metas,
@@ -592,18 +597,6 @@ def _packed_v1(
         raise SnapshotError("a posting points past the last document")
     dtype, shift = postings.pack_layout(n_docs, int(tfs.max()) if tfs.size else 0)
     return postings.pack(docs, tfs, dtype, shift), shift
-
-
-def _decode_strings(data: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64]) -> list[str]:
-    """The strings of a UTF-8 blob delimited by byte ``offsets``."""
-    offs = offsets.tolist()
-    raw = data.tobytes()
-    if raw.isascii():  # decode once, slice by characters (= bytes)
-        blob = raw.decode("ascii")
-        return [blob[offs[t] : offs[t + 1]] for t in range(len(offs) - 1)]
-    raw.decode("utf-8", "surrogatepass")  # a bad blob fails here, naming the position
-    n = len(offs) - 1
-    return [raw[offs[t] : offs[t + 1]].decode("utf-8", "surrogatepass") for t in range(n)]
 
 
 __all__ = [
