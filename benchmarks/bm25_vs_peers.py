@@ -59,6 +59,8 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+#: children import this tree's rankwise (src/) before any installed copy, and the peer adapters
+CHILD_PATH = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
 RESULTS = ROOT / "benchmarks" / "results"
 VOCAB = 200_000
 MEAN_LEN = 60.0
@@ -478,7 +480,7 @@ def cold_start(peer: str) -> dict[str, float]:
     cache = Path(tempfile.mkdtemp(prefix="bm25bench-numba-"))
     try:
         for label in ("cold", "warm"):
-            env = {**os.environ, **SINGLE_THREAD_ENV, "PYTHONPATH": str(ROOT)}
+            env = {**os.environ, **SINGLE_THREAD_ENV, "PYTHONPATH": CHILD_PATH}
             env["NUMBA_CACHE_DIR"] = str(cache)
             code = COLD_SCRIPT.format(module=PEER_MODULES[peer])
             proc = subprocess.run(
@@ -548,7 +550,7 @@ def run_size(n_docs: int, args: argparse.Namespace) -> list[dict[str, Any]]:
             ]  # fmt: skip
             if args.rebuild_peers:
                 cmd.append("--rebuild-peers")
-            env = {**os.environ, **SINGLE_THREAD_ENV, "PYTHONPATH": str(ROOT)}
+            env = {**os.environ, **SINGLE_THREAD_ENV, "PYTHONPATH": CHILD_PATH}
             t1 = time.perf_counter()
             proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
             if proc.returncode != 0:
