@@ -73,11 +73,12 @@ DENSE_CHUNK = 64
 #: remain; else it scores every document in float64
 #: (in segments of at least DENSE_APPROX_DOCS documents per hit asked for: the float32 pass
 #: saves time in proportion to the documents, the candidates cost it in proportion to k;
-#: measured at 20k documents, float32 first paid for k = 10 to 40 and broke even at 100; at
-#: 200k it paid for k = 100; these two are read by the caller at each call, so tests can
-#: force each path)
+#: measured at 20k documents on an AMD EPYC, float32 first paid for k = 10 to 40 and broke
+#: even at 100; at 200k it paid for k = 100; on an Intel Xeon with AVX-512 it paid at 20k for
+#: k = 100 too, 40.0 -> 35.4 us a heavy query, so 2^7; these two are read by the caller at
+#: each call, so tests can force each path)
 DENSE_APPROX_K = 256
-DENSE_APPROX_DOCS = 1 << 8
+DENSE_APPROX_DOCS = 1 << 7
 DENSE_CANDIDATES = 4096
 #: halvings of the search for TAAT's lower bound of the k-th score, and the most touched
 #: documents the sparse TAAT computes it for
