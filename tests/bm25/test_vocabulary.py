@@ -328,3 +328,22 @@ def test_a_large_build_holds_few_token_strings_at_once(
     # would be ~320k; a group of ~16k is ~33k (and the index's own ~2 per document)
     most = max(alive) - before
     assert most < 100_000, f"{most} objects alive at once"
+
+
+def test_term_blob_and_slices_index_as_a_list_does() -> None:
+    """The saved-term views answer indexing, negative indices, slices, bounds and iteration as
+    the list of their strings does (non-ASCII terms included)."""
+    raw = "".join(TERMS).encode("utf-8")
+    offsets = np.cumsum([0] + [len(t.encode("utf-8")) for t in TERMS]).astype(np.int64)
+    data = np.frombuffer(raw, np.uint8)
+    views = [vocabulary.TermBlob(data, offsets), vocabulary._Slices(raw, offsets, decode=True)]
+    for view in views:
+        assert len(view) == len(TERMS)
+        assert list(view) == TERMS
+        for i in range(-len(TERMS), len(TERMS)):
+            assert view[i] == TERMS[i]
+        for sl in (slice(None), slice(2, 7), slice(-3, None), slice(None, None, -2)):
+            assert view[sl] == TERMS[sl]
+        for bad in (len(TERMS), -len(TERMS) - 1):
+            with pytest.raises(IndexError):
+                view[bad]

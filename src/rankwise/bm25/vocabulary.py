@@ -470,7 +470,25 @@ class Vocabulary(Mapping[str, int]):
         return len(f.raw) + f.offsets.nbytes + f.table.nbytes
 
 
-class TermBlob(Sequence[str]):
+class _Strings(Sequence[str]):
+    """A sequence of strings cut from one buffer: indexing (negative indices, slices, bounds)
+    done once here, the cutting by ``_at``."""
+
+    __slots__ = ()
+
+    def _at(self, i: int) -> Any:
+        raise NotImplementedError
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self._at(j) for j in range(*i.indices(len(self)))]
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(i)
+        return self._at(i % n)
+
+
+class TermBlob(_Strings):
     """Terms as a save stores them: ``data[offsets[t]:offsets[t + 1]]`` is term t's UTF-8
     (read on demand: a load keeps no string per term)."""
 
@@ -483,13 +501,7 @@ class TermBlob(Sequence[str]):
     def __len__(self) -> int:
         return int(self.offsets.size - 1)
 
-    def __getitem__(self, i: Any) -> Any:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        n = len(self)
-        if not -n <= i < n:
-            raise IndexError(i)
-        i %= n
+    def _at(self, i: int) -> str:
         lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
         return self.data[lo:hi].tobytes().decode(*_ENCODING)
 
@@ -497,7 +509,7 @@ class TermBlob(Sequence[str]):
         return iter(_Slices(self.data.tobytes(), self.offsets, decode=True))
 
 
-class _Slices(Sequence[str]):
+class _Slices(_Strings):
     """The strings ``text[offsets[t]:offsets[t + 1]]`` (``decode``: of bytes, as UTF-8)."""
 
     __slots__ = ("_decode", "_offsets", "_text")
@@ -510,13 +522,7 @@ class _Slices(Sequence[str]):
     def __len__(self) -> int:
         return len(self._offsets) - 1
 
-    def __getitem__(self, i: Any) -> Any:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        n = len(self)
-        if not -n <= i < n:
-            raise IndexError(i)
-        i %= n
+    def _at(self, i: int) -> Any:
         offs = self._offsets
         part = self._text[offs[i] : offs[i + 1]]
         return part.decode(*_ENCODING) if self._decode else part  # type: ignore[union-attr]
