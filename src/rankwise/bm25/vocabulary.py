@@ -373,18 +373,9 @@ class Vocabulary(Mapping[str, int]):
         cand = table[h & (table.size - 1)].astype(np.int64)
         used = cand >= 0
         np.maximum(cand, 0, out=cand)
-        lo = frozen.offsets[cand]
         raw, lens = _encoded(tokens)
-        ok = used & (frozen.offsets[cand + 1] - lo == lens)
-        if raw:
-            ends = np.cumsum(lens)
-            # for each token byte: where the candidate term holds the same byte
-            where = np.repeat(lo - (ends - lens), lens)
-            where += np.arange(len(raw))
-            same = frozen.data.take(where, mode="clip") == np.frombuffer(raw, np.uint8)
-            bad = np.flatnonzero(~same)
-            if bad.size:
-                ok[np.searchsorted(ends, bad, side="right")] = False
+        token_bytes = np.frombuffer(raw, np.uint8)
+        ok = used & self._same_bytes(frozen, cand, np.cumsum(lens) - lens, lens, token_bytes)
         out = np.where(ok, cand, -1)
         for j in np.flatnonzero(used & ~ok).tolist():  # probe on from the next slot
             out[j] = self._find(frozen, tokens[j])
