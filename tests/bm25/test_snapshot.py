@@ -16,7 +16,7 @@ import pytest
 from rankwise.bm25 import BM25Index, persistence
 from rankwise.bm25.segment import Segment
 from rankwise.bm25.snapshot import Snapshot, SnapshotArrays, SnapshotError
-from rankwise.bm25.vocabulary import Vocabulary
+from rankwise.bm25.vocabulary import DuplicateTermError, Vocabulary
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "rankwise" / "bm25"
 QUERIES = ["alpha beta", "gamma", "delta alpha alpha", "ünï", "nothing"]
@@ -47,7 +47,7 @@ def _index_from(ix: BM25Index, arrays: SnapshotArrays) -> BM25Index:
     """A fresh index holding ``Snapshot.from_arrays(arrays)`` (what a load builds)."""
     out = BM25Index("standard", show_progress=False)
     out._state = Snapshot.from_arrays(arrays)
-    out._vocab = Vocabulary.of(list(arrays.vocabulary()), compact=False)
+    out._vocab = Vocabulary.from_terms(arrays.terms, compact=False)
     out._id_to_int = out._state.id_map()
     return out
 
@@ -171,8 +171,8 @@ def test_from_arrays_refuses_pointers_out_of_order() -> None:
 
 def test_duplicate_terms_and_ids_are_refused() -> None:
     arrays = _arrays(_index())
-    with pytest.raises(SnapshotError, match="duplicate terms"):
-        replace(arrays, terms=[arrays.terms[0], *arrays.terms[:-1]]).vocabulary()
+    with pytest.raises(DuplicateTermError, match="duplicate terms"):
+        Vocabulary.from_terms([arrays.terms[0], *arrays.terms[:-1]], compact=False)
     with pytest.raises(SnapshotError, match="ids"):
         Snapshot.from_arrays(replace(arrays, ids=[arrays.ids[0], *arrays.ids[:-1]])).id_map()
 

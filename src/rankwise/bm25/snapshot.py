@@ -61,7 +61,8 @@ class SnapshotError(ValueError):
 class SnapshotArrays:
     """A snapshot flattened for storage: live documents only, numbered ``0..n_docs-1``.
 
-    ``postings`` is one segment (base 0) over all of them; ``terms[t]`` is term ``t``;
+    ``postings`` is one segment (base 0) over all of them; ``terms[t]`` is term ``t`` (a load
+    refuses repeated terms when it builds the vocabulary: ``Vocabulary.from_terms``);
     ``ids``, ``texts``, ``metas`` and ``doc_len`` hold one entry per document; ``total_len``
     is the sum of ``doc_len``.
     """
@@ -77,13 +78,6 @@ class SnapshotArrays:
     @property
     def n_docs(self) -> int:
         return int(self.doc_len.size)
-
-    def vocabulary(self) -> dict[str, int]:
-        """term -> term id; refuses a vocabulary that holds a term twice."""
-        vocab = {term: t for t, term in enumerate(self.terms)}
-        if len(vocab) != len(self.terms):
-            raise SnapshotError("the vocabulary holds duplicate terms")
-        return vocab
 
 
 @dataclass(frozen=True, eq=False)
