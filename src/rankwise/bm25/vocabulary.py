@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from itertools import pairwise
+from itertools import islice, pairwise
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -262,12 +262,7 @@ class Vocabulary(Mapping[str, int]):
 
     def terms(self, n: int) -> list[str]:
         """Terms ``0..n-1`` in id order."""
-        return list(self._iter_first(n))
-
-    def _iter_first(self, n: int) -> Iterator[str]:
-        it = iter(self)
-        for _ in range(n):
-            yield next(it)
+        return list(islice(self, n))
 
     # ------------------------------------------------------------------ lookups
 
