@@ -49,7 +49,7 @@ from rankwise.bm25.postings import (
 from rankwise.bm25.segment import Segment, build_segment, compact_segment, merge_segments
 from rankwise.bm25.snapshot import Snapshot as _State
 from rankwise.bm25.snapshot import doc_norms as _norms
-from rankwise.bm25.vocabulary import COMPACT_DOCS, NextIdDict, Vocabulary
+from rankwise.bm25.vocabulary import COMPACT_DOCS, Vocabulary
 from rankwise.types import Filter, FilterKind, Hit, Metadata, Ranking, check_filter, make_hits
 
 ALGORITHMS = ("TAAT_NAIVE", "DAAT_WAND", "DAAT_MAXSCORE")
@@ -69,6 +69,12 @@ SEGMENT_DOCS = 1 << 18
 _BOUND_MARGIN = 1e-6
 # block bounds are recomputed when avgdl drifted by more than this factor since they were built
 _BOUND_DRIFT = 1.25
+
+
+def _local_ids() -> defaultdict[str, int]:
+    """token -> 0, 1, 2, ... in first-seen order (ids assigned in C: no Python ``__missing__``),
+    for mapping a batch's distinct tokens before one vocabulary lookup of them."""
+    return defaultdict(count().__next__)
 
 
 def _stored_metadatas(metadatas: Any, n: int) -> Sequence[Metadata | None]:
@@ -637,7 +643,7 @@ class BM25Index:
             return np.frombuffer(flat, np.int32), np.array(lengths, np.int64)
         docs = iter(texts)
         while True:
-            local: defaultdict[str, int] = defaultdict(count().__next__)  # ids assigned in C
+            local = _local_ids()
             assign = local.__getitem__
             start = len(flat)
             for text in docs:
@@ -759,7 +765,7 @@ class BM25Index:
     def _without_docs(self, st: _State, internal: list[int]) -> _State:
         """The snapshot ``st`` with the live internal documents ``internal`` deleted."""
         analyze = self._analyzer.analyze
-        local = NextIdDict()  # the documents' distinct tokens -> local ids
+        local = _local_ids()  # the documents' distinct tokens -> local ids
         assign = local.__getitem__
         term_lists: list[npt.NDArray[np.int64]] = []
         for i in internal:
