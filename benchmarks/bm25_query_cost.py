@@ -19,21 +19,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "benchmarks")]
 
-from bm25_vs_peers import make_corpus, make_queries  # noqa: E402
+from bm25_peers import rankwise as peer  # noqa: E402
+from bm25_vs_peers import corpus_texts, make_queries  # noqa: E402
 
 from rankwise.bm25 import BM25Index  # noqa: E402
 from rankwise.bm25.index import _warmup  # noqa: E402
 
 BATCH = 50
-
-
-def build(n_docs: int, seed: int) -> BM25Index:
-    flat, offsets = make_corpus(n_docs, seed)
-    words = [f"t{t}" for t in range(int(flat.max()) + 1)]
-    texts = [" ".join(words[t] for t in flat[offsets[i] : offsets[i + 1]]) for i in range(n_docs)]
-    index = BM25Index({"tokenizer": "whitespace"}, k1=1.2, b=0.75, show_progress=False)
-    index.add(texts, ids=[str(i) for i in range(n_docs)])
-    return index
 
 
 def cost_us(index: BM25Index, queries: list[str], k: int, repeats: int) -> float:
@@ -56,7 +48,7 @@ def main() -> None:
     args = ap.parse_args()
     heavy = make_queries(args.queries, args.seed + 1, skip=0)
     for n_docs in args.docs:
-        index = build(n_docs, args.seed)
+        index = peer.build(corpus_texts(n_docs, args.seed))  # as the sweep builds it
         index.search_many_ids(heavy[:BATCH], max(args.k), n_threads=1)
         _warmup.wait()  # the compiled kernels, not the NumPy stand-in
         for k in args.k:

@@ -135,6 +135,17 @@ def make_queries(n: int, seed: int, skip: int) -> list[str]:
     return out
 
 
+def corpus_texts(n_docs: int, seed: int) -> list[str]:
+    """The documents of ``make_corpus`` as strings (token rank r written ``t{r}``), in memory:
+    for the benchmarks that build in-process (the sweep itself reads them from a file)."""
+    flat, offsets = make_corpus(n_docs, seed)
+    names = [f"t{i}" for i in range(VOCAB)]
+    return [
+        " ".join(map(names.__getitem__, flat[offsets[d] : offsets[d + 1]].tolist()))
+        for d in range(n_docs)
+    ]
+
+
 def write_texts(path: Path, flat: np.ndarray, offsets: np.ndarray) -> None:
     names = [f"t{i}" for i in range(VOCAB)]
     with path.open("w", encoding="utf-8") as fh:

@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bm25_vs_peers import VOCAB, make_corpus, make_queries  # noqa: E402
+from bm25_vs_peers import corpus_texts, make_queries  # noqa: E402
 
 from rankwise._checks import _SHARED_TYPES, copy_metadata  # noqa: E402
 from rankwise.bm25 import BM25Index  # noqa: E402
@@ -183,12 +183,7 @@ def ref_copy_metadata(ref: str) -> Callable[[Any], Any]:
 
 
 def part_search(n_docs: int, against: str | None) -> None:
-    flat, offsets = make_corpus(n_docs, 42)
-    names = [f"t{i}" for i in range(VOCAB)]
-    texts = [
-        " ".join(map(names.__getitem__, flat[offsets[d] : offsets[d + 1]].tolist()))
-        for d in range(n_docs)
-    ]
+    texts = corpus_texts(n_docs, 42)
     cases: dict[str, list[dict[str, Any]] | None] = {
         "no metadata": None,
         "flat 3 keys": [
@@ -244,12 +239,7 @@ def part_mixes(n_docs: int, against: str | None, loaded: bool) -> None:
     previous chunk's hits freed on the next assignment (as ``bm25_vs_peers`` times it), and
     a loop of ``search``, for both query mixes at k=10 and 100; "kernel" is ``_topk_batch``
     alone (analysis and hits excluded), so "this tree - kernel" is the Python per query."""
-    flat, offsets = make_corpus(n_docs, 42)
-    names = [f"t{i}" for i in range(VOCAB)]
-    texts = [
-        " ".join(map(names.__getitem__, flat[offsets[d] : offsets[d + 1]].tolist()))
-        for d in range(n_docs)
-    ]
+    texts = corpus_texts(n_docs, 42)
     ix = BM25Index({"tokenizer": "whitespace"}, k1=1.2, b=0.75, show_progress=False)
     ix.add(texts, ids=[str(i) for i in range(n_docs)])
     if loaded:
