@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -65,10 +66,28 @@ def _packed(docs: np.ndarray, tfs: np.ndarray, n_docs: int) -> tuple[np.ndarray,
     return postings.pack(docs, tfs, dtype, shift), dtype(shift), dtype((1 << shift) - 1)
 
 
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float, n: int) -> np.ndarray:
+    return np.exp2(rng.uniform(np.log2(lo), np.log2(hi), n))
+
+
 def test_float32_bound_holds_for_long_queries_and_large_tf() -> None:
+    """Usual norms and weights, then the whole range the float32 pass takes (norms 0 and up to
+    APPROX_MAX_VALUE, weights from 2^-30 up to it): pairs of frequent terms over one
+    division stay within ``_approx_error`` too."""
     rng = np.random.default_rng(3)
     n = 3000
-    norm = rng.uniform(0.05, 40.0, n).astype(np.float32)
+    top = kernels.APPROX_MAX_VALUE
+    usual = rng.uniform(0.05, 40.0, n).astype(np.float32)
+    extreme = _log_uniform(rng, 2.0**-20, top, n).astype(np.float32)
+    extreme[::7] = 0.0
+    extreme[1] = np.float32(top)
+    for norm, (w_lo, w_hi) in ((usual, (1e-6, 50.0)), (extreme, (2.0**-30, top))):
+        _check_float32_bound(rng, n, norm, w_lo, w_hi)
+
+
+def _check_float32_bound(
+    rng: np.random.Generator, n: int, norm: np.ndarray, w_lo: float, w_hi: float
+) -> None:
     alive = np.ones(n, np.bool_)
     for m, top_tf in ((1, 3), (6, 255), (40, 65535)):
         ptr = [0]
@@ -82,7 +101,7 @@ def test_float32_bound_holds_for_long_queries_and_large_tf() -> None:
         tfs = np.concatenate(tfs_l)
         starts = np.array(ptr[:-1], np.int64)
         ends = np.array(ptr[1:], np.int64)
-        weights = rng.uniform(1e-6, 50.0, m)
+        weights = _log_uniform(rng, w_lo, w_hi, m)
         post, sh, mk = _packed(docs, tfs, n)
         fbuf, _ibuf, buf32, gmax32, tfw = kernels._dense_work(n, m, 16)
         acc = np.zeros(n, np.float64)
@@ -272,3 +291,74 @@ def test_zero_norms_k1_zero_and_empty_documents() -> None:
                 hits = _both(ix, q, k)
                 want = {"a": 30, "a b": 60, "c": 70, "a b c": 100}[q]
                 assert len(hits) == min(k, want), (k1, b, q, k)
+
+
+def test_float32_pass_leaves_values_past_its_range_to_float64(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """k1 = 2^70: norms ~2^70 and weights ~2^60, past APPROX_MAX_VALUE, where the float32
+    pass's products overflow (a pair over one division gives x / inf = 0 for every document,
+    and no hit). The index turns the float32 pass off for norms past the range (the plan
+    hands the kernels no room for candidates) and the kernel for weights past it: the hits
+    are those of the float64-only path and of brute force."""
+    rng = np.random.default_rng(23)
+    docs = tk._zipf_docs(rng, 600, vocab=12)
+    ids = [f"d{i}" for i in range(len(docs))]
+    live = list(zip(ids, docs, strict=True))
+    order = {doc_id: pos for pos, doc_id in enumerate(ids)}
+    seen: list[int] = []
+    batch = kernels.maxscore_batch
+
+    def spy(*args: Any) -> None:
+        seen.append(args[-5])  # approx_candidates
+        batch(*args)
+
+    monkeypatch.setattr(kernels, "maxscore_batch", spy)
+    for k1, room in ((1.2, kernels.DENSE_CANDIDATES), (2.0**70, 0)):
+        ix = BM25Index({"tokenizer": "whitespace"}, k1=k1, show_progress=False)
+        ix.add(docs, ids=ids)
+        for q in ("w0 w1", "w0 w1 w2 w3"):
+            for k in (1, 10, 100):
+                seen.clear()
+                tk._check_hits(_both(ix, q, k), live, q, k, ix, order)
+                assert seen, (k1, q, k)
+                assert set(seen) == {room}, (k1, seen)
+
+
+def test_float32_pass_leaves_weights_past_its_range_to_float64() -> None:
+    """Query weights past APPROX_MAX_VALUE (2^120: the float32 products overflow for the long
+    documents, which then outrank the short ones) make the dense kernel score in float64: its
+    top k is that of the exact scores, ties by document."""
+    rng = np.random.default_rng(5)
+    n = 4000
+    norm = rng.uniform(0.05, 40.0, n).astype(np.float32)
+    starts_l, docs_l, tfs_l = [0], [], []
+    for share in (1.0, 0.6, 0.02):
+        d = np.flatnonzero(rng.random(n) < share).astype(np.uint16)
+        docs_l.append(d)
+        tfs_l.append(rng.integers(1, 9, d.size).astype(np.uint8))
+        starts_l.append(starts_l[-1] + d.size)
+    ptr = np.array(starts_l, np.int64)
+    post, sh, mk = _packed(np.concatenate(docs_l), np.concatenate(tfs_l), n)
+    block = 128
+    bptr, blast, _bmax = postings.compute_blocks(ptr, post, int(sh), norm, block)
+    blast = blast.astype(np.uint16)
+    m = ptr.size - 1
+    alive = np.ones(n, np.bool_)
+    for weights in (rng.uniform(1.0, 20.0, m), np.full(m, 2.0**120)):
+        exact = np.zeros(n, np.float64)
+        fbuf = np.empty(2 * kernels.DENSE_RUN, np.float64)
+        kernels._exact_scores(ptr[:-1], ptr[1:], weights, post, sh, mk, norm, exact, fbuf)
+        for k in (1, 10, 25):
+            hs = np.zeros(k, np.float64)
+            hd = np.zeros(k, np.int64)
+            work = kernels._dense_work(n, m, n)  # room for every candidate
+            size = kernels._taat_dense(
+                ptr[:-1], ptr[1:], bptr[:-1], bptr[1:], weights, post, sh, mk, blast, block,
+                norm, alive, False, np.zeros(n, np.float64), work, 0, hs, hd, 0, k,
+            )  # fmt: skip
+            kernels._sort_heap(hs, hd, size)
+            want = np.lexsort((np.arange(n), -exact))[:k]
+            assert size == k
+            assert np.array_equal(hd, want), (weights[0], k)
+            assert np.array_equal(hs.view(np.int64), exact[want].view(np.int64))

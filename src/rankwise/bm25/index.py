@@ -1185,14 +1185,18 @@ class BM25Index:
                 lo, hi = seg.base, seg.base + seg.n_docs
                 whole = lo == 0 and hi == norm_all.size  # one segment: no views to make
                 segs.append((seg, lo, hi, scale, norm_all if whole else norm_all[lo:hi], whole))
-            plan = st.cache["kernel_plan"] = (max(seg.n_docs for seg in st.segments), segs)
-        longest, segs = plan
+            # norms past the float32 pass's range (an extreme k1): float64 throughout
+            small = bool(norm_all.max(initial=0.0) <= kernels.APPROX_MAX_VALUE)
+            plan = (max(seg.n_docs for seg in st.segments), segs, small)
+            st.cache["kernel_plan"] = plan
+        longest, segs, small_norms = plan
         if algo == "DAAT_MAXSCORE":  # for the queries it scores term at a time
             acc, touched = _taat_buffers(min(longest, kernels.SPARSE_DOCS))
             dense_docs, sparse_postings = kernels.DENSE_DOCS, kernels.SPARSE_POSTINGS
         elif algo == "TAAT_NAIVE":
             acc, touched = _taat_buffers(longest)
-        approx_docs, approx_candidates = kernels.DENSE_APPROX_DOCS, kernels.DENSE_CANDIDATES
+        approx_docs = kernels.DENSE_APPROX_DOCS
+        approx_candidates = kernels.DENSE_CANDIDATES if small_norms else 0
         df = st.df
         n_live = float(st.n_live)
         k1p1 = self._k1 + 1.0
