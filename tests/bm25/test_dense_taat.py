@@ -270,12 +270,27 @@ def test_rescore_and_candidates_equal_brute_force() -> None:
         )  # fmt: skip
         assert np.array_equal(out.view(np.int64), exact[cand].view(np.int64))
         bits = exact.astype(np.float32).view(np.int32)
-        for t in (1, int(np.median(bits)), int(bits.max()), int(bits.max()) + 1):
+        n_groups = kernels._dense_groups(n)
+        gmax = np.zeros(n_groups, np.int32)
+        np.maximum.at(gmax, np.arange(n) % n_groups, bits)
+        walked = set()  # whether the group walk answered (True) or left it to the scan
+        for t in (1, int(np.median(bits)), *np.sort(bits)[-3:].tolist(), int(bits.max()) + 1):
             want = np.flatnonzero(bits >= t)
             for room in (0, 1, want.size, want.size + 5):
                 got = np.full(room, -1, np.int64)
                 assert kernels._candidates(bits, n, np.int32(t), got) == want.size
                 assert np.array_equal(got[: min(room, want.size)], want[:room])
+                # through the groups that reach t: the same documents, ascending, when all fit
+                got = np.full(room, -1, np.int64)
+                count = kernels._group_candidates(bits, n, np.int32(t), gmax, got)
+                walked.add(count >= 0)
+                if count >= 0:
+                    assert count == want.size
+                    if room >= want.size:
+                        assert np.array_equal(got[: want.size], want)
+                    else:  # some of them (any), the rest of the room untouched
+                        assert np.isin(got, want).all()
+        assert walked == {True, False}, n
 
 
 def test_zero_norms_k1_zero_and_empty_documents() -> None:
