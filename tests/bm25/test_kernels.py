@@ -164,3 +164,24 @@ def test_kth_bound_is_reached_by_k_values() -> None:
             # and it is close to the k-th largest value (within BOUND_STEPS halvings)
             kth = np.sort(values)[::-1][k - 1]
             assert kth - bound <= values.max() * 2.0**-kernels.BOUND_STEPS
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 10, 31, 32, 33, 100, 128, 129, 300])
+def test_sort_heap_puts_hits_best_first_ties_by_document(size: int) -> None:
+    """Both ways of ordering a top-k (the heap sort, and counting each hit's place from
+    RANK_SORT_MIN to RANK_SORT_MAX hits): scores descending, equal scores by document."""
+    rng = np.random.default_rng(size)
+    k = max(size, 1)
+    hs = np.zeros(k, np.float64)
+    hd = np.zeros(k, np.int64)
+    n = 0
+    docs = rng.permutation(10 * k)[: 3 * k]
+    scores = rng.integers(0, max(size // 4, 2), docs.size) / 7.0  # many ties
+    for s, d in zip(scores.tolist(), docs.tolist(), strict=True):
+        if size:
+            n = kernels._heap_push(hs, hd, n, size, s, d)
+    kernels._sort_heap(hs, hd, n)
+    want = sorted(zip((-scores).tolist(), docs.tolist(), strict=True))[:size]
+    assert n == size
+    assert hs[:n].tolist() == [-s for s, _ in want]
+    assert hd[:n].tolist() == [d for _, d in want]

@@ -117,6 +117,13 @@ DENSE_DOCS = 1 << 20
 #: DENSE_DOCS are read by the caller at each call, so tests can force each path)
 SPARSE_POSTINGS = 1 << 14
 SPARSE_DOCS = 1 << 20
+#: a top-k of RANK_SORT_MIN to RANK_SORT_MAX hits is put best first by counting each hit's
+#: place rather than by sorting its heap (in-process A/B, Intel Xeon, heavy queries: 20k
+#: documents top-40 25.3 -> 24.6 us, top-100 35.8 -> 34.5; 200k top-100 188.4 -> 183.3;
+#: at top-10 the counting's two scratch copies cost more than the heap's short sifts, at
+#: top-250 its k^2 compares do: 20k 59.1 -> 60.6 us)
+RANK_SORT_MIN = 32
+RANK_SORT_MAX = 128
 # lowest set bit of a 64-bit word -> its index (de Bruijn multiplication)
 _DEBRUIJN = 0x03F79D71B4CB0A89
 _DEBRUIJN_INDEX = np.zeros(64, np.int64)
@@ -190,7 +197,24 @@ def _sort_heap(hs: Any, hd: Any, size: int) -> None:  # pragma: no cover
     """Turn the heap ``hs[:size]``/``hd[:size]`` into its hits best first, in place (the
     worst hit is at the root: swap it to the back, repeatedly). The sift is written out
     rather than calling ``_sift_down``: each compiled call taking arrays pays atomic
-    reference-count updates, a visible cost at k = 100."""
+    reference-count updates, a visible cost at k = 100.
+
+    From RANK_SORT_MIN to RANK_SORT_MAX hits, each hit's place is instead counted (how many
+    hits are better), with no branch on the data: a heap sort's sifts mispredict about once
+    a level, k log k times, which at k = 100 cost ~3.5 us a query (a tenth of a 20k-document
+    heavy top-100 query); the count is k^2 compares, vectorised."""
+    if RANK_SORT_MIN <= size <= RANK_SORT_MAX:
+        ts = hs[:size].copy()
+        td = hd[:size].copy()
+        for i in range(size):
+            si = ts[i]
+            di = td[i]
+            r = 0
+            for j in range(size):  # _better(ts[j], td[j], si, di), without branches
+                r += (ts[j] > si) | ((ts[j] == si) & (td[j] < di))
+            hs[r] = si
+            hd[r] = di
+        return
     n = size
     while n > 1:
         n -= 1
