@@ -97,11 +97,17 @@ BOUND_STEPS = 12
 BOUND_VALUES = 1 << 16
 #: MaxScore's first bound of the k-th score comes from a term with at most this many postings;
 #: for k <= BOUND_K, DAAT_MAXSCORE keeps to MaxScore for a query with a term of k to
-#: 1/BOUND_SHARE of the segment's documents (measured at 20k documents: top-10 MaxScore then
-#: beats dense scoring, top-100 does not)
+#: 1/BOUND_SHARE of the segment's documents (measured at 20k documents on an AMD EPYC: top-10
+#: MaxScore then beat dense scoring, top-100 did not), in segments of at least BOUND_MIN_DOCS
+#: documents: below, dense scoring (float32 first) is the faster since it got cheaper
+#: (in-process A/B on an Intel Xeon, heavy top-10, us a query, bounded MaxScore against dense:
+#: 10k documents 14.7 / 11.6, 20k 20.4 / 18.8, 30k 24.5 / 24.8, 40k 29.2 / 32.8, 50k 33.1 /
+#: 39.5, 200k 76.7 / 147.4; with the bound from 2^15 documents, 20k top-10 / 20 / 32: 20.6 ->
+#: 19.0, 25.1 -> 21.1, 27.9 -> 22.6)
 BOUND_POSTINGS = 1 << 13
 BOUND_SHARE = 16
 BOUND_K = 32
+BOUND_MIN_DOCS = 1 << 15
 #: a query whose postings in a segment number at least 1/DENSE_SHARE of its documents is
 #: scored densely (TAAT); DAAT_MAXSCORE does so only in segments of at most DENSE_DOCS
 #: documents (measured at 20k, 200k and 1M, whose segments hold up to 280k documents: dense
@@ -1691,8 +1697,8 @@ def maxscore_batch(
     Where pruning cannot pay, a query is scored exhaustively term at a time instead (the same
     scores and hits, sooner): densely in a segment of at most ``dense_docs`` documents when its
     postings cover much of it (``DENSE_DOCS``, ``DENSE_SHARE``) and neither one of its terms
-    (``BOUND_SHARE``) nor a heap filled by earlier segments gives a good first bound of the
-    k-th score, with a list of touched
+    (``BOUND_SHARE``, in segments of ``BOUND_MIN_DOCS`` documents or more) nor a heap filled by
+    earlier segments gives a good first bound of the k-th score, with a list of touched
     documents when it has at most ``sparse_postings`` postings there (``SPARSE_POSTINGS``).
     ``acc`` (float64, all zero) and ``touched`` (int64) are the scratch for that, used only in
     segments no longer than they are (the caller sizes them, up to ``SPARSE_DOCS``). The dense
@@ -1731,6 +1737,7 @@ def maxscore_batch(
         bounded = (
             wide
             and k <= BOUND_K
+            and n_docs >= BOUND_MIN_DOCS
             and _bounding_term(cursors, m, k, min(n_docs // BOUND_SHARE, BOUND_POSTINGS))
         )
         if m > 0 and dense_ok and wide and not bounded and sizes[q] < k:
