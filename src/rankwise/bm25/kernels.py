@@ -115,8 +115,11 @@ BOUND_MIN_DOCS = 1 << 15
 #: BOUND_K), and only while the query's heap is not yet full: once earlier segments have
 #: given it k hits, the heap's root is such a bound (1M, 4 segments, Intel Xeon: heavy
 #: top-100 1,032 -> 669 us a query, top-10 346 -> 308; every segment dense or every segment
-#: MaxScore were both slower)
-DENSE_SHARE = 4
+#: MaxScore were both slower). An eighth rather than a quarter since the dense path got
+#: cheaper (in-process A/B on the Intel Xeon, heavy queries, us a query: 20k top-10 18.7 ->
+#: 17.9, 200k top-100 175.5 -> 169.5; TAAT_NAIVE 200k top-10 166.9 -> 150.4, top-100 189.7
+#: -> 175.5; skip100 and 1M unchanged; a sixteenth or a 32nd: no better)
+DENSE_SHARE = 8
 DENSE_DOCS = 1 << 20
 #: DAAT_MAXSCORE scores a query with at most this many postings in a segment of at most
 #: SPARSE_DOCS documents term at a time: cheaper than setting up its windows (these and
