@@ -1,0 +1,112 @@
+"""The query kernels of another commit against this tree's, in one process: per-query CPU
+microseconds of ``BM25Index.search_many_ids`` with each in turn on one build.
+
+    python benchmarks/bm25_kernel_ab.py --rev HEAD~1 --docs 20000 200000 --k 10 100
+    python benchmarks/bm25_kernel_ab.py --old /tmp/kernels.py --docs 1000000 --skip 100
+
+Separate processes of one build differ by about ±5% on a small machine (memory layout, the
+neighbours of a VM), which hides or invents a kernel change's gain. Here the other
+``kernels.py`` (``--rev``: taken from git; ``--old``: a file) is loaded as a second module
+beside this tree's, the index is pointed at one and then the other, and the two are timed in
+turn on the same batches (the order alternating), best of ``--repeats``. Same corpus and queries
+as ``bm25_vs_peers.py`` (seed 42, queries seed 43; ``--skip 100`` for the skip100 set). Only
+the kernels module is swapped: the rest of the package is this tree's, so the other kernels
+must take the arguments this tree's index passes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "benchmarks")]
+
+from bm25_peers import rankwise as peer  # noqa: E402
+from bm25_vs_peers import corpus_texts, make_queries  # noqa: E402
+
+import rankwise.bm25.index as index_module  # noqa: E402
+from rankwise.bm25 import BM25Index  # noqa: E402
+from rankwise.bm25 import kernels as this_tree  # noqa: E402
+
+BATCH = 50
+KERNELS = "src/rankwise/bm25/kernels.py"
+
+
+def load_kernels(path: Path) -> ModuleType:
+    """``path`` as a module of its own (numba caches it beside the file, by its path)."""
+    spec = importlib.util.spec_from_file_location("rankwise.bm25.kernels_other", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    for name in ("APPROX_MAX_VALUE",):  # constants this tree's index reads, older kernels lack
+        if not hasattr(module, name):
+            setattr(module, name, getattr(this_tree, name))
+    return module
+
+
+def cost_us(index: BM25Index, queries: list[str], k: int) -> float:
+    t0 = time.process_time()
+    for i in range(0, len(queries), BATCH):
+        index.search_many_ids(queries[i : i + BATCH], k, n_threads=1)
+    return (time.process_time() - t0) / len(queries) * 1e6
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    other = ap.add_mutually_exclusive_group(required=True)
+    other.add_argument("--rev", help="a git revision whose kernels.py to compare")
+    other.add_argument("--old", type=Path, help="a kernels.py file to compare")
+    ap.add_argument("--docs", type=int, nargs="+", default=[20_000, 200_000])
+    ap.add_argument("--k", type=int, nargs="+", default=[10, 100])
+    ap.add_argument("--skip", type=int, default=0, help="0: heavy queries, 100: skip100")
+    ap.add_argument("--algo", default="DAAT_MAXSCORE")
+    ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--repeats", type=int, default=8)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="kernel-ab-") as tmp:
+        path = args.old
+        if args.rev is not None:
+            path = Path(tmp) / "kernels.py"
+            text = subprocess.run(
+                ["git", "show", f"{args.rev}:{KERNELS}"],
+                cwd=ROOT, check=True, capture_output=True, text=True,
+            ).stdout  # fmt: skip
+            path.write_text(text, encoding="utf-8")
+        sides = {"other": load_kernels(path), "this": this_tree}
+        queries = make_queries(args.queries, 43, skip=args.skip)
+        for n_docs in args.docs:
+            index = peer.build(corpus_texts(n_docs, 42))
+            index.inverted_index_algo = args.algo
+            for module in sides.values():  # compile (or load) each side's kernels first
+                index_module._kernels = module
+                index.search_many_ids(queries[:BATCH], max(args.k), n_threads=1)
+            index_module._warmup.wait()
+            for module in sides.values():  # now through the kernels, not the NumPy stand-in
+                index_module._kernels = module
+                index.search_many_ids(queries[:BATCH], max(args.k), n_threads=1)
+            for k in args.k:
+                best = dict.fromkeys(sides, float("inf"))
+                for rep in range(args.repeats):
+                    order = list(sides) if rep % 2 == 0 else list(sides)[::-1]
+                    for name in order:
+                        index_module._kernels = sides[name]
+                        best[name] = min(best[name], cost_us(index, queries, k))
+                print(
+                    f"{n_docs:>10,} docs  top-{k:<4} other {best['other']:8.1f}  this "
+                    f"{best['this']:8.1f} us a query  ({best['other'] / best['this']:.3f}x)",
+                    flush=True,
+                )
+        index_module._kernels = this_tree
+
+
+if __name__ == "__main__":
+    main()
