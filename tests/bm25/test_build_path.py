@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rankwise.bm25 import postings
+from tests.bm25._traced import traced
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -264,19 +265,27 @@ def test_postings_sorted_in_token_bounded_pieces_are_the_same(
 def test_sorting_a_chunk_needs_scratch_for_one_piece_only() -> None:
     """The postings of a 20k-document chunk (~1.2M tokens) were sorted out in one pass with
     ~18 B a token of scratch (22 MB: the peak of a 20k build, above tantivy's); in pieces of
-    ``_PIECE_TOKENS`` tokens the scratch is bounded by the piece (issue 14, build peak RSS)."""
-    import tracemalloc
+    ``_PIECE_TOKENS`` tokens the scratch is bounded by the piece (issue 14, build peak RSS).
+    Traced in a child process (see ``_traced``)."""
+    got = traced(
+        """
+        import tracemalloc
+        import numpy as np
+        from rankwise.bm25 import postings
 
-    rng = np.random.default_rng(4)
-    lengths = rng.integers(40, 80, 20_000).astype(np.int64)
-    flat = (rng.zipf(1.2, int(lengths.sum())) % 200_000).astype(np.int32)
-    tracemalloc.start()
-    try:
-        got = postings.chunk_postings(flat, lengths)
+        rng = np.random.default_rng(4)
+        lengths = rng.integers(40, 80, 20_000).astype(np.int64)
+        flat = (rng.zipf(1.2, int(lengths.sum())) % 200_000).astype(np.int32)
+        tracemalloc.start()
+        chunk = postings.chunk_postings(flat, lengths)
         peak = tracemalloc.get_traced_memory()[1]
-    finally:
         tracemalloc.stop()
-    held = sum(a.nbytes for a in got if isinstance(a, np.ndarray))
+        held = sum(a.nbytes for a in chunk if isinstance(a, np.ndarray))
+        result = {"peak": peak, "held": held}
+        """
+    )
+    peak, held = got["peak"], got["held"]
+    assert held > 1 << 20
     assert peak - held < 16 << 20, (peak, held)  # in pieces: 10 MB; in one pass: 22 MB
 
 
@@ -285,25 +294,28 @@ def test_a_small_build_needs_little_scratch_beyond_what_it_keeps() -> None:
     becomes postings without an int64 scatter target per posting, and the bounds and norms
     are computed a slice at a time, so the allocations live at the build's peak exceed those
     it keeps by < 14 bytes a posting (the chunk's token ids and its sorted pieces; the old
-    path needed ~18)."""
-    import tracemalloc
+    path needed ~18). Traced in a child process (see ``_traced``)."""
+    got = traced(
+        """
+        import tracemalloc
+        import numpy as np
+        from rankwise.bm25 import BM25Index
 
-    from rankwise.bm25 import BM25Index
-
-    rng = np.random.default_rng(0)
-    n = 20_000
-    ranks = np.minimum(rng.zipf(1.2, n * 30), 50_000).tolist()
-    texts = [" ".join(f"t{r}" for r in ranks[i * 30 : (i + 1) * 30]) for i in range(n)]
-    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
-    tracemalloc.start()
-    try:
+        rng = np.random.default_rng(0)
+        n = 20_000
+        ranks = np.minimum(rng.zipf(1.2, n * 30), 50_000).tolist()
+        texts = [" ".join(f"t{r}" for r in ranks[i * 30 : (i + 1) * 30]) for i in range(n)]
+        ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+        tracemalloc.start()
         ix.add(texts, ids=[str(i) for i in range(n)])
         held, peak = tracemalloc.get_traced_memory()
-    finally:
         tracemalloc.stop()
-    nnz = sum(seg.nnz for seg in ix._state.segments)
+        result = {"held": held, "peak": peak, "nnz": sum(s.nnz for s in ix._state.segments)}
+        """
+    )
+    nnz = got["nnz"]
     assert nnz > 300_000
-    assert (peak - held) / nnz < 14, (peak - held) / nnz
+    assert (got["peak"] - got["held"]) / nnz < 14, (got["peak"] - got["held"]) / nnz
 
 
 @pytest.mark.parametrize("avgdl", [0.0, 7.3, 61.25])

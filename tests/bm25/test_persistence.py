@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from rankwise.bm25 import FORMAT_VERSION, BM25Index
+from tests.bm25._traced import traced
 
 TEXTS = [f"doc {i} about topic{i % 7} and thing{i % 3} ünïcödé 文字" for i in range(60)]
 
@@ -218,7 +219,6 @@ def test_the_crc_check_reads_a_file_through_one_small_buffer(
     memory for the OS to fault in at each chunk, which cost seconds in a process holding a
     large index. The check must keep to one buffer of ``_CRC_CHUNK`` bytes and give zlib's
     CRC of the whole file."""
-    import tracemalloc
     import zlib
 
     from rankwise.bm25 import persistence
@@ -226,12 +226,21 @@ def test_the_crc_check_reads_a_file_through_one_small_buffer(
     data = np.random.default_rng(0).integers(0, 256, 8 << 20, dtype=np.uint8).tobytes()
     path = tmp_path / "blob.bin"
     path.write_bytes(data)
-    tracemalloc.start()
-    try:
-        crc = persistence._crc32(path)
+    got = traced(  # in a child process: see _traced
+        """
+        import tracemalloc
+        from pathlib import Path
+        from rankwise.bm25 import persistence
+
+        tracemalloc.start()
+        crc = persistence._crc32(Path(path))
         _, peak = tracemalloc.get_traced_memory()
-    finally:
         tracemalloc.stop()
+        result = {"crc": crc, "peak": peak}
+        """,
+        path=str(path),
+    )
+    crc, peak = got["crc"], got["peak"]
     assert crc == zlib.crc32(data)
     assert persistence._CRC_CHUNK <= 1 << 20
     assert peak < 2 * persistence._CRC_CHUNK + (64 << 10)
