@@ -21,7 +21,6 @@ import importlib.util
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from types import ModuleType
 
@@ -29,13 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "benchmarks")]
 
 from bm25_peers import rankwise as peer  # noqa: E402
+from bm25_query_cost import BATCH, cost_us  # noqa: E402
 from bm25_vs_peers import corpus_texts, make_queries  # noqa: E402
 
 import rankwise.bm25.index as index_module  # noqa: E402
-from rankwise.bm25 import BM25Index  # noqa: E402
 from rankwise.bm25 import kernels as this_tree  # noqa: E402
 
-BATCH = 50
 KERNELS = "src/rankwise/bm25/kernels.py"
 
 
@@ -51,13 +49,6 @@ def load_kernels(path: Path) -> ModuleType:
         if not hasattr(module, name):
             setattr(module, name, getattr(this_tree, name))
     return module
-
-
-def cost_us(index: BM25Index, queries: list[str], k: int) -> float:
-    t0 = time.process_time()
-    for i in range(0, len(queries), BATCH):
-        index.search_many_ids(queries[i : i + BATCH], k, n_threads=1)
-    return (time.process_time() - t0) / len(queries) * 1e6
 
 
 def main() -> None:
@@ -99,7 +90,7 @@ def main() -> None:
                     order = list(sides) if rep % 2 == 0 else list(sides)[::-1]
                     for name in order:
                         index_module._kernels = sides[name]
-                        best[name] = min(best[name], cost_us(index, queries, k))
+                        best[name] = min(best[name], cost_us(index, queries, k, 1))
                 print(
                     f"{n_docs:>10,} docs  top-{k:<4} other {best['other']:8.1f}  this "
                     f"{best['this']:8.1f} us a query  ({best['other'] / best['this']:.3f}x)",
