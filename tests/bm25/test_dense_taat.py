@@ -70,6 +70,30 @@ def _log_uniform(rng: np.random.Generator, lo: float, hi: float, n: int) -> np.n
     return np.exp2(rng.uniform(np.log2(lo), np.log2(hi), n))
 
 
+def _segment(
+    rng: np.random.Generator,
+    norm: np.ndarray,
+    shares: tuple[float, ...],
+    doc_type: Any,
+    block: int,
+) -> tuple[np.ndarray, np.ndarray, Any, Any, np.ndarray, np.ndarray]:
+    """A segment of ``norm.size`` documents with one term per share (each document holds it
+    with that probability, tf 1..8), as the kernels take it: ``(ptr, post, shift, mask,
+    bptr, blast)``, doc numbers of ``doc_type`` in ``blast``."""
+    n = norm.size
+    ptr = [0]
+    docs_l, tfs_l = [], []
+    for share in shares:
+        d = np.flatnonzero(rng.random(n) < share)
+        docs_l.append(d.astype(doc_type))
+        tfs_l.append(rng.integers(1, 9, d.size).astype(np.uint8))
+        ptr.append(ptr[-1] + d.size)
+    ptr_a = np.array(ptr, np.int64)
+    post, sh, mk = _packed(np.concatenate(docs_l), np.concatenate(tfs_l), n)
+    bptr, blast, _bmax = postings.compute_blocks(ptr_a, post, int(sh), norm, block)
+    return ptr_a, post, sh, mk, bptr, blast.astype(doc_type)
+
+
 def test_float32_bound_holds_for_long_queries_and_large_tf() -> None:
     """Usual norms and weights, then the whole range the float32 pass takes (norms 0 and up to
     APPROX_MAX_VALUE, weights from 2^-30 up to it): pairs of frequent terms over one
@@ -243,20 +267,10 @@ def test_rescore_and_candidates_equal_brute_force() -> None:
         (900, np.uint32, 4),
     ):
         norm = rng.uniform(0.05, 40.0, n).astype(np.float32)
-        ptr = [0]
-        docs_l, tfs_l = [], []
-        for share in (1.0, 0.5, 0.05, 0.001):
-            d = np.flatnonzero(rng.random(n) < share)
-            docs_l.append(d.astype(doc_type))
-            tfs_l.append(rng.integers(1, 9, d.size).astype(np.uint8))
-            ptr.append(ptr[-1] + d.size)
-        docs = np.concatenate(docs_l)
-        tfs = np.concatenate(tfs_l)
-        ptr_a = np.array(ptr, np.int64)
-        post, sh, mk = _packed(docs, tfs, n)
-        bptr, blast, _bmax = postings.compute_blocks(ptr_a, post, int(sh), norm, block)
-        blast = blast.astype(doc_type)
-        m = len(ptr) - 1
+        ptr_a, post, sh, mk, bptr, blast = _segment(
+            rng, norm, (1.0, 0.5, 0.05, 0.001), doc_type, block
+        )
+        m = ptr_a.size - 1
         weights = rng.uniform(0.1, 20.0, m)
         fbuf = np.empty(2 * kernels.DENSE_RUN, np.float64)
         exact = np.zeros(n, np.float64)
@@ -347,17 +361,8 @@ def test_float32_pass_leaves_weights_past_its_range_to_float64() -> None:
     rng = np.random.default_rng(5)
     n = 4000
     norm = rng.uniform(0.05, 40.0, n).astype(np.float32)
-    starts_l, docs_l, tfs_l = [0], [], []
-    for share in (1.0, 0.6, 0.02):
-        d = np.flatnonzero(rng.random(n) < share).astype(np.uint16)
-        docs_l.append(d)
-        tfs_l.append(rng.integers(1, 9, d.size).astype(np.uint8))
-        starts_l.append(starts_l[-1] + d.size)
-    ptr = np.array(starts_l, np.int64)
-    post, sh, mk = _packed(np.concatenate(docs_l), np.concatenate(tfs_l), n)
     block = 128
-    bptr, blast, _bmax = postings.compute_blocks(ptr, post, int(sh), norm, block)
-    blast = blast.astype(np.uint16)
+    ptr, post, sh, mk, bptr, blast = _segment(rng, norm, (1.0, 0.6, 0.02), np.uint16, block)
     m = ptr.size - 1
     alive = np.ones(n, np.bool_)
     for weights in (rng.uniform(1.0, 20.0, m), np.full(m, 2.0**120)):
