@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rankwise.bm25 import BM25Index, kernels, postings
-from rankwise.bm25.index import _warmup
+from rankwise.bm25.index import _NO_IMPACTS, _warmup
 from tests.bm25 import test_kernels as tk
 
 #: the dense path for every query with postings in a quarter of a segment, float32 first in
@@ -133,9 +133,11 @@ def _check_float32_bound(
         exact = acc.copy()
         acc32 = np.zeros(n, np.float32)
         cur = np.zeros(m, np.int64)
+        terms = np.arange(m, dtype=np.int64)
+        islot, imp = _NO_IMPACTS
         kernels._approx_scores(
-            starts, ends, weights, post, sh, mk, norm, alive, False, acc32, tfw, buf32, cur,
-            gmax32,
+            starts, ends, weights, terms, islot, imp, post, sh, mk, norm, alive, False, acc32,
+            tfw, buf32, cur, gmax32,
         )  # fmt: skip
         assert tfw.size == 2 * n  # one window: the segment is smaller than DENSE_WINDOW
         assert not tfw.any()  # left all zero
@@ -143,8 +145,8 @@ def _check_float32_bound(
             narrow = np.zeros(2 * width, np.uint8)
             windowed = np.full(n, np.nan, np.float32)
             kernels._approx_scores(
-                starts, ends, weights, post, sh, mk, norm, alive, False, windowed, narrow, buf32,
-                cur, gmax32.copy(),
+                starts, ends, weights, terms, islot, imp, post, sh, mk, norm, alive, False,
+                windowed, narrow, buf32, cur, gmax32.copy(),
             )  # fmt: skip
             assert not narrow.any()
             if top_tf <= 255:  # every window spreads the same terms: the same float32 sums
@@ -157,6 +159,22 @@ def _check_float32_bound(
         err = np.abs(acc32.astype(np.float64) - exact)
         assert (err <= eps * exact).all()
         assert ((acc32 > 0) == (exact > 0)).all()
+        # the frequent terms' impacts kept (every one, or as many as half their bytes hold):
+        # their rows replace their postings, within the same bound
+        ptr_all = np.array(ptr, np.int64)
+        frequent = int(np.count_nonzero(np.diff(ptr_all) * kernels.DENSE_TERM_SHARE >= n))
+        for budget in (4 * n * frequent, 4 * n * (frequent // 2)):
+            islot_k, imp_k = kernels.impact_table(ptr_all, post, sh, mk, norm, budget)
+            assert imp_k.shape == (budget // (4 * n), n)
+            with_rows = np.zeros(n, np.float32)
+            kernels._approx_scores(
+                starts, ends, weights, terms, islot_k, imp_k, post, sh, mk, norm, alive, False,
+                with_rows, tfw, buf32, cur, gmax32.copy(),
+            )  # fmt: skip
+            assert not tfw.any()
+            err = np.abs(with_rows.astype(np.float64) - exact)
+            assert (err <= eps * exact).all(), (m, budget)
+            assert ((with_rows > 0) == (exact > 0)).all()
         # the group maxima are those of the float32 scores
         groups = gmax32.size
         want = np.zeros(groups, np.float32)
@@ -374,11 +392,82 @@ def test_float32_pass_leaves_weights_past_its_range_to_float64() -> None:
             hd = np.zeros(k, np.int64)
             work = kernels._dense_work(n, m, n)  # room for every candidate
             size = kernels._taat_dense(
-                ptr[:-1], ptr[1:], bptr[:-1], bptr[1:], weights, post, sh, mk, blast, block,
-                norm, alive, False, np.zeros(n, np.float64), work, 0, hs, hd, 0, k,
+                ptr[:-1], ptr[1:], bptr[:-1], bptr[1:], weights, np.arange(m), *_NO_IMPACTS,
+                post, sh, mk, blast, block, norm, alive, False, np.zeros(n, np.float64), work, 0,
+                hs, hd, 0, k,
             )  # fmt: skip
             kernels._sort_heap(hs, hd, size)
             want = np.lexsort((np.arange(n), -exact))[:k]
             assert size == k
             assert np.array_equal(hd, want), (weights[0], k)
             assert np.array_equal(hs.view(np.int64), exact[want].view(np.int64))
+
+
+def _impact_rows(ix: BM25Index) -> list[int]:
+    """Rows of each segment's impact table in the current snapshot (none made yet: [])."""
+    tables = ix._state.cache.get("impact_tables")
+    return [int(imp.shape[0]) for _islot, imp in tables] if tables is not None else []
+
+
+def test_impact_rows_are_those_of_each_snapshot() -> None:
+    """The float32 pass adds the kept ``tf / (tf + norm)`` rows of frequent terms in small
+    segments; those depend on avgdl, so each snapshot keeps its own. Through writes that move
+    avgdl (long documents added, documents deleted), the hits with rows equal those without
+    (ids and score bits), those of the float64-only path, and brute force's."""
+    rng = np.random.default_rng(29)
+    docs = tk._zipf_docs(rng, 2000, vocab=60)
+    ids = [f"d{i}" for i in range(len(docs))]
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    ix.add(docs, ids=ids)
+    live = list(zip(ids, docs, strict=True))
+    queries = ["w0 w1", "w0 w2 w9", "w1 w1 w3 w30", "w0 w1 w2 w3 w4 w5 w6"]
+
+    def check() -> None:
+        order = {doc_id: pos for pos, (doc_id, _) in enumerate(live)}
+        for q in queries:
+            for k in (1, 10, 50):
+                with _kernel_settings(IMPACT_QUERIES=0):
+                    with_rows = _both(ix, q, k)
+                    assert max(_impact_rows(ix)) > 0
+                    with _kernel_settings(IMPACT_DOCS=0):
+                        ix._state.cache.pop("impact_tables")
+                        without = _both(ix, q, k)
+                        assert max(_impact_rows(ix)) == 0
+                    ix._state.cache.pop("impact_tables")
+                bits = [(i, s.hex()) for i, s in with_rows]
+                assert bits == [(i, s.hex()) for i, s in without], (q, k)
+                tk._check_hits(with_rows, live, q, k, ix, order)
+
+    check()
+    longer = [" ".join([d] * 20) for d in tk._zipf_docs(rng, 900, vocab=60)]
+    more = [f"e{i}" for i in range(len(longer))]
+    ix.add(longer, ids=more)  # avgdl grows ~7x: every norm and impact moves
+    live += list(zip(more, longer, strict=True))
+    check()
+    dead = set(ids[::3]) | set(more[::2])
+    ix.delete(sorted(dead))
+    live = [(i, t) for i, t in live if i not in dead]
+    check()
+
+
+def test_a_snapshot_gets_impact_rows_after_serving_enough_queries() -> None:
+    """A snapshot's impact rows are made once it has served more than IMPACT_QUERIES queries
+    (counted over search and search_many), so a write between every few searches never
+    builds them; the next snapshot counts from zero."""
+    rng = np.random.default_rng(31)
+    docs = tk._zipf_docs(rng, 1500, vocab=60)
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    ix.add(docs)
+    ix.search("w0 w1")  # the kernels compiled, not the NumPy stand-in
+    _warmup.wait()
+    with _kernel_settings(IMPACT_QUERIES=6):
+        ix.add(["w0 w1 w2"])
+        for _ in range(3):
+            ix.search("w0 w1")
+        ix.search_many(["w0 w2", "w1 w3", "w0"], n_threads=1)
+        assert _impact_rows(ix) == []  # 6 served
+        ix.search("w0 w3")
+        assert max(_impact_rows(ix)) > 0
+        ix.add(["w5 w6"])
+        ix.search("w0 w1")
+        assert _impact_rows(ix) == []

@@ -150,20 +150,29 @@ def test_the_property_suite_holds_for_pure_maxscore_and_always_taat(
 
 
 def test_kth_bound_is_reached_by_k_values() -> None:
+    """At least k values reach the bound; for small k among enough values (KTH_EXACT_K) it
+    is the k-th largest itself, else within BOUND_STEPS halvings of it."""
     rng = np.random.default_rng(2)
-    for n, k in ((1, 1), (10, 3), (1000, 100), (1000, 1000), (50, 80)):
-        values = rng.random(n) * 10
-        values[::7] = 0.0
-        values[1::5] = values[0]  # ties
-        bits = kernels._kth_bound(values.view(np.int64), n, k)
-        bound = np.int64(bits).view(np.float64)
-        if (values > 0).sum() < k:
-            assert bound == 0.0
-        else:
-            assert (values >= bound).sum() >= k
-            # and it is close to the k-th largest value (within BOUND_STEPS halvings)
+    cases = [(1, 1), (10, 3), (1000, 100), (1000, 1000), (50, 80), (512, 10), (512, 16),
+             (4096, 1), (8192, 16), (8193, 10), (600, 40), (16, 1), (300, 20)]  # fmt: skip
+    for n, k in cases:
+        for zeros in (7, 1):  # some zeros; then all zero (fewer than k positive)
+            values = rng.random(n + 3) * 10  # the bound reads only the first n
+            values[::zeros] = 0.0
+            values[1::5] = values[0]  # ties
+            bits = kernels._kth_bound(values.view(np.int64), n, k)
+            bound = np.int64(bits).view(np.float64)
+            values = values[:n]
+            if (values > 0).sum() < k:
+                assert bound == 0.0, (n, k)
+                continue
+            assert (values >= bound).sum() >= k, (n, k)
             kth = np.sort(values)[::-1][k - 1]
-            assert kth - bound <= values.max() * 2.0**-kernels.BOUND_STEPS
+            exact = k <= kernels.KTH_EXACT_K and k * kernels.KTH_EXACT_K <= n <= kernels.KTH_EXACT_N
+            if exact:
+                assert bound == kth, (n, k)
+            else:  # close to the k-th largest value (within BOUND_STEPS halvings)
+                assert kth - bound <= values.max() * 2.0**-kernels.BOUND_STEPS, (n, k)
 
 
 @pytest.mark.parametrize("size", [0, 1, 2, 10, 31, 32, 33, 100, 128, 129, 300])

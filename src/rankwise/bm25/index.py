@@ -67,6 +67,8 @@ _GROUP_TERMS = 1 << 14
 SEGMENT_DOCS = 1 << 18
 # relative safety margin on pruning bounds (float32 bounds vs float64 scores)
 _BOUND_MARGIN = 1e-6
+#: a segment's impact table when it has none (see kernels.impact_table)
+_NO_IMPACTS = (np.full(0, -1, np.int32), np.zeros((0, 0), np.float32))
 # block bounds are recomputed when avgdl drifted by more than this factor since they were built
 _BOUND_DRIFT = 1.25
 
@@ -1180,6 +1182,8 @@ class BM25Index:
         if plan is None:
             norm_all = st.norms(self._k1, self._b)
             avgdl = st.avgdl
+            # norms past the float32 pass's range (an extreme k1): float64 throughout
+            small = bool(norm_all.max(initial=0.0) <= kernels.APPROX_MAX_VALUE)
             segs = []
             for seg in st.segments:
                 # bound_avgdl is 0 only for a segment without postings
@@ -1187,12 +1191,14 @@ class BM25Index:
                 scale = max(1.0, ratio) * (1.0 + _BOUND_MARGIN)
                 lo, hi = seg.base, seg.base + seg.n_docs
                 whole = lo == 0 and hi == norm_all.size  # one segment: no views to make
-                segs.append((seg, lo, hi, scale, norm_all if whole else norm_all[lo:hi], whole))
-            # norms past the float32 pass's range (an extreme k1): float64 throughout
-            small = bool(norm_all.max(initial=0.0) <= kernels.APPROX_MAX_VALUE)
+                seg_norm = norm_all if whole else norm_all[lo:hi]
+                segs.append((seg, lo, hi, scale, seg_norm, whole))
             plan = (max(seg.n_docs for seg in st.segments), segs, small)
             st.cache["kernel_plan"] = plan
         longest, segs, small_norms = plan
+        tables = st.cache.get("impact_tables")
+        if tables is None:
+            tables = self._impact_tables(st, segs, small_norms, nq, kernels)
         if algo == "DAAT_MAXSCORE":  # for the queries it scores term at a time
             acc, touched = _taat_buffers(min(longest, kernels.SPARSE_DOCS))
             dense_docs, sparse_postings = kernels.DENSE_DOCS, kernels.SPARSE_POSTINGS
@@ -1204,14 +1210,16 @@ class BM25Index:
         n_live = float(st.n_live)
         k1p1 = self._k1 + 1.0
         last = len(segs) - 1
-        for i, (seg, lo, hi, scale, seg_norm, whole) in enumerate(segs):
+        for i, ((seg, lo, hi, scale, seg_norm, whole), (islot, imp)) in enumerate(
+            zip(segs, tables, strict=True)
+        ):
             finish = i == last
             seg_mask = mask if whole else mask[lo:hi]
             if algo == "DAAT_MAXSCORE":
                 kernels.maxscore_batch(
                     qterms, qptr, df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, scale,
-                    seg.post, *seg.unpack, seg.blast, seg.bmax, seg_norm, seg_mask, lo,
-                    seg.block, check_alive, acc, touched, dense_docs, sparse_postings,
+                    seg.post, *seg.unpack, seg.blast, seg.bmax, islot, imp, seg_norm, seg_mask,
+                    lo, seg.block, check_alive, acc, touched, dense_docs, sparse_postings,
                     approx_docs, approx_candidates, hs, hd, sizes, finish,
                 )  # fmt: skip
             elif algo == "DAAT_WAND":
@@ -1223,9 +1231,34 @@ class BM25Index:
             else:
                 kernels.taat_batch(
                     qterms, qptr, df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, seg.post,
-                    *seg.unpack, seg.blast, seg.block, seg_norm, seg_mask, lo, check_alive, acc,
-                    touched, approx_docs, approx_candidates, hs, hd, sizes, finish,
+                    *seg.unpack, seg.blast, seg.block, islot, imp, seg_norm, seg_mask, lo,
+                    check_alive, acc, touched, approx_docs, approx_candidates, hs, hd, sizes,
+                    finish,
                 )  # fmt: skip
+
+    @staticmethod
+    def _impact_tables(
+        st: _State, segs: list[Any], small_norms: bool, nq: int, kernels: ModuleType
+    ) -> list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]]:
+        """Each segment's impact table for snapshot ``st`` (``kernels.impact_table``: segments
+        of up to ``IMPACT_DOCS`` documents, with norms in the float32 pass's range), made
+        once the snapshot has served ``IMPACT_QUERIES`` queries (counting these ``nq``): a
+        table costs about what it saves that many queries (20k documents: 0.6 ms), and a
+        snapshot replaced after a few searches (writes between searches) never pays for it.
+        Until then, and for other segments, none (``_NO_IMPACTS``). Threads racing here may
+        each build the tables; all are equal and one is kept."""
+        served = st.cache.get("queries_served", 0) + nq
+        st.cache["queries_served"] = served  # a count lost to a race only delays the tables
+        if served <= kernels.IMPACT_QUERIES:
+            return [_NO_IMPACTS] * len(segs)
+        tables = [
+            kernels.impact_table(seg.ptr, seg.post, *seg.unpack, seg_norm, seg.post.nbytes)
+            if small_norms and seg.n_docs <= kernels.IMPACT_DOCS
+            else _NO_IMPACTS
+            for seg, _lo, _hi, _scale, seg_norm, _whole in segs
+        ]
+        st.cache["impact_tables"] = tables
+        return tables
 
     def _exhaustive_topk(
         self,
