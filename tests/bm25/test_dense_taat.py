@@ -357,7 +357,7 @@ def test_float32_pass_leaves_values_past_its_range_to_float64(
     batch = kernels.maxscore_batch
 
     def spy(*args: Any) -> None:
-        seen.append(args[-5])  # approx_candidates
+        seen.append(args[-6])  # approx_candidates
         batch(*args)
 
     monkeypatch.setattr(kernels, "maxscore_batch", spy)
@@ -426,7 +426,7 @@ def test_impact_rows_are_those_of_each_snapshot() -> None:
         order = {doc_id: pos for pos, (doc_id, _) in enumerate(live)}
         for q in queries:
             for k in (1, 10, 50):
-                with _kernel_settings(IMPACT_QUERIES=0):
+                with _kernel_settings(IMPACT_QUERIES=1):  # after a first, dense, query
                     with_rows = _both(ix, q, k)
                     assert max(_impact_rows(ix)) > 0
                     with _kernel_settings(IMPACT_DOCS=0):
@@ -453,21 +453,32 @@ def test_impact_rows_are_those_of_each_snapshot() -> None:
 def test_a_snapshot_gets_impact_rows_after_serving_enough_queries() -> None:
     """A snapshot's impact rows are made once it has served more than IMPACT_QUERIES queries
     (counted over search and search_many), so a write between every few searches never
-    builds them; the next snapshot counts from zero."""
+    builds them; the next snapshot counts from zero. Only segments where enough of those
+    queries took the dense path get rows."""
     rng = np.random.default_rng(31)
     docs = tk._zipf_docs(rng, 1500, vocab=60)
     ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
     ix.add(docs)
-    ix.search("w0 w1")  # the kernels compiled, not the NumPy stand-in
-    _warmup.wait()
-    with _kernel_settings(IMPACT_QUERIES=6):
-        ix.add(["w0 w1 w2"])
+
+    def fresh_snapshot(text: str) -> None:
+        ix.add([text])
+        ix.search("w0 w1")  # may start compiling for the new segment: one more query counted
+        _warmup.wait()
+
+    with _kernel_settings(IMPACT_QUERIES=10):
+        fresh_snapshot("w0 w1 w2")
         for _ in range(3):
             ix.search("w0 w1")
         ix.search_many(["w0 w2", "w1 w3", "w0"], n_threads=1)
-        assert _impact_rows(ix) == []  # 6 served
-        ix.search("w0 w3")
+        assert _impact_rows(ix) == []  # at most 8 served
+        ix.search_many(["w0 w3"] * 5, n_threads=1)
         assert max(_impact_rows(ix)) > 0
-        ix.add(["w5 w6"])
-        ix.search("w0 w1")
+        fresh_snapshot("w5 w6")
         assert _impact_rows(ix) == []
+        # a snapshot whose queries are scored densely in under 1/IMPACT_DENSE_SHARE of the
+        # cases gets no rows (rare terms: MaxScore or the sparse path)
+        fresh_snapshot("w7 w8")
+        ix.search_many(["w59"] * 30, n_threads=1)
+        rows = _impact_rows(ix)
+        assert rows  # decided: 2 of 32 queries dense
+        assert max(rows) == 0, rows

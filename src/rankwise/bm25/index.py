@@ -1177,7 +1177,8 @@ class BM25Index:
             np.cumsum(np.fromiter(map(len, terms), np.int64, count=nq), out=qptr[1:])
             qterms = np.fromiter(chain.from_iterable(terms), np.int64, count=int(qptr[-1]))
         algo = self._algo
-        # per snapshot: each segment's norms view and bound scale (fixed for its life)
+        # per snapshot: each segment's norms view, bound scale (fixed for its life) and count
+        # of queries scored densely
         plan = st.cache.get("kernel_plan")
         if plan is None:
             norm_all = st.norms(self._k1, self._b)
@@ -1185,14 +1186,15 @@ class BM25Index:
             # norms past the float32 pass's range (an extreme k1): float64 throughout
             small = bool(norm_all.max(initial=0.0) <= kernels.APPROX_MAX_VALUE)
             segs = []
-            for seg in st.segments:
+            runs = np.zeros(len(st.segments), np.int64)
+            for i, seg in enumerate(st.segments):
                 # bound_avgdl is 0 only for a segment without postings
                 ratio = avgdl / seg.bound_avgdl if seg.bound_avgdl > 0 else 1.0
                 scale = max(1.0, ratio) * (1.0 + _BOUND_MARGIN)
                 lo, hi = seg.base, seg.base + seg.n_docs
                 whole = lo == 0 and hi == norm_all.size  # one segment: no views to make
                 seg_norm = norm_all if whole else norm_all[lo:hi]
-                segs.append((seg, lo, hi, scale, seg_norm, whole))
+                segs.append((seg, lo, hi, scale, seg_norm, whole, runs[i : i + 1]))
             plan = (max(seg.n_docs for seg in st.segments), segs, small)
             st.cache["kernel_plan"] = plan
         longest, segs, small_norms = plan
@@ -1210,7 +1212,7 @@ class BM25Index:
         n_live = float(st.n_live)
         k1p1 = self._k1 + 1.0
         last = len(segs) - 1
-        for i, ((seg, lo, hi, scale, seg_norm, whole), (islot, imp)) in enumerate(
+        for i, ((seg, lo, hi, scale, seg_norm, whole, dense_runs), (islot, imp)) in enumerate(
             zip(segs, tables, strict=True)
         ):
             finish = i == last
@@ -1220,7 +1222,7 @@ class BM25Index:
                     qterms, qptr, df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, scale,
                     seg.post, *seg.unpack, seg.blast, seg.bmax, islot, imp, seg_norm, seg_mask,
                     lo, seg.block, check_alive, acc, touched, dense_docs, sparse_postings,
-                    approx_docs, approx_candidates, hs, hd, sizes, finish,
+                    approx_docs, approx_candidates, dense_runs, hs, hd, sizes, finish,
                 )  # fmt: skip
             elif algo == "DAAT_WAND":
                 kernels.wand_batch(
@@ -1232,30 +1234,36 @@ class BM25Index:
                 kernels.taat_batch(
                     qterms, qptr, df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, seg.post,
                     *seg.unpack, seg.blast, seg.block, islot, imp, seg_norm, seg_mask, lo,
-                    check_alive, acc, touched, approx_docs, approx_candidates, hs, hd, sizes,
-                    finish,
+                    check_alive, acc, touched, approx_docs, approx_candidates, dense_runs, hs,
+                    hd, sizes, finish,
                 )  # fmt: skip
 
     @staticmethod
     def _impact_tables(
         st: _State, segs: list[Any], small_norms: bool, nq: int, kernels: ModuleType
     ) -> list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]]:
-        """Each segment's impact table for snapshot ``st`` (``kernels.impact_table``: segments
-        of up to ``IMPACT_DOCS`` documents, with norms in the float32 pass's range), made
+        """Each segment's impact table for snapshot ``st`` (``kernels.impact_table``), made
         once the snapshot has served ``IMPACT_QUERIES`` queries (counting these ``nq``): a
         table costs about what it saves that many queries (20k documents: 0.6 ms), and a
         snapshot replaced after a few searches (writes between searches) never pays for it.
-        Until then, and for other segments, none (``_NO_IMPACTS``). Threads racing here may
-        each build the tables; all are equal and one is kept."""
+        Then a segment gets one if it has at most ``IMPACT_DOCS`` documents, norms in the
+        float32 pass's range, and at least 1/``IMPACT_DENSE_SHARE`` of those queries were
+        scored densely there (the count its kernel calls keep in the plan); else, and
+        until then, none (``_NO_IMPACTS``). Threads racing here may each build the tables;
+        all are equal and one is kept."""
         served = st.cache.get("queries_served", 0) + nq
         st.cache["queries_served"] = served  # a count lost to a race only delays the tables
         if served <= kernels.IMPACT_QUERIES:
             return [_NO_IMPACTS] * len(segs)
         tables = [
-            kernels.impact_table(seg.ptr, seg.post, *seg.unpack, seg_norm, seg.post.nbytes)
-            if small_norms and seg.n_docs <= kernels.IMPACT_DOCS
+            kernels.impact_table(
+                seg.ptr, seg.post, *seg.unpack, seg_norm, seg.post.nbytes // kernels.IMPACT_SHARE
+            )
+            if small_norms
+            and seg.n_docs <= kernels.IMPACT_DOCS
+            and int(runs[0]) * kernels.IMPACT_DENSE_SHARE >= served
             else _NO_IMPACTS
-            for seg, _lo, _hi, _scale, seg_norm, _whole in segs
+            for seg, _lo, _hi, _scale, seg_norm, _whole, runs in segs
         ]
         st.cache["impact_tables"] = tables
         return tables
