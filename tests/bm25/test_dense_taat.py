@@ -404,9 +404,10 @@ def test_float32_pass_leaves_weights_past_its_range_to_float64() -> None:
 
 
 def _impact_rows(ix: BM25Index) -> list[int]:
-    """Rows of each segment's impact table in the current snapshot (none made yet: [])."""
-    tables = ix._state.cache.get("impact_tables")
-    return [int(imp.shape[0]) for _islot, imp in tables] if tables is not None else []
+    """Rows of each segment's impact table in the current snapshot ([] before its first
+    search)."""
+    state = ix._state.cache.get("impact_tables")
+    return [int(imp.shape[0]) for _islot, imp in state[0]] if state is not None else []
 
 
 def test_impact_rows_are_those_of_each_snapshot() -> None:
@@ -426,7 +427,7 @@ def test_impact_rows_are_those_of_each_snapshot() -> None:
         order = {doc_id: pos for pos, (doc_id, _) in enumerate(live)}
         for q in queries:
             for k in (1, 10, 50):
-                with _kernel_settings(IMPACT_QUERIES=1):  # after a first, dense, query
+                with _kernel_settings(IMPACT_QUERIES=0):  # after a first dense query
                     with_rows = _both(ix, q, k)
                     assert max(_impact_rows(ix)) > 0
                     with _kernel_settings(IMPACT_DOCS=0):
@@ -450,11 +451,11 @@ def test_impact_rows_are_those_of_each_snapshot() -> None:
     check()
 
 
-def test_a_snapshot_gets_impact_rows_after_serving_enough_queries() -> None:
-    """A snapshot's impact rows are made once it has served more than IMPACT_QUERIES queries
-    (counted over search and search_many), so a write between every few searches never
-    builds them; the next snapshot counts from zero. Only segments where enough of those
-    queries took the dense path get rows."""
+def test_a_segment_gets_impact_rows_after_enough_dense_queries() -> None:
+    """A segment gets its impact rows once more than IMPACT_QUERIES queries of the snapshot
+    were scored densely there (search and search_many alike): a write between every few
+    searches never builds them, the next snapshot counts from zero, and queries that skip the
+    dense path (rare terms) do not count."""
     rng = np.random.default_rng(31)
     docs = tk._zipf_docs(rng, 1500, vocab=60)
     ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
@@ -465,20 +466,18 @@ def test_a_snapshot_gets_impact_rows_after_serving_enough_queries() -> None:
         ix.search("w0 w1")  # may start compiling for the new segment: one more query counted
         _warmup.wait()
 
+    def rows() -> int:
+        return max(_impact_rows(ix))
+
     with _kernel_settings(IMPACT_QUERIES=10):
         fresh_snapshot("w0 w1 w2")
+        ix.search_many(["w59"] * 30, n_threads=1)  # rare: not scored densely
         for _ in range(3):
             ix.search("w0 w1")
         ix.search_many(["w0 w2", "w1 w3", "w0"], n_threads=1)
-        assert _impact_rows(ix) == []  # at most 8 served
+        assert rows() == 0  # at most 8 dense queries so far
         ix.search_many(["w0 w3"] * 5, n_threads=1)
-        assert max(_impact_rows(ix)) > 0
+        ix.search("w0 w3")  # the rows come with the call after the count passes 10
+        assert rows() > 0
         fresh_snapshot("w5 w6")
-        assert _impact_rows(ix) == []
-        # a snapshot whose queries are scored densely in under 1/IMPACT_DENSE_SHARE of the
-        # cases gets no rows (rare terms: MaxScore or the sparse path)
-        fresh_snapshot("w7 w8")
-        ix.search_many(["w59"] * 30, n_threads=1)
-        rows = _impact_rows(ix)
-        assert rows  # decided: 2 of 32 queries dense
-        assert max(rows) == 0, rows
+        assert rows() == 0

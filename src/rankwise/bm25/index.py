@@ -1198,9 +1198,7 @@ class BM25Index:
             plan = (max(seg.n_docs for seg in st.segments), segs, small)
             st.cache["kernel_plan"] = plan
         longest, segs, small_norms = plan
-        tables = st.cache.get("impact_tables")
-        if tables is None:
-            tables = self._impact_tables(st, segs, small_norms, nq, kernels)
+        tables = self._impact_tables(st, segs, small_norms, kernels)
         if algo == "DAAT_MAXSCORE":  # for the queries it scores term at a time
             acc, touched = _taat_buffers(min(longest, kernels.SPARSE_DOCS))
             dense_docs, sparse_postings = kernels.DENSE_DOCS, kernels.SPARSE_POSTINGS
@@ -1240,32 +1238,29 @@ class BM25Index:
 
     @staticmethod
     def _impact_tables(
-        st: _State, segs: list[Any], small_norms: bool, nq: int, kernels: ModuleType
+        st: _State, segs: list[Any], small_norms: bool, kernels: ModuleType
     ) -> list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]]:
-        """Each segment's impact table for snapshot ``st`` (``kernels.impact_table``), made
-        once the snapshot has served ``IMPACT_QUERIES`` queries (counting these ``nq``): a
-        table costs about what it saves that many queries (20k documents: 0.6 ms), and a
-        snapshot replaced after a few searches (writes between searches) never pays for it.
-        Then a segment gets one if it has at most ``IMPACT_DOCS`` documents, norms in the
-        float32 pass's range, and at least 1/``IMPACT_DENSE_SHARE`` of those queries were
-        scored densely there (the count its kernel calls keep in the plan); else, and
-        until then, none (``_NO_IMPACTS``). Threads racing here may each build the tables;
-        all are equal and one is kept."""
-        served = st.cache.get("queries_served", 0) + nq
-        st.cache["queries_served"] = served  # a count lost to a race only delays the tables
-        if served <= kernels.IMPACT_QUERIES:
-            return [_NO_IMPACTS] * len(segs)
-        tables = [
-            kernels.impact_table(
-                seg.ptr, seg.post, *seg.unpack, seg_norm, seg.post.nbytes // kernels.IMPACT_SHARE
-            )
-            if small_norms
-            and seg.n_docs <= kernels.IMPACT_DOCS
-            and int(runs[0]) * kernels.IMPACT_DENSE_SHARE >= served
-            else _NO_IMPACTS
-            for seg, _lo, _hi, _scale, seg_norm, _whole, runs in segs
-        ]
-        st.cache["impact_tables"] = tables
+        """Each segment's impact table in snapshot ``st`` (``kernels.impact_table``; else
+        ``_NO_IMPACTS``). A segment of at most ``IMPACT_DOCS`` documents, with norms in the
+        float32 pass's range, gets one once more than ``IMPACT_QUERIES`` queries were scored
+        densely there in this snapshot (the count its kernel calls keep in the plan): a table
+        costs about what it saves that many queries (20k documents: 0.6 ms), a snapshot
+        replaced after a few searches (writes between searches) never pays for one, and
+        neither does a segment whose queries skip the dense path (in a 1M-document index, the
+        segments after the first: its hits bound their queries). Threads racing here may
+        each build a table; all are equal and one is kept."""
+        state = st.cache.get("impact_tables")
+        if state is None:
+            tables = [_NO_IMPACTS] * len(segs)
+            eligible = {i for i, s in enumerate(segs) if s[0].n_docs <= kernels.IMPACT_DOCS}
+            state = st.cache["impact_tables"] = (tables, eligible if small_norms else set())
+        tables, pending = state
+        for i in tuple(pending) if pending else ():
+            seg, _lo, _hi, _scale, seg_norm, _whole, runs = segs[i]
+            if int(runs[0]) > kernels.IMPACT_QUERIES:
+                budget = seg.post.nbytes // kernels.IMPACT_SHARE
+                tables[i] = kernels.impact_table(seg.ptr, seg.post, *seg.unpack, seg_norm, budget)
+                pending.discard(i)
         return tables
 
     def _exhaustive_topk(

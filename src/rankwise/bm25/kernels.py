@@ -68,16 +68,15 @@ DENSE_WINDOW = 1 << 16
 DENSE_TERM_SHARE = 8
 #: the index keeps, per snapshot, the most frequent of those terms' ``tf / (tf + norm)`` for
 #: every document of a segment (``impact_table``): the float32 pass then adds ``w`` times that
-#: row, with no spread of term frequencies and no division. A snapshot gets the rows once it
-#: has served more than IMPACT_QUERIES queries (building them costs about what they save that
-#: many queries: 20k documents 0.6 ms, ~3 us a query), in the segments of at most IMPACT_DOCS
-#: documents where at least 1/IMPACT_DENSE_SHARE of those queries were scored densely (in a
-#: 1M-document index the first segment's hits bound the others' queries, which then skip the
-#: dense path: rows there only cost memory), rows of at most 1/IMPACT_SHARE of the segment's
-#: postings' bytes (in-process A/B: 1/2 and the whole as fast, 1/8 2-4% slower)
+#: row, with no spread of term frequencies and no division. A segment of at most IMPACT_DOCS
+#: documents gets the rows once more than IMPACT_QUERIES queries were scored densely there in
+#: the snapshot (building them costs about what they save that many queries: 20k documents
+#: 0.6 ms, ~3 us a query; in a 1M-document index the first segment's hits bound the other
+#: segments' queries, which then skip the dense path: rows there would only cost memory),
+#: rows of at most 1/IMPACT_SHARE of the segment's postings' bytes (in-process A/B: 1/2 and
+#: the whole as fast, 1/8 2-4% slower)
 IMPACT_QUERIES = 256
 IMPACT_DOCS = 1 << 18
-IMPACT_DENSE_SHARE = 8
 IMPACT_SHARE = 4
 #: documents per run the dense TAAT tests at once for candidates of the float32 pass
 DENSE_CHUNK = 64
