@@ -185,6 +185,45 @@ class Ranking(Sequence[str]):
     __hash__ = None  # type: ignore[assignment]  # mutable columns
 
 
+class _RankingBuilder(Sequence[str]):
+    """Builds a :class:`Ranking` without its frozen ``__init__`` (two ``object.__setattr__``
+    calls), as ``_HitBuilder`` builds a ``Hit``: a twin of its slot layout that stores the
+    columns and turns itself into a ``Ranking``; ``_ranking_builder_works`` checks it at
+    import."""
+
+    __slots__ = ("ids", "scores")
+
+    def __init__(self, ids: list[str], scores: npt.NDArray[np.float64]) -> None:
+        self.ids = ids
+        self.scores = scores
+        self.__class__ = Ranking  # type: ignore[assignment]
+
+    def __len__(self) -> int:  # pragma: no cover - a Ranking by then
+        return len(self.ids)
+
+    def __getitem__(self, index: Any) -> Any:  # pragma: no cover - a Ranking by then
+        return self.ids[index]
+
+
+def _ranking_builder_works() -> bool:
+    scores = np.zeros(1)
+    try:
+        ranking: object = _RankingBuilder(["id"], scores)
+    except TypeError:  # pragma: no cover - a Ranking whose layout differs
+        return False
+    return type(ranking) is Ranking and ranking == Ranking(["id"], scores)
+
+
+_RANKING = _RankingBuilder if _ranking_builder_works() else Ranking
+
+
+def make_rankings(
+    ids: Iterable[list[str]], scores: Iterable[npt.NDArray[np.float64]]
+) -> list[Ranking]:
+    """``[Ranking(*row) for row in zip(ids, scores)]``, built faster (equal lengths)."""
+    return list(map(_RANKING, ids, scores))  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True, slots=True)
 class RerankResult:
     """One reranked document, best first in a result list.

@@ -4,6 +4,7 @@ and the collector pause of the hit-building path."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import gc
 import pickle
 import tempfile
@@ -207,6 +208,26 @@ def test_rankings_own_their_columns() -> None:
     # ids are str, scores best first
     assert all(type(i) is str for i in first.ids)
     assert np.all(np.diff(first.scores) <= 0)
+
+
+def test_make_rankings_builds_the_rankings_the_constructor_makes() -> None:
+    """The fast builder (a twin of Ranking's slots that turns itself into a Ranking) gives
+    real, frozen Rankings holding the columns it was given."""
+    from rankwise import types
+
+    assert types._RANKING is types._RankingBuilder  # the fast path is the one CPython takes
+    names = [["a", "b"], [], ["c"]]
+    scores = [np.array([2.0, 1.0]), np.zeros(0), np.array([0.5])]
+    built = types.make_rankings(names, iter(scores))
+    assert [type(r) for r in built] == [Ranking] * 3
+    assert built == [Ranking(n, s) for n, s in zip(names, scores, strict=True)]
+    assert all(r.ids is n and r.scores is s for r, n, s in zip(built, names, scores, strict=True))
+    assert repr(built[0]) == repr(Ranking(names[0], scores[0]))
+    assert pickle.loads(pickle.dumps(built[0])) == built[0]
+    assert not hasattr(built[0], "__dict__")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built[0].ids = []  # type: ignore[misc]
+    assert types.make_rankings([], []) == []
 
 
 def test_ranking_value_semantics() -> None:
