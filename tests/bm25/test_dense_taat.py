@@ -481,3 +481,30 @@ def test_a_segment_gets_impact_rows_after_enough_dense_queries() -> None:
         assert rows() > 0
         fresh_snapshot("w5 w6")
         assert rows() == 0
+
+
+def test_threads_making_impact_rows_at_once_get_the_same_hits() -> None:
+    """Threads of one search_many reach the IMPACT_QUERIES count together and may each build
+    a segment's rows: every query's hits equal those of the rows-free path; so do those with
+    a deleted document (its row entries are zeroed with the rest of it)."""
+    rng = np.random.default_rng(37)
+    docs = tk._zipf_docs(rng, 3000, vocab=80)
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    ix.add(docs[:2000])
+    ix.add(docs[2000:])  # two segments
+    queries = [" ".join(f"w{int(t)}" for t in rng.integers(0, 12, 4)) for _ in range(400)]
+    ix.search(queries[0])  # the kernels compiled, not the NumPy stand-in
+    _warmup.wait()
+    with _kernel_settings(IMPACT_DOCS=0):
+        want = ix.search_many_ids(queries, k=10, n_threads=1)
+    [extra] = ix.add(["w0 w1 w2 w3"])  # a new snapshot: counts from zero
+    with _kernel_settings(IMPACT_QUERIES=0):
+        got = ix.search_many_ids(queries, k=10, n_threads=2)
+        assert max(_impact_rows(ix)) > 0
+    with _kernel_settings(IMPACT_DOCS=0):
+        ix._state.cache.pop("impact_tables")
+        assert got == ix.search_many_ids(queries, k=10, n_threads=1)
+    ix.delete([extra])  # the same statistics as before the add, one dead document
+    with _kernel_settings(IMPACT_QUERIES=0):
+        assert ix.search_many_ids(queries, k=10, n_threads=2) == want
+        assert max(_impact_rows(ix)) > 0
