@@ -134,7 +134,7 @@ def _check_float32_bound(
         acc32 = np.zeros(n, np.float32)
         cur = np.zeros(m, np.int64)
         terms = np.arange(m, dtype=np.int64)
-        islot, imp = _NO_IMPACTS
+        islot, imp, _itf = _NO_IMPACTS
         kernels._approx_scores(
             starts, ends, weights, terms, islot, imp, post, sh, mk, norm, alive, False, acc32,
             tfw, buf32, cur, gmax32,
@@ -163,9 +163,16 @@ def _check_float32_bound(
         # their rows replace their postings, within the same bound
         ptr_all = np.array(ptr, np.int64)
         frequent = int(np.count_nonzero(np.diff(ptr_all) * kernels.DENSE_TERM_SHARE >= n))
-        for budget in (4 * n * frequent, 4 * n * (frequent // 2)):
-            islot_k, imp_k = kernels.impact_table(ptr_all, post, sh, mk, norm, budget)
-            assert imp_k.shape == (budget // (4 * n), n)
+        for budget in (6 * n * frequent, 6 * n * (frequent // 2)):
+            islot_k, imp_k, itf_k = kernels.impact_table(ptr_all, post, sh, mk, norm, budget)
+            rows = imp_k.shape[0]
+            assert imp_k.shape == itf_k.shape == (rows, n)
+            assert rows == min(budget // (6 * n), frequent)
+            for t in np.flatnonzero(islot_k >= 0):  # each kept term's tfs, and only those
+                want_tf = np.zeros(n, np.uint16)
+                want_tf[docs_l[t]] = tfs_l[t]
+                assert np.array_equal(itf_k[islot_k[t]], want_tf)
+                assert np.array_equal(imp_k[islot_k[t]] > 0, want_tf > 0)
             with_rows = np.zeros(n, np.float32)
             kernels._approx_scores(
                 starts, ends, weights, terms, islot_k, imp_k, post, sh, mk, norm, alive, False,
@@ -276,7 +283,8 @@ def test_float32_first_equals_float64_property(
 
 def test_rescore_and_candidates_equal_brute_force() -> None:
     """The rescore's block lookups (full and partial blocks, candidates before, inside and
-    after a term's postings, absent from it) give the bits of the float64 pass, and the
+    after a term's postings, absent from it), and its reads of the kept term frequencies of
+    frequent terms, give the bits of the float64 pass, and the
     candidate scan (runs and a ragged tail, more hits than room) the documents NumPy finds."""
     rng = np.random.default_rng(11)
     for n, doc_type, block in (
@@ -296,11 +304,16 @@ def test_rescore_and_candidates_equal_brute_force() -> None:
         cand = np.unique(np.concatenate([[0, n - 1], rng.choice(n, 300, replace=False)]))
         out = np.empty(cand.size, np.float64)
         pos = np.empty(cand.size, np.int64)
-        kernels._rescore(
-            cand, cand.size, ptr_a[:-1], ptr_a[1:], bptr[:-1], bptr[1:], weights, post, sh, mk,
-            blast, block, norm, out, pos,
-        )  # fmt: skip
-        assert np.array_equal(out.view(np.int64), exact[cand].view(np.int64))
+        terms = np.arange(m)
+        big = 6 * n * m  # room for every frequent term's rows
+        for islot, _imp, itf in (_NO_IMPACTS, kernels.impact_table(ptr_a, post, sh, mk, norm, big)):
+            out[:] = np.nan
+            kernels._rescore(
+                cand, cand.size, ptr_a[:-1], ptr_a[1:], bptr[:-1], bptr[1:], weights, terms,
+                islot, itf, post, sh, mk, blast, block, norm, out, pos,
+            )  # fmt: skip
+            assert np.array_equal(out.view(np.int64), exact[cand].view(np.int64)), islot.size
+        assert np.count_nonzero(islot >= 0) == 2  # the terms in all and half the documents
         bits = exact.astype(np.float32).view(np.int32)
         n_groups = kernels._dense_groups(n)
         gmax = np.zeros(n_groups, np.int32)
@@ -407,7 +420,7 @@ def _impact_rows(ix: BM25Index) -> list[int]:
     """Rows of each segment's impact table in the current snapshot ([] before its first
     search)."""
     state = ix._state.cache.get("impact_tables")
-    return [int(imp.shape[0]) for _islot, imp in state[0]] if state is not None else []
+    return [int(imp.shape[0]) for _islot, imp, _itf in state[0]] if state is not None else []
 
 
 def test_impact_rows_are_those_of_each_snapshot() -> None:

@@ -77,7 +77,11 @@ SEGMENT_DOCS = 1 << 18
 # relative safety margin on pruning bounds (float32 bounds vs float64 scores)
 _BOUND_MARGIN = 1e-6
 #: a segment's impact table when it has none (see kernels.impact_table)
-_NO_IMPACTS = (np.full(0, -1, np.int32), np.zeros((0, 0), np.float32))
+_NO_IMPACTS = (
+    np.full(0, -1, np.int32),
+    np.zeros((0, 0), np.float32),
+    np.zeros((0, 0), np.uint16),
+)
 # block bounds are recomputed when avgdl drifted by more than this factor since they were built
 _BOUND_DRIFT = 1.25
 
@@ -1224,7 +1228,7 @@ class BM25Index:
         n_live = float(st.n_live)
         k1p1 = self._k1 + 1.0
         last = len(segs) - 1
-        for i, ((seg, lo, hi, scale, seg_norm, whole, dense_runs), (islot, imp)) in enumerate(
+        for i, ((seg, lo, hi, scale, seg_norm, whole, dense_runs), (islot, imp, itf)) in enumerate(
             zip(segs, tables, strict=True)
         ):
             finish = i == last
@@ -1232,7 +1236,7 @@ class BM25Index:
             if algo == "DAAT_MAXSCORE":
                 kernels.maxscore_batch(
                     qterms, qptr, df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, scale,
-                    seg.post, *seg.unpack, seg.blast, seg.bmax, islot, imp, seg_norm, seg_mask,
+                    seg.post, *seg.unpack, seg.blast, seg.bmax, islot, imp, itf, seg_norm, seg_mask,
                     lo, seg.block, check_alive, acc, touched, dense_docs, sparse_postings,
                     approx_docs, approx_candidates, dense_runs, hs, hd, sizes, finish,
                 )  # fmt: skip
@@ -1245,7 +1249,7 @@ class BM25Index:
             else:
                 kernels.taat_batch(
                     qterms, qptr, df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, seg.post,
-                    *seg.unpack, seg.blast, seg.block, islot, imp, seg_norm, seg_mask, lo,
+                    *seg.unpack, seg.blast, seg.block, islot, imp, itf, seg_norm, seg_mask, lo,
                     check_alive, acc, touched, approx_docs, approx_candidates, dense_runs, hs,
                     hd, sizes, finish,
                 )  # fmt: skip
@@ -1253,7 +1257,7 @@ class BM25Index:
     @staticmethod
     def _impact_tables(
         st: _State, segs: list[Any], small_norms: bool, kernels: ModuleType
-    ) -> list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]]:
+    ) -> list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float32], npt.NDArray[np.uint16]]]:
         """Each segment's impact table in snapshot ``st`` (``kernels.impact_table``; else
         ``_NO_IMPACTS``). A segment of at most ``IMPACT_DOCS`` documents, with norms in the
         float32 pass's range, gets one once more than ``IMPACT_QUERIES`` queries were scored

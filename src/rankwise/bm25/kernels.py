@@ -66,18 +66,21 @@ DENSE_WINDOW = 1 << 16
 #: in that pass, a term with postings in at least 1/DENSE_TERM_SHARE of the documents is
 #: scored for every document of a window (no gathers), a rarer one posting by posting
 DENSE_TERM_SHARE = 8
-#: the index keeps, per snapshot, the most frequent of those terms' ``tf / (tf + norm)`` for
-#: every document of a segment (``impact_table``): the float32 pass then adds ``w`` times that
-#: row, with no spread of term frequencies and no division. A segment of at most IMPACT_DOCS
-#: documents gets the rows once more than IMPACT_QUERIES queries were scored densely there in
-#: the snapshot (building them costs about what they save that many queries: 20k documents
-#: 0.6 ms, ~3 us a query; in a 1M-document index the first segment's hits bound the other
-#: segments' queries, which then skip the dense path: rows there would only cost memory),
-#: rows of at most 1/IMPACT_SHARE of the segment's postings' bytes (in-process A/B: 1/2 and
-#: the whole as fast, 1/8 2-4% slower)
+#: the index keeps, per snapshot, the most frequent of those terms' ``tf / (tf + norm)`` and
+#: ``tf`` for every document of a segment (``impact_table``): the float32 pass then adds ``w``
+#: times the first row, with no spread of term frequencies and no division, and the float64
+#: rescore reads the second instead of searching the term's blocks. A segment of at most
+#: IMPACT_DOCS documents gets the rows once more than IMPACT_QUERIES queries were scored
+#: densely there in the snapshot (building them costs about what they save that many queries:
+#: 20k documents 0.6 ms, ~3 us a query; in a 1M-document index the first segment's hits bound
+#: the other segments' queries, which then skip the dense path: rows there would only cost
+#: memory), rows of at most 1/IMPACT_SHARE of the segment's postings' bytes (6 bytes a
+#: document; 20k documents: 17 rows beside 4.1 MB of postings; there, heavy top-10 / top-100,
+#: separate processes: without the tf rows 14.2 / 30.5 us a query, with them 13.0 / 27.5; the
+#: dense kernel with a budget of 1/4: 10.1-10.8 us a dense query, 1/2: 9.3-9.5)
 IMPACT_QUERIES = 256
 IMPACT_DOCS = 1 << 18
-IMPACT_SHARE = 4
+IMPACT_SHARE = 2
 #: documents per run the dense TAAT tests at once for candidates of the float32 pass
 DENSE_CHUNK = 64
 #: it reads only the groups whose maximum reaches the bound of the k-th score (strided
@@ -653,6 +656,9 @@ def _rescore(
     bstarts: Any,
     bends: Any,
     weights: Any,
+    terms: Any,
+    islot: Any,
+    itf: Any,
     post: Any,
     sh: Any,
     mk: Any,
@@ -667,7 +673,9 @@ def _rescore(
     Term by term, a walk of the term's block ends (``blast``) first finds each candidate's
     block (``pos``: int64 scratch of ``nc``); then the candidate's place in its block is
     counted by a vectorised compare of the whole block, with no branch on the data, so the
-    lookups of successive candidates overlap instead of waiting on each other's loads."""
+    lookups of successive candidates overlap instead of waiting on each other's loads. A term
+    with a row of term frequencies in ``itf`` (``islot[term]``, see ``impact_table``) reads
+    each candidate's there instead (its longest posting lists: no walk of their blocks)."""
     for c in range(nc):
         out[c] = 0.0
     # a candidate's postings are those from ``d << sh``: its place in a block is the count of
@@ -676,6 +684,15 @@ def _rescore(
     first = np.empty(1, post.dtype)
     for i in range(starts.size):
         w = weights[i]
+        t = terms[i]
+        if t < islot.size and islot[t] >= 0:  # the same contribution, from the kept tf
+            tfs = itf[islot[t]]
+            for c in range(nc):
+                d = cand[c]
+                tf = np.float64(tfs[d])
+                x = w * tf / (tf + np.float64(norm[d]))
+                out[c] += x if tf > 0.0 else 0.0
+            continue
         ts = starts[i]
         te = ends[i]
         bs = bstarts[i]
@@ -830,6 +847,7 @@ def _taat_dense(
     terms: Any,
     islot: Any,
     imp: Any,
+    itf: Any,
     post: Any,
     sh: Any,
     mk: Any,
@@ -899,8 +917,8 @@ def _taat_dense(
             chosen = cand[:nc]
             scores = fbuf[2 * DENSE_RUN : 2 * DENSE_RUN + nc]
             _rescore(
-                chosen, nc, starts, ends, bstarts, bends, weights, post, sh, mk, blast, block, norm,
-                scores, ibuf[n_groups + cap : n_groups + 2 * cap],
+                chosen, nc, starts, ends, bstarts, bends, weights, terms, islot, itf, post, sh, mk,
+                blast, block, norm, scores, ibuf[n_groups + cap : n_groups + 2 * cap],
             )  # fmt: skip
             for c in range(nc):
                 s = scores[c]
@@ -1750,6 +1768,7 @@ def maxscore_batch(
     bmax: Any,
     islot: Any,
     imp: Any,
+    itf: Any,
     norm: Any,
     alive: Any,
     base: int,
@@ -1823,7 +1842,8 @@ def maxscore_batch(
                 work = _dense_work(n_docs, longest, cap)
             sizes[q] = _taat_dense(
                 cursors[0, :m], cursors[1, :m], cursors[2, :m], cursors[3, :m], values[0, :m],
-                cursors[4, :m], islot, imp, post, sh, mk, blast, block, norm, alive, check_alive,
+                cursors[4, :m], islot, imp, itf, post, sh, mk, blast, block, norm, alive,
+                check_alive,
                 acc, work, base, hs[q], hd[q], sizes[q], k,
             )  # fmt: skip
             dirty = True
@@ -1899,41 +1919,50 @@ def wand_batch(
 @_jit
 def impact_table(ptr: Any, post: Any, sh: Any, mk: Any, norm: Any, budget: int) -> Any:
     """The frequent terms' impacts of a segment under one snapshot's ``norm``: (``islot``, int32
-    per term of the segment: its row of ``imp`` or -1; ``imp``, float32 rows of
-    ``tf / (tf + norm)`` for every document, 0 where the term is absent). The terms
-    ``_approx_scores`` scores for every document (postings in at least 1/DENSE_TERM_SHARE of
-    them) get a row, the most frequent first, while the rows hold at most ``budget`` bytes.
-    Each value is the float64 quotient rounded once to float32."""
+    per term of the segment: its row or -1; ``imp``, float32 rows of ``tf / (tf + norm)`` for
+    every document, 0 where the term is absent; ``itf``, uint16 rows of the term frequencies
+    themselves, for the float64 rescore). The terms ``_approx_scores`` scores for every
+    document (postings in at least 1/DENSE_TERM_SHARE of them) with term frequencies below
+    2^16 get a row, the most frequent first, while the rows hold at most ``budget`` bytes.
+    Each impact is the float64 quotient rounded once to float32."""
     n = norm.size
     vocab = ptr.size - 1
     wanted = 0
     for t in range(vocab):
         if n > 0 and (ptr[t + 1] - ptr[t]) * DENSE_TERM_SHARE >= n:
             wanted += 1
-    rows = 0 if n == 0 else min(wanted, budget // (4 * n))
-    islot = np.full(vocab if rows > 0 else 0, -1, np.int32)
-    imp = np.zeros((rows, n), np.float32)
-    if rows == 0:
-        return islot, imp
     frequent = np.empty(wanted, np.int64)
     counts = np.empty(wanted, np.int64)
     f = 0
     for t in range(vocab):
         c = ptr[t + 1] - ptr[t]
-        if c * DENSE_TERM_SHARE >= n:
-            frequent[f] = t
-            counts[f] = -c
-            f += 1
-    order = np.argsort(counts, kind="mergesort")  # most postings first, ties by term id
+        if n > 0 and c * DENSE_TERM_SHARE >= n:
+            top = np.uint64(0)  # the term's largest term frequency
+            for p in range(ptr[t], ptr[t + 1]):
+                top = max(top, np.uint64(post[p] & mk))
+            if top < 1 << 16:
+                frequent[f] = t
+                counts[f] = -c
+                f += 1
+    rows = 0 if n == 0 else min(f, budget // (6 * n))
+    islot = np.full(vocab if rows > 0 else 0, -1, np.int32)
+    imp = np.zeros((rows, n), np.float32)
+    itf = np.zeros((rows, n), np.uint16)
+    if rows == 0:
+        return islot, imp, itf
+    order = np.argsort(counts[:f], kind="mergesort")  # most postings first, ties by term id
     for r in range(rows):
         t = frequent[order[r]]
         islot[t] = r
         row = imp[r]
+        tfs = itf[r]
         for p in range(ptr[t], ptr[t + 1]):
             x = post[p]
+            d = x >> sh
             tf = np.float64(np.uint32(x & mk))
-            row[x >> sh] = np.float32(tf / (tf + np.float64(norm[x >> sh])))
-    return islot, imp
+            row[d] = np.float32(tf / (tf + np.float64(norm[d])))
+            tfs[d] = np.uint16(x & mk)
+    return islot, imp, itf
 
 
 @_qjit
@@ -1953,6 +1982,7 @@ def taat_batch(
     block: int,
     islot: Any,
     imp: Any,
+    itf: Any,
     norm: Any,
     alive: Any,
     base: int,
@@ -1988,8 +2018,8 @@ def taat_batch(
                     work = _dense_work(n_docs, longest, cap)
                 sizes[q] = _taat_dense(
                     cursors[0, :m], cursors[1, :m], cursors[2, :m], cursors[3, :m],
-                    values[0, :m], cursors[4, :m], islot, imp, post, sh, mk, blast, block, norm,
-                    alive, check_alive, acc, work, base, hs[q], hd[q], sizes[q], k,
+                    values[0, :m], cursors[4, :m], islot, imp, itf, post, sh, mk, blast, block,
+                    norm, alive, check_alive, acc, work, base, hs[q], hd[q], sizes[q], k,
                 )  # fmt: skip
                 dirty = True
             else:
