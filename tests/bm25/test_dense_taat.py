@@ -521,3 +521,24 @@ def test_threads_making_impact_rows_at_once_get_the_same_hits() -> None:
     with _kernel_settings(IMPACT_QUERIES=0):
         assert ix.search_many_ids(queries, k=10, n_threads=2) == want
         assert max(_impact_rows(ix)) > 0
+
+
+def test_the_warm_up_compiles_the_impact_table_builder_for_the_segments_types(
+    tmp_path: Any,
+) -> None:
+    """A snapshot's first impact table is built inside a caller's search: the background
+    warm-up of a new kind of arrays (here read-only, memory-mapped postings) compiles its
+    builder too, so that search does not wait for numba."""
+    import numba
+
+    rng = np.random.default_rng(41)
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    ix.add(tk._zipf_docs(rng, 500, vocab=40))
+    ix.save(tmp_path / "ix")
+    loaded = BM25Index.load(tmp_path / "ix", mmap=True, show_progress=False)
+    seg = loaded._state.segments[0]
+    assert not seg.post.flags.writeable
+    loaded.search("w0 w1")
+    _warmup.wait()
+    want = (numba.typeof(seg.ptr), numba.typeof(seg.post))
+    assert any(tuple(sig[:2]) == want for sig in kernels.impact_table.signatures)

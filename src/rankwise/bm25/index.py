@@ -1168,11 +1168,18 @@ class BM25Index:
         mask: npt.NDArray[np.bool_],
         check_alive: bool,
     ) -> None:
-        """The warm-up's query, into scratch outputs (made only if it runs)."""
+        """The warm-up's query, into scratch outputs (made only if it runs); then the impact
+        table's builder is compiled for the segments' array types too (on no documents), so a
+        snapshot's first table does not compile in a caller's search."""
         self._kernel_topk(
             st, terms, mask, check_alive,
             np.empty((1, k), np.float64), np.empty((1, k), np.int64), np.zeros(1, np.int64),
         )  # fmt: skip
+        kernels = _kernels or _load_kernels()
+        for seg in {
+            (s.ptr.dtype, s.post.dtype, s.post.flags.writeable): s for s in st.segments
+        }.values():
+            kernels.impact_table(seg.ptr[:1], seg.post[:0], *seg.unpack, np.zeros(0, np.float32), 0)
 
     def _kernel_topk(
         self,
