@@ -296,8 +296,8 @@ def _kth_bound(vbits: Any, n: int, k: int) -> Any:  # pragma: no cover
     """Bits of a value (within BOUND_STEPS halvings of the largest) that at least k of the
     non-negative float64 values whose bits are ``vbits[:n]`` reach (0 when fewer than k are
     positive). Compared as integers, such bits order as the values do, in loops the compiler
-    vectorises. For k up to KTH_EXACT_K among at most KTH_EXACT_N values, the k-th largest
-    itself (the highest such value), kept by insertion: one compare per value, about
+    vectorises. For k up to KTH_EXACT_K among k * KTH_EXACT_K to KTH_EXACT_N values, the k-th
+    largest itself (the highest such value), kept by insertion: one compare per value, about
     k log(n / k) insertions."""
     if k <= KTH_EXACT_K and k * KTH_EXACT_K <= n <= KTH_EXACT_N:
         best = np.empty(k, np.int64)  # the largest so far, descending
@@ -1843,8 +1843,7 @@ def maxscore_batch(
             sizes[q] = _taat_dense(
                 cursors[0, :m], cursors[1, :m], cursors[2, :m], cursors[3, :m], values[0, :m],
                 cursors[4, :m], islot, imp, itf, post, sh, mk, blast, block, norm, alive,
-                check_alive,
-                acc, work, base, hs[q], hd[q], sizes[q], k,
+                check_alive, acc, work, base, hs[q], hd[q], sizes[q], k,
             )  # fmt: skip
             dirty = True
         elif m > 0 and sparse_ok and n_post <= sparse_postings and not bounded:
