@@ -7,6 +7,8 @@ Milvus Lite is slow, so the hypothesis runs reuse one collection and keep exampl
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +220,47 @@ def test_filters_with_lone_surrogates_are_refused_before_milvus() -> None:
     with pytest.raises(ValueError, match="lone surrogate"):
         filter_to_expr({"lang": "e\udc00n"})
     assert filter_to_expr({"a'] or id not in ['zzz"}) == "id in [\"a'] or id not in ['zzz\"]"
+
+
+def test_searches_that_find_the_store_dirty_together_flush_once(tmp_path: Path) -> None:
+    """Milvus Lite fails a flush that overlaps another ("current_seq is monotonic"), which the
+    contract suite's searches-during-writes test hit once in CI: searches that find a Lite store
+    dirty at the same moment flush it once, one at a time, and all see the write."""
+    store = _store(tmp_path)
+    store.add(["laminar wing panels", "boundary layer flow"], ids=["a", "b"])
+    real_flush = store._client.flush
+    active = 0
+    calls: list[int] = []  # flushes in flight as each one starts
+    guard = threading.Lock()
+
+    def slow_flush(*args: Any, **kwargs: Any) -> Any:
+        nonlocal active
+        with guard:
+            active += 1
+            calls.append(active)
+        try:
+            time.sleep(0.05)  # wide enough for every searcher to arrive
+            return real_flush(*args, **kwargs)
+        finally:
+            with guard:
+                active -= 1
+
+    store._client.flush = slow_flush
+    try:
+        start = threading.Barrier(4)
+        results: list[list[str]] = []
+
+        def search() -> None:
+            start.wait()
+            results.append([h.id for h in store.search("wing panels", k=5)])
+
+        threads = [threading.Thread(target=search) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert calls == [1]
+        assert results == [["a"]] * 4
+    finally:
+        store._client.flush = real_flush
+        store.close()

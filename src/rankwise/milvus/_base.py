@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -71,6 +72,10 @@ class MilvusCollectionStore(ABC):
         self.show_progress = show_progress
         self.batch_size = batch_size
         self._dirty = False
+        # one flush at a time: searches that find the store dirty together would otherwise
+        # each flush, and Milvus Lite fails a flush that overlaps another ("current_seq is
+        # monotonic")
+        self._flush_lock = threading.Lock()
         self._pymilvus: Any = require("pymilvus", "milvus", feature=feature)
         if self.lite:
             require("milvus_lite", "milvus", feature="Milvus Lite (a .db uri)")
@@ -163,13 +168,25 @@ class MilvusCollectionStore(ABC):
         On Milvus Lite this makes searches much faster (a sealed segment keeps its index, the
         write buffer is re-indexed on every search); the store does it lazily before the first
         search after a write. Each flush makes a segment with its own BM25 statistics on Lite.
+        Flushes from several threads run one at a time.
         """
-        self._client.flush(self.collection)
+        with self._flush_lock:
+            self._flush_now()
+
+    def _flush_now(self) -> None:
+        # cleared first: a write that lands while Milvus flushes marks the store dirty again
         self._dirty = False
+        try:
+            self._client.flush(self.collection)
+        except BaseException:
+            self._dirty = True
+            raise
 
     def _before_search(self) -> None:
         if self._dirty and self.lite:
-            self.flush()
+            with self._flush_lock:
+                if self._dirty:  # not flushed meanwhile by a search that held the lock
+                    self._flush_now()
 
     # ------------------------------------------------------------------------------- writing
 
