@@ -28,7 +28,8 @@ from bm25_peers import rankwise as peer  # noqa: E402
 from bm25_vs_peers import corpus_texts, make_queries  # noqa: E402
 
 from rankwise.bm25 import BM25Index  # noqa: E402
-from rankwise.bm25.index import _load_kernels, _warmup  # noqa: E402
+from rankwise.bm25.index import _load_kernels  # noqa: E402
+from rankwise.cli.main import _positive_int as positive_int  # noqa: E402
 
 #: (thread, "task" or "kernel", start, end) of the call being timed
 Event = tuple[int, str, float, float]
@@ -64,17 +65,13 @@ def split(
     index: BM25Index, log: list[Event], queries: list[str], k: int, threads: int, calls: int
 ) -> str:
     """One line: the fastest of ``calls`` calls on ``threads`` threads, split up."""
-    best: tuple[float, float, list[Event]] | None = None
+    runs: list[tuple[float, float, list[Event]]] = []
     for _ in range(calls):
         log.clear()
         t0 = time.perf_counter()
         index.search_many(queries, k, n_threads=threads)
-        wall = time.perf_counter() - t0
-        if best is None or wall < best[0]:
-            best = (wall, t0, list(log))
-    if best is None:
-        raise ValueError(f"--calls must be at least 1, got {calls}")
-    wall, t0, events = best
+        runs.append((time.perf_counter() - t0, t0, list(log)))
+    wall, t0, events = min(runs, key=lambda run: run[0])
     kernel = sum(e - s for _, what, s, e in events if what == "kernel")
     tasks = sum(e - s for _, what, s, e in events if what == "task")
     per_thread: dict[int, list[tuple[float, float]]] = defaultdict(list)
@@ -98,17 +95,17 @@ def split(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--docs", type=int, default=20_000)
-    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--queries", type=int, default=500)
-    ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--calls", type=int, default=15)
+    ap.add_argument("--docs", type=positive_int, default=20_000)
+    ap.add_argument("--threads", type=positive_int, nargs="+", default=[1, 2])
+    ap.add_argument("--queries", type=positive_int, default=500)
+    ap.add_argument("--k", type=positive_int, default=10)
+    ap.add_argument("--calls", type=positive_int, default=15)
     ap.add_argument("--seed", type=int, default=42)
     args = ap.parse_args()
     index = peer.build(corpus_texts(args.docs, args.seed))  # as the sweep builds it
     heavy = make_queries(args.queries, args.seed + 1, skip=0)
     index.search_many(heavy[:50], args.k, n_threads=1)
-    _warmup.wait()  # the compiled kernels, not the NumPy stand-in
+    peer.settle(index)  # the compiled kernels, not the NumPy stand-in
     for threads in args.threads:  # warm every path (impact rows, thread start) before timing
         for _ in range(10):
             index.search_many(heavy, args.k, n_threads=threads)
