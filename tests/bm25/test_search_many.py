@@ -134,20 +134,35 @@ def test_token_cache_gives_the_filter_chain(parts: list[str]) -> None:
 
 
 COLD = """
-import json, sys
+import json, os, select, signal, sys
 from rankwise.bm25 import BM25Index, kernels
 from rankwise.bm25.index import _kernel_cached, _warmup
 ix = BM25Index({"tokenizer": "whitespace"}, inverted_index_algo=sys.argv[1], show_progress=False)
 ix.add(["a b c", "b c d", "c d e"])
 cached_before = _kernel_cached(sys.argv[1])
 hits = ix.search("c d", k=2)  # served at once: exhaustively while the kernel compiles
+child = None
+if hasattr(os, "fork"):  # a fork while the kernel compiles: the child must not hang
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        rows = ix.search_many(["c d", "b"], k=2, n_threads=2)
+        os.write(write, json.dumps([[h.id for h in row] for row in rows]).encode())
+        os._exit(0)
+    os.close(write)
+    ready, _, _ = select.select([read], [], [], 120)
+    child = json.loads(os.read(read, 1 << 16)) if ready else "hung"
+    if not ready:
+        os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
 _warmup.wait()
 cached_after = _kernel_cached(sys.argv[1])
 assert [h.id for h in ix.search("c d", k=2)] == [h.id for h in hits]
 compiled = [n for n in ("maxscore_batch", "wand_batch", "taat_batch")
             if getattr(kernels, n).signatures]
+want = [[h.id for h in ix.search(q, k=2)] for q in ("c d", "b")]
 print(json.dumps({"hits": [h.id for h in hits], "compiled": compiled,
-                  "cached": [cached_before, cached_after]}))
+                  "cached": [cached_before, cached_after], "child": child, "want": want}))
 """
 
 
@@ -172,6 +187,10 @@ def test_a_process_compiles_only_the_kernel_its_algorithm_needs(
     assert len(result["hits"]) == 2
     # an empty cache is seen as such (the first search does not wait), a written one as written
     assert result["cached"] == [False, True]
+    # a child forked while the kernel compiled searched (the fork waited for the compilation:
+    # before, the child inherited the compiling thread's locks and hung)
+    if hasattr(os, "fork"):
+        assert result["child"] == result["want"]
 
 
 @pytest.mark.parametrize("algo", ALGORITHMS)

@@ -46,6 +46,7 @@ from rankwise.bm25.postings import (
     post_tfs,
     release_free_heap,
 )
+from rankwise.bm25.search_threads import search_helpers
 from rankwise.bm25.segment import Segment, build_segment, compact_segment, merge_segments
 from rankwise.bm25.snapshot import Snapshot as _State
 from rankwise.bm25.snapshot import doc_norms as _norms
@@ -198,8 +199,9 @@ def _check_threads(n_threads: Any) -> int:
 def _run_tasks(tasks: Sequence[Callable[[], Any]], threads: int, *, flatten: bool) -> list[Any]:
     """Results of ``tasks`` in order, run by ``threads`` threads (the caller's among them).
 
-    Threads are started per call rather than pooled: a pooled executor reuses one idle thread
-    for short tasks and can end up running a whole batch on a single core."""
+    Every thread runs the same loop, taking the next task until none is left, so a thread
+    that starts late (or a short task) never leaves another one a backlog. The helpers are
+    parked threads borrowed for the call (``search_threads``), not started per call."""
     results: list[Any] = [None] * len(tasks)
     workers = min(threads, len(tasks))
     if workers <= 1:
@@ -220,15 +222,7 @@ def _run_tasks(tasks: Sequence[Callable[[], Any]], threads: int, *, flatten: boo
                 except BaseException as exc:  # re-raised in the caller below
                     errors.append(exc)
 
-        helpers = [
-            threading.Thread(target=work, name=f"rankwise-search-{n}", daemon=True)
-            for n in range(workers - 1)
-        ]
-        for t in helpers:
-            t.start()
-        work()
-        for t in helpers:
-            t.join()
+        search_helpers.run(work, workers - 1)
         if errors:
             raise errors[0]
     return [x for part in results for x in part] if flatten else results
@@ -330,6 +324,12 @@ def _quietly(run: Callable[[], None]) -> None:
 
 
 _warmup = _Warmup()
+if hasattr(os, "register_at_fork"):  # not on Windows
+    # a child forked while a compilation runs would inherit numba's locks (and the import
+    # lock of the kernels module) held by a thread it does not have, and hang on its first
+    # search: the fork waits for the compilations instead (seconds only in a process's
+    # first moments with an empty cache)
+    os.register_at_fork(before=_warmup.wait)
 
 #: rankwise.bm25.kernels once a search has imported it (numba loads only when first needed)
 _kernels: ModuleType | None = None

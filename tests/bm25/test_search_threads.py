@@ -1,0 +1,174 @@
+"""The parked helper threads of search_many: reused across calls, never shared by two calls in
+flight, never keeping a call's results alive, errors handed back, idle helpers capped, and a
+forked child that does not wait for its parent's threads."""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import sys
+import threading
+import weakref
+
+import pytest
+
+from rankwise.bm25 import BM25Index
+from rankwise.bm25.search_threads import HelperPool, search_helpers
+
+
+def _helper_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("rankwise-search-")}
+
+
+def _index() -> BM25Index:
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    docs = [" ".join(f"w{(i * j) % 97}" for j in range(1, 9)) for i in range(600)]
+    ix.add(docs, ids=[str(i) for i in range(600)])
+    return ix
+
+
+QUERIES = [f"w{i % 97} w{(i * 7) % 97} w{(i * 13) % 97}" for i in range(200)]
+
+
+def test_search_many_reuses_its_helper_threads() -> None:
+    """Threads are started on first need and parked, not started per call (on the old code
+    each call started, and ended, a thread of its own)."""
+    ix = _index()
+    want = [ix.search(q, k=10) for q in QUERIES]
+    seen: list[set[threading.Thread]] = []  # the thread objects, kept alive: never reused
+    real = BM25Index._search_rows
+
+    def spy(self: BM25Index, *args: object) -> object:
+        seen[-1].add(threading.current_thread())
+        return real(self, *args)  # type: ignore[arg-type]
+
+    BM25Index._search_rows = spy  # type: ignore[method-assign,assignment]
+    try:
+        for _ in range(3):
+            seen.append(set())
+            assert ix.search_many(QUERIES, k=10, n_threads=2) == want
+    finally:
+        BM25Index._search_rows = real  # type: ignore[method-assign]
+    helpers = [s - {threading.main_thread()} for s in seen]
+    used = set().union(*helpers)
+    assert len(used) == 1  # one helper thread served every call that used one
+    (helper,) = used
+    assert helper.is_alive()  # parked, not ended
+    assert helper.daemon
+
+
+def test_a_parked_helper_does_not_keep_the_results_of_the_last_call() -> None:
+    """The results are freed when the caller drops them, not when a helper runs its next job
+    (on the old version of the pool the helper held the last job's closure while parked)."""
+    pool = HelperPool()
+
+    class Result:
+        pass
+
+    def make_job() -> tuple[weakref.ref[Result], object]:
+        result = Result()
+        both = threading.Barrier(2, timeout=10)  # the caller's copy and the helper's
+
+        def job() -> None:
+            assert result is not None
+            both.wait()
+
+        return weakref.ref(result), job
+
+    ref, job = make_job()
+    pool.run(job, 1)  # type: ignore[arg-type]
+    del job
+    gc.collect()
+    assert ref() is None
+    assert pool.idle() == 1
+
+
+def test_concurrent_calls_never_share_a_helper() -> None:
+    """Two calls in flight at once each get their own helpers, so neither waits for the
+    other's tasks; both get search's answers."""
+    pool = HelperPool()
+    inside = threading.Barrier(4, timeout=10)  # two callers and their two helpers, at once
+    ran: list[int] = []
+
+    def call() -> None:
+        def job() -> None:
+            ran.append(threading.get_ident())
+            inside.wait()
+
+        pool.run(job, 1)
+
+    callers = [threading.Thread(target=call) for _ in range(2)]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join(10)
+    assert len(set(ran)) == 4
+    assert pool.idle() == 2
+
+
+def test_an_error_in_a_helper_reaches_the_caller_and_the_helper_serves_again() -> None:
+    pool = HelperPool()
+
+    def failing() -> None:
+        if threading.current_thread() is not threading.main_thread():
+            raise LookupError("in the helper")
+
+    with pytest.raises(LookupError, match="in the helper"):
+        pool.run(failing, 1)
+    assert pool.idle() == 1
+    ran: list[str] = []
+    pool.run(lambda: ran.append(threading.current_thread().name), 1)
+    assert len(ran) == 2
+
+
+def test_idle_helpers_beyond_keep_end() -> None:
+    pool = HelperPool(keep=1)
+    before = _helper_threads()
+    pool.run(lambda: None, 3)
+    assert pool.idle() == 1
+    for _ in range(100):  # the two extra helpers end their threads
+        extra = _helper_threads() - before
+        if len(extra) <= 1:
+            break
+        threading.Event().wait(0.01)
+    assert len(_helper_threads() - before) == 1
+
+
+def _search_in_child(queue: multiprocessing.Queue[object]) -> None:
+    ix = _index()
+    queue.put([[h.id for h in row] for row in ix.search_many(QUERIES, k=5, n_threads=2)])
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
+def test_a_forked_child_starts_its_own_helpers() -> None:
+    """The parent's parked helpers do not exist in a forked child: its search_many must not
+    hand them work (it would wait forever) but start its own."""
+    ix = _index()
+    want = [[h.id for h in row] for row in ix.search_many(QUERIES, k=5, n_threads=2)]
+    assert search_helpers.idle() >= 1  # the parent has a parked helper to forget
+    ctx = multiprocessing.get_context("fork")
+    queue: multiprocessing.Queue[object] = ctx.Queue()
+    child = ctx.Process(target=_search_in_child, args=(queue,))
+    child.start()
+    try:
+        got = queue.get(timeout=30)
+    finally:
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+    assert got == want
+    assert child.exitcode == 0
+
+
+def test_a_helper_idle_for_idle_seconds_ends_and_a_later_call_starts_another() -> None:
+    pool = HelperPool(idle_seconds=0.05)
+    before = _helper_threads()
+    pool.run(lambda: None, 1)
+    (helper,) = _helper_threads() - before
+    helper.join(10)
+    assert not helper.is_alive()
+    assert pool.idle() == 0
+    ran: list[threading.Thread] = []
+    pool.run(lambda: ran.append(threading.current_thread()), 1)
+    assert len(set(ran)) == 2
+    assert helper not in ran
