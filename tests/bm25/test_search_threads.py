@@ -172,3 +172,77 @@ def test_a_helper_idle_for_idle_seconds_ends_and_a_later_call_starts_another() -
     pool.run(lambda: ran.append(threading.current_thread()), 1)
     assert len(set(ran)) == 2
     assert helper not in ran
+
+
+def test_a_call_runs_on_fewer_threads_when_no_thread_can_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pool = HelperPool()
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    ran: list[threading.Thread] = []
+    pool.run(lambda: ran.append(threading.current_thread()), 3)
+    assert ran == [threading.current_thread()]
+    assert pool.idle() == 0
+
+
+def test_when_the_callers_copy_raises_the_helpers_are_stopped_and_waited_for() -> None:
+    pool = HelperPool()
+    stopped = threading.Event()
+    finished: list[str] = []
+
+    def job() -> None:
+        if threading.current_thread() is threading.main_thread():
+            raise KeyboardInterrupt
+        assert stopped.wait(10)  # returns only once the caller has asked it to stop
+        finished.append("helper")
+
+    with pytest.raises(KeyboardInterrupt):
+        pool.run(job, 1, stop=stopped.set)
+    assert finished == ["helper"]  # raised only after the helper's copy returned
+    assert pool.idle() == 1
+
+
+class _InterruptOnce:
+    """A lock whose first acquire raises KeyboardInterrupt, as a signal handler would."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self.lock = lock
+        self.interrupted = False
+
+    def acquire(self) -> bool:
+        if not self.interrupted:
+            self.interrupted = True
+            raise KeyboardInterrupt
+        return self.lock.acquire()
+
+    def release(self) -> None:
+        self.lock.release()
+
+
+def test_an_interrupted_wait_stops_the_helper_and_waits_on_before_raising() -> None:
+    """A Ctrl-C while the caller waits for a helper: the helper is told to stop and waited for,
+    so it is never lent to another call while still running this one's job."""
+    pool = HelperPool()
+    pool.run(lambda: None, 1)  # one parked helper
+    (helper,) = pool._idle
+    helper._done = _InterruptOnce(helper._done)  # type: ignore[assignment]
+    stopped = threading.Event()
+    finished: list[str] = []
+
+    def job() -> None:
+        if threading.current_thread() is not threading.main_thread():
+            assert stopped.wait(10)
+            finished.append("helper")
+
+    with pytest.raises(KeyboardInterrupt):
+        pool.run(job, 1, stop=stopped.set)
+    assert finished == ["helper"]
+    assert pool._idle == [helper]
+    ran: list[threading.Thread] = []
+    pool.run(lambda: ran.append(threading.current_thread()), 1)  # lent again, in step
+    assert len(ran) == 2
+    assert threading.main_thread() in ran

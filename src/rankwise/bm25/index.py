@@ -196,6 +196,11 @@ def _check_threads(n_threads: Any) -> int:
     return positive_int(n_threads, "n_threads")
 
 
+#: put in a call's error list to stop its threads taking tasks (never raised: ``run`` raises
+#: what stopped them)
+_STOPPED = RuntimeError("search_many stopped")
+
+
 def _run_tasks(tasks: Sequence[Callable[[], Any]], threads: int, *, flatten: bool) -> list[Any]:
     """Results of ``tasks`` in order, run by ``threads`` threads (the caller's among them).
 
@@ -222,7 +227,8 @@ def _run_tasks(tasks: Sequence[Callable[[], Any]], threads: int, *, flatten: boo
                 except BaseException as exc:  # re-raised in the caller below
                     errors.append(exc)
 
-        search_helpers.run(work, workers - 1)
+        # stop: the helpers take no new task once the caller's thread is interrupted
+        search_helpers.run(work, workers - 1, stop=partial(errors.append, _STOPPED))
         if errors:
             raise errors[0]
     return [x for part in results for x in part] if flatten else results

@@ -54,11 +54,19 @@ class _Helper:
         self._job = job
         self._go.release()
 
-    def wait(self) -> None:
-        self._done.acquire()
-        error, self._error = self._error, None
-        if error is not None:
-            raise error
+    def wait(self, on_interrupt: Callable[[BaseException], None]) -> BaseException | None:
+        """Block until the job has returned; what it raised, if anything. An exception raised
+        into the wait itself (a signal handler's ``KeyboardInterrupt``) goes to
+        ``on_interrupt`` and the wait goes on: the helper may be lent again only once its
+        job is over."""
+        while True:
+            try:
+                self._done.acquire()
+            except BaseException as exc:
+                on_interrupt(exc)
+                continue
+            error, self._error = self._error, None
+            return error
 
     def _serve(self) -> None:
         while True:
@@ -94,25 +102,33 @@ class HelperPool:
         """Helpers parked now (for tests and diagnostics)."""
         return len(self._idle)
 
-    def run(self, job: Job, helpers: int) -> None:
-        """Run ``job`` in the calling thread and in ``helpers`` helpers side by side; return
-        once every copy has returned, then raise the first exception one raised, if any."""
+    def run(self, job: Job, helpers: int, stop: Callable[[], None] | None = None) -> None:
+        """Run ``job`` in the calling thread and in up to ``helpers`` helpers side by side
+        (fewer if no more threads can be started); return once every copy has returned, then
+        raise the first exception one raised. If the caller's copy raises, or its wait for
+        the helpers is interrupted, ``stop`` is called so that the helpers' copies return
+        soon, and the exception is raised once they have."""
         lent = self._borrow(helpers)
-        error: BaseException | None = None
+        errors: list[BaseException] = []
+
+        def interrupted(exc: BaseException) -> None:
+            errors.append(exc)
+            if stop is not None:
+                stop()
+
         try:
             for helper in lent:
                 helper.start(job)
             job()
         except BaseException as exc:
-            error = exc
-        for helper in lent:  # every helper is waited for before anything is raised
-            try:
-                helper.wait()
-            except BaseException as exc:
-                error = exc if error is None else error
+            interrupted(exc)
+        for helper in lent:  # each is waited for before anything is raised or lent again
+            error = helper.wait(interrupted)
+            if error is not None:
+                errors.append(error)
         self._give_back(lent)
-        if error is not None:
-            raise error
+        if errors:
+            raise errors[0]
 
     def forget(self) -> None:
         """Drop every idle helper without waking it (a forked child, where their threads do
@@ -127,7 +143,11 @@ class HelperPool:
             del self._idle[len(self._idle) - take :]
             first = self._numbered
             self._numbered += n - take
-        lent.extend(_Helper(self, number) for number in range(first, first + n - take))
+        for number in range(first, first + n - take):
+            try:
+                lent.append(_Helper(self, number))
+            except RuntimeError:  # "can't start new thread": the call runs on fewer threads
+                break
         return lent
 
     def _retire(self, helper: _Helper) -> bool:
