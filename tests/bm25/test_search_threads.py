@@ -246,3 +246,29 @@ def test_an_interrupted_wait_stops_the_helper_and_waits_on_before_raising() -> N
     pool.run(lambda: ran.append(threading.current_thread()), 1)  # lent again, in step
     assert len(ran) == 2
     assert threading.main_thread() in ran
+
+
+def test_many_concurrent_callers_get_search_s_answers_and_leave_at_most_keep_helpers() -> None:
+    """Eight threads calling search_many on three threads each, over and over: every answer is
+    search's, and once they are done at most ``keep`` helpers stay parked."""
+    ix = _index()
+    want = [ix.search(q, k=5) for q in QUERIES]
+    failures: list[BaseException] = []
+    start = threading.Barrier(8, timeout=10)
+
+    def caller() -> None:
+        try:
+            start.wait()
+            for _ in range(10):
+                assert ix.search_many(QUERIES, k=5, n_threads=3) == want
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    callers = [threading.Thread(target=caller) for _ in range(8)]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join(60)
+    assert not failures
+    assert not any(t.is_alive() for t in callers)
+    assert search_helpers.idle() <= search_helpers.keep
