@@ -84,8 +84,8 @@ def test_a_parked_helper_does_not_keep_the_results_of_the_last_call() -> None:
 
 
 def test_concurrent_calls_never_share_a_helper() -> None:
-    """Two calls in flight at once each get their own helpers, so neither waits for the
-    other's tasks; both get search's answers."""
+    """Two calls in flight at once each get their own helper (all four copies of the jobs run
+    at the same time), so neither waits for the other's tasks."""
     pool = HelperPool()
     inside = threading.Barrier(4, timeout=10)  # two callers and their two helpers, at once
     ran: list[int] = []

@@ -35,7 +35,7 @@ Job = Callable[[], None]
 
 class _Helper:
     """One parked thread: ``start`` hands it a job (``None`` ends the thread), ``wait`` blocks
-    until the job has returned and re-raises what it raised."""
+    until the job has returned and gives back what it raised."""
 
     __slots__ = ("_done", "_error", "_go", "_job", "_pool")
 
