@@ -10,7 +10,9 @@
 Part 1 times 100 hits built per call from warm lists (and freed), the way ``BM25Index._hits``
 builds them (``rankwise.types.make_hits``) and through the alternatives weighed for it: the slot
 setters it used before, the dataclass's generated ``__init__`` and a NamedTuple (a tuple-backed
-type, which would change Hit's behaviour: it would unpack, index, order and equal plain tuples).
+type, which would change Hit's behaviour: it would unpack, index, order and equal plain tuples),
+and two floors: a plain tuple with its metadata dict (the least an object per result costs) and
+the ids list and score array ``search_many_ids`` returns per query.
 Part 2 times ``copy_metadata``. Part 3 searches a synthetic Zipf corpus
 (``bm25_vs_peers.make_corpus``) with no, flat and nested metadata per document; ``--against REF``
 loads REF's ``src/rankwise/bm25/index.py`` and ``copy_metadata`` (via ``git show``) as a second
@@ -35,6 +37,8 @@ from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -118,11 +122,22 @@ def hit_builders(copy_metadata: Callable[[Any], Any] = copy_metadata) -> dict[st
             for i, s, t, m in zip(ids, scores, texts, metas, strict=True)
         ]
 
+    def plain_tuple(ids: list[str], scores: list[float], texts: list[str], metas: list[Any]) -> Any:
+        own_metas = [{} if m is None else copy_metadata(m) for m in metas]
+        return list(zip(ids, scores, texts, own_metas, strict=True))
+
+    def columns(ids: list[str], scores: list[float], texts: list[str], metas: list[Any]) -> Any:
+        return list(ids), np.asarray(scores)
+
     return {
         "make_hits: slot twin turned into Hit (rankwise)": fast,
         "Hit.__new__ + slot setters (rankwise before)": setters,
         "frozen slots dataclass, Hit(...)": init,
         "NamedTuple via tuple.__new__ (not taken)": named_tuple,
+        "plain tuple and its dict (no attribute access: the floor of an object per result)": (
+            plain_tuple
+        ),
+        "ids list + score array (what search_many_ids returns)": columns,
     }
 
 
