@@ -16,6 +16,7 @@ import pytest
 
 from rankwise.bm25 import BM25Index, kernels, persistence, postings
 from rankwise.bm25.index import ALGORITHMS
+from rankwise.bm25.split_postings import SplitPostings
 from tests.bm25 import test_kernels as tk
 
 #: documents of a segment whose doc numbers take 18 bits: 14 are left for tf in uint32
@@ -109,19 +110,21 @@ def test_pack_layout_keeps_4_bytes_while_doc_and_tf_fit() -> None:
         assert post[0] < post[1] or n_docs == 1  # ascending in doc, whatever the tf
 
 
-def test_a_built_segment_holds_4_bytes_a_posting() -> None:
-    """The memory goal's largest part: 5 bytes a posting (uint32 docs + uint8 tfs) before."""
+def test_a_built_segment_holds_3_bytes_a_posting() -> None:
+    """The memory goal's largest part: 5 bytes a posting (uint32 docs + uint8 tfs) at first,
+    then 4 (one packed uint32), now 3 where doc and tf fit in 24 bits (split_postings)."""
     rng = np.random.default_rng(4)
     ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
     ix.add(tk._zipf_docs(rng, 3000))
     ix.add(tk._zipf_docs(rng, 500))
     nnz = sum(seg.nnz for seg in ix._state.segments)
     assert nnz > 20_000
+    assert all(isinstance(seg.post, SplitPostings) for seg in ix._state.segments)
     per_posting = [
-        a.nbytes for seg in ix._state.segments for a in vars(seg).values()
-        if isinstance(a, np.ndarray) and a.size == seg.nnz
+        a.nbytes for seg in ix._state.segments for a in (seg.post.lo, seg.post.hi)
+        if isinstance(seg.post, SplitPostings)
     ]  # fmt: skip
-    assert sum(per_posting) == 4 * nnz
+    assert sum(per_posting) == 3 * nnz
     # and int32 term and block pointers (one each per vocabulary term and segment)
     for seg in ix._state.segments:
         assert (seg.ptr.dtype, seg.bptr.dtype) == (np.int32, np.int32)

@@ -70,9 +70,10 @@ def test_streamed_segments_answer_like_one_segment_and_brute_force(
     monkeypatch.setattr(index_module, "SEGMENT_DOCS", 20)
     streamed = _build(texts, algo, ids)
     segments = streamed._state.segments
-    # a segment is cut once its chunks of 7 reach 20 documents; they are never merged
-    assert [seg.n_docs for seg in segments] == [21] * 10 + [20]
-    assert [seg.base for seg in segments] == [21 * i for i in range(11)]
+    # a segment is cut before a chunk of 7 would take it past 20 documents: two chunks (14),
+    # and the last two with the final chunk of 6 (20); they are never merged
+    assert [seg.n_docs for seg in segments] == [14] * 15 + [20]
+    assert [seg.base for seg in segments] == [14 * i for i in range(16)]
     assert _answers(streamed) == _answers(whole)
     _check_brute(streamed, list(zip(ids, texts, strict=True)))
     assert np.array_equal(streamed._state.df, whole._state.df)

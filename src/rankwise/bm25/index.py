@@ -50,6 +50,7 @@ from rankwise.bm25.search_threads import search_helpers
 from rankwise.bm25.segment import Segment, build_segment, compact_segment, merge_segments
 from rankwise.bm25.snapshot import Snapshot as _State
 from rankwise.bm25.snapshot import doc_norms as _norms
+from rankwise.bm25.split_postings import layout_key
 from rankwise.bm25.vocabulary import COMPACT_DOCS, Vocabulary
 from rankwise.types import (
     Filter,
@@ -687,10 +688,11 @@ class BM25Index:
         """The snapshot ``st`` plus ``texts`` as internal documents ``st.n_total..``; the
         shared columns (ids, texts, metadata) are extended later, by ``_publish``.
 
-        Streams: documents are analysed in chunks and every ``SEGMENT_DOCS`` documents the
-        token ids so far become a segment, so a large batch never holds more than one
-        segment's worth of postings besides the postings built. Each chunk's token ids become
-        postings at once (``chunk_postings``), in NumPy: a build does not load numba."""
+        Streams: documents are analysed in chunks, and before a chunk would take the pending
+        ones past ``SEGMENT_DOCS`` documents, they become a segment, so a large batch never
+        holds more than one segment's worth of postings besides the postings built. Each
+        chunk's token ids become postings at once (``chunk_postings``), in NumPy: a build
+        does not load numba."""
         n = len(texts)
         base = st.n_total
         built: list[Segment] = []
@@ -722,6 +724,10 @@ class BM25Index:
         with _progress(n, self.show_progress and large) as bar:
             for lo in range(0, n, _CHUNK):
                 chunk = texts[lo : lo + _CHUNK]
+                # segments stay within SEGMENT_DOCS (2^18: their postings then fit the split
+                # layout, 3 bytes each, where tfs fit in 6 bits; see split_postings)
+                if pending and sum(x.size for x in pending_lens) + len(chunk) > SEGMENT_DOCS:
+                    flush()
                 f, ln = self._tokenize(chunk, merge=large)
                 if ln.size and int(ln.max()) > np.iinfo(np.uint32).max:
                     raise ValueError("texts: a document has more than 2**32 tokens")
@@ -732,8 +738,6 @@ class BM25Index:
                 pending_lens.append(ln)
                 total_len += int(ln.sum())
                 n_live += len(chunk)
-                if sum(x.size for x in pending_lens) >= SEGMENT_DOCS:
-                    flush()
                 bar.update(len(chunk))
             if pending:
                 flush()
@@ -1151,7 +1155,7 @@ class BM25Index:
             seg_kinds = st.cache.get("segment_kinds")
             if seg_kinds is None:  # fixed for a snapshot: worked out by its first search
                 seg_kinds = st.cache["segment_kinds"] = tuple(
-                    (seg.post.dtype.char, seg.post.flags.writeable) for seg in st.segments
+                    (layout_key(seg.post), seg.post.flags.writeable) for seg in st.segments
                 )
             kind = (self._algo, st.df.flags.writeable, mask.flags.writeable, seg_kinds)
             if mask is st.alive:  # the usual mask: its kind is kept with the snapshot
@@ -1183,9 +1187,11 @@ class BM25Index:
         )  # fmt: skip
         kernels = _kernels or _load_kernels()
         for seg in {
-            (s.ptr.dtype, s.post.dtype, s.post.flags.writeable): s for s in st.segments
+            (s.ptr.dtype, layout_key(s.post), s.post.flags.writeable): s for s in st.segments
         }.values():
-            kernels.impact_table(seg.ptr[:1], seg.post[:0], *seg.unpack, np.zeros(0, np.float32), 0)
+            kernels.impact_table(
+                seg.ptr[:1], seg.kernel_post, *seg.unpack, np.zeros(0, np.float32), 0
+            )
 
     def _kernel_topk(
         self,
@@ -1249,19 +1255,19 @@ class BM25Index:
             if algo == "DAAT_MAXSCORE":
                 kernels.maxscore_batch(
                     qterms, qptr, df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, scale,
-                    seg.post, *seg.unpack, seg.blast, seg.bmax, islot, imp, itf, seg_norm, seg_mask,
-                    lo, seg.block, check_alive, acc, touched, dense_docs, sparse_postings,
+                    seg.kernel_post, *seg.unpack, seg.blast, seg.bmax, islot, imp, itf, seg_norm,
+                    seg_mask, lo, seg.block, check_alive, acc, touched, dense_docs, sparse_postings,
                     approx_docs, approx_candidates, dense_runs, hs, hd, sizes, finish,
                 )  # fmt: skip
             elif algo == "DAAT_WAND":
                 kernels.wand_batch(
                     qterms, qptr, df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, scale,
-                    seg.post, *seg.unpack, seg.blast, seg_norm, seg_mask, lo, seg.block,
+                    seg.kernel_post, *seg.unpack, seg.blast, seg_norm, seg_mask, lo, seg.block,
                     hs, hd, sizes, finish,
                 )  # fmt: skip
             else:
                 kernels.taat_batch(
-                    qterms, qptr, df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, seg.post,
+                    qterms, qptr, df, n_live, k1p1, seg.ptr, seg.bptr, seg.tmax, seg.kernel_post,
                     *seg.unpack, seg.blast, seg.block, islot, imp, itf, seg_norm, seg_mask, lo,
                     check_alive, acc, touched, approx_docs, approx_candidates, dense_runs, hs,
                     hd, sizes, finish,
@@ -1289,8 +1295,11 @@ class BM25Index:
         for i in tuple(pending) if pending else ():
             seg, _lo, _hi, _scale, seg_norm, _whole, runs = segs[i]
             if int(runs[0]) > kernels.IMPACT_QUERIES:
-                budget = seg.post.nbytes // kernels.IMPACT_SHARE
-                tables[i] = kernels.impact_table(seg.ptr, seg.post, *seg.unpack, seg_norm, budget)
+                # of the values' width (a split segment's 3 bytes a posting get the same rows)
+                budget = seg.nnz * seg.post.dtype.itemsize // kernels.IMPACT_SHARE
+                tables[i] = kernels.impact_table(
+                    seg.ptr, seg.kernel_post, *seg.unpack, seg_norm, budget
+                )
                 pending.discard(i)
         return tables
 

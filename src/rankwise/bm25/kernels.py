@@ -21,6 +21,11 @@ from typing import Any, TypeVar, cast
 
 import numba as nb
 import numpy as np
+from numba.core import types as nbtypes
+from numba.extending import overload
+
+from rankwise.bm25 import split_postings
+from rankwise.bm25.split_postings import post_run, post_value, value_array, value_buffer
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _JIT: dict[str, Any] = {"cache": True, "nogil": True, "fastmath": False, "boundscheck": False}
@@ -44,6 +49,140 @@ def _helper(fn: _F) -> _F:
     # compiled into each kernel that calls it (LLVM inlines the small ones); numba-IR inlining
     # (inline="always") made the first compilation several times slower, and no faster
     return cast(_F, nb.njit(nogil=True, boundscheck=False, error_model="numpy")(fn))
+
+
+# Postings are read through ``split_postings.post_value``/``post_run``: compiled here for a
+# packed array (an index read) and for a split segment's ``(lo, hi)`` arrays (two aligned
+# loads, ``lo | hi << 16``), so each kernel compiles once per layout from one source.
+_READ_OPTIONS: Any = {"boundscheck": False, "error_model": "numpy"}
+
+
+def _is_split(post: Any) -> bool:
+    return isinstance(post, nbtypes.BaseTuple)
+
+
+@overload(post_value, jit_options=_READ_OPTIONS)
+def _post_value(post: Any, i: Any) -> Any:
+    # (the implementations' parameters must match these, annotations included)
+    def split_value(post: Any, i: Any) -> Any:  # pragma: no cover
+        return np.uint32(np.uint32(post[0][i]) | (np.uint32(post[1][i]) << np.uint32(16)))
+
+    def array_value(post: Any, i: Any) -> Any:  # pragma: no cover
+        return post[i]
+
+    return split_value if _is_split(post) else array_value
+
+
+@overload(post_run, jit_options=_READ_OPTIONS)
+def _post_run(post: Any, a: Any, b: Any, buf: Any) -> Any:
+    def split_run(post: Any, a: Any, b: Any, buf: Any) -> Any:  # pragma: no cover
+        lo = post[0][a:b]
+        hi = post[1][a:b]
+        out = buf[: b - a]
+        for j in range(b - a):
+            out[j] = np.uint32(lo[j]) | (np.uint32(hi[j]) << np.uint32(16))
+        return out
+
+    def array_run(post: Any, a: Any, b: Any, buf: Any) -> Any:  # pragma: no cover
+        return post[a:b]
+
+    return split_run if _is_split(post) else array_run
+
+
+def count_below(post: Any, a: int, b: int, f: Any) -> int:
+    """How many of postings ``a..b-1`` are below ``f`` (a value of their value dtype), by a
+    compare of each with no branch on the data (see ``_rescore``)."""
+    return int((split_postings.as_array(post)[a:b] < f).sum())
+
+
+@overload(count_below, jit_options=_READ_OPTIONS)
+def _count_below(post: Any, a: Any, b: Any, f: Any) -> Any:
+    def split_count(post: Any, a: Any, b: Any, f: Any) -> Any:  # pragma: no cover
+        lo = post[0][a:b]
+        hi = post[1][a:b]
+        cnt: Any = 0
+        for j in range(b - a):
+            cnt += (np.uint32(lo[j]) | (np.uint32(hi[j]) << np.uint32(16))) < f
+        return cnt
+
+    def array_count(post: Any, a: Any, b: Any, f: Any) -> Any:  # pragma: no cover
+        row = post[a:b]
+        cnt: Any = 0
+        for j in range(b - a):
+            cnt += row[j] < f
+        return cnt
+
+    return split_count if _is_split(post) else array_count
+
+
+def spread_tfs(post: Any, a: int, b: int, sh: Any, mk: Any, into: Any, lo: Any, track: bool) -> Any:
+    """``into[doc - lo] = tf`` for postings ``a..b-1`` (its low 8 bits: ``into`` is uint8);
+    with ``track``, returns the OR of their values (to tell whether a tf did not fit), else
+    0. In ``_approx_scores``'s dense windows, a split segment's values are put together
+    in the same loop (no pass decoding them first)."""
+    values = split_postings.as_array(post)[a:b].astype(np.uint64)
+    into[(values >> np.uint64(sh)) - np.uint64(lo)] = values & np.uint64(mk)
+    return np.bitwise_or.reduce(values) if track and values.size else np.uint64(0)
+
+
+@overload(spread_tfs, jit_options=_READ_OPTIONS)
+def _spread_tfs(post: Any, a: Any, b: Any, sh: Any, mk: Any, into: Any, lo: Any, track: Any) -> Any:
+    def split_spread(
+        post: Any, a: Any, b: Any, sh: Any, mk: Any, into: Any, lo: Any, track: Any
+    ) -> Any:  # pragma: no cover
+        low = post[0][a:b]
+        high = post[1][a:b]
+        seen = np.uint64(0)
+        if not track:
+            for j in range(b - a):  # unsigned indices: no test for negative ones
+                x = np.uint32(low[j]) | (np.uint32(high[j]) << np.uint32(16))
+                into[np.uint64(x >> sh) - lo] = x & mk
+        else:  # (a separate loop: tracking the bits in the other cost 1.1x)
+            for j in range(b - a):
+                x = np.uint32(low[j]) | (np.uint32(high[j]) << np.uint32(16))
+                into[np.uint64(x >> sh) - lo] = x & mk
+                seen |= x
+        return seen
+
+    def array_spread(
+        post: Any, a: Any, b: Any, sh: Any, mk: Any, into: Any, lo: Any, track: Any
+    ) -> Any:  # pragma: no cover
+        pr = post[a:b]
+        seen = np.uint64(0)
+        if not track:
+            for j in range(b - a):
+                x = pr[j]
+                into[np.uint64(x >> sh) - lo] = x & mk
+        else:
+            for j in range(b - a):
+                x = pr[j]
+                into[np.uint64(x >> sh) - lo] = x & mk
+                seen |= x
+        return seen
+
+    return split_spread if _is_split(post) else array_spread
+
+
+@overload(value_buffer, jit_options=_READ_OPTIONS)
+def _value_buffer(post: Any, n: Any) -> Any:
+    def split_buffer(post: Any, n: Any) -> Any:  # pragma: no cover
+        return np.empty(n, np.uint32)
+
+    def no_buffer(post: Any, n: Any) -> Any:  # pragma: no cover
+        return np.empty(0, np.uint32)
+
+    return split_buffer if _is_split(post) else no_buffer
+
+
+@overload(value_array, jit_options=_READ_OPTIONS)
+def _value_array(post: Any, n: Any) -> Any:
+    def split_values(post: Any, n: Any) -> Any:  # pragma: no cover
+        return np.empty(n, np.uint32)
+
+    def array_values(post: Any, n: Any) -> Any:  # pragma: no cover
+        return np.empty(n, post.dtype)
+
+    return split_values if _is_split(post) else array_values
 
 
 BLOCK_SIZE = 128
@@ -370,7 +509,7 @@ def _taat(
     for i in range(starts.size):
         w = weights[i]
         for p in range(starts[i], ends[i]):
-            x = post[p]
+            x = post_value(post, p)
             d = np.int64(x >> sh)
             tf = np.float64(x & mk)
             c = w * tf / (tf + np.float64(norm[d]))
@@ -454,12 +593,12 @@ def _window_end(post: Any, sh: Any, p: int, e: int, hi: int, width: int) -> int:
     """First posting in ``p..e`` whose document is at least ``hi``, knowing that at most
     ``width`` postings from ``p`` on fall below it (one per document of the window)."""
     b = min(e, p + width)
-    if b == e and (b == p or np.int64(post[b - 1] >> sh) < hi):
+    if b == e and (b == p or np.int64(post_value(post, b - 1) >> sh) < hi):
         return e
     a = p
     while a < b:
         mid = (a + b) >> 1
-        if np.int64(post[mid] >> sh) < hi:
+        if np.int64(post_value(post, mid) >> sh) < hi:
             a = mid + 1
         else:
             b = mid
@@ -529,6 +668,7 @@ def _approx_scores(
     n = norm.size
     half = tfw.size // 2  # documents per window; the second term's frequencies start there
     run = DENSE_RUN
+    rbuf = value_buffer(post, run)  # runs of split postings decoded (see post_run)
     contrib = buf32[:run]
     gathered = buf32[run : 2 * run]
     bits = acc32.view(np.int32)
@@ -573,22 +713,14 @@ def _approx_scores(
             e = ends[i]
             b = _window_end(post, sh, p, e, hi, span)
             if (e - starts[i]) * DENSE_TERM_SHARE >= n:
-                pr = post[p:b]
                 ulo = np.uint64(lo)
                 into = tfa if pend < 0 else tfb
-                seen = np.uint64(0)  # the bits of its tfs, where they may not fit in 8
-                if mk <= _TFW_MAX:  # every segment whose tfs fit (see postings.pack_layout)
-                    for j in range(b - p):  # unsigned indices: no test for negative ones
-                        x = pr[j]
-                        into[np.uint64(x >> sh) - ulo] = x & mk
-                else:  # (a separate loop: tracking the bits in the other cost 1.1x)
-                    for j in range(b - p):
-                        x = pr[j]
-                        into[np.uint64(x >> sh) - ulo] = x & mk  # its low 8 bits
-                        seen |= x
+                # the bits of its tfs where they may not fit in 8 (every segment's fit: see
+                # postings.pack_layout), else 0
+                seen = spread_tfs(post, p, b, sh, mk, into, ulo, mk > _TFW_MAX)
                 if (seen & mk) > _TFW_MAX:  # a tf ``tfw`` cannot hold: undone, taken run by run
-                    for j in range(b - p):
-                        into[np.uint64(pr[j] >> sh) - ulo] = 0
+                    for c in range(p, b):
+                        into[np.uint64(post_value(post, c) >> sh) - ulo] = 0
                 elif pend < 0:
                     pend = i
                     p = b
@@ -607,7 +739,7 @@ def _approx_scores(
                     p = b
             while p < b:
                 r = min(run, b - p)
-                pr = post[p : p + r]
+                pr = post_run(post, p, p + r, rbuf)
                 for j in range(r):
                     gathered[j] = norm[pr[j] >> sh]
                 for j in range(r):
@@ -681,7 +813,7 @@ def _rescore(
     # a candidate's postings are those from ``d << sh``: its place in a block is the count of
     # smaller packed values, compared in the postings' own width (a value read from an array
     # of their dtype: numba widens both sides alike, which the compiler narrows back)
-    first = np.empty(1, post.dtype)
+    first = value_array(post, 1)
     for i in range(starts.size):
         w = weights[i]
         t = terms[i]
@@ -711,14 +843,10 @@ def _rescore(
             d = cand[c]
             lo = pos[c]
             hi = min(lo + block, te)
-            row = post[lo:hi]
             first[0] = np.uint64(d) << np.uint64(sh)
-            f = first[0]
-            cnt: Any = 0
-            for j in range(hi - lo):
-                cnt += row[j] < f
+            cnt = count_below(post, lo, hi, first[0])
             p = min(lo + cnt, hi - 1)  # d's posting if it has one (d <= the block's last doc)
-            y = post[p]
+            y = post_value(post, p)
             tf = np.float64(y & mk)
             x = w * tf / (tf + np.float64(norm[d]))
             # adding 0.0 leaves a sum of non-negative contributions unchanged, to the bit
@@ -738,6 +866,7 @@ def _exact_scores(
     run = DENSE_RUN
     contrib = buf[:run]
     gathered = buf[run : 2 * run]
+    rbuf = value_buffer(post, run)
     acc[:n] = 0.0
     for i in range(starts.size):
         w = weights[i]
@@ -745,7 +874,7 @@ def _exact_scores(
         e = ends[i]
         while p < e:
             r = min(run, e - p)
-            pr = post[p : p + r]
+            pr = post_run(post, p, p + r, rbuf)
             for j in range(r):
                 gathered[j] = norm[pr[j] >> sh]
             for j in range(r):
@@ -1052,7 +1181,7 @@ def _seek(
     reference counts on each of them per call, a visible cost at one call per term and window."""
     if c >= te:
         return c, b
-    if np.int64(post[c] >> sh) >= target:
+    if np.int64(post_value(post, c) >> sh) >= target:
         return c, b
     while b < be and np.int64(blast[b]) < target:
         b += 1
@@ -1064,7 +1193,7 @@ def _seek(
         # the cursor is inside the target block: gallop forward from it (docs[c] < target)
         lo = c + 1
         step = 1
-        while lo + step < hi and np.int64(post[lo + step - 1] >> sh) < target:
+        while lo + step < hi and np.int64(post_value(post, lo + step - 1) >> sh) < target:
             lo += step
             step *= 2
         if lo + step < hi:
@@ -1072,7 +1201,7 @@ def _seek(
     # first position in [lo, hi) with docs >= target; it exists since blast[b] >= target
     while lo < hi:
         mid = (lo + hi) >> 1
-        if np.int64(post[mid] >> sh) < target:
+        if np.int64(post_value(post, mid) >> sh) < target:
             lo = mid + 1
         else:
             hi = mid
@@ -1237,13 +1366,13 @@ def _maxscore(
             vals = ibuf[:n_i]
             kd = ibuf[n_buf : n_buf + n_i]
             for j in range(n_i):
-                kd[j] = norm[post[p0 + j] >> sh]
+                kd[j] = norm[post_value(post, p0 + j) >> sh]
             for j in range(n_i):
-                tf = np.float64(np.uint32(post[p0 + j] & mk))
+                tf = np.float64(np.uint32(post_value(post, p0 + j) & mk))
                 vals[j] = w * tf / (tf + kd[j])
             if check_alive:
                 for j in range(n_i):
-                    if not alive[post[p0 + j] >> sh]:
+                    if not alive[post_value(post, p0 + j) >> sh]:
                         vals[j] = 0.0
             v = np.int64(_kth_bound(vals.view(np.int64), n_i, k)).view(np.float64)
             if v * (1.0 - 1e-9) > theta:
@@ -1267,14 +1396,14 @@ def _maxscore(
             i = gorder[a]
             c = cur[i]
             if (
-                c < tend[i] and np.int64(post[c] >> sh) < lo
+                c < tend[i] and np.int64(post_value(post, c) >> sh) < lo
             ):  # (see the written-out _seek in step 5)
                 cur[i], blk[i] = _seek(
                     post, sh, blast, c, blk[i], tstart[i], tend[i], bstart[i], bend[i], lo, block
                 )
                 c = cur[i]
             if c < tend[i]:
-                dd = np.int64(post[c] >> sh)
+                dd = np.int64(post_value(post, c) >> sh)
                 if dd < d:
                     d = dd
         if d == _NO_DOC:
@@ -1298,7 +1427,7 @@ def _maxscore(
                 # postings of the terms MaxScore skips are otherwise never touched)
                 last = np.int64(blast[b])
                 if nblk == 0 or last >= hi:
-                    first = np.int64(post[tstart[i] + (b - bstart[i]) * block] >> sh)
+                    first = np.int64(post_value(post, tstart[i] + (b - bstart[i]) * block) >> sh)
                     if first >= hi:
                         break
                 nblk += 1
@@ -1364,7 +1493,7 @@ def _maxscore(
                     continue
                 c = cur[i]
                 e = tend[i]
-                if c < e and np.int64(post[c] >> sh) < lo:
+                if c < e and np.int64(post_value(post, c) >> sh) < lo:
                     cur[i], blk[i] = _seek(
                         post,
                         sh,
@@ -1383,11 +1512,11 @@ def _maxscore(
                 w = weights[i]
                 if pss == 0:
                     while c < e:
-                        dd = np.int64(post[c] >> sh)
+                        dd = np.int64(post_value(post, c) >> sh)
                         if dd >= hi:
                             break
                         j = dd - lo
-                        tf = np.float64(post[c] & mk)
+                        tf = np.float64(post_value(post, c) & mk)
                         # branch-free: the touched bit is set again rather than tested (a
                         # test mispredicts on frequent terms, which touch half the window)
                         bits[j >> 6] |= one << np.uint64(j & 63)
@@ -1395,7 +1524,7 @@ def _maxscore(
                         c += 1
                 else:
                     while c < e:
-                        dd = np.int64(post[c] >> sh)
+                        dd = np.int64(post_value(post, c) >> sh)
                         if dd >= hi:
                             break
                         j = dd - lo
@@ -1403,7 +1532,7 @@ def _maxscore(
                         # once hopeless ones are, few are left, so the test predicts well
                         # and the norms of the others are not loaded)
                         if win[j] != 0.0:
-                            tf = np.float64(post[c] & mk)
+                            tf = np.float64(post_value(post, c) & mk)
                             win[j] += w * tf / (tf + np.float64(norm[dd]))
                         c += 1
                 cur[i] = c
@@ -1458,7 +1587,7 @@ def _maxscore(
                         if bb == 0.0:
                             continue
                         c = cur[i]
-                        if c < tend[i] and np.int64(post[c] >> sh) < cd:
+                        if c < tend[i] and np.int64(post_value(post, c) >> sh) < cd:
                             # _seek written out: block b holds the first posting >= cd
                             # (blast[b] >= cd > blast[b - 1]); search it after c, galloping
                             # from c when c is in it (candidates come in ascending order: the
@@ -1469,7 +1598,8 @@ def _maxscore(
                                 plo = c + 1
                                 step = 1
                                 while (
-                                    plo + step < phi and np.int64(post[plo + step - 1] >> sh) < cd
+                                    plo + step < phi
+                                    and np.int64(post_value(post, plo + step - 1) >> sh) < cd
                                 ):
                                     plo += step
                                     step *= 2
@@ -1479,14 +1609,18 @@ def _maxscore(
                             n = phi - plo
                             while n > 1:
                                 half = n >> 1
-                                plo = plo + half if np.int64(post[plo + half] >> sh) < cd else plo
+                                plo = (
+                                    plo + half
+                                    if np.int64(post_value(post, plo + half) >> sh) < cd
+                                    else plo
+                                )
                                 n -= half
-                            if n == 1 and np.int64(post[plo] >> sh) < cd:
+                            if n == 1 and np.int64(post_value(post, plo) >> sh) < cd:
                                 plo += 1
                             cur[i] = plo
                             c = plo
-                        if c < tend[i] and np.int64(post[c] >> sh) == cd:
-                            tf = np.float64(post[c] & mk)
+                        if c < tend[i] and np.int64(post_value(post, c) >> sh) == cd:
+                            tf = np.float64(post_value(post, c) & mk)
                             v = weights[i] * tf / (tf + kd)
                             contrib[i] = v
                             partial += v
@@ -1508,11 +1642,11 @@ def _maxscore(
                             continue
                         c = ecur[i]
                         e = cur[i]
-                        while c < e and np.int64(post[c] >> sh) < cd:
+                        while c < e and np.int64(post_value(post, c) >> sh) < cd:
                             c += 1
                         ecur[i] = c
-                        if c < e and np.int64(post[c] >> sh) == cd:
-                            tf = np.float64(post[c] & mk)
+                        if c < e and np.int64(post_value(post, c) >> sh) == cd:
+                            tf = np.float64(post_value(post, c) & mk)
                             s += weights[i] * tf / (tf + kd)
                 # offer (s, dg) to the heap: _heap_push written out (see _sort_heap)
                 dg = cd + base
@@ -1591,7 +1725,7 @@ def _wand(
     order = np.arange(m)
     curdoc = np.empty(m, np.int64)
     for i in range(m):
-        curdoc[i] = np.int64(post[cur[i]] >> sh) if cur[i] < tend[i] else _NO_DOC
+        curdoc[i] = np.int64(post_value(post, cur[i]) >> sh) if cur[i] < tend[i] else _NO_DOC
     theta = hs[0] if size == k else -1.0
     while True:
         # insertion sort of the terms by current doc
@@ -1621,7 +1755,7 @@ def _wand(
                 s = 0.0
                 for i in range(m):  # canonical order
                     if curdoc[i] == pd:
-                        tf = np.float64(post[cur[i]] & mk)
+                        tf = np.float64(post_value(post, cur[i]) & mk)
                         s += weights[i] * tf / (tf + kd)
                 if size < k or _better(s, pd + base, hs[0], hd[0]):
                     size = _heap_push(hs, hd, size, k, s, pd + base)
@@ -1630,7 +1764,9 @@ def _wand(
             for i in range(m):
                 if curdoc[i] == pd:
                     cur[i] += 1
-                    curdoc[i] = np.int64(post[cur[i]] >> sh) if cur[i] < tend[i] else _NO_DOC
+                    curdoc[i] = (
+                        np.int64(post_value(post, cur[i]) >> sh) if cur[i] < tend[i] else _NO_DOC
+                    )
         else:
             for j in range(pivot):
                 t = order[j]
@@ -1639,7 +1775,9 @@ def _wand(
                         post, sh, blast, cur[t], blk[t], tstart[t], tend[t], bstart[t], bend[t], pd,
                         block,
                     )  # fmt: skip
-                    curdoc[t] = np.int64(post[cur[t]] >> sh) if cur[t] < tend[t] else _NO_DOC
+                    curdoc[t] = (
+                        np.int64(post_value(post, cur[t]) >> sh) if cur[t] < tend[t] else _NO_DOC
+                    )
     return size
 
 
@@ -1938,7 +2076,7 @@ def impact_table(ptr: Any, post: Any, sh: Any, mk: Any, norm: Any, budget: int) 
         if n > 0 and c * DENSE_TERM_SHARE >= n:
             top = np.uint64(0)  # the term's largest term frequency
             for p in range(ptr[t], ptr[t + 1]):
-                top = max(top, np.uint64(post[p] & mk))
+                top = max(top, np.uint64(post_value(post, p) & mk))
             if top < 1 << 16:
                 frequent[f] = t
                 counts[f] = -c
@@ -1956,7 +2094,7 @@ def impact_table(ptr: Any, post: Any, sh: Any, mk: Any, norm: Any, budget: int) 
         row = imp[r]
         tfs = itf[r]
         for p in range(ptr[t], ptr[t + 1]):
-            x = post[p]
+            x = post_value(post, p)
             d = x >> sh
             tf = np.float64(np.uint32(x & mk))
             row[d] = np.float32(tf / (tf + np.float64(norm[d])))

@@ -34,7 +34,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from rankwise.bm25 import postings
+from rankwise.bm25 import postings, split_postings
 from rankwise.bm25.analyzer import Analyzer, AnalyzerParams
 from rankwise.bm25.columns import TextColumn
 from rankwise.bm25.idmap import IdMap
@@ -195,7 +195,7 @@ def _write_files(arrays: SnapshotArrays, folder: Path) -> None:
     seg = arrays.postings
     numeric: dict[str, npt.NDArray[Any]] = {
         "ptr": seg.ptr,
-        "post": seg.post,
+        "post": split_postings.as_array(seg.post),  # the format's one packed array
         "bptr": seg.bptr,
         "blast": seg.blast,
         "bmax": seg.bmax,

@@ -1,9 +1,10 @@
 """Postings construction in NumPy: what building an index needs, without loading numba.
 
 A build turns chunks of token ids into term-major postings (``ptr``/``post``) and computes
-their block bounds. A segment's postings are one array, ``post = doc << shift | tf`` (see
-``pack_layout``): 4 bytes a posting where doc and tf fit in 32 bits together (always, in
-practice), ascending in doc within a term like the doc numbers alone.
+their block bounds. A segment's postings are packed values, ``post = doc << shift | tf`` (see
+``pack_layout``), ascending in doc within a term like the doc numbers alone: 3 bytes a posting
+where doc and tf fit in 24 bits together (a build's segments of up to 2^18 documents with tfs
+below 64: ``split_postings``), else 4 in a uint32 array (8 in the rare uint64 one).
 
 Doing that in NumPy (sorts, bincounts, ``reduceat``) keeps numba
 (~110 MB of resident LLVM code, seconds of compilation on a fresh install) out of a process
@@ -23,6 +24,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+
+from rankwise.bm25 import split_postings
 
 IntArray = npt.NDArray[np.int64]
 #: postings per block (the query kernels' ``kernels.BLOCK_SIZE``)
@@ -77,7 +80,8 @@ def tf_dtype(max_tf: int) -> type[np.unsignedinteger]:
     return np.uint32
 
 
-PostArray = npt.NDArray[np.unsignedinteger]
+#: a segment's packed postings: an array, or the split layout of 24-bit ones (3 bytes each)
+PostArray = npt.NDArray[np.unsignedinteger] | split_postings.SplitPostings
 #: term and block pointers: int32 where they fit (``pointers``), else int64
 PtrArray = npt.NDArray[np.signedinteger[Any]]
 
@@ -109,15 +113,27 @@ def pack_layout(n_docs: int, max_tf: int) -> tuple[type[np.unsignedinteger], int
     return np.uint64, 32
 
 
+def new_postings(nnz: int, n_docs: int, dtype: type[np.unsignedinteger], shift: int) -> Any:
+    """Room for ``nnz`` postings of ``pack_layout(n_docs, ...) == (dtype, shift)``: split in 3
+    bytes a posting where they fit in 24 bits (see ``split_postings``), else an array."""
+    if dtype is np.uint32 and split_postings.fits(n_docs, shift):
+        return split_postings.SplitPostings.empty(nnz)
+    return np.empty(nnz, dtype)
+
+
 def post_docs(post: PostArray, shift: int) -> npt.NDArray[np.unsignedinteger]:
-    """The doc numbers of packed postings (a new array of their dtype)."""
-    return post >> post.dtype.type(shift)
+    """The doc numbers of packed postings (a new array of their value dtype)."""
+    values = split_postings.as_array(post)
+    out: npt.NDArray[np.unsignedinteger] = values >> values.dtype.type(shift)
+    return out
 
 
 def post_tfs(post: PostArray, shift: int) -> npt.NDArray[np.unsignedinteger]:
-    """The term frequencies of packed postings (a new array of their dtype)."""
-    one = post.dtype.type(1)
-    return post & ((one << post.dtype.type(shift)) - one)
+    """The term frequencies of packed postings (a new array of their value dtype)."""
+    values = split_postings.as_array(post)
+    one = values.dtype.type(1)
+    out: npt.NDArray[np.unsignedinteger] = values & ((one << values.dtype.type(shift)) - one)
+    return out
 
 
 def pack(
@@ -125,7 +141,7 @@ def pack(
     tfs: npt.NDArray[np.unsignedinteger],
     dtype: type[np.unsignedinteger],
     shift: int,
-) -> PostArray:
+) -> npt.NDArray[np.unsignedinteger]:
     """``docs << shift | tfs`` as a new array of ``dtype``."""
     post = docs.astype(dtype)
     post <<= dtype(shift)
@@ -324,7 +340,10 @@ def _as_postings(c: ChunkPostings, vocab_size: int) -> tuple[PtrArray, PostArray
     counts[c.terms] = c.counts
     ptr = pointers(counts)
     dtype, shift = pack_layout(c.n_docs, int(c.tfs.max()) if c.tfs.size else 0)
-    return ptr, pack(c.docs, c.tfs, dtype, shift), shift
+    packed = pack(c.docs, c.tfs, dtype, shift)
+    if dtype is np.uint32 and split_postings.fits(c.n_docs, shift):
+        return ptr, split_postings.SplitPostings.of(packed), shift
+    return ptr, packed, shift
 
 
 def merge_chunks(
@@ -346,7 +365,7 @@ def merge_chunks(
     dtype, shift = pack_layout(n_docs, max_tf)
     ptr = _term_ptr(chunks, vocab_size)
     nnz = int(ptr[-1])
-    post = np.empty(nnz, dtype)
+    post = new_postings(nnz, n_docs, dtype, shift)
     written = ptr[:-1].copy()
     if passes <= 1 or len(chunks) < 2 or not nnz:
         _pack_into(chunks, written, post, shift, 0)
@@ -476,6 +495,7 @@ __all__ = [
     "compute_blocks",
     "doc_dtype",
     "merge_chunks",
+    "new_postings",
     "pack",
     "pack_layout",
     "pointers",

@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from rankwise.bm25 import postings
 from rankwise.bm25.postings import ChunkPostings, PostArray, PtrArray, block_size, tf_dtype
+from rankwise.bm25.split_postings import SplitPostings, kernel_form, post_value
 
 IntArray = npt.NDArray[np.int64]
 #: term ranges a new segment's chunks are copied in (see ``postings.merge_chunks``): each range
@@ -28,10 +29,12 @@ class Segment:
 
     ``ptr`` (vocab+1; int32 where it fits, see ``postings.pointers``) delimits each term's
     postings in ``post``: ``doc << shift | tf`` (local doc numbers, ascending within a term;
-    uint32 unless a term frequency does not fit beside the doc numbers, see
-    ``postings.pack_layout``). ``bptr``/``blast``/``bmax`` describe blocks of ``block``
-    postings (``postings.block_size()`` when built): last doc and maximum of
-    ``tf/(tf+norm)`` computed with the average document length ``bound_avgdl``.
+    uint32 values, held in 3 bytes each where they fit in 24 bits (``SplitPostings``), uint64
+    where a term frequency does not fit beside the doc numbers: see ``postings.pack_layout``
+    and ``postings.new_postings``). The kernels read ``kernel_post``. ``bptr``/``blast``/
+    ``bmax`` describe blocks of ``block`` postings (``postings.block_size()`` when built):
+    last doc and maximum of ``tf/(tf+norm)`` computed with the average document length
+    ``bound_avgdl``.
     """
 
     base: int
@@ -57,6 +60,11 @@ class Segment:
     @property
     def nnz(self) -> int:
         return int(self.post.size)
+
+    @functools.cached_property
+    def kernel_post(self) -> Any:
+        """``post`` as the kernels take it (a split segment's ``(lo, hi)`` arrays)."""
+        return kernel_form(self.post)
 
     @functools.cached_property
     def unpack(self) -> tuple[np.unsignedinteger, np.unsignedinteger]:
@@ -121,7 +129,8 @@ def _live_postings(seg: Segment, live: npt.NDArray[np.bool_]) -> tuple[IntArray,
     kept = np.zeros(keep.size + 1, np.int64)  # kept[p]: live postings before posting p
     np.cumsum(keep, out=kept[1:])
     counts = kept[seg.ptr[1:]] - kept[seg.ptr[:-1]]
-    return counts, seg.post[keep]
+    post = seg.post[keep]
+    return counts, SplitPostings.of(post) if isinstance(seg.post, SplitPostings) else post
 
 
 def _live_chunk(seg: Segment, live: npt.NDArray[np.bool_]) -> ChunkPostings:
@@ -177,7 +186,7 @@ def _count_live(
     for t in range(ptr.size - 1):
         c = 0
         for j in range(ptr[t], ptr[t + 1]):
-            x = post[j]
+            x = post_value(post, j)
             if live[x >> sh]:
                 c += 1
                 tf = np.int64(x & mk)
@@ -196,7 +205,7 @@ def _copy_live(
     for t in range(ptr.size - 1):
         w = written[t]
         for j in range(ptr[t], ptr[t + 1]):
-            x = post[j]
+            x = post_value(post, j)
             d = x >> sh
             if live[d]:
                 out_post[w] = (np.uint64(renumber[d]) << out_sh) | np.uint64(x & mk)
@@ -229,7 +238,7 @@ def concat_live(
     for seg in segments:
         live = alive[seg.base : seg.base + seg.n_docs]
         sh, mk = seg.unpack
-        max_tf = max(max_tf, count_live(seg.ptr, seg.post, sh, mk, live, counts))
+        max_tf = max(max_tf, count_live(seg.ptr, seg.kernel_post, sh, mk, live, counts))
     ptr = postings.pointers(counts)
     nnz = int(ptr[-1])
     dtype, out_shift = postings.pack_layout(int(renumber[-1]) + 1 if renumber.size else 0, max_tf)
@@ -239,7 +248,7 @@ def concat_live(
         lo, hi = seg.base, seg.base + seg.n_docs
         sh, mk = seg.unpack
         copy_live(
-            seg.ptr, seg.post, sh, mk, alive[lo:hi], renumber[lo:hi], np.uint64(out_shift),
+            seg.ptr, seg.kernel_post, sh, mk, alive[lo:hi], renumber[lo:hi], np.uint64(out_shift),
             written, post,
         )  # fmt: skip
     return ptr, post, out_shift
