@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rankwise.bm25 import BM25Index, kernels, persistence, postings
+from rankwise.bm25 import BM25Index, kernels, persistence, postings, split_postings
 from rankwise.bm25.index import ALGORITHMS
 from rankwise.bm25.split_postings import SplitPostings
 from tests.bm25 import test_kernels as tk
@@ -110,9 +110,11 @@ def test_pack_layout_keeps_4_bytes_while_doc_and_tf_fit() -> None:
         assert post[0] < post[1] or n_docs == 1  # ascending in doc, whatever the tf
 
 
-def test_a_built_segment_holds_3_bytes_a_posting() -> None:
+def test_a_built_segment_holds_3_bytes_a_posting(monkeypatch: pytest.MonkeyPatch) -> None:
     """The memory goal's largest part: 5 bytes a posting (uint32 docs + uint8 tfs) at first,
-    then 4 (one packed uint32), now 3 where doc and tf fit in 24 bits (split_postings)."""
+    then 4 (one packed uint32), now 3 where doc and tf fit in 24 bits in a segment of
+    ``SPLIT_MIN_POSTINGS`` postings or more (here lowered: see test_split_postings)."""
+    monkeypatch.setattr(split_postings, "SPLIT_MIN_POSTINGS", 1000)
     rng = np.random.default_rng(4)
     ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
     ix.add(tk._zipf_docs(rng, 3000))

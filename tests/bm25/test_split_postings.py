@@ -21,6 +21,12 @@ from tests.bm25 import test_kernels as tk
 from tests.bm25.test_packed_postings import _check, _Oracle
 
 
+@pytest.fixture
+def split_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every segment that fits in 24 bits split, however small (the tests' indexes are)."""
+    monkeypatch.setattr(split_postings, "SPLIT_MIN_POSTINGS", 0)
+
+
 def _values(n: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).integers(0, 1 << 24, n)).astype(np.uint32)
 
@@ -87,7 +93,7 @@ def _chunk(n_docs: int, max_tf: int, seed: int) -> ChunkPostings:
     ],
 )
 def test_the_split_layout_is_chosen_exactly_when_24_bits_hold_the_postings(
-    n_docs: int, max_tf: int, split: bool
+    n_docs: int, max_tf: int, split: bool, split_all: None
 ) -> None:
     one = _chunk(n_docs, max_tf, seed=1)
     want_docs, want_tfs = one.docs.copy(), one.tfs.copy()
@@ -118,8 +124,10 @@ def _read_all(post, sh, mk, a, b, f, into, lo, track):  # type: ignore[no-untype
     vals = split_postings.value_array(post, b - a)
     for j in range(b - a):
         vals[j] = split_postings.post_value(post, a + j)
-    buf = split_postings.value_buffer(post, b - a)
-    run = split_postings.post_run(post, a, b, buf).copy()
+    view = split_postings.post_run(post, a, b)
+    run = split_postings.value_array(post, b - a)
+    for j in range(b - a):
+        run[j] = split_postings.run_value(view, j)
     below = kernels.count_below(post, a, b, f)
     seen = kernels.spread_tfs(post, a, b, sh, mk, into, lo, track)
     return vals, run, below, seen
@@ -158,14 +166,13 @@ def test_the_kernels_read_both_layouts_alike_and_like_the_python_readers() -> No
     # the Python readers give the same
     for post in (values, split):
         assert split_postings.post_value(post, 5) == values[5]
-        assert np.array_equal(split_postings.post_run(post, a, b, None), values[a:b])
+        view = split_postings.post_run(post, a, b)
+        assert [split_postings.run_value(view, j) for j in range(b - a)] == values[a:b].tolist()
         assert kernels.count_below(post, a, b, f) == 200 - a
         into = np.zeros(span, np.uint8)
         assert kernels.spread_tfs(post, a, b, sh, mk, into, lo, True) == tracked[0][3]
         assert into.tolist() == spread.tolist()
         assert split_postings.value_array(post, 4).dtype == np.uint32
-    assert split_postings.value_buffer(values, 9).size == 0
-    assert split_postings.value_buffer(split, 9).size == 9
 
 
 def _as_uint32(ix: BM25Index) -> BM25Index:
@@ -183,7 +190,7 @@ def _as_uint32(ix: BM25Index) -> BM25Index:
     "mode", ["default", "pure_maxscore", "always_taat", "dense_approx", "dense_exact"]
 )
 def test_split_segments_answer_bit_for_bit_like_uint32_ones(
-    mode: str, monkeypatch: pytest.MonkeyPatch
+    mode: str, monkeypatch: pytest.MonkeyPatch, split_all: None
 ) -> None:
     """Every algorithm and kernel path (dense windows, rescoring, MaxScore seeks, WAND,
     TAAT), top-10 and top-100, over several split segments: the same ids and the same
@@ -217,7 +224,7 @@ def test_split_segments_answer_bit_for_bit_like_uint32_ones(
 
 
 def test_an_index_of_split_and_uint32_segments_is_exact_through_merges_and_saves(
-    tmp_path: Path,
+    tmp_path: Path, split_all: None
 ) -> None:
     """A segment with a tf of 2^21 needs more than 24 bits and stays a uint32 array beside
     split ones; searches, a merge of the two kinds, deletes (compaction keeps the split
@@ -262,3 +269,34 @@ def test_an_index_of_split_and_uint32_segments_is_exact_through_merges_and_saves
     (seg,) = loaded._state.segments
     assert isinstance(seg.post, np.ndarray)  # the saved format: one packed array
     _check(loaded, _Oracle(kept))
+
+
+def test_only_segments_of_many_postings_are_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below ``SPLIT_MIN_POSTINGS`` a segment keeps the uint32 array (a few MB, read from
+    cache, where the second load costs 2-5% of a query); from it on, it is split, and a
+    compaction that leaves fewer postings goes back to the array."""
+    texts = tk._zipf_docs(np.random.default_rng(8), 2000)
+    ids = [f"d{i}" for i in range(len(texts))]
+    ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    ix.add(texts, ids=ids)
+    (seg,) = ix._state.segments
+    assert type(seg.post) is np.ndarray
+    assert split_postings.SPLIT_MIN_POSTINGS == 1 << 22
+    assert not split_postings.use_split((1 << 22) - 1, 1 << 18, 6)
+    assert split_postings.use_split(1 << 22, 1 << 18, 6)
+    assert not split_postings.use_split(1 << 22, 1 << 18, 7)
+    gone = ids[: len(ids) * 3 // 5]
+    for threshold, split in ((seg.nnz + 1, False), (seg.nnz, True)):
+        monkeypatch.setattr(split_postings, "SPLIT_MIN_POSTINGS", threshold)
+        again = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+        again.add(texts, ids=ids)
+        (one,) = again._state.segments
+        assert isinstance(one.post, SplitPostings) is split
+        assert np.array_equal(split_postings.as_array(one.post), seg.post)
+        assert again.search_many_ids(tk.QUERIES, 10) == ix.search_many_ids(tk.QUERIES, 10)
+        again.delete(gone)  # 60% of the documents: the segment is compacted
+        (compacted,) = again._state.segments
+        assert compacted.nnz < threshold
+        assert type(compacted.post) is np.ndarray
+    ix.delete(gone)
+    assert again.search_many_ids(tk.QUERIES, 10) == ix.search_many_ids(tk.QUERIES, 10)

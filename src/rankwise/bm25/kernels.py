@@ -25,7 +25,7 @@ from numba.core import types as nbtypes
 from numba.extending import overload
 
 from rankwise.bm25 import split_postings
-from rankwise.bm25.split_postings import post_run, post_value, value_array, value_buffer
+from rankwise.bm25.split_postings import post_run, post_value, run_value, value_array
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _JIT: dict[str, Any] = {"cache": True, "nogil": True, "fastmath": False, "boundscheck": False}
@@ -74,19 +74,25 @@ def _post_value(post: Any, i: Any) -> Any:
 
 
 @overload(post_run, jit_options=_READ_OPTIONS)
-def _post_run(post: Any, a: Any, b: Any, buf: Any) -> Any:
-    def split_run(post: Any, a: Any, b: Any, buf: Any) -> Any:  # pragma: no cover
-        lo = post[0][a:b]
-        hi = post[1][a:b]
-        out = buf[: b - a]
-        for j in range(b - a):
-            out[j] = np.uint32(lo[j]) | (np.uint32(hi[j]) << np.uint32(16))
-        return out
+def _post_run(post: Any, a: Any, b: Any) -> Any:
+    def split_run(post: Any, a: Any, b: Any) -> Any:  # pragma: no cover
+        return post[0][a:b], post[1][a:b]
 
-    def array_run(post: Any, a: Any, b: Any, buf: Any) -> Any:  # pragma: no cover
+    def array_run(post: Any, a: Any, b: Any) -> Any:  # pragma: no cover
         return post[a:b]
 
     return split_run if _is_split(post) else array_run
+
+
+@overload(run_value, jit_options=_READ_OPTIONS)
+def _run_value(run: Any, j: Any) -> Any:
+    def split_value(run: Any, j: Any) -> Any:  # pragma: no cover
+        return np.uint32(np.uint32(run[0][j]) | (np.uint32(run[1][j]) << np.uint32(16)))
+
+    def array_value(run: Any, j: Any) -> Any:  # pragma: no cover
+        return run[j]
+
+    return split_value if _is_split(run) else array_value
 
 
 def count_below(post: Any, a: int, b: int, f: Any) -> int:
@@ -161,17 +167,6 @@ def _spread_tfs(post: Any, a: Any, b: Any, sh: Any, mk: Any, into: Any, lo: Any,
         return seen
 
     return split_spread if _is_split(post) else array_spread
-
-
-@overload(value_buffer, jit_options=_READ_OPTIONS)
-def _value_buffer(post: Any, n: Any) -> Any:
-    def split_buffer(post: Any, n: Any) -> Any:  # pragma: no cover
-        return np.empty(n, np.uint32)
-
-    def no_buffer(post: Any, n: Any) -> Any:  # pragma: no cover
-        return np.empty(0, np.uint32)
-
-    return split_buffer if _is_split(post) else no_buffer
 
 
 @overload(value_array, jit_options=_READ_OPTIONS)
@@ -668,7 +663,6 @@ def _approx_scores(
     n = norm.size
     half = tfw.size // 2  # documents per window; the second term's frequencies start there
     run = DENSE_RUN
-    rbuf = value_buffer(post, run)  # runs of split postings decoded (see post_run)
     contrib = buf32[:run]
     gathered = buf32[run : 2 * run]
     bits = acc32.view(np.int32)
@@ -739,14 +733,14 @@ def _approx_scores(
                     p = b
             while p < b:
                 r = min(run, b - p)
-                pr = post_run(post, p, p + r, rbuf)
+                pr = post_run(post, p, p + r)
                 for j in range(r):
-                    gathered[j] = norm[pr[j] >> sh]
+                    gathered[j] = norm[run_value(pr, j) >> sh]
                 for j in range(r):
-                    tf = np.float32(np.uint32(pr[j] & mk))  # tfs fit in 32 bits: 16 per zmm
+                    tf = np.float32(np.uint32(run_value(pr, j) & mk))  # 16 per zmm
                     contrib[j] = w * tf / (tf + gathered[j])
                 for j in range(r):
-                    acc32[pr[j] >> sh] += contrib[j]
+                    acc32[run_value(pr, j) >> sh] += contrib[j]
                 p += r
             cur[i] = p
         if pend >= 0:
@@ -866,7 +860,6 @@ def _exact_scores(
     run = DENSE_RUN
     contrib = buf[:run]
     gathered = buf[run : 2 * run]
-    rbuf = value_buffer(post, run)
     acc[:n] = 0.0
     for i in range(starts.size):
         w = weights[i]
@@ -874,14 +867,14 @@ def _exact_scores(
         e = ends[i]
         while p < e:
             r = min(run, e - p)
-            pr = post_run(post, p, p + r, rbuf)
+            pr = post_run(post, p, p + r)
             for j in range(r):
-                gathered[j] = norm[pr[j] >> sh]
+                gathered[j] = norm[run_value(pr, j) >> sh]
             for j in range(r):
-                tf = np.float64(np.uint32(pr[j] & mk))  # (see _approx_scores)
+                tf = np.float64(np.uint32(run_value(pr, j) & mk))  # (see _approx_scores)
                 contrib[j] = w * tf / (tf + gathered[j])
             for j in range(r):
-                acc[pr[j] >> sh] += contrib[j]
+                acc[run_value(pr, j) >> sh] += contrib[j]
             p += r
 
 

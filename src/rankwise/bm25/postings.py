@@ -3,8 +3,9 @@
 A build turns chunks of token ids into term-major postings (``ptr``/``post``) and computes
 their block bounds. A segment's postings are packed values, ``post = doc << shift | tf`` (see
 ``pack_layout``), ascending in doc within a term like the doc numbers alone: 3 bytes a posting
-where doc and tf fit in 24 bits together (a build's segments of up to 2^18 documents with tfs
-below 64: ``split_postings``), else 4 in a uint32 array (8 in the rare uint64 one).
+where doc and tf fit in 24 bits together in a large segment (a build's segments of up to 2^18
+documents with tfs below 64: ``split_postings``), else 4 in a uint32 array (8 in the rare
+uint64 one).
 
 Doing that in NumPy (sorts, bincounts, ``reduceat``) keeps numba
 (~110 MB of resident LLVM code, seconds of compilation on a fresh install) out of a process
@@ -115,8 +116,9 @@ def pack_layout(n_docs: int, max_tf: int) -> tuple[type[np.unsignedinteger], int
 
 def new_postings(nnz: int, n_docs: int, dtype: type[np.unsignedinteger], shift: int) -> Any:
     """Room for ``nnz`` postings of ``pack_layout(n_docs, ...) == (dtype, shift)``: split in 3
-    bytes a posting where they fit in 24 bits (see ``split_postings``), else an array."""
-    if dtype is np.uint32 and split_postings.fits(n_docs, shift):
+    bytes a posting in a large segment where they fit in 24 bits (``split_postings``), else an
+    array."""
+    if dtype is np.uint32 and split_postings.use_split(nnz, n_docs, shift):
         return split_postings.SplitPostings.empty(nnz)
     return np.empty(nnz, dtype)
 
@@ -341,7 +343,7 @@ def _as_postings(c: ChunkPostings, vocab_size: int) -> tuple[PtrArray, PostArray
     ptr = pointers(counts)
     dtype, shift = pack_layout(c.n_docs, int(c.tfs.max()) if c.tfs.size else 0)
     packed = pack(c.docs, c.tfs, dtype, shift)
-    if dtype is np.uint32 and split_postings.fits(c.n_docs, shift):
+    if dtype is np.uint32 and split_postings.use_split(packed.size, c.n_docs, shift):
         return ptr, split_postings.SplitPostings.of(packed), shift
     return ptr, packed, shift
 

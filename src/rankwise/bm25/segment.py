@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from rankwise.bm25 import postings
 from rankwise.bm25.postings import ChunkPostings, PostArray, PtrArray, block_size, tf_dtype
-from rankwise.bm25.split_postings import SplitPostings, kernel_form, post_value
+from rankwise.bm25.split_postings import SplitPostings, kernel_form, post_value, use_split
 
 IntArray = npt.NDArray[np.int64]
 #: term ranges a new segment's chunks are copied in (see ``postings.merge_chunks``): each range
@@ -29,7 +29,8 @@ class Segment:
 
     ``ptr`` (vocab+1; int32 where it fits, see ``postings.pointers``) delimits each term's
     postings in ``post``: ``doc << shift | tf`` (local doc numbers, ascending within a term;
-    uint32 values, held in 3 bytes each where they fit in 24 bits (``SplitPostings``), uint64
+    uint32 values, held in 3 bytes each in a large segment where they fit in 24 bits
+    (``SplitPostings``), uint64
     where a term frequency does not fit beside the doc numbers: see ``postings.pack_layout``
     and ``postings.new_postings``). The kernels read ``kernel_post``. ``bptr``/``blast``/
     ``bmax`` describe blocks of ``block`` postings (``postings.block_size()`` when built):
@@ -130,7 +131,9 @@ def _live_postings(seg: Segment, live: npt.NDArray[np.bool_]) -> tuple[IntArray,
     np.cumsum(keep, out=kept[1:])
     counts = kept[seg.ptr[1:]] - kept[seg.ptr[:-1]]
     post = seg.post[keep]
-    return counts, SplitPostings.of(post) if isinstance(seg.post, SplitPostings) else post
+    if isinstance(seg.post, SplitPostings) and use_split(post.size, seg.n_docs, seg.shift):
+        return counts, SplitPostings.of(post)
+    return counts, post
 
 
 def _live_chunk(seg: Segment, live: npt.NDArray[np.bool_]) -> ChunkPostings:

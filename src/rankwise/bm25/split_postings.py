@@ -7,10 +7,15 @@ three quarters of the memory, which at 1M documents is ~48 MB of a ~300 MB build
 arrays are read side by side (contiguous, aligned loads), so the query kernels' vectorised
 loops stay vectorised: ``value = lo | hi << 16``.
 
+Only segments of at least ``SPLIT_MIN_POSTINGS`` postings are split: there the memory is worth
+having and the second load costs nothing measurable (1M documents: 0.98-1.03x the query time
+of the same postings as uint32, 200k: 0.99-1.03x), while a small segment's postings are a few
+MB and its queries, which read them from cache, pay 2-5% more for it (20k documents).
+
 ``SplitPostings`` stands in for the uint32 array in the NumPy code of a build, a merge and a
 save (indexing returns uint32 values, assignment splits them); the numba kernels read it
-through ``post_value``/``post_run`` (overloaded in ``kernels.py`` for the ``(lo, hi)`` tuple
-``kernel_form`` gives them), so one kernel source serves both layouts.
+through ``post_value``, ``post_run`` and ``run_value`` (overloaded in ``kernels.py`` for the
+``(lo, hi)`` tuple ``kernel_form`` gives them), so one kernel source serves both layouts.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import numpy.typing as npt
 U32 = npt.NDArray[np.uint32]
 #: the widest packed value the split layout holds
 MAX_BITS = 24
+#: the fewest postings a segment is split with (~16 MB as uint32; about 80k passages)
+SPLIT_MIN_POSTINGS = 1 << 22
 
 
 class SplitPostings:
@@ -100,6 +107,12 @@ def fits(n_docs: int, tf_bits: int) -> bool:
     return doc_bits + tf_bits <= MAX_BITS
 
 
+def use_split(nnz: int, n_docs: int, tf_bits: int) -> bool:
+    """Whether a segment of ``nnz`` postings (``n_docs`` documents, tfs of ``tf_bits`` bits)
+    is held split: large enough to be worth it, and packed in 24 bits."""
+    return nnz >= SPLIT_MIN_POSTINGS and fits(n_docs, tf_bits)
+
+
 def kernel_form(post: Any) -> Any:
     """What the kernels take for ``post``: the array itself, or a split one's ``(lo, hi)``."""
     return post.kernel_form() if isinstance(post, SplitPostings) else post
@@ -125,15 +138,15 @@ def post_value(post: Any, i: int) -> Any:
     return post[i]
 
 
-def post_run(post: Any, a: int, b: int, buf: Any) -> Any:
-    """Postings ``a..b-1`` as an array of values: a slice of an array, or a split one's
-    decoded into ``buf`` (at least ``b - a`` long; see ``value_buffer``)."""
+def post_run(post: Any, a: int, b: int) -> Any:
+    """Postings ``a..b-1`` as a run to read with ``run_value`` (views, no copy: a slice of an
+    array, or a split one's pair of slices)."""
     return post[a:b]
 
 
-def value_buffer(post: Any, n: int) -> Any:
-    """Scratch for ``post_run`` runs of up to ``n`` postings (empty for a plain array)."""
-    return np.empty(n if isinstance(post, SplitPostings) else 0, np.uint32)
+def run_value(run: Any, j: int) -> Any:
+    """Value ``j`` of a run from ``post_run``."""
+    return run[j]
 
 
 def value_array(post: Any, n: int) -> Any:
@@ -143,6 +156,7 @@ def value_array(post: Any, n: int) -> Any:
 
 __all__ = [
     "MAX_BITS",
+    "SPLIT_MIN_POSTINGS",
     "SplitPostings",
     "as_array",
     "fits",
@@ -150,6 +164,7 @@ __all__ = [
     "layout_key",
     "post_run",
     "post_value",
+    "run_value",
+    "use_split",
     "value_array",
-    "value_buffer",
 ]
