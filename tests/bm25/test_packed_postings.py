@@ -112,9 +112,9 @@ def test_pack_layout_keeps_4_bytes_while_doc_and_tf_fit() -> None:
 
 def test_a_built_segment_holds_3_bytes_a_posting(monkeypatch: pytest.MonkeyPatch) -> None:
     """The memory goal's largest part: 5 bytes a posting (uint32 docs + uint8 tfs) at first,
-    then 4 (one packed uint32), now 3 where doc and tf fit in 24 bits in a segment of
-    ``SPLIT_MIN_POSTINGS`` postings or more (here lowered: see test_split_postings)."""
-    monkeypatch.setattr(split_postings, "SPLIT_MIN_POSTINGS", 1000)
+    then 4 (one packed uint32), now 3 where doc and tf fit in 24 bits in an index of
+    ``SPLIT_MIN_DOCS`` documents or more (here lowered: see test_split_postings)."""
+    monkeypatch.setattr(split_postings, "SPLIT_MIN_DOCS", 1000)
     rng = np.random.default_rng(4)
     ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
     ix.add(tk._zipf_docs(rng, 3000))

@@ -23,8 +23,8 @@ from tests.bm25.test_packed_postings import _check, _Oracle
 
 @pytest.fixture
 def split_all(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every segment that fits in 24 bits split, however small (the tests' indexes are)."""
-    monkeypatch.setattr(split_postings, "SPLIT_MIN_POSTINGS", 0)
+    """Every segment that fits in 24 bits split, however small the index (the tests' are)."""
+    monkeypatch.setattr(split_postings, "SPLIT_MIN_DOCS", 0)
 
 
 def _values(n: int, seed: int = 0) -> np.ndarray:
@@ -102,7 +102,7 @@ def test_the_split_layout_is_chosen_exactly_when_24_bits_hold_the_postings(
         [_chunk(n_docs // 2 or 1, 3, 2), _chunk(n_docs - n_docs // 2, max_tf, 3)],
     ):
         n = sum(c.n_docs for c in chunks)
-        ptr, post, shift = postings.merge_chunks(list(chunks), 3, passes=2)
+        ptr, post, shift = postings.merge_chunks(list(chunks), 3, passes=2, split=True)
         assert isinstance(post, SplitPostings) is split
         assert post.nbytes == (3 if split else 4) * int(ptr[-1])
         docs, tfs = postings.post_docs(post, shift), postings.post_tfs(post, shift)
@@ -271,32 +271,41 @@ def test_an_index_of_split_and_uint32_segments_is_exact_through_merges_and_saves
     _check(loaded, _Oracle(kept))
 
 
-def test_only_segments_of_many_postings_are_split(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Below ``SPLIT_MIN_POSTINGS`` a segment keeps the uint32 array (a few MB, read from
-    cache, where the second load costs 2-5% of a query); from it on, it is split, and a
-    compaction that leaves fewer postings goes back to the array."""
+def test_only_large_indexes_are_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An index below ``SPLIT_MIN_DOCS`` keeps uint32 arrays (its queries pay 2-5% for the
+    split layout); one at or past it splits its new segments, a batch that takes it past
+    splits its own, a merge with a split segment is split, and compaction keeps the layout."""
     texts = tk._zipf_docs(np.random.default_rng(8), 2000)
     ids = [f"d{i}" for i in range(len(texts))]
+    assert split_postings.SPLIT_MIN_DOCS == 1 << 19
     ix = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
     ix.add(texts, ids=ids)
     (seg,) = ix._state.segments
     assert type(seg.post) is np.ndarray
-    assert split_postings.SPLIT_MIN_POSTINGS == 1 << 22
-    assert not split_postings.use_split((1 << 22) - 1, 1 << 18, 6)
-    assert split_postings.use_split(1 << 22, 1 << 18, 6)
-    assert not split_postings.use_split(1 << 22, 1 << 18, 7)
-    gone = ids[: len(ids) * 3 // 5]
-    for threshold, split in ((seg.nnz + 1, False), (seg.nnz, True)):
-        monkeypatch.setattr(split_postings, "SPLIT_MIN_POSTINGS", threshold)
+    gone = ids[: len(ids) * 3 // 5]  # 60% of the documents: a delete compacts the segment
+    for threshold, split in ((2001, False), (2000, True)):
+        monkeypatch.setattr(split_postings, "SPLIT_MIN_DOCS", threshold)
         again = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
         again.add(texts, ids=ids)
         (one,) = again._state.segments
         assert isinstance(one.post, SplitPostings) is split
         assert np.array_equal(split_postings.as_array(one.post), seg.post)
         assert again.search_many_ids(tk.QUERIES, 10) == ix.search_many_ids(tk.QUERIES, 10)
-        again.delete(gone)  # 60% of the documents: the segment is compacted
+        again.delete(gone)
         (compacted,) = again._state.segments
-        assert compacted.nnz < threshold
-        assert type(compacted.post) is np.ndarray
+        assert compacted.nnz < one.nnz
+        assert isinstance(compacted.post, SplitPostings) is split
     ix.delete(gone)
     assert again.search_many_ids(tk.QUERIES, 10) == ix.search_many_ids(tk.QUERIES, 10)
+    # an index growing past the threshold: the batch that crosses it is split, and so is
+    # its merge with the uint32 segment before it (1,200 documents beside 800: merged)
+    monkeypatch.setattr(split_postings, "SPLIT_MIN_DOCS", 1500)
+    grown = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    grown.add(texts[:1200], ids=ids[:1200])
+    assert type(grown._state.segments[0].post) is np.ndarray
+    grown.add(texts[1200:], ids=ids[1200:])
+    (merged,) = grown._state.segments
+    assert isinstance(merged.post, SplitPostings)
+    whole = BM25Index({"tokenizer": "whitespace"}, show_progress=False)
+    whole.add(texts, ids=ids)
+    assert grown.search_many_ids(tk.QUERIES, 10) == whole.search_many_ids(tk.QUERIES, 10)

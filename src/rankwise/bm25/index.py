@@ -35,6 +35,7 @@ from rankwise._checks import (
     texts_arg,
 )
 from rankwise._cores import usable_cores
+from rankwise.bm25 import split_postings
 from rankwise.bm25.analyzer import Analyzer, AnalyzerParams
 from rankwise.bm25.columns import MetaColumn
 from rankwise.bm25.idmap import IdMap
@@ -709,7 +710,7 @@ class BM25Index:
             avg = total_len / n_live
             seg_base = base + sum(seg.n_docs for seg in built)
             norm = _norms(seg_len, self._k1, self._b, avg)
-            built.append(build_segment(pending, len(self._vocab), seg_base, norm, avg))
+            built.append(build_segment(pending, len(self._vocab), seg_base, norm, avg, split))
             lens.append(seg_len)
             pending.clear()
             pending_lens.clear()
@@ -717,6 +718,8 @@ class BM25Index:
                 release_free_heap()
 
         large = n >= PROGRESS_MIN_DOCS
+        # a large index holds its new segments' postings in 3 bytes each (see split_postings)
+        split = base + n >= split_postings.SPLIT_MIN_DOCS
         if base + n >= COMPACT_DOCS and not self._vocab.is_compact:
             # the index will be large: its vocabulary in arrays from the start (a dict of its
             # terms built first would leave its memory scattered when freed)

@@ -3,9 +3,8 @@
 A build turns chunks of token ids into term-major postings (``ptr``/``post``) and computes
 their block bounds. A segment's postings are packed values, ``post = doc << shift | tf`` (see
 ``pack_layout``), ascending in doc within a term like the doc numbers alone: 3 bytes a posting
-where doc and tf fit in 24 bits together in a large segment (a build's segments of up to 2^18
-documents with tfs below 64: ``split_postings``), else 4 in a uint32 array (8 in the rare
-uint64 one).
+where doc and tf fit in 24 bits together in a large index (segments of up to 2^18 documents
+with tfs below 64: ``split_postings``), else 4 in a uint32 array (8 in the rare uint64 one).
 
 Doing that in NumPy (sorts, bincounts, ``reduceat``) keeps numba
 (~110 MB of resident LLVM code, seconds of compilation on a fresh install) out of a process
@@ -114,11 +113,13 @@ def pack_layout(n_docs: int, max_tf: int) -> tuple[type[np.unsignedinteger], int
     return np.uint64, 32
 
 
-def new_postings(nnz: int, n_docs: int, dtype: type[np.unsignedinteger], shift: int) -> Any:
-    """Room for ``nnz`` postings of ``pack_layout(n_docs, ...) == (dtype, shift)``: split in 3
-    bytes a posting in a large segment where they fit in 24 bits (``split_postings``), else an
-    array."""
-    if dtype is np.uint32 and split_postings.use_split(nnz, n_docs, shift):
+def new_postings(
+    nnz: int, n_docs: int, dtype: type[np.unsignedinteger], shift: int, split: bool
+) -> Any:
+    """Room for ``nnz`` postings of ``pack_layout(n_docs, ...) == (dtype, shift)``: with
+    ``split`` (a large index: see ``split_postings``), 3 bytes a posting where they fit in 24
+    bits, else an array."""
+    if split and dtype is np.uint32 and split_postings.fits(n_docs, shift):
         return split_postings.SplitPostings.empty(nnz)
     return np.empty(nnz, dtype)
 
@@ -336,24 +337,24 @@ def _split(c: ChunkPostings, bounds: IntArray) -> list[ChunkPostings]:
     ]
 
 
-def _as_postings(c: ChunkPostings, vocab_size: int) -> tuple[PtrArray, PostArray, int]:
-    """``(ptr, post, shift)`` of one chunk (packed into a new array)."""
+def _as_postings(c: ChunkPostings, vocab_size: int, split: bool) -> tuple[PtrArray, PostArray, int]:
+    """``(ptr, post, shift)`` of one chunk (packed into a new array; see ``new_postings``)."""
     counts = np.zeros(vocab_size, np.int64)
     counts[c.terms] = c.counts
     ptr = pointers(counts)
     dtype, shift = pack_layout(c.n_docs, int(c.tfs.max()) if c.tfs.size else 0)
     packed = pack(c.docs, c.tfs, dtype, shift)
-    if dtype is np.uint32 and split_postings.use_split(packed.size, c.n_docs, shift):
+    if split and dtype is np.uint32 and split_postings.fits(c.n_docs, shift):
         return ptr, split_postings.SplitPostings.of(packed), shift
     return ptr, packed, shift
 
 
 def merge_chunks(
-    chunks: list[ChunkPostings], vocab_size: int, passes: int = 1
+    chunks: list[ChunkPostings], vocab_size: int, passes: int = 1, split: bool = False
 ) -> tuple[PtrArray, PostArray, int]:
     """``(ptr, post, shift)`` of consecutive chunks as one term-major list of packed postings
-    (documents renumbered from 0 in chunk order; see ``pack_layout``). Chunks are released
-    from ``chunks`` as they are copied.
+    (documents renumbered from 0 in chunk order; see ``pack_layout``; ``split``: see
+    ``new_postings``). Chunks are released from ``chunks`` as they are copied.
 
     With ``passes`` > 1 (chunks that own their arrays, as ``chunk_postings`` makes them) the
     chunks are first cut into ``passes`` ranges of terms of about equal postings, then copied
@@ -361,13 +362,13 @@ def merge_chunks(
     the memory needed is about the larger of chunks and output, not their sum (the copy into
     a term-major output touches all of its pages from the first chunk on)."""
     if len(chunks) == 1:  # term-major already: no scatter (its int64 targets, 8 B a posting)
-        return _as_postings(chunks.pop(), vocab_size)
+        return _as_postings(chunks.pop(), vocab_size, split)
     n_docs = sum(c.n_docs for c in chunks)
     max_tf = max((int(c.tfs.max()) for c in chunks if c.tfs.size), default=0)
     dtype, shift = pack_layout(n_docs, max_tf)
     ptr = _term_ptr(chunks, vocab_size)
     nnz = int(ptr[-1])
-    post = new_postings(nnz, n_docs, dtype, shift)
+    post = new_postings(nnz, n_docs, dtype, shift, split)
     written = ptr[:-1].copy()
     if passes <= 1 or len(chunks) < 2 or not nnz:
         _pack_into(chunks, written, post, shift, 0)

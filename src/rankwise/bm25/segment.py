@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from rankwise.bm25 import postings
 from rankwise.bm25.postings import ChunkPostings, PostArray, PtrArray, block_size, tf_dtype
-from rankwise.bm25.split_postings import SplitPostings, kernel_form, post_value, use_split
+from rankwise.bm25.split_postings import SplitPostings, kernel_form, post_value
 
 IntArray = npt.NDArray[np.int64]
 #: term ranges a new segment's chunks are copied in (see ``postings.merge_chunks``): each range
@@ -99,11 +99,13 @@ def build_segment(
     base: int,
     norm: npt.NDArray[np.float32],
     avgdl: float,
+    split: bool = False,
 ) -> Segment:
     """Segment from the postings of consecutive chunks of documents (``postings.chunk_postings``);
-    the chunks are released from ``chunks`` as they are copied in."""
+    the chunks are released from ``chunks`` as they are copied in. ``split``: the postings in
+    3 bytes each where they fit (an index of ``split_postings.SPLIT_MIN_DOCS`` or more)."""
     n_docs = sum(c.n_docs for c in chunks)
-    ptr, post, shift = postings.merge_chunks(chunks, vocab_size, passes=_MERGE_PASSES)
+    ptr, post, shift = postings.merge_chunks(chunks, vocab_size, passes=_MERGE_PASSES, split=split)
     return with_new_blocks(base, n_docs, ptr, post, shift, norm, avgdl)
 
 
@@ -130,10 +132,8 @@ def _live_postings(seg: Segment, live: npt.NDArray[np.bool_]) -> tuple[IntArray,
     kept = np.zeros(keep.size + 1, np.int64)  # kept[p]: live postings before posting p
     np.cumsum(keep, out=kept[1:])
     counts = kept[seg.ptr[1:]] - kept[seg.ptr[:-1]]
-    post = seg.post[keep]
-    if isinstance(seg.post, SplitPostings) and use_split(post.size, seg.n_docs, seg.shift):
-        return counts, SplitPostings.of(post)
-    return counts, post
+    post = seg.post[keep]  # the same documents and tfs: they fit a split layout as before
+    return counts, SplitPostings.of(post) if isinstance(seg.post, SplitPostings) else post
 
 
 def _live_chunk(seg: Segment, live: npt.NDArray[np.bool_]) -> ChunkPostings:
@@ -153,7 +153,8 @@ def merge_segments(
     norm: npt.NDArray[np.float32],
     avgdl: float,
 ) -> Segment:
-    """One segment holding the live postings of adjacent segments ``a`` then ``b``.
+    """One segment holding the live postings of adjacent segments ``a`` then ``b`` (split
+    where either is and they fit: see ``split_postings``).
 
     ``alive`` and ``norm`` are the global per-document arrays.
     """
@@ -164,7 +165,8 @@ def merge_segments(
         _live_chunk(a, alive[a.base : a.base + a.n_docs]),
         _live_chunk(b, alive[b.base : b.base + b.n_docs]),
     ]
-    ptr, post, shift = postings.merge_chunks(chunks, vocab_size)
+    split = isinstance(a.post, SplitPostings) or isinstance(b.post, SplitPostings)
+    ptr, post, shift = postings.merge_chunks(chunks, vocab_size, split=split)
     n_docs = a.n_docs + b.n_docs
     norm_s = norm[a.base : a.base + n_docs]
     return with_new_blocks(a.base, n_docs, ptr, post, shift, norm_s, avgdl)

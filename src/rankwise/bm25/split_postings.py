@@ -7,10 +7,12 @@ three quarters of the memory, which at 1M documents is ~48 MB of a ~300 MB build
 arrays are read side by side (contiguous, aligned loads), so the query kernels' vectorised
 loops stay vectorised: ``value = lo | hi << 16``.
 
-Only segments of at least ``SPLIT_MIN_POSTINGS`` postings are split: there the memory is worth
-having and the second load costs nothing measurable (1M documents: 0.98-1.03x the query time
-of the same postings as uint32, 200k: 0.99-1.03x), while a small segment's postings are a few
-MB and its queries, which read them from cache, pay 2-5% more for it (20k documents).
+Only the segments of an index of ``SPLIT_MIN_DOCS`` documents or more are split: the second
+load costs a query 2-5% below that (20k and 200k documents, the same postings as uint32 in one
+process: heavy top-100 1.03-1.09x the time), where the postings are tens of MB, and nothing
+measurable at 1M (0.98-1.03x), where a quarter of them is ~50 MB of a build's ~300. So an index
+in the range of most retrieval corpora (up to ~500k passages) keeps the faster layout, and a
+larger one the smaller; its first segments are split too when one batch makes it large.
 
 ``SplitPostings`` stands in for the uint32 array in the NumPy code of a build, a merge and a
 save (indexing returns uint32 values, assignment splits them); the numba kernels read it
@@ -28,8 +30,8 @@ import numpy.typing as npt
 U32 = npt.NDArray[np.uint32]
 #: the widest packed value the split layout holds
 MAX_BITS = 24
-#: the fewest postings a segment is split with (~16 MB as uint32; about 80k passages)
-SPLIT_MIN_POSTINGS = 1 << 22
+#: the fewest documents of an index whose new segments are split (2^19: 524,288)
+SPLIT_MIN_DOCS = 1 << 19
 
 
 class SplitPostings:
@@ -107,12 +109,6 @@ def fits(n_docs: int, tf_bits: int) -> bool:
     return doc_bits + tf_bits <= MAX_BITS
 
 
-def use_split(nnz: int, n_docs: int, tf_bits: int) -> bool:
-    """Whether a segment of ``nnz`` postings (``n_docs`` documents, tfs of ``tf_bits`` bits)
-    is held split: large enough to be worth it, and packed in 24 bits."""
-    return nnz >= SPLIT_MIN_POSTINGS and fits(n_docs, tf_bits)
-
-
 def kernel_form(post: Any) -> Any:
     """What the kernels take for ``post``: the array itself, or a split one's ``(lo, hi)``."""
     return post.kernel_form() if isinstance(post, SplitPostings) else post
@@ -156,7 +152,7 @@ def value_array(post: Any, n: int) -> Any:
 
 __all__ = [
     "MAX_BITS",
-    "SPLIT_MIN_POSTINGS",
+    "SPLIT_MIN_DOCS",
     "SplitPostings",
     "as_array",
     "fits",
@@ -165,6 +161,5 @@ __all__ = [
     "post_run",
     "post_value",
     "run_value",
-    "use_split",
     "value_array",
 ]
