@@ -127,7 +127,7 @@ def _read_all(post, sh, mk, a, b, f, into, lo, track):  # type: ignore[no-untype
     view = split_postings.post_run(post, a, b)
     run = split_postings.value_array(post, b - a)
     for j in range(b - a):
-        run[j] = split_postings.run_value(view, j)
+        run[j] = split_postings.post_value(view, j)
     below = kernels.count_below(post, a, b, f)
     seen = kernels.spread_tfs(post, a, b, sh, mk, into, lo, track)
     return vals, run, below, seen
@@ -167,7 +167,7 @@ def test_the_kernels_read_both_layouts_alike_and_like_the_python_readers() -> No
     for post in (values, split):
         assert split_postings.post_value(post, 5) == values[5]
         view = split_postings.post_run(post, a, b)
-        assert [split_postings.run_value(view, j) for j in range(b - a)] == values[a:b].tolist()
+        assert [split_postings.post_value(view, j) for j in range(b - a)] == values[a:b].tolist()
         assert kernels.count_below(post, a, b, f) == 200 - a
         into = np.zeros(span, np.uint8)
         assert kernels.spread_tfs(post, a, b, sh, mk, into, lo, True) == tracked[0][3]

@@ -25,7 +25,7 @@ from numba.core import types as nbtypes
 from numba.extending import overload
 
 from rankwise.bm25 import split_postings
-from rankwise.bm25.split_postings import post_run, post_value, run_value, value_array
+from rankwise.bm25.split_postings import post_run, post_value, value_array
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _JIT: dict[str, Any] = {"cache": True, "nogil": True, "fastmath": False, "boundscheck": False}
@@ -63,7 +63,8 @@ def _is_split(post: Any) -> bool:
 
 @overload(post_value, jit_options=_READ_OPTIONS)
 def _post_value(post: Any, i: Any) -> Any:
-    # (the implementations' parameters must match these, annotations included)
+    # (also reads a run from post_run: a slice, or a pair of slices; the implementations'
+    # parameters must match these, annotations included)
     def split_value(post: Any, i: Any) -> Any:  # pragma: no cover
         return np.uint32(np.uint32(post[0][i]) | (np.uint32(post[1][i]) << np.uint32(16)))
 
@@ -82,17 +83,6 @@ def _post_run(post: Any, a: Any, b: Any) -> Any:
         return post[a:b]
 
     return split_run if _is_split(post) else array_run
-
-
-@overload(run_value, jit_options=_READ_OPTIONS)
-def _run_value(run: Any, j: Any) -> Any:
-    def split_value(run: Any, j: Any) -> Any:  # pragma: no cover
-        return np.uint32(np.uint32(run[0][j]) | (np.uint32(run[1][j]) << np.uint32(16)))
-
-    def array_value(run: Any, j: Any) -> Any:  # pragma: no cover
-        return run[j]
-
-    return split_value if _is_split(run) else array_value
 
 
 def count_below(post: Any, a: int, b: int, f: Any) -> int:
@@ -735,12 +725,12 @@ def _approx_scores(
                 r = min(run, b - p)
                 pr = post_run(post, p, p + r)
                 for j in range(r):
-                    gathered[j] = norm[run_value(pr, j) >> sh]
+                    gathered[j] = norm[post_value(pr, j) >> sh]
                 for j in range(r):
-                    tf = np.float32(np.uint32(run_value(pr, j) & mk))  # 16 per zmm
+                    tf = np.float32(np.uint32(post_value(pr, j) & mk))  # 16 per zmm
                     contrib[j] = w * tf / (tf + gathered[j])
                 for j in range(r):
-                    acc32[run_value(pr, j) >> sh] += contrib[j]
+                    acc32[post_value(pr, j) >> sh] += contrib[j]
                 p += r
             cur[i] = p
         if pend >= 0:
@@ -869,12 +859,12 @@ def _exact_scores(
             r = min(run, e - p)
             pr = post_run(post, p, p + r)
             for j in range(r):
-                gathered[j] = norm[run_value(pr, j) >> sh]
+                gathered[j] = norm[post_value(pr, j) >> sh]
             for j in range(r):
-                tf = np.float64(np.uint32(run_value(pr, j) & mk))  # (see _approx_scores)
+                tf = np.float64(np.uint32(post_value(pr, j) & mk))  # (see _approx_scores)
                 contrib[j] = w * tf / (tf + gathered[j])
             for j in range(r):
-                acc[run_value(pr, j) >> sh] += contrib[j]
+                acc[post_value(pr, j) >> sh] += contrib[j]
             p += r
 
 

@@ -16,8 +16,8 @@ larger one the smaller; its first segments are split too when one batch makes it
 
 ``SplitPostings`` stands in for the uint32 array in the NumPy code of a build, a merge and a
 save (indexing returns uint32 values, assignment splits them); the numba kernels read it
-through ``post_value``, ``post_run`` and ``run_value`` (overloaded in ``kernels.py`` for the
-``(lo, hi)`` tuple ``kernel_form`` gives them), so one kernel source serves both layouts.
+through ``post_value`` and ``post_run`` (overloaded in ``kernels.py`` for the ``(lo, hi)``
+tuple ``kernel_form`` gives them), so one kernel source serves both layouts.
 """
 
 from __future__ import annotations
@@ -130,19 +130,14 @@ def layout_key(post: Any) -> str:
 
 
 def post_value(post: Any, i: int) -> Any:
-    """Posting ``i``'s packed value."""
+    """Posting ``i``'s packed value (or value ``i`` of a run from ``post_run``)."""
     return post[i]
 
 
 def post_run(post: Any, a: int, b: int) -> Any:
-    """Postings ``a..b-1`` as a run to read with ``run_value`` (views, no copy: a slice of an
+    """Postings ``a..b-1`` as a run to read with ``post_value`` (views, no copy: a slice of an
     array, or a split one's pair of slices)."""
     return post[a:b]
-
-
-def run_value(run: Any, j: int) -> Any:
-    """Value ``j`` of a run from ``post_run``."""
-    return run[j]
 
 
 def value_array(post: Any, n: int) -> Any:
@@ -160,6 +155,5 @@ __all__ = [
     "layout_key",
     "post_run",
     "post_value",
-    "run_value",
     "value_array",
 ]
