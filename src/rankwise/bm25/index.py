@@ -51,7 +51,6 @@ from rankwise.bm25.search_threads import search_helpers
 from rankwise.bm25.segment import Segment, build_segment, compact_segment, merge_segments
 from rankwise.bm25.snapshot import Snapshot as _State
 from rankwise.bm25.snapshot import doc_norms as _norms
-from rankwise.bm25.split_postings import layout_key
 from rankwise.bm25.vocabulary import COMPACT_DOCS, Vocabulary
 from rankwise.types import (
     Filter,
@@ -1158,7 +1157,8 @@ class BM25Index:
             seg_kinds = st.cache.get("segment_kinds")
             if seg_kinds is None:  # fixed for a snapshot: worked out by its first search
                 seg_kinds = st.cache["segment_kinds"] = tuple(
-                    (layout_key(seg.post), seg.post.flags.writeable) for seg in st.segments
+                    (split_postings.layout_key(seg.post), seg.post.flags.writeable)
+                    for seg in st.segments
                 )
             kind = (self._algo, st.df.flags.writeable, mask.flags.writeable, seg_kinds)
             if mask is st.alive:  # the usual mask: its kind is kept with the snapshot
@@ -1190,7 +1190,8 @@ class BM25Index:
         )  # fmt: skip
         kernels = _kernels or _load_kernels()
         for seg in {
-            (s.ptr.dtype, layout_key(s.post), s.post.flags.writeable): s for s in st.segments
+            (s.ptr.dtype, split_postings.layout_key(s.post), s.post.flags.writeable): s
+            for s in st.segments
         }.values():
             kernels.impact_table(
                 seg.ptr[:1], seg.kernel_post, *seg.unpack, np.zeros(0, np.float32), 0

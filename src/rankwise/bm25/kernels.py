@@ -24,7 +24,6 @@ import numpy as np
 from numba.core import types as nbtypes
 from numba.extending import overload
 
-from rankwise.bm25 import split_postings
 from rankwise.bm25.split_postings import post_run, post_value, value_array
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -85,78 +84,37 @@ def _post_run(post: Any, a: Any, b: Any) -> Any:
     return split_run if _is_split(post) else array_run
 
 
-def count_below(post: Any, a: int, b: int, f: Any) -> int:
+@_helper
+def count_below(post: Any, a: int, b: int, f: Any) -> Any:  # pragma: no cover
     """How many of postings ``a..b-1`` are below ``f`` (a value of their value dtype), by a
     compare of each with no branch on the data (see ``_rescore``)."""
-    return int((split_postings.as_array(post)[a:b] < f).sum())
+    run = post_run(post, a, b)
+    cnt: Any = 0
+    for j in range(b - a):
+        cnt += post_value(run, j) < f
+    return cnt
 
 
-@overload(count_below, jit_options=_READ_OPTIONS)
-def _count_below(post: Any, a: Any, b: Any, f: Any) -> Any:
-    def split_count(post: Any, a: Any, b: Any, f: Any) -> Any:  # pragma: no cover
-        lo = post[0][a:b]
-        hi = post[1][a:b]
-        cnt: Any = 0
-        for j in range(b - a):
-            cnt += (np.uint32(lo[j]) | (np.uint32(hi[j]) << np.uint32(16))) < f
-        return cnt
-
-    def array_count(post: Any, a: Any, b: Any, f: Any) -> Any:  # pragma: no cover
-        row = post[a:b]
-        cnt: Any = 0
-        for j in range(b - a):
-            cnt += row[j] < f
-        return cnt
-
-    return split_count if _is_split(post) else array_count
-
-
-def spread_tfs(post: Any, a: int, b: int, sh: Any, mk: Any, into: Any, lo: Any, track: bool) -> Any:
+@_helper
+def spread_tfs(
+    post: Any, a: int, b: int, sh: Any, mk: Any, into: Any, lo: Any, track: bool
+) -> Any:  # pragma: no cover
     """``into[doc - lo] = tf`` for postings ``a..b-1`` (its low 8 bits: ``into`` is uint8);
     with ``track``, returns the OR of their values (to tell whether a tf did not fit), else
-    0. In ``_approx_scores``'s dense windows, a split segment's values are put together
-    in the same loop (no pass decoding them first)."""
-    values = split_postings.as_array(post)[a:b].astype(np.uint64)
-    into[(values >> np.uint64(sh)) - np.uint64(lo)] = values & np.uint64(mk)
-    return np.bitwise_or.reduce(values) if track and values.size else np.uint64(0)
-
-
-@overload(spread_tfs, jit_options=_READ_OPTIONS)
-def _spread_tfs(post: Any, a: Any, b: Any, sh: Any, mk: Any, into: Any, lo: Any, track: Any) -> Any:
-    def split_spread(
-        post: Any, a: Any, b: Any, sh: Any, mk: Any, into: Any, lo: Any, track: Any
-    ) -> Any:  # pragma: no cover
-        low = post[0][a:b]
-        high = post[1][a:b]
-        seen = np.uint64(0)
-        if not track:
-            for j in range(b - a):  # unsigned indices: no test for negative ones
-                x = np.uint32(low[j]) | (np.uint32(high[j]) << np.uint32(16))
-                into[np.uint64(x >> sh) - lo] = x & mk
-        else:  # (a separate loop: tracking the bits in the other cost 1.1x)
-            for j in range(b - a):
-                x = np.uint32(low[j]) | (np.uint32(high[j]) << np.uint32(16))
-                into[np.uint64(x >> sh) - lo] = x & mk
-                seen |= x
-        return seen
-
-    def array_spread(
-        post: Any, a: Any, b: Any, sh: Any, mk: Any, into: Any, lo: Any, track: Any
-    ) -> Any:  # pragma: no cover
-        pr = post[a:b]
-        seen = np.uint64(0)
-        if not track:
-            for j in range(b - a):
-                x = pr[j]
-                into[np.uint64(x >> sh) - lo] = x & mk
-        else:
-            for j in range(b - a):
-                x = pr[j]
-                into[np.uint64(x >> sh) - lo] = x & mk
-                seen |= x
-        return seen
-
-    return split_spread if _is_split(post) else array_spread
+    0. In ``_approx_scores``'s dense windows; a split segment's values are put together in
+    the same loop (no pass decoding them first)."""
+    run = post_run(post, a, b)
+    seen = np.uint64(0)
+    if not track:
+        for j in range(b - a):  # unsigned indices: no test for negative ones
+            x = post_value(run, j)
+            into[np.uint64(x >> sh) - lo] = x & mk
+    else:  # (a separate loop: tracking the bits in the other cost 1.1x)
+        for j in range(b - a):
+            x = post_value(run, j)
+            into[np.uint64(x >> sh) - lo] = x & mk
+            seen |= x
+    return seen
 
 
 @overload(value_array, jit_options=_READ_OPTIONS)

@@ -116,12 +116,17 @@ def pack_layout(n_docs: int, max_tf: int) -> tuple[type[np.unsignedinteger], int
 def new_postings(
     nnz: int, n_docs: int, dtype: type[np.unsignedinteger], shift: int, split: bool
 ) -> Any:
-    """Room for ``nnz`` postings of ``pack_layout(n_docs, ...) == (dtype, shift)``: with
-    ``split`` (a large index: see ``split_postings``), 3 bytes a posting where they fit in 24
-    bits, else an array."""
-    if split and dtype is np.uint32 and split_postings.fits(n_docs, shift):
+    """Room for ``nnz`` postings of ``pack_layout(n_docs, ...) == (dtype, shift)``: split in
+    3 bytes a posting where ``_held_split``, else an array."""
+    if _held_split(split, n_docs, dtype, shift):
         return split_postings.SplitPostings.empty(nnz)
     return np.empty(nnz, dtype)
+
+
+def _held_split(split: bool, n_docs: int, dtype: type[np.unsignedinteger], shift: int) -> bool:
+    """Whether postings of ``pack_layout(n_docs, ...) == (dtype, shift)`` are held split: asked
+    for (``split``: a large index, see ``split_postings``) and packed in 24 bits."""
+    return split and dtype is np.uint32 and split_postings.fits(n_docs, shift)
 
 
 def post_docs(post: PostArray, shift: int) -> npt.NDArray[np.unsignedinteger]:
@@ -344,7 +349,7 @@ def _as_postings(c: ChunkPostings, vocab_size: int, split: bool) -> tuple[PtrArr
     ptr = pointers(counts)
     dtype, shift = pack_layout(c.n_docs, int(c.tfs.max()) if c.tfs.size else 0)
     packed = pack(c.docs, c.tfs, dtype, shift)
-    if split and dtype is np.uint32 and split_postings.fits(c.n_docs, shift):
+    if _held_split(split, c.n_docs, dtype, shift):
         return ptr, split_postings.SplitPostings.of(packed), shift
     return ptr, packed, shift
 

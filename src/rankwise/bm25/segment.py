@@ -29,10 +29,10 @@ class Segment:
 
     ``ptr`` (vocab+1; int32 where it fits, see ``postings.pointers``) delimits each term's
     postings in ``post``: ``doc << shift | tf`` (local doc numbers, ascending within a term;
-    uint32 values, held in 3 bytes each in a large segment where they fit in 24 bits
-    (``SplitPostings``), uint64
-    where a term frequency does not fit beside the doc numbers: see ``postings.pack_layout``
-    and ``postings.new_postings``). The kernels read ``kernel_post``. ``bptr``/``blast``/
+    uint32 values, held in 3 bytes each in a large index where they fit in 24 bits
+    (``SplitPostings``), uint64 where a term frequency does not fit beside the doc numbers:
+    see ``postings.pack_layout`` and ``postings.new_postings``). The kernels read
+    ``kernel_post``. ``bptr``/``blast``/
     ``bmax`` describe blocks of ``block`` postings (``postings.block_size()`` when built):
     last doc and maximum of ``tf/(tf+norm)`` computed with the average document length
     ``bound_avgdl``.

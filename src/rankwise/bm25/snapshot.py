@@ -24,7 +24,6 @@ from rankwise.bm25 import postings
 from rankwise.bm25.columns import MetaColumn, TextColumn
 from rankwise.bm25.idmap import DuplicateIdError, IdMap
 from rankwise.bm25.segment import Segment, concat_live, with_new_blocks
-from rankwise.bm25.split_postings import as_array
 from rankwise.types import Metadata
 
 #: documents whose norms are computed in one pass (see ``doc_norms``)
@@ -182,8 +181,7 @@ class Snapshot:
             )  # fmt: skip
             return seg, live
         if len(segs) == 1 and live.size == self.n_total:
-            # a split segment's postings saved as the packed array the format holds
-            ptr, post, shift = segs[0].ptr, as_array(segs[0].post), segs[0].shift
+            ptr, post, shift = segs[0].ptr, segs[0].post, segs[0].shift
             if ptr.size - 1 < n_terms:
                 ptr = np.concatenate([ptr, np.full(n_terms - (ptr.size - 1), ptr[-1], ptr.dtype)])
         else:

@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-U32 = npt.NDArray[np.uint32]
 #: the widest packed value the split layout holds
 MAX_BITS = 24
 #: the fewest documents of an index whose new segments are split (2^19: 524,288)
